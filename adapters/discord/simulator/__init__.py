@@ -1,0 +1,35 @@
+"""A simulator of Discord's HTTP API (v10) and gateway that the unmodified discord.py talks to.
+
+Used by the end-to-end tests and by ``modbridge demo``. It imports nothing from the project
+and not discord.py either: it speaks the protocol, so it tests the real client.
+
+Point discord.py at it before the client starts::
+
+    async with run_simulator() as sim:
+        discord.http.Route.BASE = sim.api_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sim.gateway_url)
+"""
+
+from __future__ import annotations
+
+from . import permissions
+from .interactions import InteractionHandle
+from .recorder import RecordedRequest
+from .simulator import DiscordSimulator, MessageBlocked, run_simulator
+from .state import Channel, Guild, Member, Message, Role, SimulatorError, User
+
+__all__ = [
+    "Channel",
+    "DiscordSimulator",
+    "Guild",
+    "InteractionHandle",
+    "Member",
+    "Message",
+    "MessageBlocked",
+    "RecordedRequest",
+    "Role",
+    "SimulatorError",
+    "User",
+    "permissions",
+    "run_simulator",
+]

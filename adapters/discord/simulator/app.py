@@ -1,0 +1,127 @@
+"""The aiohttp application: routes, authentication, recording, faults, rate-limit headers."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from .gateway import Gateway
+from .interactions import InteractionRegistry
+from .recorder import Fault, Faults, RecordedRequest, RequestLog
+from .responses import ApiError, json_answer
+from .rest_base import API_PREFIX, authenticated_bot
+from .rest_guild import GuildRoutes
+from .rest_interactions import InteractionRoutes
+from .rest_messages import MessageRoutes
+from .rest_safety import SafetyRoutes
+from .state import World
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Generous enough that discord.py never waits on its own, so tests only wait when they ask.
+RATE_LIMIT: Final = 50
+#: Routes authenticated by the interaction token in the path instead of a bot token.
+_TOKEN_ROUTES: Final = ("/interactions/", "/webhooks/")
+
+
+def build_app(
+    world: World,
+    gateway: Gateway,
+    registry: InteractionRegistry,
+    log: RequestLog,
+    faults: Faults,
+) -> web.Application:
+    """The simulator's web application: REST under ``/api/v10``, the gateway at ``/gateway``."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(API_PREFIX + "/"):
+            return await handler(request)
+        record = await _record(request)
+        log.add(record)
+        try:
+            fault = faults.take(record)
+            if fault is not None:
+                record.injected = True
+                response: web.StreamResponse = _fault_answer(fault)
+            else:
+                token_route = record.route.startswith(_TOKEN_ROUTES)
+                if not token_route and authenticated_bot(world, request) is None:
+                    raise ApiError(401, 0, "401: Unauthorized")
+                response = await handler(request)
+        except ApiError as error:
+            response = json_answer(error.body(), error.status)
+        except web.HTTPException as error:
+            # Unknown routes and methods, in Discord's error shape.
+            body = {"message": f"{error.status}: {error.reason}", "code": 0}
+            response = json_answer(body, error.status)
+        _rate_limit_headers(response, record)
+        record.status = response.status
+        log.notify()
+        return response
+
+    app = web.Application(middlewares=[middleware])
+    app.router.add_get("/gateway", gateway.handle)
+    groups: list[MessageRoutes | GuildRoutes | SafetyRoutes | InteractionRoutes] = [
+        MessageRoutes(world, gateway),
+        GuildRoutes(world, gateway),
+        SafetyRoutes(world, gateway),
+        InteractionRoutes(world, gateway, registry),
+    ]
+    for group in groups:
+        for route in group.routes():
+            app.router.add_route(route.method, API_PREFIX + route.path, route.handler)
+    return app
+
+
+async def _record(request: web.Request) -> RecordedRequest:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else request.path
+    body: Any = None
+    if request.body_exists and request.content_type == "application/json":
+        with contextlib.suppress(ValueError):
+            body = json.loads(await request.read())
+    return RecordedRequest(
+        method=request.method,
+        path=request.path.removeprefix(API_PREFIX),
+        route=route.removeprefix(API_PREFIX),
+        query=dict(request.query),
+        headers=dict(request.headers),
+        json=body,
+    )
+
+
+def _bucket(record: RecordedRequest) -> str:
+    return hashlib.sha1(
+        f"{record.method} {record.route}".encode(), usedforsecurity=False
+    ).hexdigest()[:16]
+
+
+def _rate_limit_headers(response: web.StreamResponse, record: RecordedRequest) -> None:
+    response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
+    response.headers["X-RateLimit-Remaining"] = str(RATE_LIMIT - 1)
+    response.headers["X-RateLimit-Reset"] = f"{time.time() + 1:.3f}"
+    response.headers["X-RateLimit-Reset-After"] = "1.000"
+    response.headers["X-RateLimit-Bucket"] = _bucket(record)
+
+
+def _fault_answer(fault: Fault) -> web.Response:
+    if fault.status == 429:
+        body = {"message": "You are being rate limited.", "retry_after": fault.retry_after}
+        body["global"] = False
+        body.update(fault.body)
+        response = json_answer(body, 429)
+        response.headers["Retry-After"] = f"{fault.retry_after:.3f}"
+        response.headers["X-RateLimit-Scope"] = "user"
+        # discord.py treats a 429 without Via as a Cloudflare ban; Discord's own 429s have it.
+        response.headers["Via"] = "1.1 google"
+        return response
+    body = {"message": f"{fault.status}: Simulated failure", "code": 0}
+    body.update(fault.body)
+    return json_answer(body, fault.status)

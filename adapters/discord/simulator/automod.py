@@ -1,0 +1,86 @@
+"""Native AutoMod as the simulator applies it to scripted members' messages.
+
+Only keyword rules (trigger type 1) are evaluated, with Discord's wildcard semantics: ``cat``
+matches the word, ``cat*`` a word prefix, ``*cat`` a suffix, ``*cat*`` anywhere. Regex
+patterns are stored but not run (the simulator does not guess Rust-regex semantics).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from .state import JSON, Guild, Member
+
+KEYWORD: Final = 1
+BLOCK_MESSAGE: Final = 1
+SEND_ALERT_MESSAGE: Final = 2
+TIMEOUT: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that a message triggered, and the keyword and text that triggered it."""
+
+    rule: JSON
+    keyword: str
+    matched: str
+
+    @property
+    def blocks(self) -> bool:
+        """Whether the rule's actions stop the message from being posted."""
+        return any(a.get("type") == BLOCK_MESSAGE for a in self.rule.get("actions", []))
+
+
+def _pattern(keyword: str) -> re.Pattern[str]:
+    core = re.escape(keyword.strip("*"))
+    prefix = "" if keyword.startswith("*") else r"\b"
+    suffix = "" if keyword.endswith("*") else r"\b"
+    return re.compile(prefix + core + suffix, re.IGNORECASE)
+
+
+def find_matches(guild: Guild, member: Member, channel_id: int, content: str) -> list[Match]:
+    """The enabled keyword rules of ``guild`` that this message triggers."""
+    found: list[Match] = []
+    for rule in guild.automod_rules.values():
+        if not rule.get("enabled") or rule.get("trigger_type") != KEYWORD:
+            continue
+        if str(channel_id) in rule.get("exempt_channels", []):
+            continue
+        if any(str(r) in rule.get("exempt_roles", []) for r in member.roles):
+            continue
+        metadata = rule.get("trigger_metadata") or {}
+        allowed = [_pattern(k) for k in metadata.get("allow_list") or []]
+        for keyword in metadata.get("keyword_filter") or []:
+            hit = _pattern(str(keyword)).search(content)
+            if hit and not any(a.search(hit.group(0)) for a in allowed):
+                found.append(Match(rule=rule, keyword=str(keyword), matched=hit.group(0)))
+                break
+    return found
+
+
+def execution_payload(
+    match: Match,
+    action: JSON,
+    *,
+    guild_id: int,
+    user_id: int,
+    channel_id: int | None,
+    content: str,
+    message_id: int | None = None,
+) -> JSON:
+    """AUTO_MODERATION_ACTION_EXECUTION data for one action of a triggered rule."""
+    return {
+        "guild_id": str(guild_id),
+        "action": action,
+        "rule_id": match.rule["id"],
+        "rule_trigger_type": match.rule.get("trigger_type", KEYWORD),
+        "user_id": str(user_id),
+        "channel_id": None if channel_id is None else str(channel_id),
+        "message_id": None if message_id is None else str(message_id),
+        "alert_system_message_id": None,
+        "content": content,
+        "matched_keyword": match.keyword,
+        "matched_content": match.matched,
+    }

@@ -1,0 +1,332 @@
+"""The simulated gateway: the websocket a bot keeps open to receive events.
+
+One :class:`Session` per IDENTIFY. Every event sent to a session gets the next sequence number
+and is kept in the session's log, whether or not a socket is attached at that moment: a client
+that RESUMEs with the last sequence it saw gets everything after it, as on Discord. Frames are
+sent as text, which discord.py reads even though it asks for ``compress=zlib-stream`` (it only
+decompresses binary frames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import WSMsgType, web
+
+from .payloads import guild_create_payload, me_payload, member_payload
+from .state import JSON, Guild, User, World
+
+HEARTBEAT_INTERVAL_MS: Final = 41_250
+#: How many events a session keeps for RESUME; older ones force a fresh IDENTIFY.
+LOG_LIMIT: Final = 10_000
+
+GUILDS: Final = 1 << 0
+GUILD_MEMBERS: Final = 1 << 1
+GUILD_MODERATION: Final = 1 << 2
+GUILD_MESSAGES: Final = 1 << 9
+DIRECT_MESSAGES: Final = 1 << 12
+MESSAGE_CONTENT: Final = 1 << 15
+AUTO_MODERATION_CONFIGURATION: Final = 1 << 20
+AUTO_MODERATION_EXECUTION: Final = 1 << 21
+
+_INTENT_OF_EVENT: Final = {
+    "GUILD_CREATE": GUILDS,
+    "GUILD_UPDATE": GUILDS,
+    "GUILD_DELETE": GUILDS,
+    "GUILD_ROLE_CREATE": GUILDS,
+    "CHANNEL_CREATE": GUILDS,
+    "GUILD_MEMBER_ADD": GUILD_MEMBERS,
+    "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
+    "GUILD_MEMBER_REMOVE": GUILD_MEMBERS,
+    "GUILD_BAN_ADD": GUILD_MODERATION,
+    "GUILD_BAN_REMOVE": GUILD_MODERATION,
+    "AUTO_MODERATION_RULE_CREATE": AUTO_MODERATION_CONFIGURATION,
+    "AUTO_MODERATION_RULE_UPDATE": AUTO_MODERATION_CONFIGURATION,
+    "AUTO_MODERATION_RULE_DELETE": AUTO_MODERATION_CONFIGURATION,
+    "AUTO_MODERATION_ACTION_EXECUTION": AUTO_MODERATION_EXECUTION,
+}
+_MESSAGE_EVENTS: Final = frozenset(
+    {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    """Queued instruction: close the socket with this code."""
+
+    code: int
+
+
+class _Connection:
+    """One websocket; a writer task drains the queue so frames leave in the order queued."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.session: Session | None = None
+        self._queue: asyncio.Queue[JSON | _Close | None] = asyncio.Queue()
+
+    def send(self, frame: JSON) -> None:
+        self._queue.put_nowait(frame)
+
+    def close(self, code: int) -> None:
+        self._queue.put_nowait(_Close(code))
+
+    def finish(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def write_loop(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, _Close):
+                await self.ws.close(code=item.code)
+                return
+            if self.ws.closed:
+                return
+            await self.ws.send_str(json.dumps(item))
+
+
+@dataclass(slots=True)
+class Session:
+    """A gateway session of one bot: its sequence, its event log, its current socket."""
+
+    id: str
+    bot: User
+    intents: int
+    seq: int = 0
+    log: list[JSON] = field(default_factory=list)
+    connection: _Connection | None = None
+
+    def emit(self, event: str, data: JSON) -> None:
+        """Number the event, keep it for RESUME, and send it if a socket is attached."""
+        self.seq += 1
+        frame: JSON = {"op": 0, "t": event, "s": self.seq, "d": data}
+        self.log.append(frame)
+        if len(self.log) > LOG_LIMIT:
+            del self.log[: len(self.log) - LOG_LIMIT]
+        if self.connection is not None:
+            self.connection.send(frame)
+
+
+class Gateway:
+    """Accepts bot websockets and fans events out to the sessions that should see them."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self.sessions: dict[str, Session] = {}
+        #: The public ``ws://`` URL of this gateway, set when the server has a port.
+        self.url = ""
+
+    # -- sending events ---------------------------------------------------------------------
+
+    def dispatch(
+        self, event: str, data: JSON, *, guild_id: int | None = None, user_ids: tuple[int, ...] = ()
+    ) -> None:
+        """Send an event to the bots that are members of ``guild_id`` or among ``user_ids``."""
+        targets = set(user_ids)
+        if guild_id is not None:
+            targets.update(self._world.guilds[guild_id].members)
+        for session in list(self.sessions.values()):
+            if session.bot.id in targets and self._wants(session, event, data):
+                session.emit(event, self._redact(session, event, data))
+
+    def dispatch_to(self, bot: User, event: str, data: JSON) -> None:
+        """Send an event to every session of one bot (interactions go to their application)."""
+        for session in list(self.sessions.values()):
+            if session.bot.id == bot.id:
+                session.emit(event, data)
+
+    def guild_joined(self, bot: User, guild: Guild) -> None:
+        """Tell a bot that joined a guild about it, as Discord does with GUILD_CREATE."""
+        data = guild_create_payload(self._world, guild)
+        # Without "unavailable" the client treats it as a join (on_guild_join); with
+        # unavailable=false, as an outage that ended (on_guild_available).
+        del data["unavailable"]
+        self.dispatch_to(bot, "GUILD_CREATE", data)
+
+    @staticmethod
+    def _wants(session: Session, event: str, data: JSON) -> bool:
+        if event in _MESSAGE_EVENTS:
+            needed = GUILD_MESSAGES if "guild_id" in data else DIRECT_MESSAGES
+        else:
+            needed = _INTENT_OF_EVENT.get(event, 0)
+        return session.intents & needed == needed
+
+    @staticmethod
+    def _redact(session: Session, event: str, data: JSON) -> JSON:
+        # Without the privileged message-content intent Discord blanks the content of messages
+        # the bot neither wrote nor was mentioned in, except in DMs: a bot that forgot the
+        # intent must see empty strings here too, not a working filter.
+        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE") or session.intents & MESSAGE_CONTENT:
+            return data
+        if "guild_id" not in data or data.get("author", {}).get("id") == str(session.bot.id):
+            return data
+        if any(m.get("id") == str(session.bot.id) for m in data.get("mentions", [])):
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+
+    # -- test hooks -------------------------------------------------------------------------
+
+    def request_reconnect(self, bot: User) -> None:
+        """Send op 7 RECONNECT to the bot's sockets; events until its RESUME are kept."""
+        for session in self._sessions_of(bot):
+            connection = session.connection
+            if connection is not None:
+                connection.send({"op": 7, "d": None})
+                self._detach(session)
+                connection.finish()
+
+    def drop_connections(self, bot: User, code: int = 4000) -> None:
+        """Close the bot's sockets without warning (a network failure); it should RESUME."""
+        for session in self._sessions_of(bot):
+            connection = session.connection
+            if connection is not None:
+                self._detach(session)
+                connection.close(code)
+
+    def close_all(self) -> None:
+        """Close every socket with 1001 (going away), as when the server shuts down."""
+        for session in list(self.sessions.values()):
+            connection = session.connection
+            if connection is not None:
+                self._detach(session)
+                connection.close(1001)
+
+    def is_connected(self, bot: User) -> bool:
+        """Whether the bot has a socket attached to a live session."""
+        return any(s.connection is not None for s in self._sessions_of(bot))
+
+    def _sessions_of(self, bot: User) -> list[Session]:
+        return [s for s in self.sessions.values() if s.bot.id == bot.id]
+
+    @staticmethod
+    def _detach(session: Session) -> None:
+        if session.connection is not None:
+            session.connection.session = None
+            session.connection = None
+
+    # -- the websocket ----------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """``GET /gateway`` upgraded to a websocket: HELLO, then the client's opcodes."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        connection = _Connection(ws)
+        writer = asyncio.create_task(connection.write_loop())
+        connection.send({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    break
+                try:
+                    frame = json.loads(message.data)
+                except ValueError:
+                    connection.close(4002)  # Decode error, as Discord closes
+                    break
+                if isinstance(frame, dict):
+                    self._on_frame(connection, frame)
+        finally:
+            session = connection.session
+            if session is not None:
+                self._detach(session)
+                # A clean close (1000/1001) ends the session on Discord; anything else keeps
+                # it open for a RESUME.
+                if ws.close_code in (1000, 1001):
+                    self.sessions.pop(session.id, None)
+            connection.finish()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await asyncio.wait_for(writer, timeout=1)
+        return ws
+
+    def _on_frame(self, connection: _Connection, frame: JSON) -> None:
+        op = frame.get("op")
+        data = frame.get("d")
+        if op == 1:
+            connection.send({"op": 11})
+        elif op == 2 and isinstance(data, dict):
+            self._identify(connection, data)
+        elif op == 6 and isinstance(data, dict):
+            self._resume(connection, data)
+        elif op == 8 and isinstance(data, dict) and connection.session is not None:
+            self._request_members(connection.session, data)
+        # Presence (3) and voice (4) updates change nothing a moderation bot can observe.
+
+    def _identify(self, connection: _Connection, data: JSON) -> None:
+        bot = self._world.user_by_token(str(data.get("token", "")))
+        if bot is None:
+            connection.close(4004)  # Authentication failed
+            return
+        session = Session(id=secrets.token_hex(16), bot=bot, intents=int(data.get("intents", 0)))
+        self.sessions[session.id] = session
+        self._attach(connection, session)
+        guilds = self._world.guilds_of(bot.id)
+        ready: JSON = {
+            "v": 10,
+            "user": me_payload(bot),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.id,
+            "resume_gateway_url": self.url,
+            "session_type": "normal",
+            "private_channels": [],
+            "relationships": [],
+            "application": {"id": str(bot.application_id), "flags": 0},
+            "user_settings": {},
+            "geo_ordered_rtc_regions": [],
+        }
+        if "shard" in data:
+            # One shard holds every guild here; a sharded client expects its ids echoed.
+            ready["shard"] = data["shard"]
+        session.emit("READY", ready)
+        for guild in guilds:
+            session.emit("GUILD_CREATE", guild_create_payload(self._world, guild))
+
+    def _resume(self, connection: _Connection, data: JSON) -> None:
+        session = self.sessions.get(str(data.get("session_id")))
+        seq = data.get("seq")
+        if (
+            session is None
+            or session.bot.token != data.get("token")
+            or not isinstance(seq, int)
+            or (session.log and session.log[0]["s"] > seq + 1)
+        ):
+            connection.send({"op": 9, "d": False})  # invalid session: IDENTIFY again
+            return
+        self._detach(session)
+        self._attach(connection, session)
+        for frame in session.log:
+            if frame["s"] > seq:
+                connection.send(frame)
+        session.emit("RESUMED", {})
+
+    def _attach(self, connection: _Connection, session: Session) -> None:
+        connection.session = session
+        session.connection = connection
+
+    def _request_members(self, session: Session, data: JSON) -> None:
+        guild = self._world.guilds.get(int(data.get("guild_id", 0)))
+        if guild is None:
+            return
+        wanted = {int(u) for u in data.get("user_ids") or []}
+        query = str(data.get("query") or "").lower()
+        members = [
+            m
+            for m in guild.members.values()
+            if (not wanted or m.user_id in wanted)
+            and self._world.users[m.user_id].username.lower().startswith(query)
+        ]
+        limit = int(data.get("limit") or 0)
+        if limit:
+            members = members[:limit]
+        chunk: JSON = {
+            "guild_id": str(guild.id),
+            "members": [member_payload(self._world, m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [str(u) for u in wanted if u not in guild.members],
+        }
+        if "nonce" in data:
+            chunk["nonce"] = data["nonce"]
+        session.emit("GUILD_MEMBERS_CHUNK", chunk)

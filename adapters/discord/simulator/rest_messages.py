@@ -1,0 +1,202 @@
+"""REST routes for the bot's identity, the gateway URL, channels, DMs and messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aiohttp import web
+
+from . import events
+from . import permissions as perms
+from .payloads import (
+    application_payload,
+    channel_payload,
+    me_payload,
+    message_payload,
+    user_payload,
+)
+from .responses import ApiError, invalid_form, json_answer, missing_permissions, no_content
+from .rest_base import RouteGroup
+from .state import DM_CHANNEL, Channel, User
+
+MAX_CONTENT: Final = 2000
+
+
+def check_content(content: str, embeds: list[Any]) -> None:
+    """Discord's limits on a message body: not empty, at most 2,000 characters."""
+    if len(content) > MAX_CONTENT:
+        raise invalid_form(
+            "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+        )
+    if not content and not embeds:
+        raise ApiError(400, 50006, "Cannot send an empty message")
+
+
+class MessageRoutes(RouteGroup):
+    """Users, gateway discovery, channels, DM channels and messages."""
+
+    def routes(self) -> list[web.RouteDef]:
+        """The routes of this group, relative to the API prefix."""
+        return [
+            web.get("/users/@me", self.get_me),
+            web.post("/users/@me/channels", self.open_dm),
+            web.get("/users/{user_id}", self.get_user),
+            web.get("/oauth2/applications/@me", self.get_application),
+            web.get("/gateway", self.get_gateway),
+            web.get("/gateway/bot", self.get_gateway_bot),
+            web.get("/channels/{channel_id}", self.get_channel),
+            web.get("/channels/{channel_id}/messages", self.list_messages),
+            web.post("/channels/{channel_id}/messages", self.create_message),
+            web.post("/channels/{channel_id}/messages/bulk-delete", self.bulk_delete),
+            web.get("/channels/{channel_id}/messages/{message_id}", self.get_message),
+            web.patch("/channels/{channel_id}/messages/{message_id}", self.edit_message),
+            web.delete("/channels/{channel_id}/messages/{message_id}", self.delete_message),
+        ]
+
+    async def get_me(self, request: web.Request) -> web.Response:
+        """``GET /users/@me``: the bot itself (a bad token never gets here: 401)."""
+        return json_answer(me_payload(self.bot(request)))
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        """``GET /users/{id}``."""
+        return json_answer(user_payload(self.user(self.snowflake(request, "user_id"))))
+
+    async def get_application(self, request: web.Request) -> web.Response:
+        """``GET /oauth2/applications/@me``; the owner is the owner of the bot's first guild."""
+        bot = self.bot(request)
+        guilds = self.world.guilds_of(bot.id)
+        owner = self.world.users[guilds[0].owner_id] if guilds else None
+        return json_answer(application_payload(bot, owner))
+
+    async def get_gateway(self, request: web.Request) -> web.Response:
+        """``GET /gateway``: where to connect."""
+        return json_answer({"url": self.gateway.url})
+
+    async def get_gateway_bot(self, request: web.Request) -> web.Response:
+        """``GET /gateway/bot``: where to connect, one shard, no session start limit to speak of."""
+        return json_answer(
+            {
+                "url": self.gateway.url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        """``GET /channels/{id}``."""
+        return json_answer(channel_payload(self.world, self.channel(request)))
+
+    async def open_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels``: the DM channel with a user (opening never fails)."""
+        body = await self.body(request)
+        recipient = self.user(int(body.get("recipient_id", 0)))
+        channel = self.world.dm_channel(self.bot(request), recipient)
+        return json_answer(channel_payload(self.world, channel))
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """``GET /channels/{id}/messages`` (``limit``, ``before``, ``after``), newest first."""
+        channel = self.channel(request)
+        if channel.guild_id is not None:
+            guild = self.world.guilds[channel.guild_id]
+            self.require(guild, self.bot(request), perms.READ_MESSAGE_HISTORY)
+        messages = self.world.channel_messages(channel.id)
+        limit = max(1, min(100, self.query_int(request, "limit", 50)))
+        before = self.query_int(request, "before", 0)
+        after = self.query_int(request, "after", 0)
+        if before:
+            messages = [m for m in messages if m.id < before]
+        # With "after" Discord pages forward from it; otherwise back from the newest.
+        messages = [m for m in messages if m.id > after][:limit] if after else messages[-limit:]
+        return json_answer([message_payload(self.world, m) for m in reversed(messages)])
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        """``GET /channels/{id}/messages/{id}``."""
+        channel = self.channel(request)
+        return json_answer(message_payload(self.world, self.message(request, channel)))
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        """``POST /channels/{id}/messages``, with Discord's checks and the MESSAGE_CREATE echo."""
+        channel = self.channel(request)
+        bot = self.bot(request)
+        body = await self.body(request)
+        content = str(body.get("content") or "")
+        embeds = list(body.get("embeds") or [])
+        check_content(content, embeds)
+        if channel.type == DM_CHANNEL:
+            self._check_dm_allowed(bot, channel)
+        else:
+            guild = self.world.guilds[channel.guild_id or 0]
+            self.require(guild, bot, perms.SEND_MESSAGES)
+            if guild.members[bot.id].is_timed_out():
+                raise missing_permissions()
+        message = self.world.store_message(
+            bot,
+            channel,
+            content,
+            flags=int(body.get("flags") or 0),
+            embeds=embeds,
+            components=list(body.get("components") or []),
+        )
+        events.message_created(self.world, self.gateway, message)
+        return json_answer(message_payload(self.world, message))
+
+    def _check_dm_allowed(self, bot: User, channel: Channel) -> None:
+        # A DM reaches a user only if their settings allow DMs from members of a guild they
+        # share with the bot; otherwise Discord answers 50007.
+        recipient = self.world.users[next(u for u in channel.recipients if u != bot.id)]
+        shares_guild = any(recipient.id in g.members for g in self.world.guilds_of(bot.id))
+        if recipient.bot or not recipient.dms_open or not shares_guild:
+            raise ApiError(403, 50007, "Cannot send messages to this user")
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        """``PATCH /channels/{id}/messages/{id}``: only the author may change the content."""
+        channel = self.channel(request)
+        message = self.message(request, channel)
+        body = await self.body(request)
+        if message.author_id != self.bot(request).id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        if "content" in body:
+            message.content = str(body["content"] or "")
+        if "embeds" in body:
+            message.embeds = list(body["embeds"] or [])
+        if "components" in body:
+            message.components = list(body["components"] or [])
+        check_content(message.content, message.embeds)
+        message.edited_timestamp = datetime.now(UTC)
+        events.message_updated(self.world, self.gateway, message)
+        return json_answer(message_payload(self.world, message))
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        """``DELETE /channels/{id}/messages/{id}``: own ones, others' with Manage Messages."""
+        channel = self.channel(request)
+        message = self.message(request, channel)
+        bot = self.bot(request)
+        if message.author_id != bot.id:
+            if channel.guild_id is None:
+                raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+            self.require(self.world.guilds[channel.guild_id], bot, perms.MANAGE_MESSAGES)
+        message.deleted = True
+        events.message_deleted(self.world, self.gateway, message)
+        return no_content()
+
+    async def bulk_delete(self, request: web.Request) -> web.Response:
+        """``POST /channels/{id}/messages/bulk-delete``: 2 to 100 messages, Manage Messages."""
+        channel = self.channel(request)
+        if channel.guild_id is None:
+            raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+        self.require(self.world.guilds[channel.guild_id], self.bot(request), perms.MANAGE_MESSAGES)
+        ids = [int(i) for i in (await self.body(request)).get("messages", [])]
+        if not 2 <= len(ids) <= 100:
+            raise invalid_form("messages", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100.")
+        for message_id in ids:
+            message = self.world.messages.get(message_id)
+            if message is not None and message.channel_id == channel.id and not message.deleted:
+                message.deleted = True
+                events.message_deleted(self.world, self.gateway, message)
+        return no_content()

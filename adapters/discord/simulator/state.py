@@ -1,0 +1,324 @@
+"""The simulated Discord world: users, guilds, roles, members, channels, messages.
+
+This module holds data and the rules about it (permissions, role hierarchy); it does no I/O.
+The REST routes and the scripting API change it and then ask the gateway to tell bots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import permissions as perms
+
+JSON = dict[str, Any]
+
+#: Discord's epoch (2015-01-01) in milliseconds; snowflakes count from it.
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+TEXT_CHANNEL = 0
+DM_CHANNEL = 1
+
+
+class SimulatorError(Exception):
+    """A scripting call asked for something the simulated Discord would not allow."""
+
+
+@dataclass(slots=True)
+class User:
+    """A Discord account: a scripted human or a bot (which has a token and an application)."""
+
+    id: int
+    username: str
+    bot: bool = False
+    token: str | None = None
+    application_id: int | None = None
+    #: False models a user whose privacy settings refuse DMs from server members.
+    dms_open: bool = True
+    global_name: str | None = None
+
+
+@dataclass(slots=True)
+class Role:
+    """A guild role; the @everyone role has the guild's id and position 0."""
+
+    id: int
+    guild_id: int
+    name: str
+    permissions: int
+    position: int
+    color: int = 0
+    hoist: bool = False
+    managed: bool = False
+
+
+@dataclass(slots=True)
+class Channel:
+    """A guild text channel or a DM channel (``guild_id`` None, two ``recipients``)."""
+
+    id: int
+    type: int
+    name: str
+    guild_id: int | None
+    position: int = 0
+    recipients: tuple[int, ...] = ()
+    last_message_id: int | None = None
+
+
+@dataclass(slots=True)
+class Member:
+    """A user's membership of a guild."""
+
+    guild_id: int
+    user_id: int
+    roles: list[int]
+    joined_at: datetime
+    nick: str | None = None
+    communication_disabled_until: datetime | None = None
+
+    def is_timed_out(self, now: datetime | None = None) -> bool:
+        """Whether a timeout is in force at ``now`` (default: the current time)."""
+        until = self.communication_disabled_until
+        return until is not None and until > (now or datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class Ban:
+    """A guild ban with the audit-log reason it was given."""
+
+    user_id: int
+    reason: str | None
+
+
+@dataclass(slots=True)
+class Message:
+    """A stored message; ``deleted`` keeps it inspectable after a DELETE."""
+
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    content: str
+    timestamp: datetime
+    edited_timestamp: datetime | None = None
+    flags: int = 0
+    deleted: bool = False
+    #: Set on messages that answer an interaction (webhook-style authorship).
+    interaction_id: int | None = None
+    embeds: list[JSON] = field(default_factory=list)
+    components: list[JSON] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Guild:
+    """A guild and everything it owns."""
+
+    id: int
+    name: str
+    owner_id: int
+    roles: dict[int, Role] = field(default_factory=dict)
+    channel_ids: list[int] = field(default_factory=list)
+    members: dict[int, Member] = field(default_factory=dict)
+    bans: dict[int, Ban] = field(default_factory=dict)
+    #: Incident actions as Discord names them (``dms_disabled_until``, ``invites_disabled_until``).
+    incidents: dict[str, datetime | None] = field(default_factory=dict)
+    automod_rules: dict[int, JSON] = field(default_factory=dict)
+    #: Guild application commands per application id, in Discord's answer shape.
+    commands: dict[int, list[JSON]] = field(default_factory=dict)
+
+
+class World:
+    """Every object of the simulated Discord, with lookups and permission rules."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self.users: dict[int, User] = {}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, Message] = {}
+        #: Global application commands per application id.
+        self.global_commands: dict[int, list[JSON]] = {}
+
+    def new_id(self) -> int:
+        """A fresh snowflake whose timestamp is now, so ``created_at`` looks right."""
+        millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (millis << 22) | (next(self._counter) & 0x3FFFFF)
+
+    # -- creation -------------------------------------------------------------------------
+
+    def create_user(self, username: str, *, dms_open: bool = True) -> User:
+        """Add a scripted human account."""
+        user = User(id=self.new_id(), username=username, dms_open=dms_open)
+        self.users[user.id] = user
+        return user
+
+    def create_bot(self, username: str, *, token: str | None = None) -> User:
+        """Add a bot account with its token and an application of the same id."""
+        user_id = self.new_id()
+        token = token or f"sim.{user_id}.{secrets.token_hex(8)}"
+        user = User(id=user_id, username=username, bot=True, token=token, application_id=user_id)
+        self.users[user.id] = user
+        return user
+
+    def create_guild(self, name: str, *, owner: User) -> Guild:
+        """Add a guild owned by ``owner``, with its @everyone role and the owner as member."""
+        guild = Guild(id=self.new_id(), name=name, owner_id=owner.id)
+        guild.roles[guild.id] = Role(
+            id=guild.id,
+            guild_id=guild.id,
+            name="@everyone",
+            permissions=perms.DEFAULT_EVERYONE,
+            position=0,
+        )
+        self.guilds[guild.id] = guild
+        self.add_member(guild, owner)
+        return guild
+
+    def create_role(
+        self, guild: Guild, name: str, *, permissions: int = 0, position: int | None = None
+    ) -> Role:
+        """Add a role; without ``position`` it goes on top of the existing ones."""
+        if position is None:
+            position = max(role.position for role in guild.roles.values()) + 1
+        role = Role(
+            id=self.new_id(),
+            guild_id=guild.id,
+            name=name,
+            permissions=permissions,
+            position=position,
+        )
+        guild.roles[role.id] = role
+        return role
+
+    def create_text_channel(self, guild: Guild, name: str) -> Channel:
+        """Add a text channel at the end of the guild's list."""
+        channel = Channel(
+            id=self.new_id(),
+            type=TEXT_CHANNEL,
+            name=name,
+            guild_id=guild.id,
+            position=len(guild.channel_ids),
+        )
+        self.channels[channel.id] = channel
+        guild.channel_ids.append(channel.id)
+        return channel
+
+    def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
+        """Make ``user`` a member of ``guild`` (refused while the user is banned there)."""
+        if user.id in guild.bans:
+            raise SimulatorError(f"{user.username} is banned from {guild.name}")
+        member = Member(
+            guild_id=guild.id,
+            user_id=user.id,
+            roles=[role.id for role in roles or []],
+            joined_at=datetime.now(UTC),
+        )
+        guild.members[user.id] = member
+        return member
+
+    def dm_channel(self, first: User, second: User) -> Channel:
+        """The DM channel between two users, created the first time it is asked for."""
+        pair = tuple(sorted((first.id, second.id)))
+        for channel in self.channels.values():
+            if channel.type == DM_CHANNEL and tuple(sorted(channel.recipients)) == pair:
+                return channel
+        channel = Channel(
+            id=self.new_id(),
+            type=DM_CHANNEL,
+            name="",
+            guild_id=None,
+            recipients=(first.id, second.id),
+        )
+        self.channels[channel.id] = channel
+        return channel
+
+    def store_message(
+        self,
+        author: User,
+        channel: Channel,
+        content: str,
+        *,
+        flags: int = 0,
+        interaction_id: int | None = None,
+        embeds: list[JSON] | None = None,
+        components: list[JSON] | None = None,
+    ) -> Message:
+        """Store a new message in ``channel``; no checks, the callers make them."""
+        message = Message(
+            id=self.new_id(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author_id=author.id,
+            content=content,
+            timestamp=datetime.now(UTC),
+            flags=flags,
+            interaction_id=interaction_id,
+            embeds=embeds or [],
+            components=components or [],
+        )
+        self.messages[message.id] = message
+        channel.last_message_id = message.id
+        return message
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def user_by_token(self, token: str) -> User | None:
+        """The bot whose token this is, if any."""
+        for user in self.users.values():
+            if user.bot and user.token is not None and secrets.compare_digest(user.token, token):
+                return user
+        return None
+
+    def bot_by_application(self, application_id: int) -> User | None:
+        """The bot user of an application."""
+        for user in self.users.values():
+            if user.bot and user.application_id == application_id:
+                return user
+        return None
+
+    def guilds_of(self, user_id: int) -> list[Guild]:
+        """The guilds where ``user_id`` is a member."""
+        return [guild for guild in self.guilds.values() if user_id in guild.members]
+
+    def channel_messages(self, channel_id: int) -> list[Message]:
+        """The channel's messages that still exist, oldest first."""
+        return sorted(
+            (m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted),
+            key=lambda m: m.id,
+        )
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def permissions_of(self, guild: Guild, user_id: int) -> int:
+        """A member's guild permissions: @everyone plus their roles; owner and admins get all."""
+        if user_id == guild.owner_id:
+            return perms.ALL
+        member = guild.members.get(user_id)
+        if member is None:
+            return 0
+        granted = guild.roles[guild.id].permissions
+        for role_id in member.roles:
+            role = guild.roles.get(role_id)
+            if role is not None:
+                granted |= role.permissions
+        return perms.ALL if granted & perms.ADMINISTRATOR else granted
+
+    def top_position(self, guild: Guild, user_id: int) -> int:
+        """The position of the member's highest role (0 when they only have @everyone)."""
+        member = guild.members.get(user_id)
+        if member is None:
+            return 0
+        positions = [guild.roles[r].position for r in member.roles if r in guild.roles]
+        return max(positions, default=0)
+
+    def outranks(self, guild: Guild, actor_id: int, target_id: int) -> bool:
+        """Whether ``actor_id`` may act on ``target_id`` under Discord's role hierarchy."""
+        if target_id == guild.owner_id:
+            return False
+        if actor_id == guild.owner_id:
+            return True
+        return self.top_position(guild, actor_id) > self.top_position(guild, target_id)

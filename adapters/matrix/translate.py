@@ -1,0 +1,268 @@
+"""Matrix events (as matrix-nio parsed them) into the common model: pure functions, no I/O.
+
+nio models the common fields (sender, event id, body, membership); the newer parts of the
+spec it does not model (``m.mentions``, ``m.new_content``, ``m.relates_to``) are read from the
+event's ``source`` dict, which nio keeps as it came from the homeserver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import unquote
+
+from nio import (
+    RoomMemberEvent,
+    RoomMessage,
+    RoomMessageEmote,
+    RoomMessageMedia,
+    RoomMessageNotice,
+    RoomMessageText,
+)
+
+from bridge.model import (
+    Account,
+    Author,
+    Channel,
+    MembershipChange,
+    MembershipEvent,
+    Message,
+    Platform,
+    Space,
+    SpaceKind,
+)
+
+_TEXT_TYPES = (RoomMessageText, RoomMessageNotice, RoomMessageEmote)
+
+# A bare URL in a plain body; trailing punctuation belongs to the sentence, not the link.
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+# A user permalink: https://matrix.to/#/@ann:example.org or matrix:u/ann:example.org.
+_MATRIX_TO = re.compile(r"^https://matrix\.to/#/([^/?#]+)", re.IGNORECASE)
+_MATRIX_URI_USER = re.compile(r"^matrix:u/([^/?#]+)", re.IGNORECASE)
+_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
+# The quoted text a reply carries for old clients: it is the other person's words, and a
+# member must not be judged for what they quoted.
+_MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomContext:
+    """What the caller knows about the room an event came from (nio events do not say)."""
+
+    room_id: str
+    name: str = ""
+    is_dm: bool = False
+    is_space: bool = False
+    space_id: str | None = None  # the enclosing space; the room itself when None (not a DM)
+
+    def channel(self) -> Channel:
+        """The room as the place a message was posted."""
+        space_id = None if self.is_dm else (self.space_id or self.room_id)
+        return Channel(
+            platform=Platform.MATRIX,
+            id=self.room_id,
+            space_id=space_id,
+            name=self.name,
+            is_dm=self.is_dm,
+        )
+
+    def space(self) -> Space:
+        """The room as the place a member joins and leaves."""
+        kind = SpaceKind.SPACE if self.is_space else SpaceKind.ROOM
+        return Space(platform=Platform.MATRIX, id=self.room_id, kind=kind, name=self.name)
+
+
+def account(user_id: str, display_name: str = "") -> Account:
+    """The common-model account of a Matrix user id."""
+    return Account(platform=Platform.MATRIX, id=user_id, display_name=display_name)
+
+
+def timestamp(event: Any) -> datetime:
+    """The event's origin_server_ts as an aware UTC datetime."""
+    return datetime.fromtimestamp(event.server_timestamp / 1000, tz=UTC)
+
+
+def message_from_event(
+    event: RoomMessage,
+    room: RoomContext,
+    *,
+    display_name: str = "",
+    power_level: int | None = None,
+    is_moderator: bool = False,
+    is_bot: bool = False,
+) -> Message | None:
+    """Translate an m.room.message event (text, notice, emote, media, or an edit of one).
+
+    Returns None for message types that carry nothing to judge (nio's unknown/encrypted ones).
+    An edit (``m.replace``) becomes a Message whose text is the new content and whose
+    ``edit_of`` is the original event id. The sender's display name, power level and role
+    come from the caller, which has the room state.
+    """
+    content: Mapping[str, Any] = event.source.get("content") or {}
+    relates_to = content.get("m.relates_to") or {}
+    edit_of: str | None = None
+    effective = content
+    if relates_to.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"), dict):
+        edit_of = relates_to.get("event_id")
+        effective = content["m.new_content"]
+
+    if not isinstance(event, (*_TEXT_TYPES, RoomMessageMedia)):
+        return None
+    body = str(effective.get("body", ""))
+    html = effective.get("formatted_body")
+    if effective.get("format") != "org.matrix.custom.html":
+        html = None
+
+    reply_to = _reply_to(relates_to)
+    attachments = 0
+    if isinstance(event, RoomMessageMedia):
+        attachments = 1
+        # A media body is its file name unless a separate ``filename`` makes it a caption.
+        filename = effective.get("filename")
+        body = body if filename and filename != body else ""
+    if reply_to:
+        body = strip_reply_fallback(body)
+        html = _MX_REPLY.sub("", html) if isinstance(html, str) else html
+
+    anchors = _anchors(html) if isinstance(html, str) else []
+    mentions = _mentions(effective, anchors)
+    links = _links(body, anchors)
+    author = Author(
+        account=account(event.sender, display_name),
+        power_level=power_level,
+        is_moderator=is_moderator,
+        is_bot=is_bot,
+    )
+    return Message(
+        id=event.event_id,
+        author=author,
+        channel=room.channel(),
+        text=body,
+        ts=timestamp(event),
+        mentions=tuple(account(user_id) for user_id in mentions),
+        links=tuple(links),
+        attachments=attachments,
+        reply_to=reply_to,
+        edit_of=edit_of,
+    )
+
+
+def membership_from_event(event: RoomMemberEvent, room: RoomContext) -> MembershipEvent | None:
+    """Translate an m.room.member event into a join, leave, kick, ban or unban.
+
+    Returns None for what is not a change of who is in the room: invitations, knocks,
+    declined or withdrawn invitations, and profile changes (a join on top of a join).
+    """
+    target = event.state_key
+    sender = event.sender
+    new = event.membership
+    old = event.prev_membership or "leave"
+    by_other = sender != target
+    change: MembershipChange | None = None
+    if new == "join" and old != "join":
+        change = MembershipChange.JOIN
+    elif new == "ban" and old != "ban":
+        change = MembershipChange.BAN
+    elif new == "leave" and old == "ban":
+        change = MembershipChange.UNBAN
+    elif new == "leave" and old == "join":
+        change = MembershipChange.KICK if by_other else MembershipChange.LEAVE
+    if change is None:
+        return None
+    reason = event.content.get("reason")
+    return MembershipEvent(
+        account=account(target, str(event.content.get("displayname") or "")),
+        space=room.space(),
+        change=change,
+        ts=timestamp(event),
+        actor=account(sender) if by_other else None,
+        reason=reason if isinstance(reason, str) else "",
+    )
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the ``> <@someone> quoted text`` lines a reply starts with for old clients."""
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith("> "):
+        return body
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    # The spec puts one empty line between the fallback and the reply itself.
+    if index < len(lines) and lines[index] == "":
+        index += 1
+    return "\n".join(lines[index:])
+
+
+def _reply_to(relates_to: Mapping[str, Any]) -> str | None:
+    in_reply_to = relates_to.get("m.in_reply_to")
+    if not isinstance(in_reply_to, Mapping):
+        return None
+    # In a thread, a fallback in_reply_to only points at the latest thread message for
+    # clients without threads; the member did not reply to it.
+    if relates_to.get("rel_type") == "m.thread" and relates_to.get("is_falling_back"):
+        return None
+    event_id = in_reply_to.get("event_id")
+    return event_id if isinstance(event_id, str) else None
+
+
+def _mentions(content: Mapping[str, Any], anchors: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    m_mentions = content.get("m.mentions")
+    if isinstance(m_mentions, Mapping):
+        user_ids = m_mentions.get("user_ids") or []
+        if isinstance(user_ids, list):
+            found.extend(user for user in user_ids if isinstance(user, str))
+    for href in anchors:
+        user = user_from_link(href)
+        if user:
+            found.append(user)
+    return _unique(user for user in found if _USER_ID.match(user))
+
+
+def user_from_link(href: str) -> str | None:
+    """The user id a matrix.to permalink or ``matrix:u/`` URI points at, or None."""
+    match = _MATRIX_TO.match(href)
+    if match:
+        # Clients percent-encode the id (``%40ann%3Aexample.org``); rooms start with ! or #.
+        target = unquote(match.group(1))
+        return target if target.startswith("@") else None
+    match = _MATRIX_URI_USER.match(href)
+    if match:
+        return "@" + unquote(match.group(1))
+    return None
+
+
+def _links(body: str, anchors: Iterable[str]) -> list[str]:
+    found = [match.group(0).rstrip(_TRAILING) for match in _URL.finditer(body)]
+    found.extend(href for href in anchors if href.lower().startswith(("http://", "https://")))
+    # A user pill is a mention, not a link; a room permalink stays a link (invite spam).
+    return _unique(link for link in found if not user_from_link(link))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.hrefs.append(href.strip())
+
+
+def _anchors(html: str) -> list[str]:
+    parser = _AnchorParser()
+    parser.feed(html)
+    parser.close()
+    return parser.hrefs

@@ -1,0 +1,158 @@
+"""The `modbridge` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.evaluate import describe, evaluate_lines, make_message
+from bridge.model import Platform
+from rules.engine import Engine
+from rules.policy import format_duration
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modbridge",
+        description="One code of conduct, enforced across Discord servers and Matrix rooms.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("path", type=Path)
+
+    rules = sub.add_parser("rules", help="try the policy on text")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    test = rules_sub.add_parser("test", help="which rules hit one message, and what would be done")
+    test.add_argument("--config", type=Path, required=True)
+    test.add_argument("text")
+    ev = rules_sub.add_parser("eval", help="evaluate JSON Lines messages, one result per line")
+    ev.add_argument("--config", type=Path, required=True)
+    ev.add_argument("--input", type=Path, help="JSON Lines file (default: standard input)")
+    ev.add_argument("--output", type=Path, help="result file (default: standard output)")
+    replay = rules_sub.add_parser(
+        "replay", help="play a sample conversation through the engine and narrate it"
+    )
+    replay.add_argument("--config", type=Path, default=Path("config.example.toml"))
+    replay.add_argument("input", type=Path, nargs="?", help="JSON Lines (default: built-in)")
+    return parser
+
+
+def _summary(settings: Settings, path: Path) -> list[str]:
+    policy = settings.policy
+    lines = [f"{path}: OK", f"community: {settings.community.name}"]
+    kinds = Counter(rule.kind for rule in policy.rules)
+    lines.append(
+        f"{len(policy.rules)} rules ("
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + ")"
+    )
+    for rule in policy.rules:
+        actions = ", ".join(str(a) for a in rule.actions) or "nothing"
+        mode = "" if rule.mode.value == "enforce" else " [observe only]"
+        lines.append(f"  {rule.id} ({rule.kind}, {rule.points} points): {actions}{mode}")
+        lines.append(f"      enforces: {rule.clause}")
+    esc = policy.escalation
+    ladder = " -> ".join(f"{s.points} points: {s.action}" for s in esc.ladder)
+    lines.append(f"escalation: {ladder}; points expire after {format_duration(esc.decay)}")
+    platforms = [
+        name
+        for name, section in (("matrix", settings.matrix), ("discord", settings.discord))
+        if section is not None
+    ]
+    lines.append(f"platforms: {', '.join(platforms) or 'none configured'}")
+    return lines
+
+
+def _rules_test(engine: Engine, text: str, out: TextIO) -> int:
+    message = make_message(
+        id="cli", platform=Platform.TEST, author="you", channel="cli", text=text,
+        ts=datetime.now(UTC),
+    )  # fmt: skip
+    for line in describe(engine.evaluate(message)):
+        print(line, file=out)
+    return 0
+
+
+def _rules_eval(engine: Engine, source: TextIO, out: TextIO) -> int:
+    status = 0
+    for result in evaluate_lines(engine, source):
+        if "error" in result:
+            status = 1
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    return status
+
+
+def _rules_replay(engine: Engine, path: Path | None, out: TextIO) -> int:
+    if path is None:
+        text = resources.files("bridge").joinpath("data/sample-conversation.jsonl").read_text()
+    else:
+        text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    by_id = {}
+    for raw in lines:
+        if raw.strip():
+            item = json.loads(raw)
+            by_id[str(item.get("id"))] = item
+    for result in evaluate_lines(engine, lines):
+        if "error" in result:
+            print(f"line {result['line']}: {result['error']}", file=out)
+            continue
+        item = by_id.get(str(result["id"]), {})
+        print(f"<{item.get('author')}> {item.get('text')}", file=out)
+        for hit in result["hits"]:
+            print(f"    ! {hit['rule']} ({hit['kind']}): {hit['clause']}", file=out)
+        for action in result["actions"]:
+            detail = {k: v for k, v in action.items() if k != "action"}
+            print(f"    -> {action['action']} {json.dumps(detail) if detail else ''}", file=out)
+        for action in result["observed"]:
+            print(f"    (observe mode: would {action['action']})", file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `modbridge` console command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            settings = load_settings(args.path)
+            print("\n".join(_summary(settings, args.path)))
+            return 0
+        engine = Engine(load_settings(args.config).policy)
+    except ConfigError as exc:
+        print(f"modbridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.rules_command == "test":
+        return _rules_test(engine, args.text, sys.stdout)
+    if args.rules_command == "replay":
+        return _rules_replay(engine, args.input, sys.stdout)
+    with ExitStack() as stack:
+        try:
+            source = (
+                stack.enter_context(args.input.open(encoding="utf-8")) if args.input else sys.stdin
+            )
+            out = (
+                stack.enter_context(args.output.open("w", encoding="utf-8"))
+                if args.output
+                else sys.stdout
+            )
+        except OSError as exc:
+            print(f"modbridge: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return EXIT_CONFIG
+        return _rules_eval(engine, source, out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Running the engine on text from the command line: one message, or a JSON Lines stream.
+
+This is the admin's test bench for a policy; the service uses the same engine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.model import (
+    Account,
+    Action,
+    Author,
+    Ban,
+    Channel,
+    DeleteMessage,
+    Message,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Remove,
+    Unban,
+    Unmute,
+    Verdict,
+    Warn,
+)
+from rules.engine import Engine
+from rules.windows import find_links
+
+# Mentions as they appear in plain text: Discord's <@123>, Matrix ids, and @name.
+_MENTION = re.compile(r"<@!?(\d+)>|(@[\w.=/-]+:[\w.-]+)|(?<![\w@])@(\w{2,32})")
+
+
+class InputLine(BaseModel):
+    """One line of `rules eval` input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | int
+    platform: Platform = Platform.TEST
+    author: str = Field(min_length=1)
+    channel: str = "general"
+    text: str
+    ts: float | None = None
+
+
+def make_message(
+    *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
+) -> Message:
+    """A common-model message from plain fields, with mentions and links read from the text."""
+    mentions = tuple(
+        Account(platform=platform, id=next(g for g in m.groups() if g))
+        for m in _MENTION.finditer(text)
+    )
+    return Message(
+        id=id,
+        author=Author(account=Account(platform=platform, id=author)),
+        channel=Channel(platform=platform, id=channel, space_id="cli"),
+        text=text,
+        ts=ts,
+        mentions=mentions,
+        links=find_links(text),
+    )
+
+
+def action_to_json(action: Action) -> dict[str, Any]:
+    """A small JSON description of an action, for `rules eval` and logs."""
+    match action:
+        case DeleteMessage():
+            return {"action": "delete", "message": action.message_id}
+        case Warn():
+            return {"action": "warn", "target": action.target.key, "clause": action.clause}
+        case Mute():
+            return {
+                "action": "mute",
+                "target": action.target.key,
+                "until": action.until.isoformat(),
+            }
+        case Unmute():
+            return {"action": "unmute", "target": action.target.key}
+        case Remove():
+            return {"action": "remove", "target": action.target.key}
+        case Ban():
+            until = action.until.isoformat() if action.until else None
+            return {"action": "ban", "target": action.target.key, "until": until}
+        case Unban():
+            return {"action": "unban", "target": action.target.key}
+        case NotifyModerators():
+            return {"action": "notify"}
+    raise TypeError(f"unknown action {action!r}")  # pragma: no cover - the union is closed
+
+
+def verdict_to_json(message_id: str | int, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "hits": [
+            {
+                "rule": h.rule_id,
+                "kind": h.kind,
+                "clause": h.clause,
+                "matched": h.matched,
+                "mode": h.mode.value,
+            }
+            for h in verdict.hits
+        ],
+        "actions": [action_to_json(a) for a in verdict.actions],
+        "observed": [action_to_json(a) for a in verdict.observed],
+        "points": verdict.points_total,
+    }
+
+
+def _error_text(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "line"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def evaluate_lines(engine: Engine, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Evaluate JSON Lines in order; yield one result (or error) object per input line."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            yield {"id": None, "line": number, "error": "empty line"}
+            continue
+        try:
+            item = InputLine.model_validate_json(raw)
+        except ValidationError as exc:
+            yield {"id": None, "line": number, "error": _error_text(exc)}
+            continue
+        ts = datetime.fromtimestamp(item.ts, UTC) if item.ts is not None else datetime.now(UTC)
+        message = make_message(
+            id=str(item.id),
+            platform=item.platform,
+            author=item.author,
+            channel=item.channel,
+            text=item.text,
+            ts=ts,
+        )
+        yield verdict_to_json(item.id, engine.evaluate(message))
+
+
+def describe(verdict: Verdict) -> list[str]:
+    """Human-readable lines for `rules test`: which rules hit, why, and what would be done."""
+    if verdict.clean:
+        return ["no rule hit: nothing would be done"]
+    out = []
+    for hit in verdict.hits:
+        observe = " [observe mode: recorded only]" if hit.mode.value == "observe" else ""
+        out.append(f"hit  {hit.rule_id} ({hit.kind}, +{hit.points} points){observe}")
+        out.append(f"     why:     {hit.reason}")
+        out.append(f"     matched: {hit.matched!r}")
+        out.append(f"     clause:  {hit.clause}")
+    out.extend(f"note {note}" for note in verdict.notes)
+    out.extend(f"do   {json.dumps(action_to_json(a))}" for a in verdict.actions)
+    out.extend(f"would {json.dumps(action_to_json(a))}" for a in verdict.observed)
+    return out

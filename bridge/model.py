@@ -1,0 +1,240 @@
+"""The common model: what every platform's events and every action look like inside modbridge.
+
+Frozen dataclasses only. Adapters build these from objects their platform library already
+parsed; nothing from discord.py or matrix-nio ever enters here, and this module imports
+nothing from the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    """A chat platform the community lives on."""
+
+    DISCORD = "discord"
+    MATRIX = "matrix"
+    TEST = "test"  # the in-memory platform of the component tests and `rules eval`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """One account of a member on one platform (a Discord user, a Matrix user id)."""
+
+    platform: Platform
+    id: str
+    display_name: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable text key, e.g. ``discord:1234`` or ``matrix:@ann:example.org``."""
+        return f"{self.platform.value}:{self.id}"
+
+
+class SpaceKind(StrEnum):
+    GUILD = "guild"  # a Discord server
+    ROOM = "room"  # a Matrix room
+    SPACE = "space"  # a Matrix space (a room whose children are rooms)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Space:
+    """A place where the community meets: a Discord guild, a Matrix room or space."""
+
+    platform: Platform
+    id: str
+    kind: SpaceKind
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Channel:
+    """Where a message was posted: a Discord channel, or the Matrix room itself."""
+
+    platform: Platform
+    id: str
+    space_id: str | None = None  # None for a direct conversation outside any space
+    name: str = ""
+    is_dm: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Author:
+    """The sender of a message as the platform described them at that moment."""
+
+    account: Account
+    roles: tuple[str, ...] = ()  # Discord role ids
+    power_level: int | None = None  # Matrix power level in that room
+    is_moderator: bool = False  # decided by the adapter from the configured moderators
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """A message (or an edit of one) in a community space or a direct conversation."""
+
+    id: str
+    author: Author
+    channel: Channel
+    text: str
+    ts: datetime
+    mentions: tuple[Account, ...] = ()
+    links: tuple[str, ...] = ()
+    attachments: int = 0
+    reply_to: str | None = None
+    edit_of: str | None = None  # the id of the original message when this is an edit
+
+    @property
+    def platform(self) -> Platform:
+        return self.author.account.platform
+
+    @property
+    def is_dm(self) -> bool:
+        return self.channel.is_dm
+
+
+class MembershipChange(StrEnum):
+    JOIN = "join"
+    LEAVE = "leave"
+    KICK = "kick"
+    BAN = "ban"
+    UNBAN = "unban"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MembershipEvent:
+    """A member joined, left or was removed from a space, by themselves or by someone."""
+
+    account: Account
+    space: Space
+    change: MembershipChange
+    ts: datetime
+    actor: Account | None = None  # who did it, when it was not the member themselves
+    reason: str = ""
+
+
+# --- Actions: what modbridge can do, as data -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Warn:
+    """Tell the member privately which clause of the code of conduct they broke."""
+
+    target: Account
+    reason: str
+    clause: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mute:
+    target: Account
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unmute:
+    target: Account
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Remove:
+    """Remove the member from the space (a kick); they may come back."""
+
+    target: Account
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ban:
+    target: Account
+    reason: str
+    until: datetime | None = None  # None: until a moderator lifts it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unban:
+    target: Account
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteMessage:
+    platform: Platform
+    channel_id: str
+    message_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyModerators:
+    """Tell the moderators something; the text must never name a reporter."""
+
+    text: str
+
+
+Action = Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators
+
+
+class CommandName(StrEnum):
+    WARN = "warn"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    REMOVE = "remove"
+    BAN = "ban"
+    UNBAN = "unban"
+    CASE = "case"
+    HISTORY = "history"
+    NOTE = "note"
+    PARDON = "pardon"
+    HELP = "help"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModCommand:
+    """A moderator's command, however it was given (Matrix text, Discord slash command)."""
+
+    name: CommandName
+    target: Account | None = None
+    duration: timedelta | None = None
+    reason: str = ""
+    case_id: int | None = None
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    OBSERVE = "observe"  # record what would have been done, do nothing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleHit:
+    """One rule that matched a message, and why."""
+
+    rule_id: str
+    kind: str
+    clause: str
+    reason: str
+    matched: str  # the matched text after normalisation
+    points: int
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """What the engine decided about one message."""
+
+    message_id: str
+    member: str  # the key the engine's per-member state is kept under
+    hits: tuple[RuleHit, ...] = ()
+    actions: tuple[Action, ...] = ()  # to carry out
+    observed: tuple[Action, ...] = ()  # what observe-mode rules would have done
+    points_total: int = 0  # the member's live points after this message
+    notes: tuple[str, ...] = field(default=())  # e.g. "escalation: 10 points reached -> remove"
+
+    @property
+    def clean(self) -> bool:
+        return not self.hits

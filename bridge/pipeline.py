@@ -1,0 +1,226 @@
+"""The one pipeline: event -> rules -> verdict -> plan -> outbox (with the case, in one
+transaction) -> worker. Moderator commands and timers enter it through `enqueue_case`, so
+every action on a member takes the same road and leaves the same record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bridge.model import (
+    Account,
+    Action,
+    Ban,
+    Message,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Verdict,
+)
+from bridge.planner import Community, plan
+from rules.engine import Engine
+from rules.escalation import Strike
+from storage.cases import CaseRow, NewCase, OriginKind
+from storage.db import Database, Transaction
+from storage.outbox import NewAction
+from storage.repositories import Repositories
+from storage.timers import NewTimer
+
+log = logging.getLogger(__name__)
+
+# Discord refuses timeouts of 28 days or more: longer mutes are renewed before they lapse.
+DISCORD_MAX_TIMEOUT = timedelta(days=27)
+DISCORD_RENEW_AFTER = timedelta(days=26)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opened:
+    """A case and how many actions were newly enqueued for it."""
+
+    case: CaseRow
+    enqueued: int
+
+
+def _message_space(message: Message) -> str | None:
+    """Where a message is deleted: its Discord guild, or its Matrix room."""
+    if message.platform is Platform.MATRIX:
+        return message.channel.id
+    return message.channel.space_id
+
+
+class Pipeline:
+    """Judges messages and turns verdicts and commands into cases and queued actions."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        repos: Repositories,
+        engine: Callable[[], Engine],
+        community: Callable[[], Community],
+        wake_worker: Callable[[], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._repos = repos
+        self._engine = engine
+        self._community = community
+        self._wake = wake_worker
+        self._clock = clock
+        self._loaded: tuple[int, set[int]] = (0, set())  # (engine id, members loaded)
+
+    async def member_of(self, account: Account) -> int:
+        """The member id an account belongs to (created on first sight)."""
+        return (await self._repos.identity.ensure(account)).member_id
+
+    async def accounts_of(self, member_id: int) -> list[Account]:
+        return [row.account for row in await self._repos.identity.accounts_of_member(member_id)]
+
+    async def reload_strikes(self, member_id: int) -> None:
+        """Give the engine the member's live strike points from storage (start-up, pardon)."""
+        engine = self._engine()
+        rows = await self._repos.strikes.live(member_id, self._clock())
+        engine.ledger.load(
+            f"member:{member_id}",
+            [Strike(ts=r.created_at, points=r.points, rule_id=r.rule_id) for r in rows],
+        )
+        if self._loaded[0] != id(engine):
+            self._loaded = (id(engine), set())
+        self._loaded[1].add(member_id)
+
+    async def on_message(self, message: Message) -> Verdict | None:
+        """Judge one message from a protected space and queue what the verdict says."""
+        if message.author.is_bot:
+            return None
+        member_id = await self.member_of(message.author.account)
+        engine = self._engine()
+        if self._loaded[0] != id(engine) or member_id not in self._loaded[1]:
+            await self.reload_strikes(member_id)
+        verdict = engine.evaluate(message, member=f"member:{member_id}")
+        if verdict.clean:
+            return verdict
+        rules = [h.rule_id for h in verdict.hits]
+        log.info(
+            "message %s in %s by %s hit %s", message.id, message.channel.id,
+            message.author.account.key, ",".join(rules),
+        )  # fmt: skip
+        if not verdict.actions:
+            await self._repos.audit.append(
+                "engine", "observed", message.author.account.key,
+                {"message": message.id, "rules": rules},
+            )  # fmt: skip
+            return verdict
+        enforced = [h for h in verdict.hits if h.mode.value == "enforce"]
+        decay = engine.policy.escalation.decay
+        opened = await self.enqueue_case(
+            NewCase(
+                subject=message.author.account,
+                origin_kind=OriginKind.RULE,
+                origin=",".join(h.rule_id for h in enforced),
+                reason="; ".join(f"{h.rule_id}: {h.clause}" for h in enforced),
+                evidence="; ".join(h.matched for h in enforced)[:500],
+                dedupe_key=f"msg:{message.platform.value}:{message.id}",
+            ),
+            verdict.actions,
+            member_id=member_id,
+            message=message,
+            strikes=[(h.rule_id, h.points, decay) for h in enforced if h.points],
+        )
+        log.info("case %s opened for message %s", opened.case.id, message.id)
+        return verdict
+
+    async def enqueue_case(
+        self,
+        case: NewCase,
+        actions: Sequence[Action],
+        *,
+        member_id: int,
+        message: Message | None = None,
+        strikes: Sequence[tuple[str, int, timedelta]] = (),
+        origin: str | None = None,
+    ) -> Opened:
+        """Open ``case`` and queue ``actions`` on every linked account, in one transaction,
+        with the strikes, the timers that end timed actions, and the audit record."""
+        now = self._clock()
+        accounts = await self.accounts_of(member_id) or [case.subject]
+        community = self._community()
+        async with self._db.transaction() as tx:
+            row, created = await self._repos.cases.open(case, tx=tx)
+            key = origin or case.dedupe_key or f"case:{row.id}"
+            numbered = [
+                replace(a, text=f"Case #{row.id}: {a.text}")
+                if isinstance(a, NotifyModerators) else a
+                for a in actions
+            ]  # fmt: skip
+            planned = plan(
+                key,
+                numbered,
+                community=community,
+                accounts=accounts,
+                message_space=_message_space(message) if message else None,
+            )
+            enqueued = await self._repos.outbox.enqueue(
+                [
+                    NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
+                    for p in planned
+                ],
+                case_id=row.id,
+                tx=tx,
+            )
+            if created:
+                for rule_id, points, decay in strikes:
+                    await self._repos.strikes.give(
+                        member_id, rule_id, points, expires_at=now + decay, case_id=row.id, tx=tx
+                    )
+                await self._schedule_timers(row, actions, member_id, now, tx=tx)
+                await self._repos.audit.append(
+                    case.origin if case.origin_kind is OriginKind.MODERATOR else "engine",
+                    "case_opened",
+                    case.subject.key,
+                    {"case": row.id, "origin": case.origin, "actions": len(planned)},
+                    tx=tx,
+                )
+        self._wake()
+        return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
+
+    async def _schedule_timers(
+        self,
+        case: CaseRow,
+        actions: Sequence[Action],
+        member_id: int,
+        now: datetime,
+        *,
+        tx: Transaction,
+    ) -> None:
+        for action in actions:
+            if isinstance(action, Mute):
+                await self._repos.timers.schedule(
+                    NewTimer(
+                        key=f"unmute:case:{case.id}", kind="unmute", due_at=action.until,
+                        member_id=member_id, case_id=case.id,
+                        payload={"reason": f"case #{case.id}: mute ended"},
+                    ),
+                    tx=tx,
+                )  # fmt: skip
+                if action.until - now > DISCORD_MAX_TIMEOUT:
+                    await self._repos.timers.schedule(
+                        NewTimer(
+                            key=f"renew-mute:case:{case.id}:1", kind="renew-mute",
+                            due_at=now + DISCORD_RENEW_AFTER, member_id=member_id,
+                            case_id=case.id,
+                            payload={"until": action.until.isoformat(), "reason": action.reason},
+                        ),
+                        tx=tx,
+                    )  # fmt: skip
+            elif isinstance(action, Ban) and action.until is not None:
+                await self._repos.timers.schedule(
+                    NewTimer(
+                        key=f"unban:case:{case.id}", kind="unban", due_at=action.until,
+                        member_id=member_id, case_id=case.id,
+                        payload={"reason": f"case #{case.id}: ban ended"},
+                    ),
+                    tx=tx,
+                )  # fmt: skip

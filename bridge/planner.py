@@ -1,0 +1,111 @@
+"""Planning: an action on a member becomes one outbox entry per (account, space).
+
+Pure functions. Every entry gets an idempotency key derived from what caused it (a message,
+a moderator's command, a timer), so planning the same cause twice enqueues nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from bridge.model import (
+    Account,
+    Action,
+    Ban,
+    DeleteMessage,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Remove,
+    Unban,
+    Unmute,
+    Warn,
+)
+
+# Actions that apply in every protected space of the member's platform.
+SPACE_WIDE = (Mute, Unmute, Remove, Ban, Unban)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedAction:
+    """One action in one space; ``key`` makes enqueueing it idempotent."""
+
+    key: str
+    platform: Platform
+    space_id: str
+    action: Action
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Community:
+    """Where modbridge acts: protected spaces and the moderators' room per platform."""
+
+    spaces: Mapping[Platform, Sequence[str]]
+    mod_rooms: Mapping[Platform, Sequence[str]]
+
+
+def _kind(action: Action) -> str:
+    return type(action).__name__.lower()
+
+
+def plan(
+    origin: str,
+    actions: Sequence[Action],
+    *,
+    community: Community,
+    accounts: Sequence[Account] = (),
+    message_space: str | None = None,
+) -> list[PlannedAction]:
+    """Fan ``actions`` out over the member's ``accounts`` and the community's spaces.
+
+    ``origin`` names the cause (``msg:matrix:$event``, ``cmd:discord:123``); ``accounts`` are
+    every account linked to the target (the target itself when empty); ``message_space`` is
+    the space a deleted message lives in.
+    """
+    planned: list[PlannedAction] = []
+    for action in actions:
+        kind = _kind(action)
+        if isinstance(action, DeleteMessage):
+            space = message_space or action.channel_id
+            planned.append(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{action.platform.value}:{action.message_id}",
+                    platform=action.platform,
+                    space_id=space,
+                    action=action,
+                )
+            )
+        elif isinstance(action, NotifyModerators):
+            planned.extend(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{platform.value}:{room}",
+                    platform=platform,
+                    space_id=room,
+                    action=action,
+                )
+                for platform, rooms in community.mod_rooms.items()
+                for room in rooms
+            )
+        elif isinstance(action, Warn):
+            # A warning reaches the member once, on the account that was addressed.
+            planned.append(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{action.target.key}",
+                    platform=action.target.platform,
+                    space_id="",
+                    action=action,
+                )
+            )
+        elif isinstance(action, SPACE_WIDE):
+            planned.extend(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{account.key}:{space}",
+                    platform=account.platform,
+                    space_id=space,
+                    action=replace(action, target=account),
+                )
+                for account in accounts or (action.target,)
+                for space in community.spaces.get(account.platform, ())
+            )
+    return planned

@@ -1,0 +1,58 @@
+"""Ports: the Protocols that adapters and storage implement, and the errors they raise.
+
+The core talks to platforms only through these. A platform library's error values become
+one of the two exceptions below at the adapter boundary, so the action worker knows whether
+to retry (transient) or to give up and tell the moderators (permanent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bridge.model import Action, Author, MembershipEvent, Message, ModCommand, Platform, Space
+
+
+class PlatformError(Exception):
+    """Base of the errors an adapter raises while carrying out an action."""
+
+
+class TransientError(PlatformError):
+    """Worth retrying later: rate limited, server error, connection lost."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(PlatformError):
+    """Retrying will not help: missing permission, member above the bot, unknown user."""
+
+
+MessageHandler = Callable[[Message], Awaitable[None]]
+MembershipHandler = Callable[[MembershipEvent], Awaitable[None]]
+
+
+class ActionExecutor(Protocol):
+    """Carries out actions on one platform, in one space at a time."""
+
+    platform: Platform
+
+    async def execute(self, action: Action, space: Space) -> str:
+        """Carry out ``action`` in ``space``; return a short description of what was done.
+
+        Raises TransientError or PermanentError.
+        """
+        ...
+
+
+class CommandHandler(Protocol):
+    """The core's side of a moderator command, for adapters with structured commands."""
+
+    async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
+        """Carry out ``command`` for ``moderator``; return the answer to show them.
+
+        ``origin`` identifies the command uniquely (e.g. ``discord:interaction:<id>``) so a
+        repeated delivery is carried out once.
+        """
+        ...

@@ -1,0 +1,127 @@
+"""The action worker: carries out what the outbox holds, with retries, and never loses it.
+
+Each claimed action goes to the executor of its platform. A transient failure (rate limit,
+server error, platform away) makes it due again later with exponential backoff; a
+permanent one (missing permission, member above the bot) is recorded with its reason and
+reported to the moderators. Actions on the same member in the same space run in order;
+different spaces run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from bridge.model import NotifyModerators, Platform, Space, SpaceKind
+from bridge.ports import ActionExecutor, PermanentError, TransientError
+from storage.codec import action_target
+from storage.outbox import ActionRow, OutboxRepository
+
+log = logging.getLogger(__name__)
+
+FailureHandler = Callable[[ActionRow, str], Awaitable[None]]
+_SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROOM}
+
+
+def backoff(attempts: int, retry_after: float | None, *, cap: float = 300.0) -> float:
+    """Seconds to wait before the next attempt: the platform's word, or 1, 2, 4 ... cap."""
+    exponential = min(cap, 2.0**attempts)
+    if retry_after is not None:
+        return min(cap, max(retry_after, 0.05))
+    return exponential
+
+
+class ActionWorker:
+    """Drains the outbox into the platform executors."""
+
+    def __init__(
+        self,
+        *,
+        outbox: OutboxRepository,
+        executors: Mapping[Platform, ActionExecutor],
+        on_failure: FailureHandler,
+        clock: Callable[[], datetime],
+        batch: int = 50,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._executors = executors
+        self._on_failure = on_failure
+        self._clock = clock
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New actions were enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until stop(); actions in flight finish, the rest stay in the outbox."""
+        while not self._stopping:
+            done = await self.run_once()
+            if done == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Carry out every action that is due now; return how many were attempted."""
+        rows = await self._outbox.claim(limit=self._batch)
+        if not rows:
+            return 0
+        groups: dict[tuple[str, str, str], list[ActionRow]] = defaultdict(list)
+        for row in rows:
+            target = action_target(row.action)
+            groups[(row.platform.value, row.space_id, target.key if target else "")].append(row)
+        await asyncio.gather(*(self._run_group(group) for group in groups.values()))
+        return len(rows)
+
+    async def _run_group(self, rows: list[ActionRow]) -> None:
+        async with self._slots:
+            for row in rows:
+                await self._attempt(row)
+
+    async def _attempt(self, row: ActionRow) -> None:
+        executor = self._executors.get(row.platform)
+        if executor is None:
+            await self._retry(row, f"{row.platform.value} is not connected", None)
+            return
+        space = Space(platform=row.platform, id=row.space_id, kind=_SPACE_KIND[row.platform])
+        try:
+            result = await executor.execute(row.action, space)
+        except TransientError as exc:
+            await self._retry(row, str(exc), exc.retry_after)
+        except PermanentError as exc:
+            await self._fail(row, str(exc))
+        except Exception as exc:  # a bug or an unmapped library error: keep the action
+            log.exception("action %s (%s) raised %s", row.id, row.kind, type(exc).__name__)
+            await self._retry(row, f"unexpected {type(exc).__name__}", None)
+        else:
+            await self._outbox.mark_done(row.id, result)
+            log.info("action %s done: %s %s in %s", row.id, row.kind, row.platform, row.space_id)
+
+    async def _retry(self, row: ActionRow, reason: str, retry_after: float | None) -> None:
+        delay = backoff(row.attempts, retry_after)
+        log.warning(
+            "action %s (%s in %s) will be retried in %.1fs: %s",
+            row.id, row.kind, row.space_id, delay, reason,
+        )  # fmt: skip
+        await self._outbox.retry(row.id, reason, self._clock() + timedelta(seconds=delay))
+
+    async def _fail(self, row: ActionRow, reason: str) -> None:
+        log.warning("action %s (%s in %s) failed: %s", row.id, row.kind, row.space_id, reason)
+        await self._outbox.mark_failed(row.id, reason)
+        if not isinstance(row.action, NotifyModerators):
+            await self._on_failure(row, reason)

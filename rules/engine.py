@@ -1,0 +1,275 @@
+"""The conduct engine: one message in, one verdict out.
+
+Pure and synchronous. Detectors that need no memory (keywords, regex, contact details,
+solicitation) each scan the cleaned text once for all of their rules; the sliding-window
+rules keep per-member state here, as does the strike ledger. The caller decides who a
+message's author is as a member (linked accounts share one member key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeAlias
+
+from bridge.model import (
+    Action,
+    Author,
+    Ban,
+    DeleteMessage,
+    Message,
+    Mode,
+    Mute,
+    NotifyModerators,
+    Remove,
+    RuleHit,
+    Verdict,
+    Warn,
+)
+from rules.escalation import Strike, StrikeLedger
+from rules.keywords import KeywordIndex
+from rules.pii import find_contacts
+from rules.policy import (
+    ActionSpec,
+    DuplicateRule,
+    FloodRule,
+    KeywordsRule,
+    LinksRule,
+    MentionsRule,
+    PiiRule,
+    Policy,
+    RegexRule,
+    RuleConfig,
+    SolicitationRule,
+)
+from rules.regex import RegexIndex
+from rules.solicitation import find_solicitation
+from rules.text import clean
+from rules.windows import (
+    DuplicateDetector,
+    FloodDetector,
+    LinksDetector,
+    MentionsDetector,
+    find_links,
+)
+
+_REASONS = {
+    "keywords": "a listed word or phrase",
+    "regex": "a pattern the admins listed",
+    "pii": "contact details shared in a community space",
+    "solicitation": "asking a member for private contact outside the community",
+    "flood": "too many messages too fast",
+    "duplicate": "the same message repeated",
+    "mentions": "too many mentions",
+    "links": "a link that is not allowed",
+}
+_ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerators: 5}
+
+# A stateless check reads the cleaned text; a stateful one also the member and message.
+_Check: TypeAlias = Callable[[str, str, Message], str | None]
+
+
+def _mask(contact: str) -> str:
+    """Contact details are evidence, but repeating them in full would re-share them."""
+    if len(contact) <= 6:
+        return "*" * len(contact)
+    return contact[:4] + "*" * (len(contact) - 6) + contact[-2:]
+
+
+class Engine:
+    """Evaluates messages against one policy; build a new Engine when the policy changes."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.ledger = StrikeLedger(policy.escalation)
+        self._keywords = KeywordIndex(
+            {r.id: r.words for r in policy.rules if isinstance(r, KeywordsRule)}
+        )
+        self._regexes = RegexIndex(
+            {r.id: r.patterns for r in policy.rules if isinstance(r, RegexRule)}
+        )
+        self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}
+        self._stateful: list[FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector]
+        self._stateful = []
+        # Rules with a detector of their own; keywords and regex rules are found in the
+        # per-message index results instead, so hundreds of them cost one scan each.
+        self._detectors: list[tuple[int, RuleConfig, _Check]] = []
+        for i, rule in enumerate(policy.rules):
+            check = self._make_check(rule)
+            if check is not None:
+                self._detectors.append((i, rule, check))
+        self._evaluated = 0
+
+    def _make_check(self, rule: RuleConfig) -> _Check | None:
+        if isinstance(rule, PiiRule):
+            return lambda cleaned, _member, _msg: self._pii(rule, cleaned)
+        if isinstance(rule, SolicitationRule):
+            return lambda cleaned, _member, _msg: find_solicitation(cleaned)
+        if isinstance(rule, FloodRule):
+            flood = FloodDetector(rule)
+            self._stateful.append(flood)
+            return lambda _cleaned, member, msg: flood.check(member, msg.ts)
+        if isinstance(rule, DuplicateRule):
+            duplicate = DuplicateDetector(rule)
+            self._stateful.append(duplicate)
+            return lambda cleaned, member, msg: duplicate.check(member, msg.ts, cleaned)
+        if isinstance(rule, MentionsRule):
+            mentions = MentionsDetector(rule)
+            self._stateful.append(mentions)
+            return lambda _cleaned, member, msg: mentions.check(member, msg.ts, len(msg.mentions))
+        if isinstance(rule, LinksRule):
+            links = LinksDetector(rule)
+            self._stateful.append(links)
+            return lambda _cleaned, member, msg: links.check(
+                member, msg.ts, msg.links or find_links(msg.text)
+            )
+        return None  # keywords and regex: looked up in the index results
+
+    @staticmethod
+    def _pii(rule: PiiRule, cleaned: str) -> str | None:
+        contacts = find_contacts(
+            cleaned, phones=rule.phones, emails=rule.emails, default_region=rule.default_region
+        )
+        for contact in contacts:
+            if contact.excerpt.lower() not in rule.allow:
+                return _mask(contact.excerpt)
+        return None
+
+    @staticmethod
+    def _exempt(rule: RuleConfig, author: Author, message: Message) -> bool:
+        if author.is_bot or (rule.exempt_moderators and author.is_moderator):
+            return True
+        if message.channel.id in rule.exempt_channels:
+            return True
+        if rule.exempt_roles and not set(rule.exempt_roles).isdisjoint(author.roles):
+            return True
+        level = rule.exempt_power_level
+        return level is not None and author.power_level is not None and author.power_level >= level
+
+    def evaluate(self, message: Message, *, member: str | None = None) -> Verdict:
+        """Judge ``message``; ``member`` defaults to the author's account key."""
+        member = member or message.author.account.key
+        now = message.ts
+        cleaned = clean(message.text)
+        keyword_hits = self._keywords.search(cleaned)
+        regex_hits = self._regexes.search(cleaned)
+        found: list[tuple[int, RuleConfig, str]] = []
+        for results in (keyword_hits, regex_hits):
+            for rule_id, matched in results.items():
+                position, rule = self._by_id[rule_id]
+                if not self._exempt(rule, message.author, message):
+                    found.append((position, rule, matched))
+        for position, rule, check in self._detectors:
+            if self._exempt(rule, message.author, message):
+                continue
+            detected = check(cleaned, member, message)
+            if detected is not None:
+                found.append((position, rule, detected))
+        found.sort(key=lambda item: item[0])
+        hits = [
+            RuleHit(
+                rule_id=rule.id,
+                kind=rule.kind,
+                clause=rule.clause,
+                reason=rule.description or _REASONS[rule.kind],
+                matched=matched,
+                points=rule.points,
+                mode=rule.mode,
+            )
+            for _, rule, matched in found
+        ]
+        self._evaluated += 1
+        if self._evaluated % 10_000 == 0:
+            for detector in self._stateful:
+                detector.forget_idle(now)
+        if not hits:
+            return Verdict(message_id=message.id, member=member)
+        return self._decide(message, member, now, hits)
+
+    def _decide(self, message: Message, member: str, now: datetime, hits: list[RuleHit]) -> Verdict:
+        enforced = [h for h in hits if h.mode is Mode.ENFORCE]
+        before = self.ledger.total(member, now)
+        for hit in enforced:
+            if hit.points:
+                self.ledger.add(member, Strike(ts=now, points=hit.points, rule_id=hit.rule_id))
+        after = self.ledger.total(member, now)
+        notes: list[str] = []
+        specs: list[tuple[ActionSpec, RuleHit]] = [
+            (spec, hit) for hit in enforced for spec in self._rule_actions(hit)
+        ]
+        step = self.ledger.step_crossed(before, after)
+        if step is not None and enforced:
+            notes.append(f"escalation: {after} live points -> {step}")
+            specs.append((step, enforced[0]))
+        observed_specs = [
+            (spec, hit)
+            for hit in hits
+            if hit.mode is Mode.OBSERVE
+            for spec in self._rule_actions(hit)
+        ]
+        return Verdict(
+            message_id=message.id,
+            member=member,
+            hits=tuple(hits),
+            actions=self._materialise(message, now, specs, enforced),
+            observed=self._materialise(message, now, observed_specs, hits),
+            points_total=after,
+            notes=tuple(notes),
+        )
+
+    def _rule_actions(self, hit: RuleHit) -> tuple[ActionSpec, ...]:
+        return self._by_id[hit.rule_id][1].actions
+
+    @staticmethod
+    def _materialise(
+        message: Message,
+        now: datetime,
+        specs: list[tuple[ActionSpec, RuleHit]],
+        hits: list[RuleHit],
+    ) -> tuple[Action, ...]:
+        """Turn action specs into model actions: one of each kind, the strongest wins."""
+        if not specs:
+            return ()
+        target = message.author.account
+        by_kind: dict[str, tuple[ActionSpec, RuleHit]] = {}
+        for spec, hit in specs:
+            known = by_kind.get(spec.kind)
+            longer = (
+                known is not None
+                and known[0].duration is not None
+                and (spec.duration is None or spec.duration > known[0].duration)
+            )
+            if known is None or longer:
+                by_kind[spec.kind] = (spec, hit)
+        if "ban" in by_kind:  # a ban makes a kick or a mute pointless
+            by_kind.pop("remove", None)
+            by_kind.pop("mute", None)
+        actions: list[Action] = []
+        for kind, (spec, hit) in by_kind.items():
+            reason = f"{hit.rule_id}: {hit.reason}"
+            if kind == "delete":
+                actions.append(
+                    DeleteMessage(
+                        platform=message.platform,
+                        channel_id=message.channel.id,
+                        message_id=message.id,
+                        reason=reason,
+                    )
+                )
+            elif kind == "warn":
+                actions.append(Warn(target=target, reason=reason, clause=hit.clause))
+            elif kind == "mute" and spec.duration is not None:
+                actions.append(Mute(target=target, until=now + spec.duration, reason=reason))
+            elif kind == "remove":
+                actions.append(Remove(target=target, reason=reason))
+            elif kind == "ban":
+                until = now + spec.duration if spec.duration else None
+                actions.append(Ban(target=target, reason=reason, until=until))
+            elif kind == "notify":
+                rules = ", ".join(f"{h.rule_id} ({h.clause})" for h in hits)
+                actions.append(
+                    NotifyModerators(
+                        text=f"{target.key} in {message.channel.id}, message {message.id}: {rules}"
+                    )
+                )
+        return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))

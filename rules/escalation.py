@@ -1,0 +1,52 @@
+"""Strike points that decay, and the ladder that turns them into stronger actions.
+
+Peer bots are criticised for warning points that never expire: here every strike expires
+``decay`` after it was given, and only live points count towards the ladder.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from rules.policy import ActionSpec, Escalation
+
+
+@dataclass(frozen=True, slots=True)
+class Strike:
+    """Points a member got from one rule at one moment."""
+
+    ts: datetime
+    points: int
+    rule_id: str
+
+
+class StrikeLedger:
+    """Live strike points per member. The service persists strikes and reloads them here."""
+
+    def __init__(self, escalation: Escalation) -> None:
+        self._escalation = escalation
+        self._strikes: dict[str, deque[Strike]] = {}
+
+    def total(self, member: str, now: datetime) -> int:
+        """The member's points that have not decayed at ``now``."""
+        strikes = self._strikes.get(member)
+        if not strikes:
+            return 0
+        horizon = now - self._escalation.decay
+        while strikes and strikes[0].ts <= horizon:
+            strikes.popleft()
+        return sum(s.points for s in strikes)
+
+    def add(self, member: str, strike: Strike) -> None:
+        self._strikes.setdefault(member, deque()).append(strike)
+
+    def load(self, member: str, strikes: list[Strike]) -> None:
+        """Replace what is known of ``member`` (e.g. from storage at start-up or on pardon)."""
+        self._strikes[member] = deque(sorted(strikes, key=lambda s: s.ts))
+
+    def step_crossed(self, before: int, after: int) -> ActionSpec | None:
+        """The strongest ladder action whose threshold lies in (before, after]."""
+        crossed = [s for s in self._escalation.ladder if before < s.points <= after]
+        return crossed[-1].action if crossed else None

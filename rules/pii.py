@@ -1,0 +1,326 @@
+"""Contact details in a message: phone numbers and e-mail addresses.
+
+The code of conduct forbids sharing another member's contact details (doxxing). This module
+finds them in text already passed through ``rules.text.clean`` (NFKC-folded, case-folded,
+invisible characters removed), including the usual disguises: digits spaced out one by one,
+the letters ``o`` and ``l`` written for 0 and 1, ``name at domain dot com``.
+
+Technical chatter is full of digits (versions, addresses, ports, dates, hashes, ids, sums of
+money), so a phone candidate must be a run of digit groups that starts like a dialled number
+(``+``, the default region's trunk prefix or its country code) and that ``phonenumbers``
+accepts as a valid number. Every regex here is linear: possessive quantifiers leave the
+engine nothing to backtrack into, and repetitions are over disjoint character classes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import phonenumbers
+
+__all__ = ["Contact", "find_contacts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One contact detail found in a message, normalised (E.164 number, plain address)."""
+
+    kind: Literal["phone", "email"]
+    excerpt: str
+
+
+# --- phone numbers -------------------------------------------------------------------------
+
+# A run of digit groups joined by short separators. The letters o and l count as digits only
+# inside a group that also holds a real digit (checked later), so "lol" never becomes 101.
+# The look-behind keeps runs from starting inside a word, a hash or a longer number.
+# The look-ahead drops, inside the regex engine, the many runs too short to hold a number.
+# The last capture is the letter a run may be glued to ("2nd", "5pm", "0712abc").
+# Runs stop after 32 groups (a number spaced out digit by digit, with its country code, has
+# 12): digit soup is then read in slices, and the check budget can stop it early.
+_PHONE_RUN = re.compile(
+    r"(?<![\w+])(?=[0-9ol ()\[\].+\-]{9})"
+    r"((?:[(\[]\s?)?(?:\+\s?)?(?:[(\[]\s?)?[0-9ol]++(?:[ .\-()\[\]]{1,3}+[0-9ol]++){0,31}+)"
+    r"([^\W\d_]?)"
+)
+_GROUP = re.compile(r"([^0-9ol]*+)([0-9ol]++)")
+_DIGIT = re.compile(r"[0-9]")
+_LETTER_DIGITS = str.maketrans("ol", "01")
+
+# Digit shapes that are not phone numbers even when their digits would pass as one: dates
+# (2026-11-24, 24.11.2026, a range of two dates), IPv4 addresses and fractions (0.712345678).
+# They are cut out of a run before its groups are read, so a date next to a number cannot
+# lend it digits.
+_NOT_A_PHONE = re.compile(
+    r"(?:19|20)\d\d([-.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)"
+    r"|(?<!\d)\d{1,2}([-.])\d{1,2}\2(?:19|20)\d\d(?!\d)"
+    r"|(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)"
+    r"|(?<![\d.])0\.\d++(?!\.\d)"
+)
+
+_MIN_DIGITS = 9  # 07xx xxx xxx has 10; fewer digits is mostly ids, sums and versions
+_MAX_DIGITS = 15  # E.164 maximum; Discord snowflakes (17-20 digits) are longer
+# Work allowed per message on digit-heavy text, in checks of a national number (~4 us); a
+# full parse of an international one (~19 us) costs _PARSE_COST of them.
+_MAX_CHECKS = 160
+_PARSE_COST = 5
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Numbering-plan checks still allowed for the message being read (see _MAX_CHECKS)."""
+
+    left: int = _MAX_CHECKS
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a national number looks like in the default region."""
+
+    country_code: str
+    trunk: str  # the national (trunk) prefix, "0" in Kenya; "" where there is none
+
+
+@lru_cache(maxsize=64)
+def _plan(region: str) -> _Plan:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    if metadata is None:
+        raise ValueError(f"unknown phone region {region!r}")
+    return _Plan(str(metadata.country_code), metadata.national_prefix or "")
+
+
+@lru_cache(maxsize=8192)
+def _valid_e164(digits: str, international: bool, region: str) -> str | None:
+    """The E.164 form of ``digits`` if it is a valid number, else None.
+
+    Cached: the same junk digits repeated in a flood cost one check.
+    """
+    plan = _plan(region)
+    if international:
+        # Rare in chat (a "+" or "00" was written), so the full parser is affordable here;
+        # it also handles "+254 (0)712 ..." with the trunk zero kept in brackets.
+        try:
+            number = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            return None
+    else:
+        # The common case, 07xx.../254 7xx...: build the number directly, ~5x cheaper than
+        # phonenumbers.parse.
+        if plan.trunk and digits.startswith(plan.trunk):
+            national = digits[len(plan.trunk) :]
+        elif digits.startswith(plan.country_code):
+            national = digits[len(plan.country_code) :]
+            if plan.trunk and national.startswith(plan.trunk):
+                national = national[len(plan.trunk) :]
+        else:
+            national = digits
+        if not national or national.startswith("0"):
+            return None
+        number = phonenumbers.PhoneNumber(
+            country_code=int(plan.country_code), national_number=int(national)
+        )
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# One digit group: its digits ("" for a word), whether a "+" precedes it, and whether it is
+# tied to the group before by a lone "-" or "." (the middle of an ISBN, a part number).
+_Group = tuple[str, bool, bool]
+
+
+def _groups(segment: str) -> list[_Group]:
+    """The digit groups of one run segment."""
+    # A group of letters only ("lol", "o") is a word, which ends a number: its digits are "".
+    return [
+        (
+            "" if text.isalpha() else text.translate(_LETTER_DIGITS),
+            "+" in before,
+            before in ("-", "."),
+        )
+        for before, text in _GROUP.findall(segment)
+    ]
+
+
+def _phones_in_groups(groups: list[_Group], region: str, plan: _Plan, budget: _Budget) -> list[str]:
+    """Valid numbers made of consecutive groups: the longest one from each possible start."""
+    found: list[str] = []
+    start = 0
+    while start < len(groups) and budget.left > 0:
+        digits, plus, tied = groups[start]
+        international = plus or digits.startswith("00")
+        may_start = (
+            bool(digits)
+            and not (tied and start > 0)
+            and (
+                international
+                or not plan.trunk
+                or digits.startswith(plan.trunk)
+                or digits.startswith(plan.country_code)
+            )
+        )
+        if not may_start:
+            start += 1
+            continue
+        best: tuple[str, int] | None = None
+        joined = ""
+        pairs = True
+        for end in range(start, len(groups)):
+            if not groups[end][0] or (end > start and groups[end][1]):
+                break  # a word or a new "+" number interrupts this one
+            joined += groups[end][0]
+            pairs = pairs and len(groups[end][0]) == 2
+            number = joined.lstrip("0") if international else joined
+            if len(number) > _MAX_DIGITS + 2:  # +2: a trunk prefix, "(0)" kept by a writer
+                break
+            if len(joined) < _MIN_DIGITS or budget.left <= 0:
+                continue
+            if pairs and end - start >= 4:
+                continue  # "00 01 02 03 04": a hex dump's bytes, not a number
+            if international and not plus and len(joined) - len(number) > 3:
+                continue  # an IDD prefix is "00" or "000"; "0000080000" is padding
+            budget.left -= _PARSE_COST if international else 1
+            e164 = _valid_e164(number, international, region)
+            if e164 is not None:
+                best = (e164, end)
+        if best is None:
+            start += 1
+        else:
+            found.append(best[0])
+            start = best[1] + 1
+    return found
+
+
+def _find_phones(cleaned: str, region: str) -> list[str]:
+    plan = _plan(region)
+    budget = _Budget()
+    found: list[str] = []
+    for text, glued in _PHONE_RUN.findall(cleaned):
+        if budget.left <= 0:
+            break  # digit soup: what was read so far is all this message gets
+        if glued:
+            # The last group is glued to a word ("10 lbs" is fine, "2nd" or "5pm" is not a
+            # digit group): drop it rather than the whole run.
+            cut = max(text.rfind(c) for c in " .-()[]")
+            text = text[: cut + 1] if cut >= 0 else ""
+        segments = _segments(text) if ("-" in text or "." in text) else (text,)
+        for segment in segments:
+            found.extend(_phones_in_groups(_groups(segment), region, plan, budget))
+    return found
+
+
+def _segments(run: str) -> tuple[str, ...]:
+    """The parts of a run left once dates and IP addresses are cut out."""
+    segments: list[str] = []
+    last = 0
+    for match in _NOT_A_PHONE.finditer(run):
+        segments.append(run[last : match.start()])
+        last = match.end()
+    segments.append(run[last:])
+    return tuple(segments)
+
+
+# --- e-mail addresses ----------------------------------------------------------------------
+
+# "@" written plainly, spaced out, bracketed "[at]" / "(at)", or as the bare word " at ".
+# A plain "@" with a space only before it is a chat mention ("thanks @bob"), not an address.
+_AT = (
+    r"(?P<at>@|\s{1,3}+@\s{1,3}+|@\s{1,3}+"
+    r"|\s{0,3}+[\[(<{]\s?at\s?[\])>}]\s{0,3}+|\s{1,3}+at\s{1,3}+)"
+)
+_DOT = r"(?:\s{0,3}+\.\s{0,3}+|\s{0,3}+[\[(<{]\s?dot\s?[\])>}]\s{0,3}+|\s{1,3}+dot\s{1,3}+)"
+_LABEL = r"[a-z0-9][a-z0-9\-]{0,62}+"
+_EMAIL = re.compile(
+    r"(?<![a-z0-9._%+\-])(?P<local>[a-z0-9][a-z0-9._%+\-]{0,63}+)"
+    + _AT
+    + rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,8}}+)"
+)
+_DOT_SPLIT = re.compile(_DOT)
+_AT_WORD = re.compile(r"\bat\b")
+
+# Top-level domains accepted in a disguised address; a plain one also accepts any two-letter
+# country domain. Keeps "look at this dot product" and "a@b.transpose" (numpy) out.
+_TLDS = frozenset({
+    "com", "org", "net", "edu", "gov", "mil", "int", "io", "ke", "co", "ac", "dev", "info",
+    "me", "app", "ai", "tech", "biz", "xyz", "online", "site", "africa", "email", "cloud",
+    "pro", "name", "mobi", "uk", "us", "ug", "tz", "rw", "za", "ng", "gh", "et", "de", "fr",
+    "nl", "in", "ca", "au", "eu", "tv", "ly"
+})  # fmt: skip
+
+# Words that stand before "at" in ordinary sentences ("i work at safaricom dot com" reads as
+# speech, not as an address); the bare " at " form is refused after them.
+_AT_STOPWORDS = frozenset({
+    "a", "an", "the", "i", "we", "you", "he", "she", "they", "it", "me", "us", "him", "her",
+    "them", "this", "that", "these", "those", "is", "am", "are", "was", "were", "be",
+    "been", "being", "work", "works", "worked", "working", "look", "looks", "looked",
+    "looking", "meet", "meeting", "see", "seen", "find", "found", "live", "lives", "lived",
+    "stay", "stays", "based", "hosted", "available", "arrive", "arrived", "start",
+    "started", "starts", "job", "role", "team", "here", "there", "someone", "anyone",
+    "everyone", "people", "folks", "devs", "guys", "intern", "engineer", "engineers", "go",
+    "going", "went", "get", "got", "come", "came", "running", "run", "runs", "deployed",
+    "served", "listed", "posted", "published", "good", "great", "bad", "better", "best"
+})  # fmt: skip
+
+
+def _email(match: re.Match[str]) -> str | None:
+    """The normalised address of one e-mail regex match, or None if it is not plausible."""
+    local, at, domain = match.group("local", "at", "domain")
+    after = match.string[match.end() : match.end() + 1]
+    if at == "@" and "." in domain and not any(c in domain for c in " [](){}<>"):
+        labels = domain.split(".")  # the common, plain form: skip the disguise handling
+        dots = ["."] * (len(labels) - 1)
+    else:
+        labels = _DOT_SPLIT.split(domain)
+        dots = _DOT_SPLIT.findall(domain)
+    plain = at == "@" and all(d == "." for d in dots)
+    if plain and after in (":", "/"):
+        return None  # git@github.com:org/repo, a URL's user@host/ or user@host:port
+    # Trim trailing words until the last label is a top-level domain ("...com. next").
+    while len(labels) >= 2 and not (
+        labels[-1] in _TLDS or (plain and len(labels[-1]) == 2 and labels[-1].isalpha())
+    ):
+        labels.pop()
+    if len(labels) < 2:
+        return None
+    used_dots = dots[: len(labels) - 1]
+    # The bare word "at" is only an address with a spelled-out "dot" as well, and not after
+    # a word that usually stands before "at" in a sentence.
+    if at.strip() == "at" and (local in _AT_STOPWORDS or not any("dot" in d for d in used_dots)):
+        return None
+    if local[-1] in "._%+-":
+        return None  # "jane.@..." is not an address; the match took trailing punctuation
+    return f"{local}@{'.'.join(labels)}"
+
+
+def _find_emails(cleaned: str) -> list[str]:
+    found: list[str] = []
+    for match in _EMAIL.finditer(cleaned):
+        address = _email(match)
+        if address is not None:
+            found.append(address)
+    return found
+
+
+# --- public entry point --------------------------------------------------------------------
+
+
+def find_contacts(
+    cleaned: str, *, phones: bool = True, emails: bool = True, default_region: str = "KE"
+) -> list[Contact]:
+    """Every phone number and e-mail address in ``cleaned`` (text passed through ``clean``).
+
+    Phone numbers are returned in E.164 form (``+254712345678``), addresses as
+    ``local@domain.tld`` whatever disguise they were written in. ``default_region`` is the
+    ISO country whose national numbers (``0712 345 678`` in Kenya) are recognised without
+    a country code. Messages with no digit, no "@" and no word "at" return at once.
+    """
+    contacts: list[Contact] = []
+    if phones and _DIGIT.search(cleaned):
+        contacts.extend(Contact("phone", e164) for e164 in _find_phones(cleaned, default_region))
+    # Cheapest tests first: most messages have neither "@" nor the letters "at".
+    if emails and ("@" in cleaned or ("at" in cleaned and _AT_WORD.search(cleaned))):
+        contacts.extend(Contact("email", address) for address in _find_emails(cleaned))
+    return contacts

@@ -1,0 +1,244 @@
+"""The policy as admins write it in TOML: rules, their actions and exemptions, escalation.
+
+Pydantic models, validated once at load time. Only ``id``, ``kind`` and a kind's own
+parameters are required; everything else has a default a community can live with.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from bridge.model import Mode
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Read a duration such as ``"30s"``, ``"10m"``, ``"1h"``, ``"7d"``, ``"2w"`` or seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m and int(m.group(1)) > 0:
+            return timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    raise ValueError(
+        f"{value!r} is not a duration: write a positive number and a unit, e.g. '30s', "
+        "'10m', '1h', '7d' or '2w'"
+    )
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of parse_duration, for messages: 3600 s -> '1h'."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+ActionKind = Literal["delete", "warn", "mute", "remove", "ban", "notify"]
+_ACTION_KINDS = ("delete", "warn", "mute", "remove", "ban", "notify")
+
+
+class ActionSpec(BaseModel):
+    """One action of a rule, written ``"warn"`` or ``"mute 1h"`` (ban takes an optional time)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActionKind
+    duration: timedelta | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        word, _, rest = value.strip().partition(" ")
+        if word not in _ACTION_KINDS:
+            raise ValueError(
+                f"unknown action {value!r}: use one of {', '.join(_ACTION_KINDS)} "
+                "(mute takes a duration: 'mute 1h')"
+            )
+        return {"kind": word, "duration": parse_duration(rest) if rest.strip() else None}
+
+    @model_validator(mode="after")
+    def _check_duration(self) -> ActionSpec:
+        if self.kind == "mute" and self.duration is None:
+            raise ValueError("'mute' needs a duration, e.g. 'mute 1h'")
+        if self.duration is not None and self.kind not in ("mute", "ban"):
+            raise ValueError(f"'{self.kind}' takes no duration")
+        return self
+
+    def __str__(self) -> str:
+        if self.duration is None:
+            return self.kind
+        return f"{self.kind} {format_duration(self.duration)}"
+
+
+class _RuleBase(BaseModel):
+    """What every rule has, whatever its kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    clause: str = "the community's code of conduct"
+    description: str = ""
+    points: int = Field(default=1, ge=0, le=1000)
+    actions: tuple[ActionSpec, ...] = (ActionSpec(kind="delete"), ActionSpec(kind="notify"))
+    mode: Mode = Mode.ENFORCE
+    exempt_moderators: bool = True
+    exempt_roles: tuple[str, ...] = ()  # Discord role ids
+    exempt_power_level: int | None = None  # Matrix: members at or above this level
+    exempt_channels: tuple[str, ...] = ()  # Discord channel ids or Matrix room ids
+
+
+class KeywordsRule(_RuleBase):
+    kind: Literal["keywords"]
+    words: tuple[str, ...] = ()
+    words_file: str | None = None  # one word or phrase a line, '#' starts a comment
+
+    @model_validator(mode="after")
+    def _needs_words(self) -> KeywordsRule:
+        if not self.words and not self.words_file:
+            raise ValueError("a keywords rule needs 'words' or 'words_file'")
+        return self
+
+
+class RegexRule(_RuleBase):
+    kind: Literal["regex"]
+    patterns: tuple[str, ...] = Field(min_length=1)
+
+
+class PiiRule(_RuleBase):
+    kind: Literal["pii"]
+    phones: bool = True
+    emails: bool = True
+    default_region: str = Field(default="KE", pattern=r"^[A-Z]{2}$")
+    allow: tuple[str, ...] = ()  # contacts the community publishes itself
+
+    @field_validator("allow")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower() for v in value)
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phone numbers are known for (e.g. 'KE')")
+        return value
+
+
+class SolicitationRule(_RuleBase):
+    kind: Literal["solicitation"]
+
+
+class FloodRule(_RuleBase):
+    kind: Literal["flood"]
+    max_messages: int = Field(default=8, ge=1)
+    per: Duration = timedelta(seconds=10)
+
+
+class DuplicateRule(_RuleBase):
+    kind: Literal["duplicate"]
+    max_repeats: int = Field(default=3, ge=1)  # the same text this many times is allowed
+    per: Duration = timedelta(minutes=5)
+
+
+class MentionsRule(_RuleBase):
+    kind: Literal["mentions"]
+    max_per_message: int = Field(default=6, ge=1)
+    max_in_window: int = Field(default=15, ge=1)
+    per: Duration = timedelta(minutes=1)
+
+
+class LinksRule(_RuleBase):
+    kind: Literal["links"]
+    # a domain allows its subdomains too; 'discord.gg/our-server' allows one invite
+    allow_domains: tuple[str, ...] = ()
+    only_allowed: bool = False  # True: every link outside allow_domains hits
+    block_invites: bool = True  # invites to other Discord servers, Telegram/WhatsApp groups...
+    max_links: int = Field(default=10, ge=1)
+    per: Duration = timedelta(minutes=1)
+
+    @field_validator("allow_domains")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower().lstrip(".") for v in value)
+
+
+RuleConfig = Annotated[
+    KeywordsRule
+    | RegexRule
+    | PiiRule
+    | SolicitationRule
+    | FloodRule
+    | DuplicateRule
+    | MentionsRule
+    | LinksRule,
+    Field(discriminator="kind"),
+]
+
+RULE_KINDS = (
+    "keywords", "regex", "pii", "solicitation", "flood", "duplicate", "mentions", "links",
+)  # fmt: skip
+
+
+class LadderStep(BaseModel):
+    """When a member's live points reach ``points``, ``action`` is taken."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    points: int = Field(ge=1)
+    action: ActionSpec
+
+
+class Escalation(BaseModel):
+    """Strike points add up per member and expire after ``decay``; the ladder escalates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decay: Duration = timedelta(days=30)
+    ladder: tuple[LadderStep, ...] = (
+        LadderStep(points=3, action=ActionSpec(kind="warn")),
+        LadderStep(points=6, action=ActionSpec(kind="mute", duration=timedelta(hours=1))),
+        LadderStep(points=10, action=ActionSpec(kind="remove")),
+        LadderStep(points=15, action=ActionSpec(kind="ban")),
+    )
+
+    @field_validator("ladder")
+    @classmethod
+    def _ascending(cls, steps: tuple[LadderStep, ...]) -> tuple[LadderStep, ...]:
+        points = [s.points for s in steps]
+        if points != sorted(set(points)):
+            raise ValueError("ladder steps must have strictly increasing points")
+        return steps
+
+
+class Policy(BaseModel):
+    """Everything the engine needs: the rules and the escalation ladder."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rules: tuple[RuleConfig, ...] = ()
+    escalation: Escalation = Escalation()
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"two rules have the id {rule.id!r}; ids must be unique")
+            seen.add(rule.id)
+        return rules

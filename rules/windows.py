@@ -1,0 +1,165 @@
+"""Per-member sliding windows for the stateful rules: flood, duplicate, mentions, links.
+
+Each detector keeps, per member, a deque of (time, value) pairs no older than its window,
+so memory stays bounded by the traffic of the last window and every check is O(window).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
+
+
+class SlidingWindow:
+    """Weighted events per member within the last ``span``."""
+
+    __slots__ = ("_events", "_span")
+
+    def __init__(self, span: timedelta) -> None:
+        self._span = span
+        self._events: dict[str, deque[tuple[datetime, int]]] = {}
+
+    def add(self, member: str, ts: datetime, weight: int = 1) -> int:
+        """Record ``weight`` at ``ts``; return the member's total within the window."""
+        events = self._events.setdefault(member, deque())
+        events.append((ts, weight))
+        horizon = ts - self._span
+        while events and events[0][0] <= horizon:
+            events.popleft()
+        return sum(w for _, w in events)
+
+    def forget_idle(self, now: datetime) -> None:
+        """Drop members with nothing left in the window (called now and then)."""
+        horizon = now - self._span
+        idle = [m for m, ev in self._events.items() if not ev or ev[-1][0] <= horizon]
+        for member in idle:
+            del self._events[member]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+class FloodDetector:
+    def __init__(self, rule: FloodRule) -> None:
+        self._rule = rule
+        self._window = SlidingWindow(rule.per)
+
+    def check(self, member: str, ts: datetime) -> str | None:
+        count = self._window.add(member, ts)
+        if count > self._rule.max_messages:
+            return f"{count} messages within {int(self._rule.per.total_seconds())}s"
+        return None
+
+    def forget_idle(self, now: datetime) -> None:
+        self._window.forget_idle(now)
+
+
+class DuplicateDetector:
+    """The same (cleaned) text posted more than ``max_repeats`` times within the window."""
+
+    def __init__(self, rule: DuplicateRule) -> None:
+        self._rule = rule
+        self._seen: dict[str, deque[tuple[datetime, int]]] = {}
+
+    def check(self, member: str, ts: datetime, cleaned: str) -> str | None:
+        key = " ".join(cleaned.split())
+        if len(key) < 3:  # "ok", "+1" and emoji reactions repeat innocently
+            return None
+        digest = hash(key)
+        events = self._seen.setdefault(member, deque())
+        events.append((ts, digest))
+        horizon = ts - self._rule.per
+        while events and events[0][0] <= horizon:
+            events.popleft()
+        repeats = sum(1 for _, d in events if d == digest)
+        if repeats > self._rule.max_repeats:
+            return key[:80]
+        return None
+
+    def forget_idle(self, now: datetime) -> None:
+        horizon = now - self._rule.per
+        for member in [m for m, ev in self._seen.items() if not ev or ev[-1][0] <= horizon]:
+            del self._seen[member]
+
+
+class MentionsDetector:
+    def __init__(self, rule: MentionsRule) -> None:
+        self._rule = rule
+        self._window = SlidingWindow(rule.per)
+
+    def check(self, member: str, ts: datetime, mentions: int) -> str | None:
+        if mentions > self._rule.max_per_message:
+            return f"{mentions} mentions in one message"
+        if mentions and self._window.add(member, ts, mentions) > self._rule.max_in_window:
+            return f"more than {self._rule.max_in_window} mentions within the window"
+        return None
+
+    def forget_idle(self, now: datetime) -> None:
+        self._window.forget_idle(now)
+
+
+URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"')\]]+"
+    r"|\b(?:discord(?:app)?\.com/invite|discord\.gg|t\.me|chat\.whatsapp\.com)/[\w+-]+",
+    re.IGNORECASE,
+)
+
+# Invitations that pull members to other communities.
+_INVITES = re.compile(
+    r"^(?:(?:www\.)?discord(?:app)?\.(?:gg|com/invite|com/servers)/|(?:www\.)?discord\.gg/"
+    r"|t\.me/(?:joinchat/|\+)|telegram\.me/joinchat/|chat\.whatsapp\.com/)",
+    re.IGNORECASE,
+)
+
+
+def find_links(text: str) -> tuple[str, ...]:
+    """Links written in ``text`` (adapters give their own; this serves plain text input)."""
+    return tuple(m.group(0) for m in URL.finditer(text)) if "." in text else ()
+
+
+def _host_and_rest(link: str) -> tuple[str, str]:
+    bare = link if "://" in link else f"https://{link}"
+    parts = urlsplit(bare)
+    host = (parts.hostname or "").lower()
+    return host, f"{host}{parts.path}"
+
+
+class LinksDetector:
+    def __init__(self, rule: LinksRule) -> None:
+        self._rule = rule
+        self._window = SlidingWindow(rule.per)
+        self._allowed = rule.allow_domains
+
+    def _allowed_link(self, host: str, rest: str) -> bool:
+        """An entry is a domain (subdomains included) or a domain with a path prefix."""
+        for entry in self._allowed:
+            if "/" in entry:
+                if rest.startswith(entry):
+                    return True
+            elif host == entry or host.endswith("." + entry):
+                return True
+        return False
+
+    def check(self, member: str, ts: datetime, links: Iterable[str]) -> str | None:
+        links = tuple(links)
+        if not links:
+            return None
+        for link in links:
+            host, rest = _host_and_rest(link)
+            if self._allowed_link(host, rest.lower()):
+                continue
+            if self._rule.block_invites and _INVITES.match(rest):
+                return f"invite link to another community: {rest}"
+            if self._rule.only_allowed:
+                return f"link to a domain that is not allowed: {host}"
+        if self._window.add(member, ts, len(links)) > self._rule.max_links:
+            return f"more than {self._rule.max_links} links within the window"
+        return None
+
+    def forget_idle(self, now: datetime) -> None:
+        self._window.forget_idle(now)

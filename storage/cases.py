@@ -1,0 +1,207 @@
+"""Cases (numbered, shown to moderators) and their notes."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bridge.model import Account, Platform
+from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
+from storage.identity import ensure_account
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class OriginKind(StrEnum):
+    """What opened a case. REPORT is reserved for member reports (not built yet)."""
+
+    RULE = "rule"
+    MODERATOR = "moderator"
+    REPORT = "report"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCase:
+    """A case to open. ``origin`` is a rule id or a moderator's account key.
+
+    ``dedupe_key`` (e.g. ``"msg:discord:1234"``) makes opening idempotent: the same event
+    delivered twice finds the case opened the first time.
+    """
+
+    subject: Account
+    origin_kind: OriginKind
+    origin: str
+    reason: str
+    evidence: str = ""
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseRow:
+    """A stored case; ``id`` is the number moderators see."""
+
+    id: int
+    member_id: int
+    subject: Account
+    origin_kind: OriginKind
+    origin: str
+    reason: str
+    evidence: str
+    status: CaseStatus
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    dedupe_key: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseNote:
+    """A moderator's note on a case."""
+
+    id: int
+    case_id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+_SELECT = (
+    "SELECT id, member_id, subject_platform, subject_platform_id, origin_kind, origin, reason,"
+    " evidence, status, created_at, closed_at, closed_by, dedupe_key FROM cases"
+)
+
+
+def _case(row: sqlite3.Row) -> CaseRow:
+    return CaseRow(
+        id=int(row["id"]),
+        member_id=int(row["member_id"]),
+        subject=Account(
+            platform=Platform(row["subject_platform"]), id=str(row["subject_platform_id"])
+        ),
+        origin_kind=OriginKind(row["origin_kind"]),
+        origin=str(row["origin"]),
+        reason=str(row["reason"]),
+        evidence=str(row["evidence"]),
+        status=CaseStatus(row["status"]),
+        created_at=from_db_time(row["created_at"]),
+        closed_at=opt_from_db_time(row["closed_at"]),
+        closed_by=row["closed_by"],
+        dedupe_key=row["dedupe_key"],
+    )
+
+
+async def insert_case(tx: Transaction, new: NewCase, now: datetime) -> tuple[CaseRow, bool]:
+    """Open ``new`` inside ``tx``; return the case and whether it was created (False when
+    its dedupe key was already taken, in which case the existing case is returned)."""
+    subject = await ensure_account(tx, new.subject, now)
+    row = await tx.fetchone(
+        "INSERT INTO cases (dedupe_key, member_id, subject_platform, subject_platform_id,"
+        " origin_kind, origin, reason, evidence, status, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        (
+            new.dedupe_key,
+            subject.member_id,
+            new.subject.platform.value,
+            new.subject.id,
+            new.origin_kind.value,
+            new.origin,
+            new.reason,
+            new.evidence,
+            to_db_time(now),
+        ),
+    )
+    created = row is not None
+    if row is None:  # the dedupe key was taken: that case is the answer
+        row = await tx.fetchrow("SELECT id FROM cases WHERE dedupe_key = ?", (new.dedupe_key,))
+    case = await tx.fetchrow(f"{_SELECT} WHERE id = ?", (row["id"],))
+    return _case(case), created
+
+
+class CaseRepository:
+    """Opening, reading and closing cases; notes on them."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def open(self, new: NewCase, *, tx: Transaction | None = None) -> tuple[CaseRow, bool]:
+        """Open a case with no actions; return it and whether it is new (see `NewCase`).
+
+        To open a case together with its actions use `OutboxRepository.enqueue_case`.
+        """
+        async with self._db.using(tx) as t:
+            return await insert_case(t, new, self._db.clock())
+
+    async def get(self, case_id: int, *, tx: Transaction | None = None) -> CaseRow | None:
+        """The case numbered ``case_id``, or None."""
+        async with self._db.using(tx, write=False) as t:
+            row = await t.fetchone(f"{_SELECT} WHERE id = ?", (case_id,))
+        return None if row is None else _case(row)
+
+    async def of_member(
+        self,
+        member_id: int,
+        *,
+        status: CaseStatus | None = None,
+        tx: Transaction | None = None,
+    ) -> list[CaseRow]:
+        """The member's cases, oldest first, optionally only those with ``status``."""
+        async with self._db.using(tx, write=False) as t:
+            rows = await t.fetchall(
+                f"{_SELECT} WHERE member_id = ? AND (? IS NULL OR status = ?) ORDER BY id",
+                (member_id, _value(status), _value(status)),
+            )
+        return [_case(r) for r in rows]
+
+    async def close(self, case_id: int, closed_by: str, *, tx: Transaction | None = None) -> bool:
+        """Close an open case; False if it does not exist or was already closed."""
+        async with self._db.using(tx) as t:
+            changed = await t.execute(
+                "UPDATE cases SET status = 'closed', closed_at = ?, closed_by = ?"
+                " WHERE id = ? AND status = 'open'",
+                (to_db_time(self._db.clock()), closed_by, case_id),
+            )
+        return changed == 1
+
+    async def add_note(
+        self, case_id: int, author: str, body: str, *, tx: Transaction | None = None
+    ) -> CaseNote:
+        """Add a note to a case (raises sqlite3.IntegrityError if the case does not exist)."""
+        now = self._db.clock()
+        async with self._db.using(tx) as t:
+            row = await t.fetchrow(
+                "INSERT INTO case_notes (case_id, author, body, created_at)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
+                (case_id, author, body, to_db_time(now)),
+            )
+        return CaseNote(
+            id=int(row["id"]), case_id=case_id, author=author, body=body, created_at=now
+        )
+
+    async def notes(self, case_id: int, *, tx: Transaction | None = None) -> list[CaseNote]:
+        """The notes of a case, oldest first."""
+        async with self._db.using(tx, write=False) as t:
+            rows = await t.fetchall(
+                "SELECT id, case_id, author, body, created_at FROM case_notes"
+                " WHERE case_id = ? ORDER BY id",
+                (case_id,),
+            )
+        return [
+            CaseNote(
+                id=int(r["id"]),
+                case_id=int(r["case_id"]),
+                author=str(r["author"]),
+                body=str(r["body"]),
+                created_at=from_db_time(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+
+def _value(status: CaseStatus | None) -> str | None:
+    return None if status is None else status.value

@@ -1,0 +1,142 @@
+"""Actions to and from the outbox's JSON payload.
+
+The outbox stores a model `Action` as a kind plus a JSON object so the executor can rebuild the
+exact action after a restart. Written by hand, not by reflection: the stored shape is a
+contract with rows written by older versions, and it must not change when a field is renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from bridge.model import (
+    Account,
+    Action,
+    Ban,
+    DeleteMessage,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Remove,
+    Unban,
+    Unmute,
+    Warn,
+)
+from storage.db import from_db_time, to_db_time
+
+
+class ActionKind(StrEnum):
+    """The outbox's ``kind`` column (the schema's CHECK lists the same names)."""
+
+    WARN = "warn"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    REMOVE = "remove"
+    BAN = "ban"
+    UNBAN = "unban"
+    DELETE = "delete"
+    NOTIFY = "notify"
+
+
+def action_kind(action: Action) -> ActionKind:
+    """The outbox kind of a model action."""
+    match action:
+        case Warn():
+            return ActionKind.WARN
+        case Mute():
+            return ActionKind.MUTE
+        case Unmute():
+            return ActionKind.UNMUTE
+        case Remove():
+            return ActionKind.REMOVE
+        case Ban():
+            return ActionKind.BAN
+        case Unban():
+            return ActionKind.UNBAN
+        case DeleteMessage():
+            return ActionKind.DELETE
+        case NotifyModerators():
+            return ActionKind.NOTIFY
+    raise TypeError(f"not an action: {action!r}")
+
+
+def action_target(action: Action) -> Account | None:
+    """The account an action is carried out on, if it has one."""
+    match action:
+        case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban():
+            return action.target
+    return None
+
+
+def encode_action(action: Action) -> str:
+    """The JSON payload stored for ``action`` (keys sorted, so equal actions give equal text)."""
+    payload: dict[str, Any]
+    match action:
+        case DeleteMessage():
+            payload = {
+                "platform": action.platform.value,
+                "channel_id": action.channel_id,
+                "message_id": action.message_id,
+                "reason": action.reason,
+            }
+        case NotifyModerators():
+            payload = {"text": action.text}
+        case Warn():
+            payload = {"target": _account(action.target), "reason": action.reason}
+            payload["clause"] = action.clause
+        case Mute():
+            payload = {"target": _account(action.target), "reason": action.reason}
+            payload["until"] = to_db_time(action.until)
+        case Ban():
+            payload = {"target": _account(action.target), "reason": action.reason}
+            payload["until"] = None if action.until is None else to_db_time(action.until)
+        case Unmute() | Remove() | Unban():
+            payload = {"target": _account(action.target), "reason": action.reason}
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def decode_action(kind: str, payload: str) -> Action:
+    """Rebuild the action stored as ``kind`` and ``payload``; raises ValueError when unknown."""
+    data: dict[str, Any] = json.loads(payload)
+    if kind == "delete":
+        return DeleteMessage(
+            platform=Platform(data["platform"]),
+            channel_id=str(data["channel_id"]),
+            message_id=str(data["message_id"]),
+            reason=str(data["reason"]),
+        )
+    if kind == "notify":
+        return NotifyModerators(text=str(data["text"]))
+    target = Account(
+        platform=Platform(data["target"]["platform"]),
+        id=str(data["target"]["id"]),
+        display_name=str(data["target"]["display_name"]),
+    )
+    reason = str(data["reason"])
+    match kind:
+        case "warn":
+            return Warn(target=target, reason=reason, clause=str(data["clause"]))
+        case "mute":
+            return Mute(target=target, reason=reason, until=from_db_time(data["until"]))
+        case "unmute":
+            return Unmute(target=target, reason=reason)
+        case "remove":
+            return Remove(target=target, reason=reason)
+        case "ban":
+            until = data["until"]
+            return Ban(
+                target=target, reason=reason, until=None if until is None else from_db_time(until)
+            )
+        case "unban":
+            return Unban(target=target, reason=reason)
+    raise ValueError(f"unknown action kind {kind!r}")
+
+
+def _account(account: Account) -> dict[str, str]:
+    return {
+        "platform": account.platform.value,
+        "id": account.id,
+        "display_name": account.display_name,
+    }

@@ -1,0 +1,284 @@
+"""The outbox: actions to carry out, written in the same transaction as the case they serve.
+
+A row moves pending -> done, or pending -> failed (permanent, with the reason); a transient
+failure keeps it pending with a later ``next_attempt_at``. The executor claims due rows with a
+lease instead of a separate "running" state: a worker that dies mid-action leaves a row that
+simply becomes due again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bridge.model import Action, Platform
+from storage.cases import CaseRow, NewCase, insert_case
+from storage.codec import ActionKind, action_kind, action_target, decode_action, encode_action
+from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class ActionState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewAction:
+    """An action to carry out in one space. ``key`` is its idempotency key: enqueueing a second
+    action with the same key finds the first one instead (e.g. ``"msg:discord:1234:ban:guild"``).
+    """
+
+    key: str
+    platform: Platform
+    space_id: str
+    action: Action
+    not_before: datetime | None = None  # None: due at once
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRow:
+    """A stored outbox row, with its action rebuilt from the payload."""
+
+    id: int
+    key: str
+    case_id: int | None
+    platform: Platform
+    space_id: str
+    kind: ActionKind
+    action: Action
+    state: ActionState
+    attempts: int
+    next_attempt_at: datetime
+    claimed_at: datetime | None
+    last_error: str | None
+    result: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enqueued:
+    """One enqueued action; ``created`` is False when its key was already there."""
+
+    action: ActionRow
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnqueuedCase:
+    """A case and its actions, as committed together."""
+
+    case: CaseRow
+    case_created: bool
+    actions: tuple[Enqueued, ...]
+
+
+_COLUMNS = (
+    "id, idempotency_key, case_id, platform, space_id, kind, payload, state, attempts,"
+    " next_attempt_at, claimed_at, last_error, result, created_at, updated_at"
+)
+
+
+# The f-strings here only splice in the constant column list; values always go through
+# parameters.
+_INSERT = (
+    "INSERT INTO actions (idempotency_key, case_id, platform, space_id, target_platform_id,"  # noqa: S608
+    " kind, payload, state, attempts, next_attempt_at, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+    f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {_COLUMNS}"
+)
+
+
+def _row(row: sqlite3.Row) -> ActionRow:
+    return ActionRow(
+        id=int(row["id"]),
+        key=str(row["idempotency_key"]),
+        case_id=row["case_id"],
+        platform=Platform(row["platform"]),
+        space_id=str(row["space_id"]),
+        kind=ActionKind(row["kind"]),
+        action=decode_action(row["kind"], row["payload"]),
+        state=ActionState(row["state"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=from_db_time(row["next_attempt_at"]),
+        claimed_at=opt_from_db_time(row["claimed_at"]),
+        last_error=row["last_error"],
+        result=row["result"],
+        created_at=from_db_time(row["created_at"]),
+        updated_at=from_db_time(row["updated_at"]),
+    )
+
+
+async def insert_action(
+    tx: Transaction, item: NewAction, case_id: int | None, now: datetime
+) -> Enqueued:
+    """Enqueue one action inside ``tx``; an existing row with the same key is returned as is."""
+    target = action_target(item.action)
+    if target is not None and target.platform != item.platform:
+        raise ValueError(f"action on {target.key} cannot be carried out on {item.platform}")
+    stamp = to_db_time(now)
+    due = stamp if item.not_before is None else to_db_time(item.not_before)
+    inserted = await tx.fetchone(
+        _INSERT,
+        (
+            item.key,
+            case_id,
+            item.platform.value,
+            item.space_id,
+            None if target is None else target.id,
+            action_kind(item.action).value,
+            encode_action(item.action),
+            due,
+            stamp,
+            stamp,
+        ),
+    )
+    if inserted is not None:
+        return Enqueued(action=_row(inserted), created=True)
+    existing = await tx.fetchrow(
+        f"SELECT {_COLUMNS} FROM actions WHERE idempotency_key = ?",  # noqa: S608
+        (item.key,),
+    )
+    return Enqueued(action=_row(existing), created=False)
+
+
+class OutboxRepository:
+    """Enqueue, claim and settle the actions the executors carry out."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue_case(
+        self,
+        case: NewCase,
+        actions: Sequence[NewAction],
+        *,
+        tx: Transaction | None = None,
+    ) -> EnqueuedCase:
+        """Open ``case`` and enqueue its ``actions`` in one transaction: all of it is committed,
+        or none of it. Pass ``tx`` to add more (the audit record) to the same transaction."""
+        async with self._db.using(tx) as t:
+            now = self._db.clock()
+            row, created = await insert_case(t, case, now)
+            enqueued = [await insert_action(t, item, row.id, now) for item in actions]
+        return EnqueuedCase(case=row, case_created=created, actions=tuple(enqueued))
+
+    async def enqueue(
+        self,
+        actions: Sequence[NewAction],
+        *,
+        case_id: int | None = None,
+        tx: Transaction | None = None,
+    ) -> list[Enqueued]:
+        """Enqueue actions (for an existing case, or none) in one transaction."""
+        async with self._db.using(tx) as t:
+            now = self._db.clock()
+            return [await insert_action(t, item, case_id, now) for item in actions]
+
+    async def claim(
+        self,
+        *,
+        platform: Platform | None = None,
+        limit: int = 10,
+        lease: timedelta = DEFAULT_LEASE,
+        now: datetime | None = None,
+        tx: Transaction | None = None,
+    ) -> list[ActionRow]:
+        """Take up to ``limit`` due pending actions (of ``platform``, if given), oldest first.
+
+        Claimed rows are not due again until ``lease`` has passed, so a second worker does not
+        take them; settle each with `mark_done`, `mark_failed` or `retry` before then.
+        """
+        now = self._db.clock() if now is None else now
+        stamp = to_db_time(now)
+        async with self._db.using(tx) as t:
+            rows = await t.fetchall(
+                f"UPDATE actions SET next_attempt_at = ?, claimed_at = ?, updated_at = ?"  # noqa: S608
+                f" WHERE id IN (SELECT id FROM actions WHERE state = 'pending'"
+                f"   AND next_attempt_at <= ? AND (? IS NULL OR platform = ?)"
+                f"   ORDER BY next_attempt_at, id LIMIT ?)"
+                f" RETURNING {_COLUMNS}",
+                (
+                    to_db_time(now + lease),
+                    stamp,
+                    stamp,
+                    stamp,
+                    None if platform is None else platform.value,
+                    None if platform is None else platform.value,
+                    limit,
+                ),
+            )
+        # RETURNING gives no order guarantee.
+        return sorted((_row(r) for r in rows), key=lambda a: a.id)
+
+    async def mark_done(
+        self, action_id: int, result: str = "", *, tx: Transaction | None = None
+    ) -> bool:
+        """Record that the action was carried out; False unless it was pending."""
+        return await self._settle(
+            "UPDATE actions SET state = 'done', result = ?, claimed_at = NULL, updated_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (result, to_db_time(self._db.clock()), action_id),
+            tx,
+        )
+
+    async def mark_failed(
+        self, action_id: int, reason: str, *, tx: Transaction | None = None
+    ) -> bool:
+        """Give up on the action for good (a permanent error); False unless it was pending."""
+        return await self._settle(
+            "UPDATE actions SET state = 'failed', last_error = ?, claimed_at = NULL,"
+            " updated_at = ? WHERE id = ? AND state = 'pending'",
+            (reason, to_db_time(self._db.clock()), action_id),
+            tx,
+        )
+
+    async def retry(
+        self, action_id: int, reason: str, at: datetime, *, tx: Transaction | None = None
+    ) -> bool:
+        """Count a failed attempt and make the action due again at ``at``; False unless it was
+        pending."""
+        return await self._settle(
+            "UPDATE actions SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
+            " claimed_at = NULL, updated_at = ? WHERE id = ? AND state = 'pending'",
+            (to_db_time(at), reason, to_db_time(self._db.clock()), action_id),
+            tx,
+        )
+
+    async def get(self, action_id: int, *, tx: Transaction | None = None) -> ActionRow | None:
+        """One outbox row by id, or None."""
+        async with self._db.using(tx, write=False) as t:
+            row = await t.fetchone(
+                f"SELECT {_COLUMNS} FROM actions WHERE id = ?",  # noqa: S608
+                (action_id,),
+            )
+        return None if row is None else _row(row)
+
+    async def of_case(self, case_id: int, *, tx: Transaction | None = None) -> list[ActionRow]:
+        """The actions of a case, in the order they were enqueued."""
+        async with self._db.using(tx, write=False) as t:
+            rows = await t.fetchall(
+                f"SELECT {_COLUMNS} FROM actions WHERE case_id = ? ORDER BY id",  # noqa: S608
+                (case_id,),
+            )
+        return [_row(r) for r in rows]
+
+    async def failed(self, *, limit: int = 50, tx: Transaction | None = None) -> list[ActionRow]:
+        """The dead letters: actions given up on, most recent first, for the moderators."""
+        async with self._db.using(tx, write=False) as t:
+            rows = await t.fetchall(
+                f"SELECT {_COLUMNS} FROM actions WHERE state = 'failed'"  # noqa: S608
+                " ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (limit,),
+            )
+        return [_row(r) for r in rows]
+
+    async def _settle(self, sql: str, params: tuple[object, ...], tx: Transaction | None) -> bool:
+        async with self._db.using(tx) as t:
+            return await t.execute(sql, params) == 1

@@ -1,0 +1,141 @@
+"""The command-line contract admins and tests rely on, run as an admin would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = str(ROOT / "config.example.toml")
+
+
+def modbridge(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+def test_rules_test_says_which_rule_why_and_what_would_be_done() -> None:
+    result = modbridge("rules", "test", "--config", EXAMPLE, "what a l.o.s.e.r")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "hit  insults (keywords, +2 points)" in out
+    assert "matched: 'loser'" in out
+    assert "clause:  Insults, threats, or demeaning comments" in out
+    assert '"action": "delete"' in out
+    assert '"action": "warn"' in out
+
+
+def test_rules_test_clean_message() -> None:
+    result = modbridge("rules", "test", "--config", EXAMPLE, "nova-compute 2025.1 on 10.0.0.7:8774")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "no rule hit: nothing would be done"
+
+
+def test_rules_eval_contract() -> None:
+    lines = [
+        {"id": "a", "platform": "discord", "author": "u1", "channel": "c", "text": "hello"},
+        {"id": 2, "platform": "matrix", "author": "@x:hs", "channel": "!r:hs",
+         "text": "whats ur whatsapp?", "ts": 100},
+        "this is not json",
+        {"id": "c", "platform": "discord", "author": "u1"},
+        {"id": "d", "platform": "discord", "author": "u2", "channel": "c",
+         "text": "mail me at jane at gmail dot com", "ts": 101},
+    ]  # fmt: skip
+    stdin = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n"
+    result = modbridge("rules", "eval", "--config", EXAMPLE, stdin=stdin)
+    assert result.returncode == 1  # one line was malformed
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 5
+    assert out[0] == {
+        "id": "a", "hits": [], "actions": [], "observed": [], "points": 0,
+    }  # fmt: skip
+    assert out[1]["id"] == 2
+    assert [h["rule"] for h in out[1]["hits"]] == ["off-platform-contact"]
+    assert out[1]["hits"][0]["kind"] == "solicitation"
+    assert {a["action"] for a in out[1]["actions"]} == {"delete", "warn", "notify"}
+    assert out[2]["id"] is None
+    assert out[2]["line"] == 3
+    assert "error" in out[2]
+    assert out[3]["id"] is None
+    assert out[3]["line"] == 4
+    assert "text" in out[3]["error"]
+    assert [h["rule"] for h in out[4]["hits"]] == ["contact-details"]
+
+
+def test_rules_eval_all_valid_exits_zero_and_uses_files(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    target = tmp_path / "out.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "platform": "discord",
+                    "author": "spammer",
+                    "channel": "c",
+                    "text": f"message {i}",
+                    "ts": 1000 + i * 0.5,
+                }
+            )
+            + "\n"
+            for i in range(12)
+        )
+    )
+    result = modbridge(
+        "rules", "eval", "--config", EXAMPLE, "--input", str(source), "--output", str(target)
+    )
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [o["id"] for o in out] == list(range(12))
+    flooded = [o["id"] for o in out if any(h["rule"] == "flood" for h in o["hits"])]
+    assert flooded == [8, 9, 10, 11]  # more than 8 messages within 10 seconds, by ts
+
+
+def test_check_config_summarises_the_policy() -> None:
+    result = modbridge("check-config", EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+    assert "contact-details (pii, 4 points): delete, warn, notify" in result.stdout
+    assert "crypto-scam (regex, 3 points): delete, notify [observe only]" in result.stdout
+    assert "points expire after 30d" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[[rules]]\nid='r'\nkind='regex'\npatterns=['(\\w+)\\s\\1']\n", "linear time"),
+        ("[[rules]\n", "not valid TOML"),
+        ("[[rules]]\nid='r'\nkind='flood'\nmax_messages=0\n", "max_messages"),
+    ],
+)
+def test_bad_config_is_one_clear_message_and_exit_2(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    result = modbridge("check-config", str(path))
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"modbridge: {path}")
+
+
+def test_replay_narrates_the_sample_conversation() -> None:
+    result = modbridge("rules", "replay", "--config", EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert "! insults (keywords)" in result.stdout
+    assert "! contact-details (pii)" in result.stdout
+    assert "(observe mode: would delete)" in result.stdout

@@ -1,0 +1,255 @@
+"""The engine end to end on the common model: hits, actions, escalation, exemptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.config import parse_settings
+from bridge.model import (
+    Account,
+    Author,
+    Ban,
+    Channel,
+    DeleteMessage,
+    Message,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Remove,
+    Warn,
+)
+from rules.engine import Engine
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def engine_for(toml: str) -> Engine:
+    return Engine(parse_settings(toml).policy)
+
+
+def msg(
+    text: str,
+    *,
+    author: str = "ann",
+    at: float = 0,
+    mentions: int = 0,
+    moderator: bool = False,
+    roles: tuple[str, ...] = (),
+    power: int | None = None,
+    channel: str = "general",
+    mid: str = "m1",
+) -> Message:
+    account = Account(platform=Platform.DISCORD, id=author)
+    return Message(
+        id=mid,
+        author=Author(account=account, is_moderator=moderator, roles=roles, power_level=power),
+        channel=Channel(platform=Platform.DISCORD, id=channel, space_id="g1"),
+        text=text,
+        ts=T0 + timedelta(seconds=at),
+        mentions=tuple(Account(platform=Platform.DISCORD, id=f"u{i}") for i in range(mentions)),
+    )
+
+
+INSULTS = """
+[[rules]]
+id = "insults"
+kind = "keywords"
+clause = "No insults"
+points = 2
+actions = ["delete", "warn", "notify"]
+words = ["idiot"]
+"""
+
+
+def test_a_hit_gives_the_rule_actions_in_order() -> None:
+    verdict = engine_for(INSULTS).evaluate(msg("what an idiot"))
+    assert [h.rule_id for h in verdict.hits] == ["insults"]
+    assert verdict.hits[0].clause == "No insults"
+    assert verdict.hits[0].matched == "idiot"
+    kinds = [type(a) for a in verdict.actions]
+    assert kinds == [DeleteMessage, Warn, NotifyModerators]
+    warn = verdict.actions[1]
+    assert isinstance(warn, Warn)
+    assert warn.clause == "No insults"
+    assert warn.target.key == "discord:ann"
+    assert verdict.points_total == 2
+
+
+def test_clean_message_gives_an_empty_verdict() -> None:
+    verdict = engine_for(INSULTS).evaluate(msg("the idiomatic way to write this"))
+    assert verdict.clean
+    assert verdict.actions == ()
+
+
+def test_observe_mode_records_but_does_nothing() -> None:
+    engine = engine_for(INSULTS + 'mode = "observe"\n')
+    verdict = engine.evaluate(msg("idiot"))
+    assert [h.mode.value for h in verdict.hits] == ["observe"]
+    assert verdict.actions == ()
+    assert [type(a) for a in verdict.observed] == [DeleteMessage, Warn, NotifyModerators]
+    assert verdict.points_total == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "kwargs"),
+    [
+        ("", {"moderator": True}),
+        ('exempt_roles = ["helper"]\n', {"roles": ("helper", "x")}),
+        ("exempt_power_level = 50\n", {"power": 50}),
+        ('exempt_channels = ["offtopic"]\n', {"channel": "offtopic"}),
+    ],
+)
+def test_exemptions(extra: str, kwargs: dict[str, object]) -> None:
+    engine = engine_for(INSULTS + extra)
+    assert engine.evaluate(msg("idiot", **kwargs)).clean  # type: ignore[arg-type]
+    assert not engine.evaluate(msg("idiot")).clean
+
+
+def test_moderators_are_checked_when_the_policy_says_so() -> None:
+    engine = engine_for(INSULTS + "exempt_moderators = false\n")
+    assert not engine.evaluate(msg("idiot", moderator=True)).clean
+
+
+LADDER = (
+    INSULTS
+    + """
+[escalation]
+decay = "1d"
+ladder = [
+  { points = 4, action = "mute 1h" },
+  { points = 6, action = "remove" },
+  { points = 8, action = "ban" },
+]
+"""
+)
+
+
+def test_escalation_ladder_and_decay() -> None:
+    engine = engine_for(LADDER)
+    first = engine.evaluate(msg("idiot", at=0))
+    assert not any(isinstance(a, Mute) for a in first.actions)
+    second = engine.evaluate(msg("idiot", at=60))
+    mutes = [a for a in second.actions if isinstance(a, Mute)]
+    assert len(mutes) == 1
+    assert mutes[0].until == T0 + timedelta(seconds=60, hours=1)
+    assert second.notes == ("escalation: 4 live points -> mute 1h",)
+    third = engine.evaluate(msg("idiot", at=120))
+    assert any(isinstance(a, Remove) for a in third.actions)
+    fourth = engine.evaluate(msg("idiot", at=180))
+    assert any(isinstance(a, Ban) for a in fourth.actions)
+    assert not any(isinstance(a, Remove | Mute) for a in fourth.actions)  # the ban covers them
+    # Two days later every point has expired: the next insult starts from scratch.
+    later = engine.evaluate(msg("idiot", at=2 * 86400))
+    assert later.points_total == 2
+    assert not any(isinstance(a, Mute | Remove | Ban) for a in later.actions)
+
+
+def test_points_belong_to_the_member_not_the_account() -> None:
+    engine = engine_for(LADDER)
+    engine.evaluate(msg("idiot", author="ann-discord"), member="member-1")
+    verdict = engine.evaluate(msg("idiot", author="ann-matrix", at=5), member="member-1")
+    assert verdict.points_total == 4
+    assert any(isinstance(a, Mute) for a in verdict.actions)
+
+
+def test_flood_is_per_member_and_slides() -> None:
+    engine = engine_for("[[rules]]\nid='f'\nkind='flood'\nmax_messages=3\nper='10s'\n")
+    results = [engine.evaluate(msg(f"hi {i}", at=i)).clean for i in range(5)]
+    assert results == [True, True, True, False, False]
+    assert engine.evaluate(msg("someone else", author="bob", at=5)).clean
+    assert engine.evaluate(msg("after a pause", at=30)).clean
+
+
+def test_duplicate_counts_the_same_text_after_cleaning() -> None:
+    engine = engine_for("[[rules]]\nid='d'\nkind='duplicate'\nmax_repeats=2\nper='1m'\n")
+    texts = ["Buy now!", "buy   NOW!", "ＢＵＹ now!", "buy now!"]
+    results = [engine.evaluate(msg(t, at=i)).clean for i, t in enumerate(texts)]
+    assert results == [True, True, False, False]
+    assert engine.evaluate(msg("ok", at=5)).clean
+    assert engine.evaluate(msg("ok", at=6)).clean
+    assert engine.evaluate(msg("ok", at=7)).clean
+
+
+def test_mentions_per_message_and_per_window() -> None:
+    engine = engine_for(
+        "[[rules]]\nid='m'\nkind='mentions'\nmax_per_message=5\nmax_in_window=8\nper='1m'\n"
+    )
+    assert not engine.evaluate(msg("hey all", mentions=6)).clean
+    assert engine.evaluate(msg("hey", author="bob", mentions=4)).clean
+    assert engine.evaluate(msg("hey", author="bob", mentions=4, at=1)).clean
+    assert not engine.evaluate(msg("hey", author="bob", mentions=4, at=2)).clean
+
+
+@pytest.mark.parametrize(
+    ("text", "hits"),
+    [
+        ("join us https://discord.gg/abcdef", True),
+        ("join us at discord.com/invite/abcdef", True),
+        ("our group https://chat.whatsapp.com/Fh3kLm", True),
+        ("telegram group https://t.me/+AbCdEf", True),
+        ("docs at https://docs.openstack.org/nova/latest/", False),
+        ("see https://github.com/openstack/nova/pull/1", False),
+        ("our own server https://discord.gg/openinfra-ke", False),
+    ],
+)
+def test_links_block_invites_to_other_communities(text: str, hits: bool) -> None:
+    engine = engine_for(
+        "[[rules]]\nid='l'\nkind='links'\n"
+        "allow_domains=['openstack.org', 'discord.gg/openinfra-ke']\n"
+    )
+    assert engine.evaluate(msg(text)).clean is not hits
+
+
+def test_links_only_allowed() -> None:
+    engine = engine_for(
+        "[[rules]]\nid='l'\nkind='links'\nonly_allowed=true\nallow_domains=['openstack.org']\n"
+    )
+    assert engine.evaluate(msg("https://docs.openstack.org/x")).clean
+    verdict = engine.evaluate(msg("https://evil.example/x", at=1))
+    assert verdict.hits[0].matched == "link to a domain that is not allowed: evil.example"
+
+
+def test_regex_rules_run_in_one_set_and_quote_the_match() -> None:
+    engine = engine_for(
+        "[[rules]]\nid='a'\nkind='regex'\npatterns=['free\\s+nitro', 'double your \\w+']\n"
+        "[[rules]]\nid='b'\nkind='regex'\npatterns=['airdrop']\n"
+    )
+    verdict = engine.evaluate(msg("FREE   Nitro and an AIRDROP"))
+    assert {h.rule_id: h.matched for h in verdict.hits} == {"a": "free   nitro", "b": "airdrop"}
+
+
+def test_catastrophic_pattern_runs_in_linear_time() -> None:
+    engine = engine_for("[[rules]]\nid='r'\nkind='regex'\npatterns=['(a+)+$', '(x|xx)+y']\n")
+    # With a backtracking engine the first input takes longer than the age of the universe
+    # (pytest-timeout would stop it); RE2 answers in microseconds.
+    assert engine.evaluate(msg("a" * 5000 + "!" + "x" * 5000)).clean
+    assert not engine.evaluate(msg("x" * 5000 + "y")).clean
+
+
+def test_pii_evidence_is_masked() -> None:
+    engine = engine_for("[[rules]]\nid='p'\nkind='pii'\n")
+    verdict = engine.evaluate(msg("call her on 0712 345 678"))
+    assert verdict.hits
+    assert "345" not in verdict.hits[0].matched
+    assert verdict.hits[0].matched.endswith("78")
+
+
+def test_pii_allow_list() -> None:
+    engine = engine_for("[[rules]]\nid='p'\nkind='pii'\nallow=['Info@OpenInfra.co.ke']\n")
+    assert engine.evaluate(msg("write to info@openinfra.co.ke")).clean
+    assert not engine.evaluate(msg("write to jane@example.com")).clean
+
+
+def test_bots_are_never_judged() -> None:
+    engine = engine_for(INSULTS)
+    message = msg("idiot")
+    bot = Message(
+        id="b",
+        author=Author(account=message.author.account, is_bot=True),
+        channel=message.channel,
+        text="idiot",
+        ts=T0,
+    )
+    assert engine.evaluate(bot).clean

@@ -1,0 +1,192 @@
+"""Matrix events, as recorded in tests/data/matrix/, into the common model."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nio import Event
+
+from adapters.matrix.translate import (
+    RoomContext,
+    membership_from_event,
+    message_from_event,
+    strip_reply_fallback,
+    user_from_link,
+)
+from bridge.model import Account, MembershipChange, Platform, SpaceKind
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "matrix"
+ROOM = RoomContext(room_id="!aGVsbG8td29ybGQtcm9vbQ", name="General")
+
+
+def load(name: str) -> Any:
+    event = Event.parse_event(json.loads((DATA / f"{name}.json").read_text()))
+    assert not type(event).__name__.startswith("Bad"), event
+    return event
+
+
+def ids(accounts: tuple[Account, ...]) -> list[str]:
+    return [a.id for a in accounts]
+
+
+def test_plain_text_gives_the_body_links_and_where_it_was_posted() -> None:
+    message = message_from_event(load("text_plain"), ROOM, display_name="Ann", power_level=0)
+
+    assert message is not None
+    assert message.id == "$Xk1plain0Hs6tOr3cSzL9rYbq8dQv0w2uEo4yFnGpA"
+    assert message.text == "See https://spam.example/offer?id=7, or (http://bit.ly/x1)."
+    assert message.links == ("https://spam.example/offer?id=7", "http://bit.ly/x1")
+    assert message.author.account == Account(
+        platform=Platform.MATRIX, id="@ann:example.org", display_name="Ann"
+    )
+    assert message.author.power_level == 0
+    assert message.channel.id == ROOM.room_id
+    assert message.channel.space_id == ROOM.room_id
+    assert not message.is_dm
+    assert message.ts == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    assert (message.reply_to, message.edit_of, message.mentions) == (None, None, ())
+
+
+def test_mentions_come_from_m_mentions_and_pills_and_pills_are_not_links() -> None:
+    message = message_from_event(load("text_pills"), ROOM)
+
+    assert message is not None
+    assert ids(message.mentions) == ["@bob:example.org", "@dee:example.org", "@cy:matrix.example"]
+    assert all(m.platform is Platform.MATRIX for m in message.mentions)
+    # A room permalink stays a link: invitations to other rooms are a spam vector.
+    assert message.links == (
+        "https://example.net/page",
+        "https://matrix.to/#/#lounge:spam.example",
+    )
+
+
+def test_a_reply_points_at_its_parent_and_drops_the_quoted_fallback() -> None:
+    message = message_from_event(load("text_reply"), ROOM)
+
+    assert message is not None
+    assert message.reply_to == "$orig4Jh7gF5dS3aZ1xC9vB8nM6kL4pO2iU0yT8rE6w"
+    # The quoted insult is Ann's, not Bob's: it must not reach the rules as Bob's text.
+    assert message.text == "Please keep it civil."
+    assert ids(message.mentions) == ["@ann:example.org"]
+    assert message.links == ()
+
+
+def test_an_edit_carries_the_new_content_and_the_original_id() -> None:
+    message = message_from_event(load("text_edit"), ROOM)
+
+    assert message is not None
+    assert message.id == "$edit5Qw2eR4tY6uI8oP0aS2dF4gH6jK8lZ0xC2vB4n"
+    assert message.edit_of == "$Xk1plain0Hs6tOr3cSzL9rYbq8dQv0w2uEo4yFnGpA"
+    assert message.text == "you are a moron Cy"
+    assert ids(message.mentions) == ["@cy:matrix.example"]
+
+
+def test_a_threads_fallback_reply_is_not_a_reply() -> None:
+    message = message_from_event(load("text_thread"), ROOM)
+
+    assert message is not None
+    assert message.reply_to is None
+    assert message.text == "in the thread"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "links"),
+    [
+        ("image_caption", "free nitro at https://scam.example", ("https://scam.example",)),
+        ("image_plain", "", ()),
+    ],
+)
+def test_media_counts_as_an_attachment_and_only_a_caption_is_text(
+    name: str, text: str, links: tuple[str, ...]
+) -> None:
+    message = message_from_event(load(name), ROOM)
+
+    assert message is not None
+    assert (message.attachments, message.text, message.links) == (1, text, links)
+
+
+def test_a_dm_has_no_space() -> None:
+    dm = RoomContext(room_id="!dm:example.org", is_dm=True)
+    message = message_from_event(load("text_plain"), dm)
+
+    assert message is not None
+    assert message.is_dm
+    assert message.channel.space_id is None
+
+
+def test_what_is_not_a_message_gives_none() -> None:
+    assert message_from_event(load("reaction"), ROOM) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "actor", "reason"),
+    [
+        ("member_join", MembershipChange.JOIN, None, ""),
+        ("member_join_after_invite", MembershipChange.JOIN, None, ""),
+        ("member_leave", MembershipChange.LEAVE, None, ""),
+        ("member_kick", MembershipChange.KICK, "@mod:example.org", "flooding"),
+        ("member_ban", MembershipChange.BAN, "@mod:example.org", "hate speech"),
+        ("member_ban_never_joined", MembershipChange.BAN, "@mod:example.org", "known spammer"),
+        ("member_unban", MembershipChange.UNBAN, "@mod:example.org", ""),
+    ],
+)
+def test_membership_changes(
+    name: str, change: MembershipChange, actor: str | None, reason: str
+) -> None:
+    event = membership_from_event(load(name), ROOM)
+
+    assert event is not None
+    assert event.change is change
+    assert event.actor == (None if actor is None else Account(platform=Platform.MATRIX, id=actor))
+    assert event.reason == reason
+    assert event.space.id == ROOM.room_id
+    assert event.space.kind is SpaceKind.ROOM
+    assert event.account.id == load(name).state_key
+
+
+@pytest.mark.parametrize(
+    "name", ["member_profile_change", "member_invite", "member_invite_declined"]
+)
+def test_what_does_not_change_who_is_in_the_room_gives_none(name: str) -> None:
+    assert membership_from_event(load(name), ROOM) is None
+
+
+def test_a_space_room_is_a_space() -> None:
+    space = RoomContext(room_id="!space:example.org", is_space=True)
+    event = membership_from_event(load("member_join"), space)
+
+    assert event is not None
+    assert event.space.kind is SpaceKind.SPACE
+    assert event.account.display_name == "Eve"
+
+
+@pytest.mark.parametrize(
+    ("href", "user"),
+    [
+        ("https://matrix.to/#/@ann:example.org", "@ann:example.org"),
+        ("https://matrix.to/#/%40ann%3Aexample.org?via=example.org", "@ann:example.org"),
+        ("matrix:u/ann:example.org?action=chat", "@ann:example.org"),
+        ("https://matrix.to/#/#room:example.org", None),
+        ("https://matrix.to/#/!room:example.org/$event", None),
+        ("https://example.org/@ann", None),
+    ],
+)
+def test_user_from_link(href: str, user: str | None) -> None:
+    assert user_from_link(href) == user
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("> <@a:x> quoted\n\nanswer", "answer"),
+        ("> <@a:x> one\n> two\n\nanswer\n> not a fallback", "answer\n> not a fallback"),
+        ("no fallback here", "no fallback here"),
+        (">no space is not the fallback form", ">no space is not the fallback form"),
+    ],
+)
+def test_strip_reply_fallback(body: str, expected: str) -> None:
+    assert strip_reply_fallback(body) == expected

@@ -186,6 +186,22 @@ class Pipeline:
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
+    async def enqueue_actions(
+        self, case_id: int | None, actions: Sequence[Action], *, member_id: int, origin: str
+    ) -> int:
+        """Queue more actions on an existing case (a timer's unmute); idempotent by origin."""
+        accounts = await self.accounts_of(member_id)
+        planned = plan(origin, actions, community=self._community(), accounts=accounts)
+        enqueued = await self._repos.outbox.enqueue(
+            [
+                NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
+                for p in planned
+            ],
+            case_id=case_id,
+        )
+        self._wake()
+        return sum(1 for e in enqueued if e.created)
+
     async def _schedule_timers(
         self,
         case: CaseRow,

@@ -63,3 +63,33 @@ class MemoryMatrixStore:
     async def set_direct_room(self, user_id: str, room_id: str) -> None:
         """See :class:`DirectRoomStore`."""
         self.direct_rooms[user_id] = room_id
+
+
+class MatrixStateStore(Protocol):
+    """Small key/values the Matrix connection keeps across restarts (device id, sync token).
+
+    The service backs it with SQLite; :class:`MemoryStateStore` is the in-memory twin.
+    """
+
+    async def get(self, key: str) -> str | None:
+        """The stored value, or None when nothing was stored under ``key``."""
+        ...
+
+    async def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        ...
+
+
+class MemoryStateStore:
+    """A :class:`MatrixStateStore` in a dict: for tests and dry runs."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        """See :class:`MatrixStateStore`."""
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        """See :class:`MatrixStateStore`."""
+        self.values[key] = value

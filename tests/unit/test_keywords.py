@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from rules.keywords import KeywordIndex
@@ -154,23 +152,3 @@ def test_no_rules_no_hits() -> None:
 def test_blank_or_empty_words_are_refused(word: str) -> None:
     with pytest.raises(ValueError, match="rule 'r'"):
         KeywordIndex({"r": ["fine", word]})
-
-
-def test_large_policy_is_fast() -> None:
-    words = [f"w{i:04d}x{'abcdefghij'[i % 10]}q" for i in range(2000)]
-    words = ["".join("abcdefghij"[int(c)] if c.isdigit() else c for c in w) for w in words]
-    index = KeywordIndex({f"rule{r}": words[r::5] for r in range(5)})
-    message = clean(
-        "hey folks, the nova-compute service on node 12 keeps failing after the upgrade to 2023.1"
-    )
-    rounds = 2000
-    start = time.perf_counter()
-    for _ in range(rounds):
-        index.search(message)
-    per_message = (time.perf_counter() - start) / rounds
-    # generous bound so slow CI machines pass; measured ~4 us on a developer machine
-    assert per_message < 100e-6
-    long_message = clean("l0s3r $h!t f**k looooser a.s.s k8s 1.29 " * 200)[:8192]
-    start = time.perf_counter()
-    index.search(long_message)
-    assert time.perf_counter() - start < 0.02

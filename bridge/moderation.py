@@ -1,0 +1,213 @@
+"""Carrying out moderators' commands through the pipeline, and answering what happened where.
+
+A command becomes a case whose actions are queued like any verdict's; the answer waits a
+few seconds for the worker so it can say, per platform and space, what was done, what
+failed and why, and what is still being retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bridge.commands import HELP_TEXT, CommandError
+from bridge.model import (
+    Account,
+    Action,
+    Author,
+    Ban,
+    CommandName,
+    ModCommand,
+    Mute,
+    NotifyModerators,
+    Remove,
+    Unban,
+    Unmute,
+    Warn,
+)
+from bridge.pipeline import Pipeline
+from storage.cases import NewCase, OriginKind
+from storage.outbox import ActionRow, ActionState
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+_PAST = {
+    CommandName.WARN: "warned",
+    CommandName.MUTE: "muted",
+    CommandName.UNMUTE: "unmuted",
+    CommandName.REMOVE: "removed",
+    CommandName.BAN: "banned",
+    CommandName.UNBAN: "unbanned",
+}
+
+
+def _target(command: ModCommand) -> Account:
+    if command.target is None:
+        raise CommandError(f"!{command.name.value} needs a user")
+    return command.target
+
+
+def _case_id(command: ModCommand) -> int:
+    if command.case_id is None:
+        raise CommandError(f"!{command.name.value} needs a case number")
+    return command.case_id
+
+
+def _actions(command: ModCommand, now: datetime) -> list[Action]:
+    target = _target(command)
+    reason = command.reason or "moderator decision"
+    match command.name:
+        case CommandName.WARN:
+            return [Warn(target=target, reason=reason, clause=reason)]
+        case CommandName.MUTE:
+            if command.duration is None:
+                raise CommandError("!mute needs a duration")
+            return [Mute(target=target, until=now + command.duration, reason=reason)]
+        case CommandName.UNMUTE:
+            return [Unmute(target=target, reason=reason)]
+        case CommandName.REMOVE:
+            return [Remove(target=target, reason=reason)]
+        case CommandName.BAN:
+            return [Ban(target=target, reason=reason)]
+        case CommandName.UNBAN:
+            return [Unban(target=target, reason=reason)]
+    return []
+
+
+def summarise(rows: list[ActionRow]) -> list[str]:
+    """What happened where, one line per action, for the moderator's answer."""
+    lines = []
+    for row in rows:
+        if isinstance(row.action, NotifyModerators):
+            continue
+        where = f"{row.platform.value} {row.space_id or '(direct message)'}"
+        if row.state is ActionState.DONE:
+            lines.append(f"  done: {row.kind} in {where}")
+        elif row.state is ActionState.FAILED:
+            lines.append(f"  FAILED: {row.kind} in {where}: {row.last_error}")
+        else:
+            why = f" (last error: {row.last_error})" if row.last_error else ""
+            lines.append(f"  pending, will retry: {row.kind} in {where}{why}")
+    return lines
+
+
+class Moderation:
+    """The core's answer to a moderator's command, on any platform."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        repos: Repositories,
+        clock: Callable[[], datetime],
+        answer_wait: float = 8.0,
+    ) -> None:
+        self._pipeline = pipeline
+        self._repos = repos
+        self._clock = clock
+        self._answer_wait = answer_wait
+
+    async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
+        """Carry out ``command`` if ``moderator`` may; return the answer to show them."""
+        if not moderator.is_moderator:
+            log.warning("command %s refused: %s is not a moderator", command.name, origin)
+            await self._repos.audit.append(
+                moderator.account.key, "command_refused", "", {"command": command.name.value}
+            )
+            return "Only moderators can use moderation commands."
+        if command.name is CommandName.HELP:
+            return HELP_TEXT
+        if command.name is CommandName.CASE:
+            return await self._show_case(command)
+        if command.name is CommandName.HISTORY:
+            return await self._history(command)
+        if command.name is CommandName.NOTE:
+            return await self._note(command, moderator)
+        if command.name is CommandName.PARDON:
+            return await self._pardon(command, moderator)
+        return await self._act(command, moderator, origin)
+
+    async def _act(self, command: ModCommand, moderator: Author, origin: str) -> str:
+        target = _target(command)
+        member_id = await self._pipeline.member_of(target)
+        opened = await self._pipeline.enqueue_case(
+            NewCase(
+                subject=target,
+                origin_kind=OriginKind.MODERATOR,
+                origin=moderator.account.key,
+                reason=command.reason or command.name.value,
+                dedupe_key=f"cmd:{origin}",
+            ),
+            _actions(command, self._clock()),
+            member_id=member_id,
+        )
+        rows = await self._settled(opened.case.id)
+        verb = _PAST.get(command.name, command.name.value)
+        head = f"Case #{opened.case.id}: {target.key} {verb}"
+        if command.duration is not None:
+            head += f" until {(self._clock() + command.duration).strftime('%Y-%m-%d %H:%M UTC')}"
+        lines = summarise(rows)
+        if not lines:
+            lines = ["  nothing to do: no protected space on the member's platforms"]
+        return "\n".join([head + ":", *lines])
+
+    async def _settled(self, case_id: int) -> list[ActionRow]:
+        """The case's actions once none is waiting for its first attempt (or time is up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._answer_wait
+        while True:
+            rows = await self._repos.outbox.of_case(case_id)
+            waiting = [r for r in rows if r.state is ActionState.PENDING and r.attempts == 0]
+            if not waiting or loop.time() >= deadline:
+                return rows
+            await asyncio.sleep(0.05)
+
+    async def _show_case(self, command: ModCommand) -> str:
+        case = await self._repos.cases.get(_case_id(command))
+        if case is None:
+            return f"There is no case #{command.case_id}."
+        lines = [
+            f"Case #{case.id} ({case.status.value}): {case.subject.key}",
+            f"  opened {case.created_at:%Y-%m-%d %H:%M} UTC by {case.origin_kind.value} "
+            f"{case.origin}",
+            f"  reason: {case.reason}",
+        ]
+        if case.evidence:
+            lines.append(f"  evidence: {case.evidence}")
+        lines.extend(summarise(await self._repos.outbox.of_case(case.id)))
+        lines.extend(
+            f"  note by {n.author}: {n.body}" for n in await self._repos.cases.notes(case.id)
+        )
+        return "\n".join(lines)
+
+    async def _history(self, command: ModCommand) -> str:
+        member_id = await self._pipeline.member_of(_target(command))
+        cases = await self._repos.cases.of_member(member_id)
+        points = await self._repos.strikes.live_points(member_id, self._clock())
+        accounts = ", ".join(a.key for a in await self._pipeline.accounts_of(member_id))
+        if not cases:
+            return f"No cases for {accounts}. Live points: {points}."
+        lines = [f"History of {accounts} (live points: {points}):"]
+        lines.extend(
+            f"  #{c.id} {c.created_at:%Y-%m-%d} {c.status.value}: {c.reason}" for c in cases[-20:]
+        )
+        return "\n".join(lines)
+
+    async def _note(self, command: ModCommand, moderator: Author) -> str:
+        case_id = _case_id(command)
+        if await self._repos.cases.get(case_id) is None:
+            return f"There is no case #{case_id}."
+        await self._repos.cases.add_note(case_id, moderator.account.key, command.reason)
+        return f"Note added to case #{command.case_id}."
+
+    async def _pardon(self, command: ModCommand, moderator: Author) -> str:
+        case = await self._repos.cases.get(_case_id(command))
+        if case is None:
+            return f"There is no case #{command.case_id}."
+        removed = await self._repos.strikes.pardon_case(case.id)
+        await self._repos.cases.add_note(case.id, moderator.account.key, "pardoned")
+        await self._pipeline.reload_strikes(case.member_id)
+        return f"Case #{case.id} pardoned: {removed} strike(s) removed; the record stays."

@@ -1,0 +1,104 @@
+"""Timers that end timed actions: unmute and unban on time, also across restarts.
+
+Timers live in SQLite. Firing one queues its actions with an idempotency key made from the
+timer id, so a crash between queueing and marking it fired queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
+from bridge.pipeline import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER, Pipeline
+from storage.timers import NewTimer, TimerRepository, TimerRow
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Fires due timers into the pipeline."""
+
+    def __init__(
+        self,
+        *,
+        timers: TimerRepository,
+        pipeline: Pipeline,
+        clock: Callable[[], datetime],
+        interval: float = 1.0,
+    ) -> None:
+        self._timers = timers
+        self._pipeline = pipeline
+        self._clock = clock
+        self._interval = interval
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.fire_due()
+            except Exception as exc:  # the database is busy or gone: try again next tick
+                log.warning("timers could not be fired: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+
+    async def fire_due(self) -> int:
+        """Fire every timer that is due now; return how many fired."""
+        fired = 0
+        for timer in await self._timers.due(self._clock(), limit=100):
+            await self._fire(timer)
+            await self._timers.mark_fired(timer.id)
+            fired += 1
+        return fired
+
+    async def _fire(self, timer: TimerRow) -> None:
+        if timer.member_id is None:
+            return
+        reason = str(timer.payload.get("reason", "timer"))
+        accounts = await self._pipeline.accounts_of(timer.member_id)
+        if not accounts:
+            return
+        actions: list[Action]
+        if timer.kind == "unmute":
+            actions = [Unmute(target=accounts[0], reason=reason)]
+        elif timer.kind == "unban":
+            actions = [Unban(target=accounts[0], reason=reason)]
+        elif timer.kind == "renew-mute":
+            await self._renew(timer, [a for a in accounts if a.platform is Platform.DISCORD])
+            return
+        else:
+            log.warning("timer %s has an unknown kind %s", timer.id, timer.kind)
+            return
+        await self._pipeline.enqueue_actions(
+            timer.case_id, actions, member_id=timer.member_id, origin=f"timer:{timer.id}"
+        )
+        log.info("timer %s fired: %s for case %s", timer.id, timer.kind, timer.case_id)
+
+    async def _renew(self, timer: TimerRow, accounts: list[Account]) -> None:
+        """Discord timeouts stop at 27 days: apply the next stretch of a longer mute."""
+        until = datetime.fromisoformat(str(timer.payload["until"]))
+        now = self._clock()
+        if until <= now or not accounts or timer.member_id is None:
+            return
+        mute = Mute(target=accounts[0], until=until, reason=str(timer.payload.get("reason", "")))
+        await self._pipeline.enqueue_actions(
+            timer.case_id, [mute], member_id=timer.member_id, origin=f"timer:{timer.id}"
+        )
+        if until - now > DISCORD_MAX_TIMEOUT:
+            step = int(timer.key.rsplit(":", 1)[-1]) + 1
+            await self._timers.schedule(
+                NewTimer(
+                    key=f"{timer.key.rsplit(':', 1)[0]}:{step}",
+                    kind="renew-mute",
+                    due_at=now + DISCORD_RENEW_AFTER,
+                    member_id=timer.member_id,
+                    case_id=timer.case_id,
+                    payload=dict(timer.payload),
+                )
+            )

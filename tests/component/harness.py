@@ -1,0 +1,159 @@
+"""A test bot: the real core (engine, storage, pipeline, worker, commands, timers) with
+in-memory fake platforms. Push a message, read what the bot did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bridge.commands import parse_command
+from bridge.config import parse_settings
+from bridge.model import Account, Action, Author, Channel, Message, Platform, Space
+from bridge.moderation import Moderation
+from bridge.pipeline import Pipeline
+from bridge.planner import Community
+from bridge.ports import PermanentError, TransientError
+from bridge.scheduler import Scheduler
+from bridge.worker import ActionWorker
+from rules.engine import Engine
+from storage.db import Database
+from storage.repositories import Repositories
+
+POLICY = """
+[[rules]]
+id = "insults"
+kind = "keywords"
+clause = "No insults"
+points = 2
+actions = ["delete", "warn", "notify"]
+words = ["idiot"]
+
+[[rules]]
+id = "doxxing"
+kind = "pii"
+clause = "No sharing of contact details"
+points = 10
+actions = ["delete", "ban", "notify"]
+
+[escalation]
+decay = "7d"
+ladder = [{ points = 4, action = "mute 1h" }]
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class FakeExecutor:
+    """Records what it was asked to do; can be told to fail."""
+
+    platform: Platform
+    done: list[tuple[Action, str]] = field(default_factory=list)
+    transient_failures: int = 0
+    permanent: str | None = None
+
+    async def execute(self, action: Action, space: Space) -> str:
+        if self.transient_failures > 0:
+            self.transient_failures -= 1
+            raise TransientError("server error 502", retry_after=None)
+        if self.permanent is not None:
+            raise PermanentError(self.permanent)
+        self.done.append((action, space.id))
+        return f"{type(action).__name__} in {space.id}"
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(type(a).__name__, space) for a, space in self.done]
+
+
+class ModBot:
+    """The whole core over a temp SQLite file."""
+
+    def __init__(self, db: Database, clock: Clock, policy: str = POLICY) -> None:
+        self.db = db
+        self.clock = clock
+        self.repos = Repositories.over(db)
+        self.engine = Engine(parse_settings(policy).policy)
+        self.community = Community(
+            spaces={
+                Platform.MATRIX: ["!a:hs", "!b:hs"],
+                Platform.DISCORD: ["g1", "g2"],
+            },
+            mod_rooms={Platform.MATRIX: ["!mods:hs"], Platform.DISCORD: ["modchan"]},
+        )
+        self.matrix = FakeExecutor(Platform.MATRIX)
+        self.discord = FakeExecutor(Platform.DISCORD)
+        self.failures: list[str] = []
+        self.worker = ActionWorker(
+            outbox=self.repos.outbox,
+            executors={Platform.MATRIX: self.matrix, Platform.DISCORD: self.discord},
+            on_failure=self._failed,
+            clock=clock,
+        )
+        self.pipeline = Pipeline(
+            db=db,
+            repos=self.repos,
+            engine=lambda: self.engine,
+            community=lambda: self.community,
+            wake_worker=self.worker.wake,
+            clock=clock,
+        )
+        self.moderation = Moderation(
+            pipeline=self.pipeline, repos=self.repos, clock=clock, answer_wait=5
+        )
+        self.scheduler = Scheduler(timers=self.repos.timers, pipeline=self.pipeline, clock=clock)
+
+    async def _failed(self, row: object, reason: str) -> None:
+        self.failures.append(reason)
+
+    @classmethod
+    async def open(cls, path: Path, policy: str = POLICY) -> ModBot:
+        clock = Clock()
+        db = await Database.open(path, clock=clock)
+        return cls(db, clock, policy)
+
+    async def say(
+        self,
+        text: str,
+        *,
+        author: str = "@ann:hs",
+        platform: Platform = Platform.MATRIX,
+        room: str = "!a:hs",
+        mid: str = "$1",
+    ) -> None:
+        message = Message(
+            id=mid,
+            author=Author(account=Account(platform=platform, id=author)),
+            channel=Channel(
+                platform=platform,
+                id=room,
+                space_id=room if platform is Platform.MATRIX else "g1",
+            ),
+            text=text,
+            ts=self.clock(),
+        )
+        await self.pipeline.on_message(message)
+
+    async def drain(self) -> None:
+        while await self.worker.run_once():
+            pass
+
+    async def command(self, text: str, *, moderator: str = "@mod:hs", origin: str = "1") -> str:
+        author = Author(account=Account(platform=Platform.MATRIX, id=moderator), is_moderator=True)
+        return await self.moderation.on_mod_command(
+            parse_command(text), moderator=author, origin=origin
+        )
+
+
+def kinds(rows: Sequence[tuple[Action, str]]) -> list[str]:
+    return [type(a).__name__ for a, _ in rows]

@@ -1,0 +1,144 @@
+"""The core with fake platforms: what a member and the moderators would see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.commands import parse_command
+from bridge.model import Account, Author, Ban, Mute, Platform, Unmute, Warn
+from storage.outbox import ActionState
+from tests.component.harness import ModBot
+
+
+async def test_insult_is_deleted_warned_and_reported_with_a_case(bot: ModBot) -> None:
+    await bot.say("you idiot", mid="$e1")
+    await bot.drain()
+    assert bot.matrix.kinds() == [
+        ("DeleteMessage", "!a:hs"),
+        ("Warn", ""),
+        ("NotifyModerators", "!mods:hs"),
+    ]
+    assert bot.discord.kinds() == [("NotifyModerators", "modchan")]
+    notice = bot.matrix.done[2][0]
+    assert notice.text.startswith("Case #1: ")  # type: ignore[union-attr]
+    case = await bot.repos.cases.get(1)
+    assert case is not None
+    assert case.origin == "insults"
+    assert case.evidence == "idiot"
+    # The audit log has ids and rule names, never the message text.
+    audit = await bot.repos.audit.recent()
+    assert all("you idiot" not in str(entry) for entry in audit)
+
+
+async def test_the_same_event_delivered_twice_acts_once(bot: ModBot) -> None:
+    await bot.say("idiot", mid="$dup")
+    await bot.say("idiot", mid="$dup")
+    await bot.drain()
+    assert [k for k, _ in bot.matrix.kinds()].count("DeleteMessage") == 1
+    assert await bot.repos.strikes.live_points(1, bot.clock()) == 2
+
+
+async def test_points_escalate_to_a_mute_on_every_space_then_it_ends_on_time(
+    bot: ModBot,
+) -> None:
+    await bot.repos.identity.link(
+        Account(platform=Platform.MATRIX, id="@ann:hs"),
+        Account(platform=Platform.DISCORD, id="111111111111111111"),
+    )
+    await bot.say("idiot", mid="$1")
+    await bot.say("idiot", mid="$2")
+    await bot.drain()
+    mutes = [(a, s) for a, s in bot.matrix.done + bot.discord.done if isinstance(a, Mute)]
+    assert sorted(s for _, s in mutes) == ["!a:hs", "!b:hs", "g1", "g2"]
+    assert {a.target.key for a, _ in mutes} == {"matrix:@ann:hs", "discord:111111111111111111"}
+    bot.clock.advance(minutes=59)
+    assert await bot.scheduler.fire_due() == 0
+    bot.clock.advance(minutes=2)
+    assert await bot.scheduler.fire_due() == 1
+    await bot.drain()
+    unmutes = [s for a, s in bot.matrix.done + bot.discord.done if isinstance(a, Unmute)]
+    assert sorted(unmutes) == ["!a:hs", "!b:hs", "g1", "g2"]
+
+
+async def test_timers_survive_a_restart(tmp_path: Path) -> None:
+    first = await ModBot.open(tmp_path / "db.sqlite")
+    await first.command("!mute @bob:hs 30m spamming", origin="c1")
+    await first.drain()
+    await first.db.close()
+    second = await ModBot.open(tmp_path / "db.sqlite")
+    second.clock.now = first.clock.now
+    second.clock.advance(minutes=31)
+    assert await second.scheduler.fire_due() == 1
+    await second.drain()
+    assert sorted(s for a, s in second.matrix.done if isinstance(a, Unmute)) == ["!a:hs", "!b:hs"]
+    await second.db.close()
+
+
+async def test_transient_failures_are_retried_and_nothing_is_lost(bot: ModBot) -> None:
+    bot.discord.transient_failures = 2
+    answer = await bot.command("!ban discord:222222222222222222 raid", origin="c2")
+    assert "pending, will retry: ban in discord g1" in answer
+    for _ in range(3):
+        bot.clock.advance(seconds=10)
+        await bot.drain()
+    bans = [s for a, s in bot.discord.done if isinstance(a, Ban)]
+    assert sorted(bans) == ["g1", "g2"]
+    rows = await bot.repos.outbox.of_case(1)
+    assert {r.state for r in rows} == {ActionState.DONE}
+
+
+async def test_permanent_failure_is_reported_to_moderators(bot: ModBot) -> None:
+    bot.matrix.permanent = "the bot's power level (50) is below the ban level (100)"
+    answer = await bot.command("!ban @eve:hs harassment", origin="c3")
+    assert "FAILED: ban in matrix !a:hs: the bot's power level (50)" in answer
+    assert bot.failures
+    assert "power level" in bot.failures[0]
+
+
+async def test_moderator_command_answer_says_what_happened_where(bot: ModBot) -> None:
+    answer = await bot.command("!mute @bob:hs 2h flooding the channel", origin="c4")
+    assert answer.startswith("Case #1: matrix:@bob:hs muted until ")
+    assert "done: mute in matrix !a:hs" in answer
+    assert "done: mute in matrix !b:hs" in answer
+    again = await bot.command("!mute @bob:hs 2h flooding the channel", origin="c4")
+    assert again.startswith("Case #1:")  # the same command delivered twice: one case
+    assert len([a for a, _ in bot.matrix.done if isinstance(a, Mute)]) == 2
+
+
+async def test_non_moderator_is_refused(bot: ModBot) -> None:
+    member = Author(account=Account(platform=Platform.MATRIX, id="@ann:hs"))
+    answer = await bot.moderation.on_mod_command(
+        parse_command("!ban @bob:hs x"), moderator=member, origin="c5"
+    )
+    assert answer == "Only moderators can use moderation commands."
+    await bot.drain()
+    assert bot.matrix.done == []
+
+
+async def test_case_history_note_and_pardon(bot: ModBot) -> None:
+    await bot.say("idiot", mid="$1")
+    await bot.say("idiot", mid="$2")
+    await bot.drain()
+    history = await bot.command("!history @ann:hs", origin="h1")
+    assert "live points: 4" in history
+    assert "#1" in history and "#2" in history
+    assert "added" in await bot.command("!note 1 talked to them", origin="n1")
+    case = await bot.command("!case 1", origin="k1")
+    assert "Case #1 (open): matrix:@ann:hs" in case
+    assert "note by matrix:@mod:hs: talked to them" in case
+    assert "done: delete in matrix !a:hs" in case
+    assert "done: warn in matrix (direct message)" in case
+    pardon = await bot.command("!pardon 2", origin="p1")
+    assert "1 strike(s) removed" in pardon
+    assert "live points: 2" in await bot.command("!history @ann:hs", origin="h2")
+    assert "There is no case #99." == await bot.command("!case 99", origin="k2")
+
+
+async def test_warning_reaches_the_member_once(bot: ModBot) -> None:
+    await bot.repos.identity.link(
+        Account(platform=Platform.MATRIX, id="@ann:hs"),
+        Account(platform=Platform.DISCORD, id="111111111111111111"),
+    )
+    await bot.command("!warn @ann:hs please keep it civil", origin="w1")
+    warns = [a for a, _ in bot.matrix.done + bot.discord.done if isinstance(a, Warn)]
+    assert len(warns) == 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from typing import TextIO
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.evaluate import describe, evaluate_lines, make_message
 from bridge.model import Platform
+from bridge.service import Service
 from rules.engine import Engine
 from rules.policy import format_duration
 
@@ -31,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("path", type=Path)
+
+    run = sub.add_parser("run", help="run the moderation service")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
 
     rules = sub.add_parser("rules", help="try the policy on text")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -122,10 +129,24 @@ def _rules_replay(engine: Engine, path: Path | None, out: TextIO) -> int:
     return 0
 
 
+def _run(path: Path, level: str) -> int:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("nio", "discord", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = load_settings(path)
+    service = Service(settings, path)
+    asyncio.run(service.run())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `modbridge` console command."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run":
+            return _run(args.config, args.log_level)
         if args.command == "check-config":
             settings = load_settings(args.path)
             print("\n".join(_summary(settings, args.path)))

@@ -187,10 +187,16 @@ class Pipeline:
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
     async def enqueue_actions(
-        self, case_id: int | None, actions: Sequence[Action], *, member_id: int, origin: str
+        self,
+        case_id: int | None,
+        actions: Sequence[Action],
+        *,
+        member_id: int | None,
+        origin: str,
     ) -> int:
-        """Queue more actions on an existing case (a timer's unmute); idempotent by origin."""
-        accounts = await self.accounts_of(member_id)
+        """Queue more actions on an existing case (a timer's unmute) or on none (a notice);
+        idempotent by origin."""
+        accounts = await self.accounts_of(member_id) if member_id is not None else []
         planned = plan(origin, actions, community=self._community(), accounts=accounts)
         enqueued = await self._repos.outbox.enqueue(
             [

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bridge.model import Action, Author, MembershipEvent, Message, ModCommand, Platform, Space
+from bridge.model import (
+    Action,
+    Author,
+    Channel,
+    MembershipEvent,
+    Message,
+    ModCommand,
+    Platform,
+    Space,
+)
 
 
 class PlatformError(Exception):
@@ -56,3 +65,9 @@ class CommandHandler(Protocol):
         repeated delivery is carried out once.
         """
         ...
+
+
+class Replier(Protocol):
+    """Answers someone where they spoke to the bot (a command in a room, a direct message)."""
+
+    async def reply(self, channel: Channel, text: str) -> None: ...

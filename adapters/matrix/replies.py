@@ -1,0 +1,25 @@
+"""Answers to people who spoke to the bot: an m.notice in the room they used."""
+
+from __future__ import annotations
+
+from nio import AsyncClient, RoomSendResponse
+
+from adapters.matrix.executor import error_from_response
+from bridge.model import Channel
+
+
+class MatrixReplier:
+    """Sends m.notice answers (to commands, to direct messages) with the executor's client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def reply(self, channel: Channel, text: str) -> None:
+        """Post ``text`` as an m.notice in the room of ``channel``; raise on failure."""
+        response = await self._client.room_send(
+            channel.id, "m.room.message", {"msgtype": "m.notice", "body": text}
+        )
+        if not isinstance(response, RoomSendResponse):
+            error = error_from_response(response, f"answer in {channel.id}")
+            if error is not None:
+                raise error

@@ -1,0 +1,244 @@
+"""The composition root: `modbridge run` builds every part here and runs it until a signal.
+
+Only this module knows every concrete class. It opens storage, builds the engine from the
+policy, connects the configured platforms, and runs the worker, the timers, the platform
+connections and the policy watcher side by side. SIGTERM/SIGINT stop it cleanly (actions
+in flight finish; the rest wait in the outbox); SIGHUP or a change of the file reloads the
+policy, keeping the old one if the new file is bad.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.executor import MatrixExecutor
+from adapters.matrix.replies import MatrixReplier
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.core import Core
+from bridge.model import NotifyModerators, Platform
+from bridge.moderation import Moderation
+from bridge.pipeline import Pipeline
+from bridge.planner import Community
+from bridge.ports import ActionExecutor, Replier
+from bridge.scheduler import Scheduler
+from bridge.stores import KeyValueState, MatrixMemory
+from bridge.worker import ActionWorker
+from rules.engine import Engine
+from storage.codec import action_target
+from storage.db import Database
+from storage.outbox import ActionRow
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+NO_PLATFORM = (
+    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
+    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
+    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_platforms(settings: Settings) -> None:
+    """Refuse to start without a platform, or with one that lacks its secret."""
+    if settings.matrix is None and settings.discord is None:
+        raise ConfigError(NO_PLATFORM)
+    matrix = settings.matrix
+    if matrix is not None and matrix.password is None and matrix.access_token is None:
+        raise ConfigError(
+            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
+            "in the environment"
+        )
+    if matrix is not None and not matrix.mod_room:
+        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
+    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
+        raise ConfigError(
+            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
+        )
+
+
+class PolicyWatcher:
+    """Holds the engine in force and replaces it when the policy file changes."""
+
+    def __init__(
+        self, path: Path, settings: Settings, notify: Callable[[str], Awaitable[None]]
+    ) -> None:
+        self._path = path
+        self._notify = notify
+        self.engine = Engine(settings.policy)
+        self._mtime = self._stat()
+        self.reload_requested = asyncio.Event()
+
+    def _stat(self) -> float:
+        try:
+            return self._path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    async def reload(self) -> bool:
+        """Load the file again; keep the old policy (and say why) if it is bad."""
+        self._mtime = self._stat()
+        try:
+            settings = load_settings(self._path)
+        except ConfigError as exc:
+            log.error("policy reload refused, the old policy stays in force: %s", exc)
+            await self._notify(f"The new policy was refused; the old one stays in force.\n{exc}")
+            return False
+        self.engine = Engine(settings.policy)
+        log.info("policy reloaded: %d rules", len(settings.policy.rules))
+        await self._notify(f"Policy reloaded: {len(settings.policy.rules)} rules in force.")
+        return True
+
+    async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.reload_requested.wait(), timeout=interval)
+            if stop.is_set():
+                return
+            if self.reload_requested.is_set() or self._stat() != self._mtime:
+                self.reload_requested.clear()
+                await self.reload()
+
+
+class Service:
+    """One modbridge service: every configured platform, one engine, one outbox."""
+
+    def __init__(self, settings: Settings, config_path: Path) -> None:
+        check_platforms(settings)
+        self.settings = settings
+        self._path = config_path
+        self._stop = asyncio.Event()
+        self.matrix: MatrixConnection | None = None
+        self._executors: dict[Platform, ActionExecutor] = {}
+        self._repliers: dict[Platform, Replier] = {}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def community(self) -> Community:
+        spaces: dict[Platform, list[str]] = {}
+        mod_rooms: dict[Platform, list[str]] = {}
+        if self.matrix is not None:
+            mod_room = self.matrix.mod_room_id
+            spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
+            if mod_room:
+                mod_rooms[Platform.MATRIX] = [mod_room]
+        return Community(spaces=spaces, mod_rooms=mod_rooms)
+
+    async def run(self) -> None:
+        """Run until stop() or a termination signal."""
+        db = await Database.open(Path(self.settings.storage.path), clock=utc_now)
+        repos = Repositories.over(db)
+        worker = ActionWorker(
+            outbox=repos.outbox, executors=self._executors, on_failure=self._on_failure,
+            clock=utc_now,
+        )  # fmt: skip
+        self._worker = worker
+        self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
+        self.pipeline = Pipeline(
+            db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
+            wake_worker=worker.wake, clock=utc_now,
+        )  # fmt: skip
+        moderation = Moderation(pipeline=self.pipeline, repos=repos, clock=utc_now)
+        core = Core(
+            pipeline=self.pipeline, moderation=moderation, audit=repos.audit,
+            repliers=self._repliers,
+        )  # fmt: skip
+        scheduler = Scheduler(timers=repos.timers, pipeline=self.pipeline, clock=utc_now)
+        self._install_signals()
+        tasks = [
+            asyncio.create_task(worker.run(), name="worker"),
+            asyncio.create_task(scheduler.run(), name="timers"),
+            asyncio.create_task(self.policy.run(self._stop), name="policy"),
+        ]
+        try:
+            if self.settings.matrix is not None:
+                tasks.append(asyncio.create_task(self._run_matrix(core, repos), name="matrix"))
+            log.info("modbridge running")
+            await self._stop.wait()
+        finally:
+            log.info("modbridge stopping")
+            worker.stop()
+            scheduler.stop()
+            if self.matrix is not None:
+                await self.matrix.close()
+            for task in tasks:
+                if task.get_name() != "worker":
+                    task.cancel()
+            # The worker finishes what it started; unstarted actions stay in the outbox.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await db.close()
+            log.info("modbridge stopped")
+
+    async def _run_matrix(self, core: Core, repos: Repositories) -> None:
+        config = self.settings.matrix
+        if config is None:
+            return
+        connection = MatrixConnection(
+            homeserver=config.homeserver,
+            user_id=config.user_id,
+            password=config.password.get_secret_value() if config.password else None,
+            access_token=config.access_token.get_secret_value() if config.access_token else None,
+            rooms=config.rooms,
+            spaces=config.spaces,
+            mod_room=config.mod_room,
+            moderators=config.moderators,
+            moderator_power_level=config.moderator_power_level,
+            state=KeyValueState(repos.kv, "matrix."),
+            handlers=core,
+        )
+        self.matrix = connection
+        await connection.start()
+        client = connection.new_client()
+        memory = MatrixMemory(repos.kv)
+        self._executors[Platform.MATRIX] = MatrixExecutor(
+            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
+        )
+        self._repliers[Platform.MATRIX] = MatrixReplier(client)
+        self._worker.wake()
+        try:
+            await connection.run()
+        finally:
+            await client.close()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, self.policy.reload_requested.set)
+
+    async def _notify_moderators(self, text: str) -> None:
+        await self.pipeline.enqueue_actions(
+            None,
+            [NotifyModerators(text=text)],
+            member_id=None,
+            origin=f"notice:{utc_now().isoformat()}",
+        )
+
+    async def _on_failure(self, row: ActionRow, reason: str) -> None:
+        target = action_target(row.action)
+        who = f" {target.key}" if target else ""
+        case = f"Case #{row.case_id}: " if row.case_id else ""
+        await self.pipeline.enqueue_actions(
+            row.case_id,
+            [NotifyModerators(text=f"{case}could not {row.kind}{who} in {row.space_id}: {reason}")],
+            member_id=None,
+            origin=f"failed:{row.id}",
+        )
+
+
+async def run_service(config_path: Path) -> None:
+    """Load the configuration and run the service until a signal."""
+    settings = load_settings(config_path)
+    await Service(settings, config_path).run()

@@ -23,9 +23,14 @@ USAGE = {
     CommandName.HISTORY: "!history <user>",
     CommandName.NOTE: "!note <case number> <text>",
     CommandName.PARDON: "!pardon <case number>",
+    CommandName.LINK: "!link <user> <other user> <reason>",
+    CommandName.UNLINK: "!unlink <user> <reason>",
     CommandName.HELP: "!help",
 }
-NEEDS_REASON = {CommandName.WARN, CommandName.MUTE, CommandName.REMOVE, CommandName.BAN}
+NEEDS_REASON = {
+    CommandName.WARN, CommandName.MUTE, CommandName.REMOVE, CommandName.BAN, CommandName.LINK,
+    CommandName.UNLINK,
+}  # fmt: skip
 HELP_TEXT = "Moderator commands (a user is @name:server or discord:<id>):\n" + "\n".join(
     f"  {line}" for line in USAGE.values()
 )
@@ -101,6 +106,15 @@ def parse_command(text: str) -> ModCommand:
     except CommandError as exc:
         raise CommandError(f"{exc}. {usage}") from None
     rest = args[1:]
+    other = None
+    if name is CommandName.LINK:
+        if not rest:
+            raise CommandError(usage)
+        try:
+            other = parse_account(rest[0])
+        except CommandError as exc:
+            raise CommandError(f"{exc}. {usage}") from None
+        rest = rest[1:]
     duration = None
     if name is CommandName.MUTE:
         if not rest:
@@ -113,4 +127,4 @@ def parse_command(text: str) -> ModCommand:
     reason = " ".join(rest).strip()
     if name in NEEDS_REASON and not reason:
         raise CommandError(f"a reason is required. {usage}")
-    return ModCommand(name=name, target=target, duration=duration, reason=reason[:500])
+    return ModCommand(name=name, target=target, other=other, duration=duration, reason=reason[:500])

@@ -63,6 +63,15 @@ class DiscordConfig(BaseModel):
     token: SecretStr | None = None
 
 
+class SyncConfig(BaseModel):
+    """What happens to actions moderators take by hand on one platform."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mirror_manual_bans: bool = True  # a ban from Discord's UI or Element reaches every space
+    mirror_manual_kicks: bool = False  # a kick by hand is recorded, not carried over
+
+
 class StorageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,6 +87,7 @@ class Settings(BaseSettings):
 
     community: CommunityConfig = CommunityConfig()
     storage: StorageConfig = StorageConfig()
+    sync: SyncConfig = SyncConfig()
     escalation: Escalation = Escalation()
     rules: tuple[RuleConfig, ...] = ()
     matrix: MatrixConfig | None = None

@@ -6,11 +6,25 @@ import logging
 from collections.abc import Mapping
 
 from bridge.commands import CommandError, parse_command
-from bridge.model import Author, MembershipEvent, Message, ModCommand, Platform
+from bridge.linking import HELP as LINK_HELP
+from bridge.linking import Linking
+from bridge.model import (
+    Action,
+    Author,
+    Ban,
+    MembershipChange,
+    MembershipEvent,
+    Message,
+    ModCommand,
+    NotifyModerators,
+    Platform,
+    Remove,
+)
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.ports import PlatformError, Replier
 from storage.audit import AuditRepository
+from storage.cases import NewCase, OriginKind
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +38,16 @@ class Core:
         pipeline: Pipeline,
         moderation: Moderation,
         audit: AuditRepository,
+        linking: Linking,
         repliers: Mapping[Platform, Replier],
+        bots: set[str],
+        mirror_bans: bool = True,
+        mirror_kicks: bool = False,
     ) -> None:
+        self._linking = linking
+        self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
+        self._mirror_bans = mirror_bans
+        self._mirror_kicks = mirror_kicks
         self._pipeline = pipeline
         self._moderation = moderation
         self._audit = audit
@@ -43,6 +65,15 @@ class Core:
             event.account.key,
             {"space": event.space.id},
         )
+        if event.change is MembershipChange.JOIN:
+            # Mute evasion: leaving and rejoining does not shake off a mute or a ban.
+            await self._pipeline.reapply(
+                event.account,
+                space_id=event.space.id,
+                occasion=f"join:{event.space.id}:{event.ts.isoformat()}",
+            )
+        elif event.change in (MembershipChange.BAN, MembershipChange.KICK):
+            await self._manual_action(event)
 
     async def on_command(self, message: Message) -> None:
         """A text command (Matrix): parse it, carry it out, answer where it was given."""
@@ -67,8 +98,37 @@ class Core:
         return await self._moderation.on_mod_command(command, moderator=moderator, origin=origin)
 
     async def on_direct_message(self, message: Message) -> None:
-        """A member wrote to the bot directly. Confidential reports build on this."""
+        """A member wrote to the bot directly: linking accounts (reports build on this)."""
         log.info("direct message %s from %s", message.id, message.author.account.key)
+        answer = await self._linking.handle(message.author, message.text)
+        await self._answer(message, answer or LINK_HELP)
+
+    async def _manual_action(self, event: MembershipEvent) -> None:
+        """A ban or kick done by hand on a platform: record it, and carry it over if wanted."""
+        actor = event.actor
+        if actor is None or actor.key in self._bots or actor == event.account:
+            return
+        banned = event.change is MembershipChange.BAN
+        carry = self._mirror_bans if banned else self._mirror_kicks
+        kind = "ban" if banned else "kick"
+        reason = event.reason or f"{kind} by hand on {event.space.platform.value}"
+        notice = f"{event.account.key}: {kind} by {actor.key} in {event.space.id} recorded"
+        actions: list[Action] = [NotifyModerators(text=notice)]
+        if carry:
+            sanction = Ban if banned else Remove
+            actions.insert(0, sanction(target=event.account, reason=reason))
+            actions[-1] = NotifyModerators(text=notice + ", carried to every space")
+        await self._pipeline.enqueue_case(
+            NewCase(
+                subject=event.account,
+                origin_kind=OriginKind.MODERATOR,
+                origin=actor.key,
+                reason=f"{reason} (in {event.space.id})",
+                dedupe_key=f"manual:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
+            ),
+            actions,
+            member_id=await self._pipeline.member_of(event.account),
+        )
 
     async def _answer(self, message: Message, text: str) -> None:
         replier = self._repliers.get(message.platform)

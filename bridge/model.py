@@ -191,6 +191,8 @@ class CommandName(StrEnum):
     HISTORY = "history"
     NOTE = "note"
     PARDON = "pardon"
+    LINK = "link"
+    UNLINK = "unlink"
     HELP = "help"
 
 
@@ -200,6 +202,7 @@ class ModCommand:
 
     name: CommandName
     target: Account | None = None
+    other: Account | None = None  # !link: the second account
     duration: timedelta | None = None
     reason: str = ""
     case_id: int | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bridge.commands import HELP_TEXT, CommandError
+from bridge.linking import Linking
 from bridge.model import (
     Account,
     Action,
@@ -101,11 +102,13 @@ class Moderation:
         self,
         *,
         pipeline: Pipeline,
+        linking: Linking,
         repos: Repositories,
         clock: Callable[[], datetime],
         answer_wait: float = 8.0,
     ) -> None:
         self._pipeline = pipeline
+        self._linking = linking
         self._repos = repos
         self._clock = clock
         self._answer_wait = answer_wait
@@ -128,6 +131,16 @@ class Moderation:
             return await self._note(command, moderator)
         if command.name is CommandName.PARDON:
             return await self._pardon(command, moderator)
+        if command.name is CommandName.LINK:
+            if command.other is None:
+                raise CommandError("!link needs two users")
+            return await self._linking.link(
+                _target(command), command.other, by=moderator.account.key, reason=command.reason
+            )
+        if command.name is CommandName.UNLINK:
+            return await self._linking.unlink(
+                _target(command), by=moderator.account.key, reason=command.reason
+            )
         return await self._act(command, moderator, origin)
 
     async def _act(self, command: ModCommand, moderator: Author, origin: str) -> str:

@@ -18,9 +18,11 @@ from bridge.model import (
     Mute,
     NotifyModerators,
     Platform,
+    Unban,
+    Unmute,
     Verdict,
 )
-from bridge.planner import Community, plan
+from bridge.planner import Community, PlannedAction, plan
 from rules.engine import Engine
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
@@ -171,6 +173,7 @@ class Pipeline:
                 tx=tx,
             )
             if created:
+                await self._record_sanctions(member_id, row.id, actions, tx=tx)
                 for rule_id, points, decay in strikes:
                     await self._repos.strikes.give(
                         member_id, rule_id, points, expires_at=now + decay, case_id=row.id, tx=tx
@@ -197,16 +200,81 @@ class Pipeline:
         """Queue more actions on an existing case (a timer's unmute) or on none (a notice);
         idempotent by origin."""
         accounts = await self.accounts_of(member_id) if member_id is not None else []
-        planned = plan(origin, actions, community=self._community(), accounts=accounts)
-        enqueued = await self._repos.outbox.enqueue(
-            [
-                NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
-                for p in planned
-            ],
+        return await self._enqueue_planned(
+            plan(origin, actions, community=self._community(), accounts=accounts),
             case_id=case_id,
+            member_id=member_id,
+            actions=actions,
         )
+
+    async def _enqueue_planned(
+        self,
+        planned: Sequence[PlannedAction],
+        *,
+        case_id: int | None,
+        member_id: int | None,
+        actions: Sequence[Action],
+        record: bool = True,
+    ) -> int:
+        async with self._db.transaction() as tx:
+            enqueued = await self._repos.outbox.enqueue(
+                [
+                    NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
+                    for p in planned
+                ],
+                case_id=case_id,
+                tx=tx,
+            )
+            if record and member_id is not None and any(e.created for e in enqueued):
+                await self._record_sanctions(member_id, case_id, actions, tx=tx)
         self._wake()
         return sum(1 for e in enqueued if e.created)
+
+    async def reapply(self, account: Account, *, space_id: str | None, occasion: str) -> int:
+        """Apply the member's mutes and bans in force to ``account`` (in one space, or all).
+
+        Mute evasion: a member who leaves and rejoins, or links a new account, is muted or
+        banned again. ``occasion`` (a join event, a link) makes the keys unique to it.
+        """
+        member_id = await self.member_of(account)
+        actions: list[Action] = []
+        for sanction in await self._repos.sanctions.in_force(member_id, self._clock()):
+            if sanction.kind == "mute" and sanction.until is not None:
+                actions.append(Mute(target=account, until=sanction.until, reason=sanction.reason))
+            elif sanction.kind == "ban":
+                actions.append(Ban(target=account, reason=sanction.reason, until=sanction.until))
+        if not actions:
+            return 0
+        planned = plan(
+            f"reapply:{occasion}", actions, community=self._community(), accounts=[account]
+        )
+        if space_id is not None:
+            planned = [p for p in planned if p.space_id == space_id]
+        log.info("re-applying %d sanction(s) to %s", len(planned), account.key)
+        return await self._enqueue_planned(
+            planned, case_id=None, member_id=member_id, actions=actions, record=False
+        )
+
+    async def _record_sanctions(
+        self, member_id: int, case_id: int | None, actions: Sequence[Action], *, tx: Transaction
+    ) -> None:
+        """Keep track of mutes and bans in force, for re-applying them on evasion."""
+        sanctions = self._repos.sanctions
+        for action in actions:
+            if isinstance(action, Mute):
+                await sanctions.impose(
+                    member_id, "mute", until=action.until, reason=action.reason,
+                    case_id=case_id, tx=tx,
+                )  # fmt: skip
+            elif isinstance(action, Ban):
+                await sanctions.impose(
+                    member_id, "ban", until=action.until, reason=action.reason,
+                    case_id=case_id, tx=tx,
+                )  # fmt: skip
+            elif isinstance(action, Unmute):
+                await sanctions.lift(member_id, "mute", tx=tx)
+            elif isinstance(action, Unban):
+                await sanctions.lift(member_id, "ban", tx=tx)
 
     async def _schedule_timers(
         self,

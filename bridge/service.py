@@ -22,6 +22,7 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.core import Core
+from bridge.linking import Linking
 from bridge.model import NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
@@ -121,6 +122,7 @@ class Service:
         self.matrix: MatrixConnection | None = None
         self._executors: dict[Platform, ActionExecutor] = {}
         self._repliers: dict[Platform, Replier] = {}
+        self._bots: set[str] = set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -149,10 +151,13 @@ class Service:
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
             wake_worker=worker.wake, clock=utc_now,
         )  # fmt: skip
-        moderation = Moderation(pipeline=self.pipeline, repos=repos, clock=utc_now)
+        linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
+        moderation = Moderation(pipeline=self.pipeline, linking=linking, repos=repos, clock=utc_now)
         core = Core(
-            pipeline=self.pipeline, moderation=moderation, audit=repos.audit,
-            repliers=self._repliers,
+            pipeline=self.pipeline, moderation=moderation, audit=repos.audit, linking=linking,
+            repliers=self._repliers, bots=self._bots,
+            mirror_bans=self.settings.sync.mirror_manual_bans,
+            mirror_kicks=self.settings.sync.mirror_manual_kicks,
         )  # fmt: skip
         scheduler = Scheduler(timers=repos.timers, pipeline=self.pipeline, clock=utc_now)
         self._install_signals()
@@ -198,6 +203,7 @@ class Service:
             handlers=core,
         )
         self.matrix = connection
+        self._bots.add(f"matrix:{config.user_id}")
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)

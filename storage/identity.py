@@ -21,6 +21,7 @@ _MEMBER_COLUMNS = (
     ("cases", "member_id"),
     ("strikes", "member_id"),
     ("timers", "member_id"),
+    ("sanctions", "member_id"),
 )
 
 

@@ -15,6 +15,7 @@ from storage.consent import ConsentRepository, DmPolicy
 from storage.db import Database
 from storage.identity import AccountRow, IdentityRepository
 from storage.kv import KeyValueRepository
+from storage.links import LinkCodeRepository, SanctionRepository
 from storage.outbox import (
     ActionRow,
     ActionState,
@@ -69,6 +70,8 @@ class Repositories:
     timers: TimerRepository
     kv: KeyValueRepository
     audit: AuditRepository
+    links: LinkCodeRepository
+    sanctions: SanctionRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -82,4 +85,6 @@ class Repositories:
             timers=TimerRepository(db),
             kv=KeyValueRepository(db),
             audit=AuditRepository(db),
+            links=LinkCodeRepository(db),
+            sanctions=SanctionRepository(db),
         )

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bridge.commands import parse_command
 from bridge.config import parse_settings
+from bridge.core import Core
+from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Channel, Message, Platform, Space
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
@@ -108,10 +110,28 @@ class ModBot:
             wake_worker=self.worker.wake,
             clock=clock,
         )
-        self.moderation = Moderation(
-            pipeline=self.pipeline, repos=self.repos, clock=clock, answer_wait=5
+        self.linking = Linking(
+            repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
         )
+        self.moderation = Moderation(
+            pipeline=self.pipeline, linking=self.linking, repos=self.repos, clock=clock,
+            answer_wait=5,
+        )  # fmt: skip
+        self.answers: list[tuple[str, str]] = []
+        self.core = Core(
+            pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
+            linking=self.linking, repliers={Platform.MATRIX: self, Platform.DISCORD: self},
+            bots={"matrix:@bot:hs", "discord:999999999999999999"},
+        )  # fmt: skip
+        self.codes = iter(["123456", "654321", "111111", "222222"])
         self.scheduler = Scheduler(timers=self.repos.timers, pipeline=self.pipeline, clock=clock)
+
+    def _code(self) -> str:
+        return next(self.codes)
+
+    async def reply(self, channel: Channel, text: str) -> None:
+        """The bot's answers to people, as they would read them."""
+        self.answers.append((channel.id, text))
 
     async def _failed(self, row: object, reason: str) -> None:
         self.failures.append(reason)

@@ -1,0 +1,142 @@
+"""One community across platforms: linked accounts, mute evasion, bans done by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bridge.commands import parse_command
+from bridge.model import (
+    Account,
+    Author,
+    Ban,
+    Channel,
+    MembershipChange,
+    MembershipEvent,
+    Message,
+    Mute,
+    Platform,
+    Space,
+    SpaceKind,
+)
+from tests.component.harness import ModBot
+
+MX = Account(platform=Platform.MATRIX, id="@ann:hs")
+DC = Account(platform=Platform.DISCORD, id="111111111111111111")
+
+
+async def dm(bot: ModBot, account: Account, text: str, mid: str = "d1") -> str:
+    """Send the bot a direct message as ``account``; return the bot's answer."""
+    before = len(bot.answers)
+    await bot.core.on_direct_message(
+        Message(
+            id=mid,
+            author=Author(account=account),
+            channel=Channel(platform=account.platform, id=f"dm-{account.id}", is_dm=True),
+            text=text,
+            ts=bot.clock(),
+        )
+    )
+    assert len(bot.answers) == before + 1
+    return bot.answers[-1][1]
+
+
+async def test_member_links_two_accounts_with_a_one_time_code(bot: ModBot) -> None:
+    answer = await dm(bot, MX, "link")
+    assert "Your link code is 123456" in answer
+    linked = await dm(bot, DC, "link 123456")
+    assert linked == f"Linked: {MX.key} and {DC.key} are now one member."
+    history = await bot.command(f"!history {DC.id}", origin="h")
+    assert MX.key in history
+    assert DC.key in history
+    # The code works once.
+    other = Account(platform=Platform.DISCORD, id="333333333333333333")
+    assert "wrong, used or expired" in await dm(bot, other, "link 123456")
+
+
+async def test_codes_expire_and_cannot_be_guessed(bot: ModBot) -> None:
+    await dm(bot, MX, "link")
+    bot.clock.advance(minutes=11)
+    assert "wrong, used or expired" in await dm(bot, DC, "link 123456")
+    for _ in range(4):
+        await dm(bot, DC, "link 000000")
+    assert "Too many wrong codes" in await dm(bot, DC, "link 654321")
+
+
+async def test_code_from_the_same_account_is_refused(bot: ModBot) -> None:
+    await dm(bot, MX, "link")
+    assert "from your other account" in await dm(bot, MX, "link 123456")
+
+
+async def test_linking_never_makes_a_moderator(bot: ModBot) -> None:
+    await bot.linking.link(
+        Account(platform=Platform.MATRIX, id="@mod:hs"), DC, by="test", reason="x"
+    )
+    # The Discord account is linked to a moderator's Matrix account, but is no moderator.
+    answer = await bot.moderation.on_mod_command(
+        parse_command("!ban @eve:hs x"),
+        moderator=Author(account=DC),
+        origin="x",
+    )
+    assert answer == "Only moderators can use moderation commands."
+
+
+async def test_muted_member_who_links_a_new_account_is_muted_there_too(bot: ModBot) -> None:
+    await bot.command("!mute @ann:hs 1h spam", origin="m1")
+    await dm(bot, MX, "link")
+    await dm(bot, DC, "link 123456")
+    await bot.drain()
+    discord_mutes = [s for a, s in bot.discord.done if isinstance(a, Mute)]
+    assert sorted(discord_mutes) == ["g1", "g2"]
+    # And they cannot unlink themselves to escape it.
+    assert "once your mute or ban has ended" in await dm(bot, DC, "unlink")
+
+
+async def test_rejoining_does_not_shake_off_a_ban(bot: ModBot) -> None:
+    await bot.command("!ban @ann:hs raid", origin="b1")
+    await bot.drain()
+    before = len([a for a, _ in bot.matrix.done if isinstance(a, Ban)])
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=MX,
+            space=Space(platform=Platform.MATRIX, id="!b:hs", kind=SpaceKind.ROOM),
+            change=MembershipChange.JOIN,
+            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
+        )
+    )
+    await bot.drain()
+    bans = [s for a, s in bot.matrix.done if isinstance(a, Ban)]
+    assert len(bans) == before + 1
+    assert bans[-1] == "!b:hs"
+
+
+async def test_a_ban_by_hand_is_recorded_and_carried_to_every_space(bot: ModBot) -> None:
+    await bot.linking.link(MX, DC, by="test", reason="same person")
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=DC,
+            space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
+            change=MembershipChange.BAN,
+            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
+            actor=Account(platform=Platform.DISCORD, id="555555555555555555"),
+            reason="spam bot",
+        )
+    )
+    await bot.drain()
+    matrix_bans = sorted(s for a, s in bot.matrix.done if isinstance(a, Ban))
+    assert matrix_bans == ["!a:hs", "!b:hs"]
+    case = await bot.command("!case 1", origin="c")
+    assert "by moderator discord:555555555555555555" in case
+    assert "spam bot" in case
+
+
+async def test_the_bots_own_bans_are_not_recorded_twice(bot: ModBot) -> None:
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=MX,
+            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
+            change=MembershipChange.BAN,
+            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
+            actor=Account(platform=Platform.MATRIX, id="@bot:hs"),
+        )
+    )
+    assert await bot.repos.cases.get(1) is None

@@ -100,6 +100,11 @@ class Core:
     async def on_direct_message(self, message: Message) -> None:
         """A member wrote to the bot directly: linking accounts (reports build on this)."""
         log.info("direct message %s from %s", message.id, message.author.account.key)
+        if message.text.lstrip().startswith("!"):
+            # A non-moderator's command (a moderator's arrives as on_command): refuse it
+            # as a command rather than answer with the linking help.
+            await self.on_command(message)
+            return
         answer = await self._linking.handle(message.author, message.text)
         await self._answer(message, answer or LINK_HELP)
 

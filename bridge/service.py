@@ -29,7 +29,7 @@ from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.ports import ActionExecutor, Replier
 from bridge.scheduler import Scheduler
-from bridge.stores import KeyValueState, MatrixMemory
+from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
 from storage.codec import action_target
@@ -199,7 +199,7 @@ class Service:
             mod_room=config.mod_room,
             moderators=config.moderators,
             moderator_power_level=config.moderator_power_level,
-            state=KeyValueState(repos.kv, "matrix."),
+            state=repos.kv,
             handlers=core,
         )
         self.matrix = connection

@@ -1,8 +1,9 @@
 """The small persistent stores adapters ask for, backed by the SQLite key/value table.
 
 Adapters declare what they need to remember as Protocols (a Matrix member's power level
-before a mute, the bot's direct room with a member, the sync token); these classes give
-them that memory without the adapters knowing about storage.
+before a mute, the bot's direct room with a member); this gives them that memory without
+the adapters knowing about storage. (The Matrix sync state takes the key/value repository
+as it is.)
 """
 
 from __future__ import annotations
@@ -10,20 +11,6 @@ from __future__ import annotations
 import json
 
 from storage.kv import KeyValueRepository
-
-
-class KeyValueState:
-    """``get``/``set`` under a prefix (e.g. the Matrix sync token and device id)."""
-
-    def __init__(self, kv: KeyValueRepository, prefix: str) -> None:
-        self._kv = kv
-        self._prefix = prefix
-
-    async def get(self, key: str) -> str | None:
-        return await self._kv.get(self._prefix + key)
-
-    async def set(self, key: str, value: str) -> None:
-        await self._kv.set(self._prefix + key, value)
 
 
 class MatrixMemory:

@@ -112,7 +112,9 @@ class RoomBook:
         self._room_refs = tuple(rooms)
         self._space_refs = tuple(spaces)
         self._mod_ref = mod_room
-        self._resolved: dict[str, str] = {ref: ref for ref in (*rooms, *spaces) if not is_alias(ref)}
+        self._resolved: dict[str, str] = {
+            ref: ref for ref in (*rooms, *spaces) if not is_alias(ref)
+        }
         if mod_room and not is_alias(mod_room):
             self._resolved[mod_room] = mod_room
         self._children: dict[str, tuple[str, ...]] = {}  # space id -> its descendants
@@ -145,11 +147,16 @@ class RoomBook:
         refs = (*self._room_refs, *self._space_refs, *([self._mod_ref] if self._mod_ref else []))
         return list(dict.fromkeys(self._resolved[ref] for ref in refs if ref in self._resolved))
 
-    def set_children(self, space_id: str, children: Sequence[str]) -> list[str]:
-        """Replace what is known to be below ``space_id``; return the rooms new to the book."""
+    def set_children(self, space_id: str, children: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Replace what is known to be below ``space_id``.
+
+        Returns the rooms that became protected and those that no longer are (taken out of
+        the space, and not protected otherwise).
+        """
         before = self.protected
         self._children[space_id] = tuple(children)
-        return [room for room in children if room not in before]
+        after = self.protected
+        return [r for r in children if r not in before], sorted(before - after)
 
     def add_direct(self, room_id: str) -> None:
         """Remember a room as a direct room with the bot."""

@@ -1,0 +1,161 @@
+"""Where each synced Matrix event goes: which handler of the core, if any, and as what.
+
+The rules, in one place: protected rooms' messages are judged (``on_message``) and their
+membership changes recorded (``on_membership``); the mod room is never judged, only its ``!``
+commands go on; in a direct room a moderator's ``!`` text is a command and everything else a
+direct message (member reports). The bot's own messages go nowhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from nio import MatrixRoom, RoomMemberEvent, RoomMessage
+
+from adapters.matrix.rooms import SPACE_CHILD_EVENT, RoomBook, RoomKind, is_command
+from adapters.matrix.translate import membership_from_event, message_from_event
+from bridge.model import MembershipEvent, Message
+
+logger = logging.getLogger(__name__)
+
+
+class MatrixHandlers(Protocol):
+    """What the service core does with Matrix events (the connection only routes them)."""
+
+    async def on_message(self, message: Message) -> None:
+        """A message or an edit in a protected room."""
+        ...
+
+    async def on_membership(self, event: MembershipEvent) -> None:
+        """A join, leave, kick, ban or unban in a protected room."""
+        ...
+
+    async def on_command(self, message: Message) -> None:
+        """``!`` text in the mod room, or in a direct room from a moderator."""
+        ...
+
+    async def on_direct_message(self, message: Message) -> None:
+        """Any other message in a direct room with the bot (member reports)."""
+        ...
+
+
+def own_join_index(events: Sequence[Any], user_id: str) -> int:
+    """Where ``user_id`` joined in ``events`` (-1: not there).
+
+    What a timeline holds before the bot's own join is history from before it was there, which
+    is not judged.
+    """
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == user_id
+            and event.membership == "join"
+            and event.prev_membership != "join"
+        ):
+            return index
+    return -1
+
+
+class EventRouter:
+    """Translates synced events with translate.py and hands each to the right handler.
+
+    ``rooms`` is the syncing nio client's room map (room and display names only: power comes
+    from the book, which understands room version 12). ``on_space_change`` is called when a
+    watched space's children change.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        book: RoomBook,
+        rooms: Mapping[str, MatrixRoom],
+        handlers: MatrixHandlers,
+        moderators: Collection[str],
+        moderator_power_level: int | None,
+        on_space_change: Callable[[], None],
+    ) -> None:
+        self._me = user_id
+        self._book = book
+        self._rooms = rooms
+        self._handlers = handlers
+        self._moderators = frozenset(moderators)
+        self._moderator_level = moderator_power_level
+        self._on_space_change = on_space_change
+
+    def observe(self, room_id: str, source: Mapping[str, Any]) -> None:
+        """Take in a state event without handing it on (sync's state section, old history)."""
+        self._book.state(room_id).observe(source)
+        if source.get("type") == SPACE_CHILD_EVENT and self._book.is_watched_space(room_id):
+            self._on_space_change()
+
+    async def dispatch(self, room_id: str, event: Any) -> None:
+        """Hand one timeline event on; a handler's exception is logged, never raised."""
+        source: Mapping[str, Any] = getattr(event, "source", None) or {}
+        # Power levels change as the timeline goes: judge each event by the state before it.
+        self.observe(room_id, source)
+        kind = self._book.kind(room_id)
+        if kind is RoomKind.OTHER:
+            return
+        try:
+            if isinstance(event, RoomMessage):
+                await self._message(room_id, kind, event)
+            elif isinstance(event, RoomMemberEvent) and kind is RoomKind.PROTECTED:
+                await self._membership(room_id, event)
+        except Exception as exc:
+            # Never the text (privacy) and never the traceback (its last line may carry it).
+            logger.error(
+                "handler failed on event %s in %s: %s",
+                source.get("event_id"),
+                room_id,
+                type(exc).__name__,
+            )
+
+    def is_moderator(self, user_id: str) -> bool:
+        """A configured moderator, or at the configured power level in the mod room."""
+        if user_id in self._moderators:
+            return True
+        mod_room = self._book.mod_room_id
+        if self._moderator_level is None or mod_room is None:
+            return False
+        return self._book.state(mod_room).level(user_id) >= self._moderator_level
+
+    async def _message(self, room_id: str, kind: RoomKind, event: RoomMessage) -> None:
+        if event.sender == self._me:
+            return
+        room = self._rooms.get(room_id)
+        user = room.users.get(event.sender) if room else None
+        message = message_from_event(
+            event,
+            self._book.context(room_id, room.display_name if room else ""),
+            display_name=(user.display_name or "") if user else "",
+            power_level=self._book.state(room_id).level(event.sender),
+            is_moderator=self.is_moderator(event.sender),
+            is_bot=event.sender == self._me,
+        )
+        if message is None:
+            return
+        # Editing a command must not run it a second time.
+        command = is_command(message.text) and message.edit_of is None
+        if kind is RoomKind.PROTECTED:
+            await self._handlers.on_message(message)
+        elif kind is RoomKind.MOD:
+            if command:
+                await self._handlers.on_command(message)
+        elif command and message.author.is_moderator:
+            await self._handlers.on_command(message)
+        else:
+            await self._handlers.on_direct_message(message)
+
+    async def _membership(self, room_id: str, event: RoomMemberEvent) -> None:
+        if event.sender == self._me == event.state_key:
+            return  # the bot's own joins and leaves are its own doing
+        room = self._rooms.get(room_id)
+        change = membership_from_event(
+            event, self._book.context(room_id, room.display_name if room else "")
+        )
+        if change is not None:
+            await self._handlers.on_membership(change)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -78,6 +78,29 @@ class StorageConfig(BaseModel):
     path: str = "modbridge.db"
 
 
+class AntispamConfig(BaseModel):
+    """The homeserver's spam-checker callbacks (synapse-http-antispam): DM invites between
+    members need the recipient's consent. The shared secret comes from the environment only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str = Field(default="127.0.0.1:8787", pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
+    community_servers: tuple[str, ...] = ()  # every user on these homeservers is a member
+    default: Literal["closed", "open"] = "closed"  # for members who never chose a DM default
+    direct_window_seconds: float = Field(default=10.0, gt=0, le=300)
+    secret: SecretStr | None = None
+
+    @property
+    def host(self) -> str:
+        """The address part of ``listen`` (brackets of an IPv6 address removed)."""
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port part of ``listen``."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+
 class Settings(BaseSettings):
     """The whole configuration of one modbridge service."""
 
@@ -92,6 +115,7 @@ class Settings(BaseSettings):
     rules: tuple[RuleConfig, ...] = ()
     matrix: MatrixConfig | None = None
     discord: DiscordConfig | None = None
+    antispam: AntispamConfig | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -9,9 +10,11 @@ from bridge.commands import CommandError, parse_command
 from bridge.linking import HELP as LINK_HELP
 from bridge.linking import Linking
 from bridge.model import (
+    Account,
     Action,
     Author,
     Ban,
+    Channel,
     MembershipChange,
     MembershipEvent,
     Message,
@@ -23,6 +26,7 @@ from bridge.model import (
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.ports import PlatformError, Replier
+from bridge.reports import Reports
 from storage.audit import AuditRepository
 from storage.cases import NewCase, OriginKind
 
@@ -39,12 +43,15 @@ class Core:
         moderation: Moderation,
         audit: AuditRepository,
         linking: Linking,
+        reports: Reports,
         repliers: Mapping[Platform, Replier],
         bots: set[str],
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
     ) -> None:
         self._linking = linking
+        self._reports = reports
+        self._commands: set[asyncio.Task[None]] = set()
         self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
         self._mirror_bans = mirror_bans
         self._mirror_kicks = mirror_kicks
@@ -76,7 +83,26 @@ class Core:
             await self._manual_action(event)
 
     async def on_command(self, message: Message) -> None:
-        """A text command (Matrix): parse it, carry it out, answer where it was given."""
+        """A text command (Matrix): parse it, carry it out, answer where it was given.
+
+        Runs beside the platform's event loop: answering waits for the actions' first
+        attempts, and moderation of every room must not pause meanwhile.
+        """
+        task = asyncio.create_task(self._command(message), name=f"command {message.id}")
+        self._commands.add(task)
+        task.add_done_callback(self._command_done)
+
+    def _command_done(self, task: asyncio.Task[None]) -> None:
+        self._commands.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("command %s failed: %s", task.get_name(), type(task.exception()).__name__)
+
+    async def drain_commands(self) -> None:
+        """Wait for commands in progress (at shutdown, and in tests)."""
+        while self._commands:
+            await asyncio.gather(*list(self._commands), return_exceptions=True)
+
+    async def _command(self, message: Message) -> None:
         try:
             command = parse_command(message.text)
         except CommandError as exc:
@@ -103,10 +129,26 @@ class Core:
         if message.text.lstrip().startswith("!"):
             # A non-moderator's command (a moderator's arrives as on_command): refuse it
             # as a command rather than answer with the linking help.
-            await self.on_command(message)
+            await self._command(message)
             return
         answer = await self._linking.handle(message.author, message.text)
         await self._answer(message, answer or LINK_HELP)
+
+    async def on_report(
+        self, *, reporter: Account, message: Message | None, details: str, origin: str
+    ) -> str:
+        """A member reported a message (Discord's "Report message" menu)."""
+        return await self._reports.report(
+            reporter=reporter, message=message, details=details, origin=origin
+        )
+
+    async def on_automod_hit(
+        self, *, rule_name: str, author: Account, channel: Channel, matched: str
+    ) -> None:
+        """Discord's AutoMod blocked a message for one of our rules: count it as a hit."""
+        await self._pipeline.record_blocked_hit(
+            rule_id=rule_name, author=author, channel=channel, matched=matched
+        )
 
     async def _manual_action(self, event: MembershipEvent) -> None:
         """A ban or kick done by hand on a platform: record it, and carry it over if wanted."""

@@ -6,7 +6,7 @@ every action on a member takes the same road and leaves the same record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -14,6 +14,7 @@ from bridge.model import (
     Account,
     Action,
     Ban,
+    Channel,
     Message,
     Mute,
     NotifyModerators,
@@ -21,6 +22,7 @@ from bridge.model import (
     Unban,
     Unmute,
     Verdict,
+    Warn,
 )
 from bridge.planner import Community, PlannedAction, plan
 from rules.engine import Engine
@@ -44,6 +46,14 @@ class Opened:
 
     case: CaseRow
     enqueued: int
+
+
+def _message_key(message: Message) -> str:
+    """What makes a message event unique: Discord edits keep the message's id."""
+    key = f"msg:{message.platform.value}:{message.id}"
+    if message.edit_of is not None:
+        key += f":edit:{message.ts.isoformat()}"
+    return key
 
 
 def _message_space(message: Message) -> str | None:
@@ -124,7 +134,7 @@ class Pipeline:
                 origin=",".join(h.rule_id for h in enforced),
                 reason="; ".join(f"{h.rule_id}: {h.clause}" for h in enforced),
                 evidence="; ".join(h.matched for h in enforced)[:500],
-                dedupe_key=f"msg:{message.platform.value}:{message.id}",
+                dedupe_key=_message_key(message),
             ),
             verdict.actions,
             member_id=member_id,
@@ -133,6 +143,44 @@ class Pipeline:
         )
         log.info("case %s opened for message %s", opened.case.id, message.id)
         return verdict
+
+    async def record_blocked_hit(
+        self, *, rule_id: str, author: Account, channel: Channel, matched: str
+    ) -> Opened | None:
+        """A message a platform blocked by itself (Discord AutoMod) for one of our rules:
+        the hit counts like any other (a case, the strike points, a warning if the rule
+        warns, the moderators told); there is no message left to delete."""
+        engine = self._engine()
+        rule = next((r for r in engine.policy.rules if r.id == rule_id), None)
+        if rule is None:
+            log.info("AutoMod hit for %s: not one of our rules", rule_id)
+            return None
+        member_id = await self.member_of(author)
+        actions: list[Action] = []
+        if any(spec.kind == "warn" for spec in rule.actions):
+            actions.append(Warn(target=author, reason=f"{rule.id}: blocked", clause=rule.clause))
+        actions.append(
+            NotifyModerators(
+                text=f"{author.key} in {channel.id}: {rule.id} ({rule.clause}), "
+                "blocked by Discord AutoMod"
+            )
+        )
+        decay = engine.policy.escalation.decay
+        opened = await self.enqueue_case(
+            NewCase(
+                subject=author,
+                origin_kind=OriginKind.RULE,
+                origin=rule.id,
+                reason=f"{rule.id}: {rule.clause}",
+                evidence=matched[:200],
+                dedupe_key=f"automod:{author.key}:{channel.id}:{self._clock().isoformat()}",
+            ),
+            actions,
+            member_id=member_id,
+            strikes=[(rule.id, rule.points, decay)] if rule.points else [],
+        )
+        await self.reload_strikes(member_id)  # the engine counts these points from now on
+        return opened
 
     async def enqueue_case(
         self,
@@ -143,6 +191,7 @@ class Pipeline:
         message: Message | None = None,
         strikes: Sequence[tuple[str, int, timedelta]] = (),
         origin: str | None = None,
+        on_open: Callable[[CaseRow, Transaction], Awaitable[None]] | None = None,
     ) -> Opened:
         """Open ``case`` and queue ``actions`` on every linked account, in one transaction,
         with the strikes, the timers that end timed actions, and the audit record."""
@@ -173,6 +222,8 @@ class Pipeline:
                 tx=tx,
             )
             if created:
+                if on_open is not None:
+                    await on_open(row, tx)
                 await self._record_sanctions(member_id, row.id, actions, tx=tx)
                 for rule_id, points, decay in strikes:
                     await self._repos.strikes.give(

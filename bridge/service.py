@@ -17,21 +17,25 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.discord.connection import AutomodSpec, DiscordConnection
+from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.core import Core
 from bridge.linking import Linking
-from bridge.model import NotifyModerators, Platform
+from bridge.model import Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
-from bridge.ports import ActionExecutor, Replier
+from bridge.ports import ActionExecutor, PermanentError, Replier
+from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
+from rules.policy import KeywordsRule, PiiRule, Policy
 from storage.codec import action_target
 from storage.db import Database
 from storage.outbox import ActionRow
@@ -39,11 +43,31 @@ from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
+# Rust-regex patterns for Discord AutoMod (a first line of defence; our engine sees more).
+KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
+EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
+
 NO_PLATFORM = (
     "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
     "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
     "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
 )
+
+
+def automod_specs(policy: Policy) -> list[AutomodSpec]:
+    """The rules Discord's own AutoMod can enforce before anyone sees a message."""
+    specs = []
+    for rule in policy.rules:
+        if isinstance(rule, KeywordsRule) and rule.mode is Mode.ENFORCE:
+            specs.append(AutomodSpec(name=rule.id, keywords=tuple(rule.words)))
+        elif isinstance(rule, PiiRule) and rule.mode is Mode.ENFORCE:
+            regexes = []
+            if rule.phones:
+                regexes.append(KENYAN_PHONE)
+            if rule.emails:
+                regexes.append(EMAIL)
+            specs.append(AutomodSpec(name=rule.id, regexes=tuple(regexes)))
+    return specs
 
 
 def utc_now() -> datetime:
@@ -54,6 +78,8 @@ def check_platforms(settings: Settings) -> None:
     """Refuse to start without a platform, or with one that lacks its secret."""
     if settings.matrix is None and settings.discord is None:
         raise ConfigError(NO_PLATFORM)
+    if settings.discord is not None and settings.discord.token is None:
+        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
     matrix = settings.matrix
     if matrix is not None and matrix.password is None and matrix.access_token is None:
         raise ConfigError(
@@ -120,9 +146,11 @@ class Service:
         self._path = config_path
         self._stop = asyncio.Event()
         self.matrix: MatrixConnection | None = None
+        self.discord: DiscordConnection | None = None
         self._executors: dict[Platform, ActionExecutor] = {}
         self._repliers: dict[Platform, Replier] = {}
         self._bots: set[str] = set()
+        self._failure: BaseException | None = None  # why a platform connection gave up
 
     def stop(self) -> None:
         self._stop.set()
@@ -135,6 +163,9 @@ class Service:
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
             if mod_room:
                 mod_rooms[Platform.MATRIX] = [mod_room]
+        if self.discord is not None:
+            spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
+            mod_rooms[Platform.DISCORD] = [str(c) for c in self.discord.mod_channel_ids.values()]
         return Community(spaces=spaces, mod_rooms=mod_rooms)
 
     async def run(self) -> None:
@@ -153,8 +184,10 @@ class Service:
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         moderation = Moderation(pipeline=self.pipeline, linking=linking, repos=repos, clock=utc_now)
+        reports = Reports(pipeline=self.pipeline, repos=repos, clock=utc_now)
         core = Core(
             pipeline=self.pipeline, moderation=moderation, audit=repos.audit, linking=linking,
+            reports=reports,
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
@@ -168,15 +201,20 @@ class Service:
         ]
         try:
             if self.settings.matrix is not None:
-                tasks.append(asyncio.create_task(self._run_matrix(core, repos), name="matrix"))
+                matrix = asyncio.create_task(self._run_matrix(core, repos), name="Matrix")
+                matrix.add_done_callback(self._platform_ended)
+                tasks.append(matrix)
             log.info("modbridge running")
             await self._stop.wait()
         finally:
             log.info("modbridge stopping")
+            await core.drain_commands()
             worker.stop()
             scheduler.stop()
             if self.matrix is not None:
                 await self.matrix.close()
+            if self.discord is not None:
+                await self.discord.close()
             for task in tasks:
                 if task.get_name() != "worker":
                     task.cancel()
@@ -184,6 +222,21 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             await db.close()
             log.info("modbridge stopped")
+        if isinstance(self._failure, PermanentError):
+            # Refused credentials and the like: the admin has to fix the configuration.
+            raise ConfigError(f"the Matrix connection failed: {self._failure}")
+        if self._failure is not None:
+            raise self._failure
+
+    def _platform_ended(self, task: asyncio.Task[None]) -> None:
+        """A platform connection gave up (credentials refused, a bug): stop, do not idle on."""
+        if task.cancelled() or self._stop.is_set() or task.exception() is None:
+            return
+        error = task.exception()
+        why = str(error) if isinstance(error, PermanentError) else type(error).__name__
+        log.error("the %s connection stopped, so does modbridge: %s", task.get_name(), why)
+        self._failure = error
+        self.stop()
 
     async def _run_matrix(self, core: Core, repos: Repositories) -> None:
         config = self.settings.matrix
@@ -216,6 +269,31 @@ class Service:
             await connection.run()
         finally:
             await client.close()
+
+    async def _run_discord(self, core: Core, repos: Repositories) -> None:
+        config = self.settings.discord
+        if config is None or config.token is None:
+            return
+        connection = DiscordConnection(
+            token=config.token.get_secret_value(),
+            api_base=config.api_base,
+            gateway_url=config.gateway_url,
+            guilds=config.guilds,
+            mod_channels={int(g): c for g, c in config.mod_channels.items()},
+            moderator_roles=config.moderator_roles,
+            handlers=core,
+            state=repos.kv,
+            automod=config.automod,
+            automod_rules=automod_specs(self.policy.engine.policy),
+        )
+        self.discord = connection
+        await connection.start()
+        self._executors[Platform.DISCORD] = connection.executor()
+        self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)
+        if connection.client.user is not None:
+            self._bots.add(f"discord:{connection.client.user.id}")
+        self._worker.wake()
+        await connection.run()
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -24,6 +24,7 @@ from storage.outbox import (
     NewAction,
     OutboxRepository,
 )
+from storage.reports import ReportRepository
 from storage.strikes import StrikeRepository, StrikeRow
 from storage.timers import NewTimer, TimerRepository, TimerRow
 
@@ -72,6 +73,7 @@ class Repositories:
     audit: AuditRepository
     links: LinkCodeRepository
     sanctions: SanctionRepository
+    reports: ReportRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -87,4 +89,5 @@ class Repositories:
             audit=AuditRepository(db),
             links=LinkCodeRepository(db),
             sanctions=SanctionRepository(db),
+            reports=ReportRepository(db),
         )

@@ -17,6 +17,7 @@ from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.ports import PermanentError, TransientError
+from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.worker import ActionWorker
 from rules.engine import Engine
@@ -120,7 +121,9 @@ class ModBot:
         self.answers: list[tuple[str, str]] = []
         self.core = Core(
             pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
-            linking=self.linking, repliers={Platform.MATRIX: self, Platform.DISCORD: self},
+            linking=self.linking,
+            reports=Reports(pipeline=self.pipeline, repos=self.repos, clock=clock),
+            repliers={Platform.MATRIX: self, Platform.DISCORD: self},
             bots={"matrix:@bot:hs", "discord:999999999999999999"},
         )  # fmt: skip
         self.codes = iter(["123456", "654321", "111111", "222222"])

@@ -19,7 +19,7 @@ from typing import Final
 from aiohttp import WSMsgType, web
 
 from .payloads import guild_create_payload, me_payload, member_payload
-from .state import JSON, Guild, User, World
+from .state import JSON, PRIVILEGED_INTENTS, Guild, User, World
 
 HEARTBEAT_INTERVAL_MS: Final = 41_250
 #: How many events a session keeps for RESUME; older ones force a fresh IDENTIFY.
@@ -259,7 +259,11 @@ class Gateway:
         if bot is None:
             connection.close(4004)  # Authentication failed
             return
-        session = Session(id=secrets.token_hex(16), bot=bot, intents=int(data.get("intents", 0)))
+        intents = int(data.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~bot.privileged_intents:
+            connection.close(4014)  # Disallowed intent(s): not enabled for the application
+            return
+        session = Session(id=secrets.token_hex(16), bot=bot, intents=intents)
         self.sessions[session.id] = session
         self._attach(connection, session)
         guilds = self._world.guilds_of(bot.id)

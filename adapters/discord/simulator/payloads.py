@@ -229,10 +229,20 @@ def application_payload(bot: User, owner: User | None) -> JSON:
         "bot_require_code_grant": False,
         "owner": user_payload(owner or bot),
         "verify_key": "0" * 64,
-        "flags": 0,
+        "flags": _application_flags(bot),
         "summary": "",
         "team": None,
     }
+
+
+def _application_flags(bot: User) -> int:
+    # GATEWAY_PRESENCE (1 << 12), GATEWAY_GUILD_MEMBERS (1 << 14), GATEWAY_MESSAGE_CONTENT
+    # (1 << 18): the switches of the developer portal, which discord.py reads at login.
+    flags = 0
+    for intent, flag in ((1 << 8, 1 << 12), (1 << 1, 1 << 14), (1 << 15, 1 << 18)):
+        if bot.privileged_intents & intent:
+            flags |= flag
+    return flags
 
 
 def _snowflake(value: int | None) -> str | None:

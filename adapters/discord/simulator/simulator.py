@@ -30,7 +30,18 @@ from .interactions import (
 )
 from .payloads import channel_payload, role_payload
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
-from .state import DM_CHANNEL, Channel, Guild, Member, Message, Role, SimulatorError, User, World
+from .state import (
+    DM_CHANNEL,
+    PRIVILEGED_INTENTS,
+    Channel,
+    Guild,
+    Member,
+    Message,
+    Role,
+    SimulatorError,
+    User,
+    World,
+)
 
 
 class MessageBlocked(SimulatorError):
@@ -86,9 +97,19 @@ class DiscordSimulator:
         """A scripted human; ``dms_open=False`` refuses DMs from bots (403 50007)."""
         return self.world.create_user(username, dms_open=dms_open)
 
-    def create_bot(self, username: str, *, token: str | None = None) -> User:
-        """A bot account; log discord.py in with ``bot.token``."""
-        return self.world.create_bot(username, token=token)
+    def create_bot(
+        self,
+        username: str,
+        *,
+        token: str | None = None,
+        privileged_intents: int = PRIVILEGED_INTENTS,
+    ) -> User:
+        """A bot account; log discord.py in with ``bot.token``.
+
+        ``privileged_intents`` are the ones switched on for its application in the developer
+        portal (all by default); asking for another one at IDENTIFY gets close code 4014.
+        """
+        return self.world.create_bot(username, token=token, privileged_intents=privileged_intents)
 
     def create_guild(self, name: str, *, owner: User) -> Guild:
         """A guild with its @everyone role, owned by (and containing) ``owner``."""

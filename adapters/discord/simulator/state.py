@@ -23,6 +23,10 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 TEXT_CHANNEL = 0
 DM_CHANNEL = 1
 
+#: The privileged gateway intents (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT): an
+#: application must have them switched on in the developer portal to ask for them.
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+
 
 class SimulatorError(Exception):
     """A scripting call asked for something the simulated Discord would not allow."""
@@ -40,6 +44,9 @@ class User:
     #: False models a user whose privacy settings refuse DMs from server members.
     dms_open: bool = True
     global_name: str | None = None
+    #: For a bot: the privileged intents its application may ask for (IDENTIFY asking for
+    #: others is closed with 4014, as on Discord).
+    privileged_intents: int = PRIVILEGED_INTENTS
 
 
 @dataclass(slots=True)
@@ -156,11 +163,24 @@ class World:
         self.users[user.id] = user
         return user
 
-    def create_bot(self, username: str, *, token: str | None = None) -> User:
+    def create_bot(
+        self,
+        username: str,
+        *,
+        token: str | None = None,
+        privileged_intents: int = PRIVILEGED_INTENTS,
+    ) -> User:
         """Add a bot account with its token and an application of the same id."""
         user_id = self.new_id()
         token = token or f"sim.{user_id}.{secrets.token_hex(8)}"
-        user = User(id=user_id, username=username, bot=True, token=token, application_id=user_id)
+        user = User(
+            id=user_id,
+            username=username,
+            bot=True,
+            token=token,
+            application_id=user_id,
+            privileged_intents=privileged_intents,
+        )
         self.users[user.id] = user
         return user
 

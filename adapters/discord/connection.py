@@ -1,0 +1,248 @@
+"""The connection to Discord: a discord.py client, event routing, commands, AutoMod, DM pauses.
+
+Gateway intents it asks for, and why:
+
+* ``guilds`` -- guilds, channels and roles in the cache (role hierarchy, permissions);
+* ``members`` (privileged) -- joins and leaves, and member roles for "is a moderator";
+* ``guild_messages`` / ``dm_messages`` -- messages in guilds, and members writing to the bot;
+* ``message_content`` (privileged) -- without it Discord blanks the text of every message
+  that does not mention the bot, and no rule could match anything;
+* ``moderation`` -- bans and unbans, also those made by hand outside modbridge;
+* ``auto_moderation_execution`` -- what native AutoMod blocked.
+
+The two privileged intents must be switched on in the developer portal (Bot > Privileged
+Gateway Intents); Discord closes the gateway with 4014 otherwise, which :meth:`start` turns
+into a :class:`DiscordStartupError` naming the switch.
+
+Only the configured guilds are moderated: events from any other guild the bot is in are
+dropped here, and the bot's own messages never reach the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from adapters.discord.automod import AutomodMirror, AutomodSpec
+from adapters.discord.commands import DiscordHandlers, build_tree
+from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
+from adapters.discord.events import ModClient, Router, intents
+from adapters.discord.executor import DiscordExecutor
+
+__all__ = [
+    "AutomodSpec",
+    "DiscordConnection",
+    "DiscordHandlers",
+    "DiscordStartupError",
+    "DiscordStateStore",
+    "intents",
+]
+
+log = logging.getLogger(__name__)
+
+#: The smallest value discord.py accepts: a 429 asking for longer raises RateLimited, which
+#: the executor hands to the worker instead of sleeping inside an action.
+MAX_RATELIMIT_WAIT: Final = 30.0
+
+
+class DiscordStartupError(RuntimeError):
+    """The connection could not start; the text says what to change."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DiscordConnection:
+    """One bot's connection to Discord, moderating the configured guilds.
+
+    ``api_base`` and ``gateway_url`` are where discord.py connects; :meth:`start` writes them
+    into ``discord.http.Route.BASE`` and ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``,
+    which are process-wide class attributes: every discord.py client in the process talks to
+    the same place (fine for one connection per process, and for tests against a simulator).
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_base: str,
+        gateway_url: str,
+        guilds: Sequence[int],
+        mod_channels: Mapping[int, int],
+        moderator_roles: Sequence[int],
+        handlers: DiscordHandlers,
+        state: DiscordStateStore,
+        automod: bool = False,
+        automod_rules: Sequence[AutomodSpec] = (),
+        ready_timeout: float = 30.0,
+        guild_ready_timeout: float = 2.0,
+        dm_pause_renew_every: timedelta = RENEW_EVERY,
+        action_deadline: float = 30.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._token = token
+        self._api_base = api_base
+        self._gateway_url = gateway_url
+        self._guilds = frozenset(guilds)
+        self._mod_channels = dict(mod_channels)
+        self._ready_timeout = ready_timeout
+        self._action_deadline = action_deadline
+        self._clock = clock
+        self._router = Router(
+            handlers=handlers,
+            guilds=self._guilds,
+            moderator_roles=frozenset(moderator_roles),
+            clock=clock,
+        )
+        self._client = ModClient(
+            self._router,
+            guild_ready_timeout=guild_ready_timeout,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        )
+        self._router.client = self._client
+        self._dm_pauses = DmPauses(
+            self._client, state, renew_every=dm_pause_renew_every, clock=clock
+        )
+        # Also without mirroring, the mirror names the moderators' own rules in AutoMod hits.
+        self._automod = AutomodMirror(self._client, automod_rules if automod else ())
+        self._mirror_automod = automod
+        self._router.automod_mirror = self._automod
+        self._tree = build_tree(
+            self._client,
+            handlers=handlers,
+            moderator_roles=self._router.moderator_roles,
+            protected_guilds=self._guilds,
+            dm_pauses=self._dm_pauses,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> discord.Client:
+        """The discord.py client (for the composition root; the core needs none of it)."""
+        return self._client
+
+    @property
+    def protected_guilds(self) -> frozenset[int]:
+        """The guilds this connection moderates."""
+        return self._guilds
+
+    @property
+    def mod_channel_ids(self) -> dict[int, int]:
+        """Guild id -> the moderators' channel id, where NotifyModerators goes."""
+        return dict(self._mod_channels)
+
+    @property
+    def dm_pauses(self) -> DmPauses:
+        """The DM-pause keeper (also driven by ``/mod dms``)."""
+        return self._dm_pauses
+
+    def executor(self) -> DiscordExecutor:
+        """An executor over this connection's client."""
+        return DiscordExecutor(self._client, deadline=self._action_deadline, clock=self._clock)
+
+    async def start(self) -> None:
+        """Log in, connect, wait until ready; then sync commands, AutoMod and DM pauses.
+
+        Raises DiscordStartupError for a refused token, a missing privileged intent or a
+        gateway that does not become ready in time.
+        """
+        discord.http.Route.BASE = self._api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self._gateway_url)
+        try:
+            await self._client.login(self._token)
+        except discord.LoginFailure as exc:
+            await self._client.close()
+            raise DiscordStartupError("Discord refused the bot token (401)") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._client.close()
+            raise DiscordStartupError(
+                f"Discord's API at {self._api_base} is unreachable ({type(exc).__name__})"
+            ) from exc
+        self._task = asyncio.create_task(self._client.connect(), name="discord-gateway")
+        ready = asyncio.create_task(self._client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._task, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            error = self._startup_error() if self._task in done else None
+            await self.close()
+            raise error or DiscordStartupError(
+                f"the Discord gateway was not ready within {self._ready_timeout:.0f} s"
+            )
+        missing = self._guilds - {guild.id for guild in self._client.guilds}
+        if missing:
+            log.warning("the bot is not in configured guild(s) %s", sorted(missing))
+        await self._after_ready()
+
+    def _startup_error(self) -> DiscordStartupError:
+        assert self._task is not None  # noqa: S101 - only called once the task finished
+        exc = self._task.exception()
+        if isinstance(exc, discord.PrivilegedIntentsRequired):
+            return DiscordStartupError(_intents_advice(self._client.application))
+        return DiscordStartupError(f"the Discord gateway closed: {type(exc).__name__}")
+
+    async def _after_ready(self) -> None:
+        # Global: "Report message" is user-installable and used in DMs; /mod is per guild.
+        # A refused sync leaves the commands as they were; moderation by rules goes on.
+        try:
+            await self._tree.sync()
+        except discord.HTTPException as exc:
+            log.error("syncing the global commands failed: %s %s", exc.status, exc.code)
+        for guild_id in sorted(self._guilds):
+            guild = self._client.get_guild(guild_id)
+            if guild is None:
+                continue
+            try:
+                await self._tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                log.error("syncing /mod in %s failed: %s %s", guild_id, exc.status, exc.code)
+            if self._mirror_automod:
+                try:
+                    await self._automod.sync(guild)
+                except discord.HTTPException as exc:
+                    log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+        await self._dm_pauses.restore(self._guilds)
+
+    async def run(self) -> None:
+        """Stay connected until :meth:`close` (discord.py reconnects and resumes by itself)."""
+        if self._task is None:
+            raise RuntimeError("start() first")
+        await self._task
+
+    async def close(self) -> None:
+        """Disconnect; the DM pauses stay on at Discord and resume after the next start."""
+        await self._dm_pauses.close()
+        await self._client.close()
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=5)
+
+
+def _intents_advice(application: discord.AppInfo | None) -> str:
+    needed: list[str] = []
+    flags = application.flags if application is not None else None
+    if flags is None or not (
+        flags.gateway_message_content or flags.gateway_message_content_limited
+    ):
+        needed.append("Message Content Intent")
+    if flags is None or not (flags.gateway_guild_members or flags.gateway_guild_members_limited):
+        needed.append("Server Members Intent")
+    which = " and ".join(needed) or "the privileged intents"
+    app = f" of application {application.id}" if application is not None else ""
+    return (
+        f"Discord refused the gateway connection (4014, privileged intents): enable {which} "
+        f"under Bot > Privileged Gateway Intents{app} in the developer portal "
+        "(https://discord.com/developers/applications)"
+    )

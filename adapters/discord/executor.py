@@ -1,0 +1,397 @@
+"""Carrying out modbridge actions in Discord guilds over a logged-in discord.py client.
+
+Every call goes to the REST API by id (``client.http``, ``discord.Object``), so an action
+works whether or not the member, channel or guild is in discord.py's cache. The cache is only
+read to explain a refusal in words a moderator can act on.
+
+This is the boundary where discord.py's exceptions become the two of :mod:`bridge.ports`:
+
+* ``Forbidden`` (missing permission, role hierarchy, owner or administrator, closed DMs) and
+  ``NotFound`` (unknown member, user, channel, ban) -> :class:`PermanentError`, except that a
+  message already gone counts as deleted;
+* 5xx, connection errors, timeouts -> :class:`TransientError`;
+* 429: discord.py sleeps and retries by itself, but only up to the client's
+  ``max_ratelimit_timeout``; a longer one raises ``discord.RateLimited``, which becomes a
+  TransientError carrying ``retry_after`` so the action worker, not this call, does the waiting.
+
+discord.py also retries 500/502/504 five times with growing sleeps (25 s in all); each action
+has a ``deadline`` so a persistent outage comes back as a TransientError in bounded time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import aiohttp
+import discord
+
+from bridge.model import (
+    Action,
+    Ban,
+    DeleteMessage,
+    Mute,
+    NotifyModerators,
+    Platform,
+    Remove,
+    Space,
+    Unban,
+    Unmute,
+    Warn,
+)
+from bridge.ports import ActionExecutor, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Discord refuses a timeout of 28 days or more; 27 leaves room for clock skew.
+MAX_TIMEOUT: Final = timedelta(days=27)
+#: Discord's limit on a message's length.
+MAX_CONTENT: Final = 2000
+#: Discord's JSON error codes the executor tells apart.
+CANNOT_DM: Final = 50007
+MISSING_PERMISSIONS: Final = 50013
+MISSING_ACCESS: Final = 50001
+UNKNOWN_CHANNEL: Final = 10003
+UNKNOWN_MESSAGE: Final = 10008
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DiscordExecutor:
+    """Carries out actions in Discord guilds: the ActionExecutor of :mod:`bridge.ports`.
+
+    ``space.id`` is the guild id, except for NotifyModerators (the moderators' channel id) and
+    Warn (empty: a warning is a DM, not tied to a guild). The client must have been made with
+    ``max_ratelimit_timeout`` (the connection does), or a long 429 would stall the worker.
+    """
+
+    platform: Platform = Platform.DISCORD
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        max_timeout: timedelta = MAX_TIMEOUT,
+        deadline: float = 30.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        if client.http.max_ratelimit_timeout is None:
+            raise ValueError(
+                "the client would wait out any 429 however long: make it with "
+                "max_ratelimit_timeout (discord.Client(max_ratelimit_timeout=30))"
+            )
+        self._client = client
+        self._max_timeout = max_timeout
+        self._deadline = deadline
+        self._clock = clock
+
+    async def execute(self, action: Action, space: Space) -> str:
+        """Carry out ``action`` in ``space``; return a short description of what was done.
+
+        Raises TransientError (rate limited beyond what discord.py waits out, Discord failing
+        or unreachable, deadline passed) or PermanentError (refused, unknown target).
+        """
+        if space.platform is not Platform.DISCORD:
+            raise PermanentError(f"{space.platform} space {space.id} given to the Discord executor")
+        match action:
+            case DeleteMessage():
+                return await self._delete(action)
+            case Warn():
+                return await self._warn(action, space)
+            case NotifyModerators():
+                return await self._notify(_snowflake(space.id, "channel"), action.text)
+        guild_id = _snowflake(space.id, "guild")
+        match action:
+            case Mute():
+                return await self._mute(guild_id, action)
+            case Unmute():
+                return await self._unmute(guild_id, action)
+            case Remove():
+                return await self._remove(guild_id, action)
+            case Ban():
+                return await self._ban(guild_id, action)
+            case Unban():
+                return await self._unban(guild_id, action)
+        raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
+
+    # -- the discord.py boundary ------------------------------------------------------------
+
+    async def _call(
+        self,
+        doing: str,
+        request: Awaitable[T],
+        *,
+        explain: Callable[[discord.Forbidden], Awaitable[str]] | None = None,
+    ) -> T:
+        """Await one REST call and turn its failures into TransientError / PermanentError."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await request
+        except discord.RateLimited as exc:
+            raise TransientError(
+                f"{doing}: rate limited by Discord for {exc.retry_after:.0f} s",
+                retry_after=exc.retry_after,
+            ) from exc
+        except discord.Forbidden as exc:
+            reason = await explain(exc) if explain is not None else ""
+            raise PermanentError(f"{doing}: {reason or _refusal(exc)}") from exc
+        except discord.NotFound as exc:
+            raise PermanentError(f"{doing}: {_described(exc)}") from exc
+        except discord.HTTPException as exc:
+            # 5xx after discord.py's own retries, or a 429 from outside Discord's API
+            # (Cloudflare): worth trying again later. Anything else is a request Discord
+            # refuses as written, which retrying will not change.
+            if exc.status >= 500 or exc.status == 429:
+                raise TransientError(f"{doing}: Discord is failing ({_described(exc)})") from exc
+            raise PermanentError(f"{doing}: {_described(exc)}") from exc
+        except TimeoutError as exc:
+            raise TransientError(
+                f"{doing}: no answer from Discord within {self._deadline:.0f} s"
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransientError(f"{doing}: Discord unreachable ({type(exc).__name__})") from exc
+
+    # -- the actions ------------------------------------------------------------------------
+
+    async def _delete(self, action: DeleteMessage) -> str:
+        channel_id = _snowflake(action.channel_id, "channel")
+        message_id = _snowflake(action.message_id, "message")
+        doing = f"delete message {message_id} in channel {channel_id}"
+        try:
+            await self._call(
+                doing,
+                self._client.http.delete_message(
+                    channel_id, message_id, reason=_reason(action.reason)
+                ),
+            )
+        except PermanentError as exc:
+            # Deleted already (by its author, a moderator, AutoMod, or a retry of this action):
+            # what the action wanted is true.
+            cause = exc.__cause__
+            if isinstance(cause, discord.NotFound) and cause.code in (
+                UNKNOWN_MESSAGE,
+                UNKNOWN_CHANNEL,
+                0,
+            ):
+                return f"message {message_id} in channel {channel_id} was already gone"
+            raise
+        return f"deleted message {message_id} in channel {channel_id}"
+
+    async def _warn(self, action: Warn, space: Space) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        where = f" of {space.name}" if space.name else ""
+        text = f"A warning from the moderators{where}: {action.reason}"
+        if action.clause:
+            # Quote the clause so the member reads the rule itself, not a paraphrase.
+            text += "\n\n" + "\n".join(f"> {line}" for line in action.clause.splitlines())
+        doing = f"send a warning to {user_id}"
+
+        async def closed(exc: discord.Forbidden) -> str:
+            return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
+
+        dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
+        await self._call(
+            doing,
+            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            explain=closed,
+        )
+        return f"warned {user_id} by DM"
+
+    async def _notify(self, channel_id: int, text: str) -> str:
+        channel = self._client.get_partial_messageable(channel_id)
+        await self._call(
+            f"notify the moderators in channel {channel_id}",
+            # Nobody gets pinged by what a rule or a report put in the text.
+            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+        )
+        return f"notified the moderators in channel {channel_id}"
+
+    async def _mute(self, guild_id: int, action: Mute) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        now = self._clock()
+        if action.until <= now:
+            return f"{user_id} was not timed out: the mute had already ended"
+        until = min(action.until, now + self._max_timeout)
+        await self._call(
+            f"time out {user_id} in guild {guild_id}",
+            self._client.http.edit_member(
+                guild_id,
+                user_id,
+                reason=_reason(action.reason),
+                communication_disabled_until=until.isoformat(),
+            ),
+            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+        )
+        done = f"timed out {user_id} in guild {guild_id} until {until.isoformat()}"
+        if until < action.until:
+            # The core reads this to renew the timeout before it lapses.
+            done += f" (Discord's limit; the mute runs until {action.until.isoformat()})"
+        return done
+
+    async def _unmute(self, guild_id: int, action: Unmute) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        await self._call(
+            f"lift the timeout of {user_id} in guild {guild_id}",
+            self._client.http.edit_member(
+                guild_id,
+                user_id,
+                reason=_reason(action.reason),
+                communication_disabled_until=None,
+            ),
+            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+        )
+        return f"lifted the timeout of {user_id} in guild {guild_id}"
+
+    async def _remove(self, guild_id: int, action: Remove) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        await self._call(
+            f"remove {user_id} from guild {guild_id}",
+            self._client.http.kick(user_id, guild_id, reason=_reason(action.reason)),
+            explain=self._explainer(guild_id, user_id, "kick_members", "Kick Members"),
+        )
+        return f"removed {user_id} from guild {guild_id}"
+
+    async def _ban(self, guild_id: int, action: Ban) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        await self._call(
+            f"ban {user_id} from guild {guild_id}",
+            # The messages stay: they are the evidence, and deleting is a separate action.
+            self._client.http.ban(
+                user_id, guild_id, delete_message_seconds=0, reason=_reason(action.reason)
+            ),
+            explain=self._explainer(guild_id, user_id, "ban_members", "Ban Members"),
+        )
+        return f"banned {user_id} from guild {guild_id}"
+
+    async def _unban(self, guild_id: int, action: Unban) -> str:
+        user_id = _snowflake(action.target.id, "user")
+        await self._call(
+            f"unban {user_id} in guild {guild_id}",
+            self._client.http.unban(user_id, guild_id, reason=_reason(action.reason)),
+            explain=self._explainer(guild_id, None, "ban_members", "Ban Members"),
+        )
+        return f"unbanned {user_id} in guild {guild_id}"
+
+    # -- explaining a refusal ---------------------------------------------------------------
+
+    def _explainer(
+        self, guild_id: int, user_id: int | None, permission: str, label: str
+    ) -> Callable[[discord.Forbidden], Awaitable[str]]:
+        async def explain(exc: discord.Forbidden) -> str:
+            if exc.code != MISSING_PERMISSIONS:
+                return _refusal(exc)
+            try:
+                reason = await self._why_forbidden(guild_id, user_id, permission, label)
+            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError):
+                reason = ""  # the explanation is a courtesy; the refusal stands without it
+            return reason or _refusal(exc)
+
+        return explain
+
+    async def _why_forbidden(
+        self, guild_id: int, user_id: int | None, permission: str, label: str
+    ) -> str:
+        """A moderator-readable reason for a 403 Missing Permissions, from fresh REST reads.
+
+        The cache may be stale (a role changed while the bot was away): read the roles and
+        the two members again. Empty when the reads do not explain it.
+        """
+        http = self._client.http
+        me = self._client.user
+        if me is None:
+            return ""
+        async with asyncio.timeout(self._deadline):
+            guild = await http.get_guild(guild_id)
+            roles = {int(r["id"]): r for r in await http.get_roles(guild_id)}
+            my_roles = [int(r) for r in (await http.get_member(guild_id, me.id))["roles"]]
+            their_roles: list[int] | None = None
+            if user_id is not None:
+                try:
+                    data = await http.get_member(guild_id, user_id)
+                    their_roles = [int(r) for r in data["roles"]]
+                except discord.NotFound:
+                    their_roles = None
+        name = guild["name"]
+        if not getattr(_permissions(roles, guild_id, my_roles), permission):
+            return f"the bot lacks the {label} permission in {name}"
+        if user_id is None or their_roles is None:
+            return ""
+        if user_id == int(guild["owner_id"]):
+            return f"{user_id} owns {name}; nobody can act on the owner"
+        if permission == "moderate_members" and (
+            _permissions(roles, guild_id, their_roles).administrator
+        ):
+            return f"{user_id} is an administrator in {name}; Discord cannot time them out"
+        mine, theirs = _top_role(roles, my_roles), _top_role(roles, their_roles)
+        if theirs is not None and (mine is None or theirs[0] >= mine[0]):
+            my_name = mine[1] if mine else "@everyone"
+            return (
+                f"{user_id}'s highest role ({theirs[1]}) is not below the bot's ({my_name}); "
+                "move the bot's role above it"
+            )
+        return ""
+
+
+def _permissions(
+    roles: dict[int, Any], guild_id: int, member_roles: list[int]
+) -> discord.Permissions:
+    """Guild-level permissions from @everyone (whose id is the guild's) and the member's roles."""
+    value = 0
+    for role_id in [guild_id, *member_roles]:
+        role = roles.get(role_id)
+        if role is not None:
+            value |= int(role["permissions"])
+    permissions = discord.Permissions(value)
+    return discord.Permissions.all() if permissions.administrator else permissions
+
+
+def _top_role(roles: dict[int, Any], member_roles: list[int]) -> tuple[int, str] | None:
+    ranked = [
+        (int(roles[r]["position"]), str(roles[r]["name"])) for r in member_roles if r in roles
+    ]
+    return max(ranked, default=None)
+
+
+def _snowflake(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise PermanentError(f"{value!r} is not a Discord {what} id") from None
+
+
+def _reason(reason: str) -> str | None:
+    # The audit log shows it; Discord caps X-Audit-Log-Reason at 512 characters.
+    return reason[:512] or None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
+
+
+def _described(exc: discord.HTTPException) -> str:
+    return f"{exc.status} {exc.code or ''} {exc.text or exc.response.reason}".replace("  ", " ")
+
+
+def _refusal(exc: discord.Forbidden) -> str:
+    if exc.code == CANNOT_DM:
+        return "the member's DMs are closed"
+    if exc.code == MISSING_ACCESS:
+        return "the bot cannot see that guild or channel (Missing Access)"
+    if exc.code == MISSING_PERMISSIONS:
+        return (
+            "Discord refused (Missing Permissions): the bot lacks the permission, or the "
+            "member is the owner, an administrator, or ranks above the bot's highest role"
+        )
+    return f"Discord refused ({_described(exc)})"
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the executor satisfies the port it is written for.
+    _PORT: type[ActionExecutor] = DiscordExecutor

@@ -1,0 +1,216 @@
+"""Benchmark of the Discord adapter: from MESSAGE_CREATE to the DELETE that removes it.
+
+Usage: .venv/bin/python scripts/bench_discord.py [--seconds 10] [--rates 20,200]
+
+A Discord simulator and the real discord.py client (through DiscordConnection) run in this
+one process and event loop. The core is replaced by a MINIMAL STAND-IN (`DeleteEverything`
+below): it deletes every message it is handed, through the adapter's executor, without
+rules, storage or the outbox. So the figures are the adapter's share of the latency: gateway
+frame -> discord.py parsing -> translate -> handler -> executor -> REST DELETE arriving at the
+simulator. They do not include the rules engine or SQLite, and real Discord adds network
+round trips and its own rate limits (deleting 200 messages a second in one channel would be
+throttled by Discord; the simulator does not throttle).
+
+For each rate, a scripted member posts messages at that rate for ``--seconds``; the latency
+of each is measured from the moment the simulator dispatches its MESSAGE_CREATE to the moment
+the DELETE request for it reaches the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import time
+import warnings
+
+with warnings.catch_warnings():
+    # discord.py 2.7 imports audioop (voice), deprecated since Python 3.11; voice is unused.
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord  # noqa: F401 - imported here once, under the filter
+
+from adapters.discord.connection import DiscordConnection
+from adapters.discord.executor import DiscordExecutor
+from adapters.discord.simulator import DiscordSimulator, RecordedRequest, permissions
+from bridge.model import (
+    Account,
+    Author,
+    Channel,
+    DeleteMessage,
+    MembershipEvent,
+    Message,
+    ModCommand,
+    Platform,
+    Space,
+    SpaceKind,
+)
+
+
+class DeleteEverything:
+    """A minimal stand-in for the core: every message is deleted at once via the executor."""
+
+    def __init__(self) -> None:
+        self.executor: DiscordExecutor | None = None
+        self.failures = 0
+
+    async def on_message(self, message: Message) -> None:
+        assert self.executor is not None  # noqa: S101 - set before any message comes
+        action = DeleteMessage(
+            platform=Platform.DISCORD, channel_id=message.channel.id, message_id=message.id
+        )
+        space = Space(
+            platform=Platform.DISCORD, id=message.channel.space_id or "", kind=SpaceKind.GUILD
+        )
+        try:
+            await self.executor.execute(action, space)
+        except Exception:
+            self.failures += 1
+
+    async def on_membership(self, event: MembershipEvent) -> None:
+        del event
+
+    async def on_direct_message(self, message: Message) -> None:
+        del message
+
+    async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
+        del command, moderator, origin
+        return ""
+
+    async def on_report(
+        self, *, reporter: Account, message: Message | None, details: str, origin: str
+    ) -> str:
+        del reporter, message, details, origin
+        return ""
+
+    async def on_automod_hit(
+        self, *, rule_name: str, author: Account, channel: Channel, matched: str
+    ) -> None:
+        del rule_name, author, channel, matched
+
+
+class MemoryState:
+    """The DiscordStateStore; the benchmark pauses no DMs."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+class Arrivals:
+    """When each DELETE reached the simulator, by path."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self._changed = asyncio.Event()
+
+    def stamp(self, request: RecordedRequest) -> None:
+        if request.method == "DELETE":
+            self.at.setdefault(request.path, time.perf_counter())
+            self._changed.set()
+
+    async def all_of(self, paths: dict[str, float]) -> None:
+        while not all(path in self.at for path in paths):
+            self._changed.clear()
+            await self._changed.wait()
+
+
+async def run_rate(
+    sim: DiscordSimulator,
+    arrivals: Arrivals,
+    post: tuple[object, object],
+    rate: int,
+    seconds: float,
+) -> tuple[int, list[float]]:
+    """Post at ``rate`` per second for ``seconds``; return how many and the latencies (ms)."""
+    author, channel = post
+    sent: dict[str, float] = {}
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    count = int(rate * seconds)
+    for number in range(count):
+        # Keep to the schedule rather than sleeping a fixed interval, so slow handling
+        # shows up as latency instead of a lower rate.
+        delay = start + number * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        dispatched = time.perf_counter()
+        message = sim.post_message(author, channel, f"bench {rate}/s #{number}")  # type: ignore[arg-type]
+        sent[f"/channels/{message.channel_id}/messages/{message.id}"] = dispatched
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(arrivals.all_of(sent), timeout=10)
+    latencies = [(arrivals.at[p] - t) * 1000 for p, t in sent.items() if p in arrivals.at]
+    return count, latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, max(0, round(fraction * len(ranked)) - 1))]
+
+
+async def main(seconds: float, rates: list[int]) -> None:
+    sim = DiscordSimulator()
+    await sim.start()
+    arrivals = Arrivals()
+    record = sim.requests.add
+
+    def stamp(request: RecordedRequest) -> None:
+        arrivals.stamp(request)
+        record(request)
+
+    sim.requests.add = stamp  # type: ignore[method-assign]
+    owner = sim.create_user("owner")
+    guild = sim.create_guild("Bench", owner=owner)
+    general = sim.create_text_channel(guild, "general")
+    bot = sim.create_bot("modbot")
+    sim.add_member(
+        guild, bot, [sim.create_role(guild, "modbot", permissions=permissions.MODERATOR)]
+    )
+    member = sim.create_user("member")
+    sim.add_member(guild, member)
+    core = DeleteEverything()
+    connection = DiscordConnection(
+        token=bot.token or "",
+        api_base=sim.api_url,
+        gateway_url=sim.gateway_url,
+        guilds=[guild.id],
+        mod_channels={},
+        moderator_roles=[],
+        handlers=core,
+        state=MemoryState(),
+        guild_ready_timeout=0.05,
+    )
+    try:
+        await connection.start()
+        core.executor = connection.executor()
+        await run_rate(sim, arrivals, (member, general), 20, 0.5)  # warm-up
+        rows = []
+        for rate in rates:
+            count, latencies = await run_rate(sim, arrivals, (member, general), rate, seconds)
+            rows.append((rate, count, latencies))
+        print(f"{'rate/s':>7} {'sent':>6} {'deleted':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        for rate, count, latencies in rows:
+            print(
+                f"{rate:>7} {count:>6} {len(latencies):>8} "
+                f"{statistics.median(latencies):>8.2f} {percentile(latencies, 0.99):>8.2f} "
+                f"{max(latencies):>8.2f}"
+            )
+        print(f"executor failures: {core.failures}")
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
+        await sim.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", default="20,200")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, [int(r) for r in arguments.rates.split(",")]))

@@ -1,0 +1,718 @@
+"""Benchmark of the Matrix side of the real service, against a local Synapse it starts itself.
+
+Usage: .venv/bin/python scripts/bench_matrix.py [--rates 20,200] [--samples 40] [--rooms 50]
+
+Starts a throwaway Synapse on loopback (rate limits raised, tests/e2e/synapse.py), registers
+a bot, a moderator, a member, an observer, a target and a few background senders, lets the
+bot create 50 protected rooms and a mod room, then starts `modbridge run` as a subprocess
+(the real composition root, a keywords rule with actions ["delete"]) and measures:
+
+  1. the time from a member's `room_send` of a violating text to the redaction of that event
+     being seen by ANOTHER member's syncing client (the observer), p50 and p99, while
+     background senders post clean messages into the same rooms at each rate; and, in the
+     same run and under the same load, the baseline: a plain send seen by the observer;
+  2. the time from a moderator's `!ban @target:localhost raid` in the mod room until the
+     observer has seen the target banned in all the protected rooms (and the bot's answer).
+
+Prints a Markdown table with the machine. Synapse and the service are stopped on exit,
+also on Ctrl-C or an error. Needs `.synapse-venv` (scripts/install-synapse.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the harness lives in tests/, which is not installed
+    sys.path.insert(0, str(ROOT))
+
+from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse, SyncResponse  # noqa: E402
+
+from tests.e2e.matrix_helpers import client_for  # noqa: E402
+from tests.e2e.synapse import (  # noqa: E402
+    RegisteredUser,
+    SynapseServer,
+    synapse_available,
+    synapse_python,
+)
+
+T = TypeVar("T")
+
+KEYWORD = "idiot"
+TRAFFIC_ROOMS = 10  # background and samples go to this many of the protected rooms
+WARMUP = 3.0  # seconds of background before the first sample
+PHASE_LIMIT = 88.0  # seconds per rate, all included
+SETTLE_LIMIT = 60.0  # seconds to wait for the service to work off a backlog
+BAN_LIMIT = 60.0
+SENDERS = 4  # background users
+IN_FLIGHT = 64  # background sends in flight at most; beyond that a tick is dropped
+OBSERVER_FILTER: dict[str, Any] = {
+    "room": {"timeline": {"limit": 1000}, "state": {"lazy_load_members": True}},
+    "presence": {"types": []},
+    "account_data": {"types": []},
+}
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def ms(value: float | None) -> str:
+    if value is None or value != value:
+        return "n/a"
+    return f"{value * 1000:.0f}"
+
+
+def busy_seconds() -> float:
+    """CPU seconds all processes of the machine have spent busy so far (from /proc/stat)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int = 16) -> list[T]:
+    """Run the jobs with at most ``limit`` at a time; results in order."""
+    slots = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[T]]) -> T:
+        async with slots:
+            return await job()
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+async def send_text(client: AsyncClient, room_id: str, body: str) -> str:
+    response = await client.room_send(
+        room_id, "m.room.message", {"msgtype": "m.text", "body": body}
+    )
+    if not isinstance(response, RoomSendResponse):
+        raise RuntimeError(f"send to {room_id} failed: {response}")
+    event_id: str = response.event_id
+    return event_id
+
+
+# -- the observer -----------------------------------------------------------------------------
+
+
+class Observer:
+    """A member's client that syncs and notes when each event of interest first arrived."""
+
+    def __init__(self, client: AsyncClient, *, target: str, bot: str, mod_room: str) -> None:
+        self.client = client
+        self.target = target
+        self.bot = bot
+        self.mod_room = mod_room
+        self.seen: dict[str, float] = {}  # message event id -> arrival
+        self.redacted: dict[str, float] = {}  # redacted event id -> arrival of the redaction
+        self.bans: dict[str, float] = {}  # room id -> arrival of the target's ban
+        self.notices: list[tuple[float, str]] = []  # the bot's notices in the mod room
+        self.limited = 0  # timelines the server cut short (events the observer did not see)
+        self.changed = asyncio.Event()
+        self._next_batch: str | None = None
+        self._stop = asyncio.Event()
+
+    async def first_sync(self) -> None:
+        response = await self.client.sync(timeout=0, sync_filter=OBSERVER_FILTER, full_state=True)
+        if not isinstance(response, SyncResponse):
+            raise RuntimeError(f"observer's first sync failed: {response}")
+        self._next_batch = response.next_batch
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            response = await self.client.sync(
+                timeout=5000, since=self._next_batch, sync_filter=OBSERVER_FILTER
+            )
+            now = time.monotonic()
+            if not isinstance(response, SyncResponse):
+                await asyncio.sleep(0.1)
+                continue
+            self._take(response, now)
+            self._next_batch = response.next_batch
+            self.changed.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _take(self, response: Any, now: float) -> None:
+        for room_id, info in response.rooms.join.items():
+            if info.timeline.limited:
+                self.limited += 1
+            for event in [*info.state, *info.timeline.events]:
+                self._event(room_id, event.source, now)
+
+    def _event(self, room_id: str, source: dict[str, Any], now: float) -> None:
+        kind = source.get("type")
+        content = source.get("content") or {}
+        if kind == "m.room.message":
+            self.seen.setdefault(str(source.get("event_id")), now)
+            if (
+                room_id == self.mod_room
+                and source.get("sender") == self.bot
+                and content.get("msgtype") == "m.notice"
+            ):
+                self.notices.append((now, str(content.get("body", ""))))
+        elif kind == "m.room.redaction":
+            redacts = source.get("redacts") or content.get("redacts")
+            if isinstance(redacts, str):
+                self.redacted.setdefault(redacts, now)
+        elif (
+            kind == "m.room.member"
+            and source.get("state_key") == self.target
+            and content.get("membership") == "ban"
+        ):
+            self.bans.setdefault(room_id, now)
+
+    async def wait_for(self, done: Callable[[], bool], limit: float) -> bool:
+        """Wait until ``done()`` holds (checked after each sync) or ``limit`` seconds pass."""
+        deadline = time.monotonic() + limit
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
+        return True
+
+
+# -- background traffic -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Traffic:
+    """What the background loop managed to send."""
+
+    ok: int = 0
+    failed: int = 0
+    dropped: int = 0  # ticks skipped: too many sends in flight, or the loop fell behind
+    started: float = 0.0
+    stopped: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        elapsed = self.stopped - self.started
+        return self.ok / elapsed if elapsed > 0 else 0.0
+
+
+async def background(
+    clients: Sequence[AsyncClient], rooms: Sequence[str], rate: float, stop: asyncio.Event
+) -> Traffic:
+    """Send clean messages at ``rate`` per second, round-robin over clients and rooms."""
+    stats = Traffic(started=time.monotonic())
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tick = 0
+
+    async def one(n: int) -> None:
+        client = clients[n % len(clients)]
+        room = rooms[(n // len(clients)) % len(rooms)]
+        body = f"status {n}: the nightly build on node {n % 7} finished, see the dashboard"
+        try:
+            await send_text(client, room, body)
+        except Exception:
+            stats.failed += 1
+        else:
+            stats.ok += 1
+
+    while not stop.is_set():
+        due = start + tick / rate
+        delay = due - loop.time()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                break
+        elif delay < -0.5:  # far behind: skip ahead rather than burst
+            skipped = int(-delay * rate)
+            stats.dropped += skipped
+            tick += skipped
+            continue
+        tick += 1
+        if len(in_flight) >= IN_FLIGHT:
+            stats.dropped += 1
+            continue
+        task = asyncio.create_task(one(tick))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    stats.stopped = time.monotonic()
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    return stats
+
+
+# -- the world --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class World:
+    server: SynapseServer
+    users: dict[str, RegisteredUser]
+    clients: dict[str, AsyncClient]
+    senders: list[AsyncClient]
+    rooms: list[str]
+    mod_room: str
+    observer: Observer
+    service: subprocess.Popen[bytes] | None = None
+    service_log: Path | None = None
+    closers: list[AsyncClient] = field(default_factory=list)
+
+
+async def build_world(server: SynapseServer, n_rooms: int) -> World:
+    names = ["modbridge", "mod", "member", "observer", "target"]
+    names += [f"chatter{i}" for i in range(SENDERS)]
+    users = {name: server.register(name) for name in names}
+    clients = {name: client_for(server, user, timeout=30.0) for name, user in users.items()}
+    bot = clients["modbridge"]
+
+    async def create() -> str:
+        response = await bot.room_create(preset=RoomPreset.public_chat)
+        if not isinstance(response, RoomCreateResponse):
+            raise RuntimeError(f"room creation failed: {response}")
+        room_id: str = response.room_id
+        return room_id
+
+    rooms = await bounded([create for _ in range(n_rooms)], limit=8)
+    mod_room = await create()
+    traffic = rooms[:TRAFFIC_ROOMS]
+    joins: list[tuple[AsyncClient, str]] = [(clients["mod"], mod_room)]
+    joins += [(clients["observer"], room) for room in [*rooms, mod_room]]
+    joins += [(clients["target"], room) for room in rooms]
+    joins += [(clients["member"], room) for room in traffic]
+    joins += [(clients[f"chatter{i}"], room) for i in range(SENDERS) for room in traffic]
+
+    def joiner(client: AsyncClient, room: str) -> Callable[[], Awaitable[None]]:
+        async def join() -> None:
+            response = await client.join(room)
+            if getattr(response, "room_id", None) != room:
+                raise RuntimeError(f"{client.user_id} could not join {room}: {response}")
+
+        return join
+
+    await bounded([joiner(client, room) for client, room in joins], limit=8)
+    observer = Observer(
+        clients["observer"], target=users["target"].user_id, bot=users["modbridge"].user_id,
+        mod_room=mod_room,
+    )  # fmt: skip
+    await observer.first_sync()
+    return World(
+        server=server,
+        users=users,
+        clients=clients,
+        senders=[clients[f"chatter{i}"] for i in range(SENDERS)],
+        rooms=rooms,
+        mod_room=mod_room,
+        observer=observer,
+        closers=list(clients.values()),
+    )
+
+
+def write_config(path: Path, world: World) -> None:
+    rooms = ", ".join(f'"{room}"' for room in world.rooms)
+    path.write_text(
+        f"""[community]
+name = "bench"
+
+[escalation]
+ladder = []
+
+[[rules]]
+id = "insults"
+kind = "keywords"
+clause = "Insults"
+points = 0
+actions = ["delete"]
+words = ["{KEYWORD}"]
+
+[matrix]
+homeserver = "{world.server.base_url}"
+user_id = "{world.users["modbridge"].user_id}"
+rooms = [{rooms}]
+mod_room = "{world.mod_room}"
+moderators = ["{world.users["mod"].user_id}"]
+""",
+        encoding="utf-8",
+    )
+
+
+def start_service(world: World, work: Path) -> None:
+    config = work / "modbridge.toml"
+    write_config(config, world)
+    env = dict(os.environ)
+    env["MODBRIDGE_MATRIX__ACCESS_TOKEN"] = world.users["modbridge"].access_token
+    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
+    env.pop("MODBRIDGE_MATRIX__PASSWORD", None)
+    world.service_log = work / "service.log"
+    with world.service_log.open("wb") as log:
+        world.service = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_service_up(world: World, limit: float = 60.0) -> float:
+    started = time.monotonic()
+    if world.service is None or world.service_log is None:
+        raise RuntimeError("start_service() first")
+    while time.monotonic() - started < limit:
+        if world.service.poll() is not None:
+            raise RuntimeError(f"the service exited:\n{world.service_log.read_text()[-3000:]}")
+        if "Matrix connection up" in world.service_log.read_text(errors="replace"):
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the service did not come up:\n{world.service_log.read_text()[-3000:]}")
+
+
+def stop_service(world: World) -> None:
+    process = world.service
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+# -- the measurements -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RateResult:
+    rate: int
+    traffic: Traffic
+    redaction: list[float]
+    baseline: list[float]
+    sent: int
+    redacted: int
+    probes_seen: int
+    settle: float | None
+    cpu: dict[str, float]
+    observer_limited: int
+
+
+def service_pid(world: World) -> int | None:
+    return world.service.pid if world.service is not None else None
+
+
+def synapse_pid(world: World) -> int | None:
+    # The harness keeps its Popen private; Synapse only writes its pid file when daemonised.
+    process: subprocess.Popen[bytes] | None = getattr(world.server, "_process", None)
+    return process.pid if process is not None else None
+
+
+async def settle(world: World, label: str) -> float | None:
+    """Send one violation and wait for its redaction: the service has worked off its backlog."""
+    started = time.monotonic()
+    event_id = await send_text(
+        world.clients["member"], world.rooms[0], f"settle {label}: you {KEYWORD}"
+    )
+    ok = await world.observer.wait_for(lambda: event_id in world.observer.redacted, SETTLE_LIMIT)
+    return time.monotonic() - started if ok else None
+
+
+async def measure_rate(world: World, rate: int, samples: int) -> RateResult:
+    observer = world.observer
+    member = world.clients["member"]
+    rooms = world.rooms[:TRAFFIC_ROOMS]
+    pids = {"synapse": synapse_pid(world), "service": service_pid(world), "bench": os.getpid()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy_before = busy_seconds()
+    phase_start = time.monotonic()
+    stop = asyncio.Event()
+    traffic_task = asyncio.create_task(background(world.senders, rooms, rate, stop))
+    violations: list[tuple[float, str]] = []
+    probes: list[tuple[float, str]] = []
+    limited_before = observer.limited
+    try:
+        await asyncio.sleep(WARMUP)
+        spacing = 1.0
+        for i in range(samples):
+            room = rooms[i % len(rooms)]
+            t0 = time.monotonic()
+            violations.append((t0, await send_text(member, room, f"r{rate} #{i}: you {KEYWORD}")))
+            await asyncio.sleep(max(0.0, t0 + spacing / 2 - time.monotonic()))
+            t1 = time.monotonic()
+            probes.append((t1, await send_text(member, room, f"r{rate} #{i}: a plain probe")))
+            await asyncio.sleep(max(0.0, t0 + spacing - time.monotonic()))
+        left = PHASE_LIMIT - (time.monotonic() - phase_start)
+        await observer.wait_for(
+            lambda: (
+                all(e in observer.redacted for _, e in violations)
+                and all(e in observer.seen for _, e in probes)
+            ),
+            max(1.0, left),
+        )
+    finally:
+        stop.set()
+        traffic = await traffic_task
+    wall = time.monotonic() - phase_start
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall * 100 for name, pid in pids.items()}
+    # Whatever else ran on the machine meanwhile (other jobs compete for the same cores).
+    cpu["others"] = max(0.0, (busy_seconds() - busy_before) / wall * 100 - sum(cpu.values()))
+    redaction = [observer.redacted[e] - t for t, e in violations if e in observer.redacted]
+    baseline = [observer.seen[e] - t for t, e in probes if e in observer.seen]
+    settled = await settle(world, f"after {rate}/s")
+    return RateResult(
+        rate=rate,
+        traffic=traffic,
+        redaction=redaction,
+        baseline=baseline,
+        sent=len(violations),
+        redacted=len(redaction),
+        probes_seen=len(baseline),
+        settle=settled,
+        cpu=cpu,
+        observer_limited=observer.limited - limited_before,
+    )
+
+
+@dataclass(slots=True)
+class BanResult:
+    rooms: int
+    banned: int
+    first: float | None
+    all_rooms: float | None
+    answer: float | None
+    answer_text: str
+    during: float | None  # a violation sent just after the !ban: its redaction seen after
+
+
+async def measure_ban(world: World) -> BanResult:
+    observer = world.observer
+    target = world.users["target"].user_id
+    notices_before = len(observer.notices)
+    t0 = time.monotonic()
+    await send_text(world.clients["mod"], world.mod_room, f"!ban {target} raid")
+    # A violation right behind the command: does moderation wait while the ban is carried out?
+    await asyncio.sleep(0.05)
+    t1 = time.monotonic()
+    violation = await send_text(
+        world.clients["member"], world.rooms[0], f"during the ban: you {KEYWORD}"
+    )
+    await observer.wait_for(
+        lambda: (
+            len(observer.bans) >= len(world.rooms)
+            and len(observer.notices) > notices_before
+            and violation in observer.redacted
+        ),
+        BAN_LIMIT,
+    )
+    times = sorted(observer.bans[room] - t0 for room in world.rooms if room in observer.bans)
+    answers = observer.notices[notices_before:]
+    return BanResult(
+        rooms=len(world.rooms),
+        banned=len(times),
+        first=times[0] if times else None,
+        all_rooms=times[-1] if len(times) == len(world.rooms) else None,
+        answer=answers[0][0] - t0 if answers else None,
+        answer_text=answers[0][1] if answers else "",
+        during=observer.redacted[violation] - t1 if violation in observer.redacted else None,
+    )
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    try:
+        synapse = subprocess.run(
+            [str(synapse_python()), "-c", "import synapse; print(synapse.__version__)"],
+            capture_output=True, text=True, timeout=30, check=False,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        synapse = "?"
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+        f"{platform.machine()}, Linux {platform.release()}; Python {platform.python_version()}; "
+        f"Synapse {synapse} (SQLite); matrix-nio {importlib.metadata.version('matrix-nio')}"
+    )
+
+
+def report(results: list[RateResult], ban: BanResult | None, rooms: int, up: float) -> str:
+    lines = [f"Machine: {machine()}", ""]
+    lines.append(f"Service start-up (log in, {rooms + 1} rooms, first sync): {up:.1f} s")
+    lines.append("")
+    if results:
+        head = "| | " + " | ".join(f"{r.rate} msg/s asked" for r in results) + " |"
+        lines += [head, "|---|" + "---|" * len(results)]
+
+        def row(label: str, cell: Callable[[RateResult], str]) -> None:
+            lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+
+        row(
+            "background achieved (msg/s)",
+            lambda r: (
+                f"{r.traffic.rate:.0f} ({r.traffic.failed} failed, "
+                f"{r.traffic.dropped} ticks dropped)"
+            ),
+        )
+        row(
+            "violation → redaction seen, p50 / p99 (ms)",
+            lambda r: f"{ms(percentile(r.redaction, 50))} / {ms(percentile(r.redaction, 99))}",
+        )
+        row(
+            "baseline: plain send → seen, p50 / p99 (ms)",
+            lambda r: f"{ms(percentile(r.baseline, 50))} / {ms(percentile(r.baseline, 99))}",
+        )
+        row(
+            "service's own cost, p50 / p99 (ms)",
+            lambda r: (
+                f"{ms(percentile(r.redaction, 50) - percentile(r.baseline, 50))} / "
+                f"{ms(percentile(r.redaction, 99) - percentile(r.baseline, 99))}"
+            ),
+        )
+        row(
+            "max redaction latency (ms)",
+            lambda r: ms(max(r.redaction)) if r.redaction else "n/a",
+        )
+        row("violations redacted / sent", lambda r: f"{r.redacted} / {r.sent}")
+        row("probes seen / sent", lambda r: f"{r.probes_seen} / {r.sent}")
+        row(
+            "CPU % of one core: Synapse / service / bench / other jobs",
+            lambda r: (
+                f"{r.cpu['synapse']:.0f} / {r.cpu['service']:.0f} / {r.cpu['bench']:.0f} / "
+                f"{r.cpu['others']:.0f}"
+            ),
+        )
+        row(
+            "backlog worked off after the phase (s)",
+            lambda r: "not within 60" if r.settle is None else f"{r.settle:.1f}",
+        )
+        if any(r.observer_limited for r in results):
+            row("observer timelines cut short", lambda r: str(r.observer_limited))
+        lines.append("")
+    if ban is not None:
+        lines += [
+            f"| `!ban` across {ban.rooms} rooms (quiet, before the rate phases) | ms |",
+            "|---|---|",
+            f"| first room seen banned | {ms(ban.first)} |",
+            f"| all {ban.rooms} rooms seen banned ({ban.banned} seen) | {ms(ban.all_rooms)} |",
+            f"| the bot's answer in the mod room | {ms(ban.answer)} |",
+            f"| a violation sent 50 ms after the `!ban`: redaction seen | {ms(ban.during)} |",
+            "",
+        ]
+        if ban.answer_text:
+            first_line = ban.answer_text.splitlines()[0]
+            done = ban.answer_text.count("done: ban")
+            lines.append(f"Answer: {first_line!r}, {done} rooms listed as done.")
+    return "\n".join(lines)
+
+
+def log_summary(world: World) -> str:
+    if world.service_log is None or not world.service_log.exists():
+        return ""
+    text = world.service_log.read_text(errors="replace").splitlines()
+    bad = [line for line in text if " WARNING " in line or " ERROR " in line]
+    out = f"Service log: {len(text)} lines, {len(bad)} warnings/errors"
+    if bad:
+        out += ":\n" + "\n".join(f"    {line[:240]}" for line in bad[:10])
+    return out
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+async def bench(server: SynapseServer, work: Path, args: argparse.Namespace) -> None:
+    print(f"Synapse at {server.base_url}; setting up {args.rooms} rooms ...", file=sys.stderr)
+    world = await build_world(server, args.rooms)
+    observer_task = asyncio.create_task(world.observer.run())
+    try:
+        start_service(world, work)
+        up = await wait_service_up(world)
+        print(f"service up in {up:.1f}s; !ban across {args.rooms} rooms ...", file=sys.stderr)
+        ban = await measure_ban(world)
+        results = []
+        for rate in args.rates:
+            await settle(world, f"before {rate}/s")
+            print(f"{rate} msg/s for about a minute ...", file=sys.stderr)
+            results.append(await measure_rate(world, rate, args.samples))
+        print()
+        print(report(results, ban, args.rooms, up))
+        print()
+        print(log_summary(world))
+    finally:
+        world.observer.stop()
+        observer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await observer_task
+        stop_service(world)
+        for client in world.closers:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[20, 200])
+    parser.add_argument("--samples", type=int, default=40, help="violations per rate")
+    parser.add_argument("--rooms", type=int, default=50, help="protected rooms")
+    args = parser.parse_args(argv)
+    if args.rooms < TRAFFIC_ROOMS:
+        parser.error(f"--rooms must be at least {TRAFFIC_ROOMS}")
+    if not synapse_available():
+        print(f"no Synapse at {synapse_python()}: run scripts/install-synapse.sh", file=sys.stderr)
+        return 2
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the finally blocks below stop what was started
+
+    signal.signal(signal.SIGTERM, terminate)
+    with tempfile.TemporaryDirectory(prefix="bench-matrix-") as tmp:
+        work = Path(tmp)
+        server = SynapseServer(work / "synapse")
+        try:
+            server.start()
+            asyncio.run(bench(server, work, args))
+        except KeyboardInterrupt:
+            print("interrupted; stopping Synapse and the service", file=sys.stderr)
+            return 130
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

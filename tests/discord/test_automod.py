@@ -1,0 +1,117 @@
+"""Native AutoMod mirror: planning within Discord's limits, rules in the guild, executions."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from adapters.discord.automod import PREFIX, AutomodSpec, plan
+from adapters.discord.connection import DiscordConnection
+from adapters.discord.simulator import DiscordSimulator, MessageBlocked
+from tests.discord.conftest import Connect, Recorder
+from tests.discord_sim.conftest import World
+
+SPECS = (
+    AutomodSpec(name="slurs", keywords=("badword", "*slur*")),
+    AutomodSpec(name="contact details", regexes=(r"\+254\d{9}", r"[\w.]+@[\w.]+")),
+)
+
+
+def test_a_small_spec_is_one_rule() -> None:
+    (rule,) = plan([SPECS[0]])
+    assert rule.name == PREFIX + "slurs"
+    assert rule.keywords == ("badword", "*slur*")
+
+
+def test_long_keyword_lists_are_split_and_extra_regexes_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keywords = tuple(f"word{n}" for n in range(2500))
+    regexes = tuple(f"secret{n}\\d+" for n in range(35))
+
+    rules = plan([AutomodSpec(name="big", keywords=keywords, regexes=regexes)])
+
+    assert [r.name for r in rules] == [PREFIX + "big", PREFIX + "big (2)", PREFIX + "big (3)"]
+    assert [len(r.keywords) for r in rules] == [1000, 1000, 500]
+    assert [len(r.regexes) for r in rules] == [10, 10, 10]
+    assert "5 regexes beyond" in caplog.text
+    assert "secret" not in caplog.text  # patterns may be sensitive: counts only
+
+
+def test_keywords_too_long_for_discord_and_rules_beyond_six_are_skipped() -> None:
+    specs = [AutomodSpec(name=f"r{n}", keywords=("x" * 61, f"ok{n}")) for n in range(8)]
+
+    rules = plan(specs)
+
+    assert len(rules) == 6
+    assert all(r.keywords == (f"ok{n}",) for n, r in enumerate(rules))
+
+
+async def test_rules_are_mirrored_once_and_updated_in_place_after_a_restart(
+    sim: DiscordSimulator, world: World, connect: Connect
+) -> None:
+    connection = await connect(automod=True, automod_rules=SPECS)
+    rules = {r["name"]: r for r in world.guild.automod_rules.values()}
+    assert sorted(rules) == [PREFIX + "contact details", PREFIX + "slurs"]
+    slurs = rules[PREFIX + "slurs"]
+    assert slurs["trigger_type"] == 1
+    assert slurs["trigger_metadata"]["keyword_filter"] == ["badword", "*slur*"]
+    assert [a["type"] for a in slurs["actions"]] == [1]  # block_message
+    assert slurs["enabled"]
+    await connection.close()
+
+    changed = (AutomodSpec(name="slurs", keywords=("badword", "worseword")), SPECS[1])
+    await connect(automod=True, automod_rules=changed)
+
+    again = {r["name"]: r for r in world.guild.automod_rules.values()}
+    assert {n: r["id"] for n, r in again.items()} == {n: r["id"] for n, r in rules.items()}
+    assert again[PREFIX + "slurs"]["trigger_metadata"]["keyword_filter"] == [
+        "badword",
+        "worseword",
+    ]
+    creates = sim.requests.find("POST", "/guilds/{guild_id}/auto-moderation/rules")
+    assert len(creates) == 2
+
+
+async def test_a_moderators_own_rule_is_left_alone(
+    sim: DiscordSimulator, world: World, connect: Connect
+) -> None:
+    theirs = await connect(automod=True, automod_rules=())
+    guild = theirs.client.get_guild(world.guild.id)
+    assert guild is not None
+    await guild.create_automod_rule(
+        name="mods' own",
+        event_type=discord.AutoModRuleEventType.message_send,
+        trigger=discord.AutoModTrigger(keyword_filter=["x"]),
+        actions=[discord.AutoModRuleAction()],
+        enabled=True,
+    )
+    await theirs.close()
+
+    await connect(automod=True, automod_rules=SPECS)
+
+    assert "mods' own" in {r["name"] for r in world.guild.automod_rules.values()}
+
+
+async def test_a_blocked_message_reaches_on_automod_hit(
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+) -> None:
+    await connect(automod=True, automod_rules=SPECS)
+
+    with pytest.raises(MessageBlocked):
+        sim.post_message(world.alice, world.general, "you BADWORD")
+
+    await recorder.wait(lambda: len(recorder.automod_hits) == 1)
+    (hit,) = recorder.automod_hits
+    assert hit.rule_name == PREFIX + "slurs"
+    assert hit.author.id == str(world.alice.id)
+    assert hit.channel.id == str(world.general.id)
+    assert hit.channel.space_id == str(world.guild.id)
+    assert hit.matched.lower() == "badword"
+    assert recorder.messages == []  # it was never posted
+
+
+async def test_without_automod_no_rules_are_made(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection
+) -> None:
+    assert world.guild.automod_rules == {}

@@ -1,0 +1,236 @@
+"""Slash commands, the report menu and DM pauses, as moderators and members use them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from adapters.discord.connection import DiscordConnection
+from adapters.discord.dms import state_key
+from adapters.discord.simulator import DiscordSimulator, Message, permissions
+from bridge.model import CommandName, ModCommand, Platform
+from tests.discord.conftest import Connect, MemoryState, Recorder
+from tests.discord_sim.conftest import World
+
+INCIDENTS = "/guilds/{guild_id}/incident-actions"
+EPHEMERAL = 1 << 6
+
+
+def public_messages(sim: DiscordSimulator, world: World) -> list[Message]:
+    """What everyone in #general sees (ephemeral answers are only for the one who asked)."""
+    return [m for m in sim.messages_in(world.general) if not m.flags & EPHEMERAL]
+
+
+async def test_commands_are_registered_in_the_guild_and_the_menu_globally(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection
+) -> None:
+    app = world.bot.application_id or 0
+    (mod,) = world.guild.commands[app]
+    assert mod["name"] == "mod"
+    assert mod["default_member_permissions"] == str(1 << 40)
+    names = sorted(o["name"] for o in mod["options"])
+    assert names == ["ban", "case", "dms", "history", "mute", "remove", "unban", "unmute", "warn"]
+    (menu,) = sim.world.global_commands[app]
+    assert (menu["name"], menu["type"]) == ("Report message", 3)
+    assert sorted(menu["contexts"]) == [0, 1, 2]
+    assert sorted(menu["integration_types"]) == [0, 1]
+
+
+async def test_a_moderators_ban_reaches_the_core_and_the_answer_is_ephemeral(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    handle = sim.invoke_slash_command(
+        world.bot, world.senior, world.general, "mod ban", {"user": world.alice, "reason": "spam"}
+    )
+
+    first = await handle.response()
+    assert first["type"] == 5  # deferred: the core may take a while
+    assert await handle.wait_for_content() == "Banned, case #7."
+    assert handle.ephemeral
+    ((command, moderator, origin),) = recorder.commands
+    assert command.name is CommandName.BAN
+    assert command.target is not None
+    assert (command.target.platform, command.target.id) == (Platform.DISCORD, str(world.alice.id))
+    assert command.reason == "spam"
+    assert moderator.account.id == str(world.senior.id)
+    assert moderator.is_moderator
+    assert origin == f"discord:interaction:{handle.id}"
+    # Only the moderator saw the answer; nothing was posted in the channel.
+    assert public_messages(sim, world) == []
+
+
+async def test_mute_and_unban_commands_are_parsed(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    muted = sim.invoke_slash_command(
+        world.bot,
+        world.admin,
+        world.general,
+        "mod mute",
+        {"member": world.alice, "duration": "7d", "reason": "flooding"},
+    )
+    await muted.wait_for_content()
+    unbanned = sim.invoke_slash_command(
+        world.bot, world.admin, world.general, "mod unban", {"user": f"<@{world.bob.id}>"}
+    )
+    await unbanned.wait_for_content()
+    case = sim.invoke_slash_command(
+        world.bot, world.admin, world.general, "mod case", {"number": 12}
+    )
+    await case.wait_for_content()
+
+    commands = [c for c, _, _ in recorder.commands]
+    assert commands[0] == ModCommand(
+        name=CommandName.MUTE,
+        target=commands[0].target,
+        duration=timedelta(days=7),
+        reason="flooding",
+    )
+    assert commands[1].name is CommandName.UNBAN
+    assert commands[1].target is not None
+    assert commands[1].target.id == str(world.bob.id)
+    assert commands[2] == ModCommand(name=CommandName.CASE, case_id=12)
+
+
+async def test_a_bad_duration_is_answered_without_bothering_the_core(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    handle = sim.invoke_slash_command(
+        world.bot,
+        world.admin,
+        world.general,
+        "mod mute",
+        {"member": world.alice, "duration": "a while", "reason": "x"},
+    )
+
+    assert "not a duration" in await handle.wait_for_content()
+    assert handle.ephemeral
+    assert recorder.commands == []
+
+
+async def test_a_non_moderator_is_refused_and_nothing_happens(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    ban = sim.invoke_slash_command(
+        world.bot, world.alice, world.general, "mod ban", {"user": world.bob, "reason": "I can"}
+    )
+    pause = sim.invoke_slash_command(
+        world.bot, world.alice, world.general, "mod dms pause", {"hours": 2}
+    )
+
+    for handle in (ban, pause):
+        answer = await handle.response()
+        assert answer["type"] == 4
+        assert answer["data"]["content"] == "Only this server's moderators can use /mod."
+        assert handle.ephemeral
+    assert recorder.commands == []
+    assert sim.requests.find("PUT", INCIDENTS) == []
+    assert not sim.is_banned(world.guild, world.bob)
+
+
+async def test_report_message_opens_a_modal_and_confirms_privately(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    insult = sim.post_message(world.bob, world.general, "you are all idiots")
+    await recorder.wait(lambda: len(recorder.messages) == 1)
+
+    menu = sim.invoke_message_context_menu(world.bot, world.alice, insult, "Report message")
+    await menu.response()
+    assert menu.modal is not None
+    assert menu.modal["title"] == "Report this message"
+    submitted = sim.submit_modal(menu, {"What is wrong with it?": "insults everyone"})
+
+    assert await submitted.wait_for_content() == "Thank you, the moderators will look at it."
+    assert submitted.ephemeral
+    (report,) = recorder.reports
+    assert report.reporter.id == str(world.alice.id)
+    assert report.details == "insults everyone"
+    assert report.origin == f"discord:interaction:{menu.id}"
+    assert report.message is not None
+    assert report.message.id == str(insult.id)
+    assert report.message.text == "you are all idiots"
+    assert report.message.author.account.id == str(world.bob.id)
+    # Nothing in the channel tells bob (or anyone) who reported him.
+    assert [m.content for m in public_messages(sim, world)] == ["you are all idiots"]
+
+
+async def test_report_from_a_private_dm_between_members(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    private = sim.open_dm(world.alice, world.senior)
+    threat = sim.post_message(world.senior, private, "send me your password")
+
+    menu = sim.invoke_message_context_menu(world.bot, world.alice, threat, "Report message")
+    await menu.response()
+    submitted = sim.submit_modal(menu, {"What is wrong with it?": "phishing"})
+    await submitted.wait_for_content()
+
+    (report,) = recorder.reports
+    assert report.message is not None
+    assert report.message.is_dm
+    assert report.message.text == "send me your password"
+    assert recorder.direct_messages == []  # the bot never saw that DM itself
+
+
+async def test_pausing_dms_for_48_hours_keeps_renewing_within_discords_24_hours(
+    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
+) -> None:
+    await connect(dm_pause_renew_every=timedelta(seconds=0.2))
+    asked = datetime.now(UTC)
+
+    handle = sim.invoke_slash_command(
+        world.bot, world.senior, world.general, "mod dms pause", {"hours": 48}
+    )
+
+    assert "paused until" in (await handle.response())["data"]["content"]
+    assert handle.ephemeral
+    first = world.guild.incidents["dms_disabled_until"]
+    assert first is not None
+    assert timedelta(hours=23) < first - asked <= timedelta(hours=24)
+    wanted = datetime.fromisoformat(state.values[state_key(world.guild.id)])
+    assert abs(wanted - (asked + timedelta(hours=48))) < timedelta(seconds=5)
+
+    await sim.wait_for_request(
+        "PUT", INCIDENTS, predicate=lambda r: r is not sim.requests.find("PUT", INCIDENTS)[0]
+    )
+    renewed = world.guild.incidents["dms_disabled_until"]
+    assert renewed is not None
+    assert first < renewed <= datetime.now(UTC) + timedelta(hours=24)
+
+    resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
+    assert "back on" in (await resume.response())["data"]["content"]
+    assert world.guild.incidents["dms_disabled_until"] is None
+    assert state.values[state_key(world.guild.id)] == ""
+    count = len(sim.requests.find("PUT", INCIDENTS))
+    await asyncio.sleep(0.5)
+    assert len(sim.requests.find("PUT", INCIDENTS)) == count  # the keeper stopped
+
+
+async def test_a_pause_survives_a_restart(
+    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
+) -> None:
+    wanted = datetime.now(UTC) + timedelta(hours=30)
+    state.values[state_key(world.guild.id)] = wanted.isoformat()
+
+    await connect()
+
+    applied = world.guild.incidents["dms_disabled_until"]
+    assert applied is not None
+    assert applied <= datetime.now(UTC) + timedelta(hours=24)
+    assert applied > datetime.now(UTC) + timedelta(hours=23)
+
+
+async def test_without_manage_server_the_pause_is_refused_plainly(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, state: MemoryState
+) -> None:
+    world.bot_role.permissions &= ~permissions.MANAGE_GUILD
+
+    handle = sim.invoke_slash_command(
+        world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
+    )
+
+    answer = (await handle.response())["data"]["content"]
+    assert "Manage Server" in answer
+    assert handle.ephemeral
+    assert world.guild.incidents.get("dms_disabled_until") is None
+    assert state.values[state_key(world.guild.id)] == ""

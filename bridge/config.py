@@ -11,7 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rules.engine import Engine
@@ -89,6 +96,13 @@ class AntispamConfig(BaseModel):
     default: Literal["closed", "open"] = "closed"  # for members who never chose a DM default
     direct_window_seconds: float = Field(default=10.0, gt=0, le=300)
     secret: SecretStr | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be between 0 and 65535")
+        return value
 
     @property
     def host(self) -> str:

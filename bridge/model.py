@@ -171,13 +171,22 @@ class DeleteMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Tell:
+    """A private message to a member: a reporter told how their report ended, an admin
+    told about a report concerning a moderator."""
+
+    target: Account
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyModerators:
     """Tell the moderators something; the text must never name a reporter."""
 
     text: str
 
 
-Action = Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators
+Action = Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators | Tell
 
 
 class CommandName(StrEnum):

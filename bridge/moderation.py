@@ -116,7 +116,9 @@ class Moderation:
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
         """Carry out ``command`` if ``moderator`` may; return the answer to show them."""
         if not moderator.is_moderator:
-            log.warning("command %s refused: %s is not a moderator", command.name, origin)
+            log.warning(
+                "command %s refused: %s is not a moderator", command.name, moderator.account.key
+            )
             await self._repos.audit.append(
                 moderator.account.key, "command_refused", "", {"command": command.name.value}
             )
@@ -161,7 +163,7 @@ class Moderation:
         verb = _PAST.get(command.name, command.name.value)
         head = f"Case #{opened.case.id}: {target.key} {verb}"
         if command.duration is not None:
-            head += f" until {(self._clock() + command.duration).strftime('%Y-%m-%d %H:%M UTC')}"
+            head += f" until {(self._clock() + command.duration).strftime('%Y-%m-%d %H:%M:%S UTC')}"
         lines = summarise(rows)
         if not lines:
             lines = ["  nothing to do: no protected space on the member's platforms"]

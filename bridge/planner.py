@@ -18,6 +18,7 @@ from bridge.model import (
     NotifyModerators,
     Platform,
     Remove,
+    Tell,
     Unban,
     Unmute,
     Warn,
@@ -87,8 +88,8 @@ def plan(
                 for platform, rooms in community.mod_rooms.items()
                 for room in rooms
             )
-        elif isinstance(action, Warn):
-            # A warning reaches the member once, on the account that was addressed.
+        elif isinstance(action, Warn | Tell):
+            # A warning (or a private word) reaches the member once, on the account addressed.
             planned.append(
                 PlannedAction(
                     key=f"{origin}:{kind}:{action.target.key}",

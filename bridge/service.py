@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,12 +28,12 @@ from bridge.model import Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
+from bridge.policy_watch import PolicyWatcher
 from bridge.ports import ActionExecutor, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
-from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
 from storage.codec import action_target
 from storage.db import Database
@@ -94,49 +93,6 @@ def check_platforms(settings: Settings) -> None:
         )
 
 
-class PolicyWatcher:
-    """Holds the engine in force and replaces it when the policy file changes."""
-
-    def __init__(
-        self, path: Path, settings: Settings, notify: Callable[[str], Awaitable[None]]
-    ) -> None:
-        self._path = path
-        self._notify = notify
-        self.engine = Engine(settings.policy)
-        self._mtime = self._stat()
-        self.reload_requested = asyncio.Event()
-
-    def _stat(self) -> float:
-        try:
-            return self._path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    async def reload(self) -> bool:
-        """Load the file again; keep the old policy (and say why) if it is bad."""
-        self._mtime = self._stat()
-        try:
-            settings = load_settings(self._path)
-        except ConfigError as exc:
-            log.error("policy reload refused, the old policy stays in force: %s", exc)
-            await self._notify(f"The new policy was refused; the old one stays in force.\n{exc}")
-            return False
-        self.engine = Engine(settings.policy)
-        log.info("policy reloaded: %d rules", len(settings.policy.rules))
-        await self._notify(f"Policy reloaded: {len(settings.policy.rules)} rules in force.")
-        return True
-
-    async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.reload_requested.wait(), timeout=interval)
-            if stop.is_set():
-                return
-            if self.reload_requested.is_set() or self._stat() != self._mtime:
-                self.reload_requested.clear()
-                await self.reload()
-
-
 class Service:
     """One modbridge service: every configured platform, one engine, one outbox."""
 
@@ -174,7 +130,7 @@ class Service:
         repos = Repositories.over(db)
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors, on_failure=self._on_failure,
-            clock=utc_now,
+            clock=utc_now, community_name=self.settings.community.name,
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
@@ -204,6 +160,10 @@ class Service:
                 matrix = asyncio.create_task(self._run_matrix(core, repos), name="Matrix")
                 matrix.add_done_callback(self._platform_ended)
                 tasks.append(matrix)
+            if self.settings.discord is not None:
+                discord = asyncio.create_task(self._run_discord(core, repos), name="Discord")
+                discord.add_done_callback(self._platform_ended)
+                tasks.append(discord)
             log.info("modbridge running")
             await self._stop.wait()
         finally:
@@ -293,6 +253,7 @@ class Service:
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()
+        log.info("Discord connection up: %d protected guilds", len(connection.protected_guilds))
         await connection.run()
 
     def _install_signals(self) -> None:

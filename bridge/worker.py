@@ -45,12 +45,14 @@ class ActionWorker:
         executors: Mapping[Platform, ActionExecutor],
         on_failure: FailureHandler,
         clock: Callable[[], datetime],
+        community_name: str = "",
         batch: int = 50,
         concurrency: int = 8,
         poll_interval: float = 1.0,
     ) -> None:
         self._outbox = outbox
         self._executors = executors
+        self._community_name = community_name
         self._on_failure = on_failure
         self._clock = clock
         self._batch = batch
@@ -98,7 +100,11 @@ class ActionWorker:
         if executor is None:
             await self._retry(row, f"{row.platform.value} is not connected", None)
             return
-        space = Space(platform=row.platform, id=row.space_id, kind=_SPACE_KIND[row.platform])
+        # Warnings and private words are tied to no space: they come from the community.
+        name = "" if row.space_id else self._community_name
+        space = Space(
+            platform=row.platform, id=row.space_id, kind=_SPACE_KIND[row.platform], name=name
+        )
         try:
             result = await executor.execute(row.action, space)
         except TransientError as exc:

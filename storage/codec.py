@@ -20,6 +20,7 @@ from bridge.model import (
     NotifyModerators,
     Platform,
     Remove,
+    Tell,
     Unban,
     Unmute,
     Warn,
@@ -38,6 +39,7 @@ class ActionKind(StrEnum):
     UNBAN = "unban"
     DELETE = "delete"
     NOTIFY = "notify"
+    TELL = "tell"
 
 
 def action_kind(action: Action) -> ActionKind:
@@ -59,13 +61,15 @@ def action_kind(action: Action) -> ActionKind:
             return ActionKind.DELETE
         case NotifyModerators():
             return ActionKind.NOTIFY
+        case Tell():
+            return ActionKind.TELL
     raise TypeError(f"not an action: {action!r}")
 
 
 def action_target(action: Action) -> Account | None:
     """The account an action is carried out on, if it has one."""
     match action:
-        case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban():
+        case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban() | Tell():
             return action.target
     return None
 
@@ -83,6 +87,8 @@ def encode_action(action: Action) -> str:
             }
         case NotifyModerators():
             payload = {"text": action.text}
+        case Tell():
+            payload = {"target": _account(action.target), "text": action.text}
         case Warn():
             payload = {"target": _account(action.target), "reason": action.reason}
             payload["clause"] = action.clause
@@ -114,6 +120,8 @@ def decode_action(kind: str, payload: str) -> Action:
         id=str(data["target"]["id"]),
         display_name=str(data["target"]["display_name"]),
     )
+    if kind == "tell":
+        return Tell(target=target, text=str(data["text"]))
     reason = str(data["reason"])
     match kind:
         case "warn":

@@ -38,6 +38,7 @@ from bridge.model import (
     Platform,
     Remove,
     Space,
+    Tell,
     Unban,
     Unmute,
     Warn,
@@ -107,6 +108,8 @@ class DiscordExecutor:
                 return await self._warn(action, space)
             case NotifyModerators():
                 return await self._notify(_snowflake(space.id, "channel"), action.text)
+            case Tell():
+                return await self._tell(action)
         guild_id = _snowflake(space.id, "guild")
         match action:
             case Mute():
@@ -203,6 +206,22 @@ class DiscordExecutor:
             explain=closed,
         )
         return f"warned {user_id} by DM"
+
+    async def _tell(self, action: Tell) -> str:
+        """A private message to the member (a reporter, an admin)."""
+        user_id = _snowflake(action.target.id, "user")
+        doing = f"send a private message to {user_id}"
+
+        async def closed(exc: discord.Forbidden) -> str:
+            return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
+
+        dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
+        await self._call(
+            doing,
+            dm.send(_clip(action.text), allowed_mentions=discord.AllowedMentions.none()),
+            explain=closed,
+        )
+        return f"told {user_id} by DM"
 
     async def _notify(self, channel_id: int, text: str) -> str:
         channel = self._client.get_partial_messageable(channel_id)

@@ -38,6 +38,7 @@ from bridge.model import (
     Platform,
     Remove,
     Space,
+    Tell,
     Unban,
     Unmute,
     Warn,
@@ -156,6 +157,8 @@ class MatrixExecutor:
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():
                 return await self._notify(action.text)
+            case Tell():
+                return await self._tell(action)
         raise PermanentError(f"the Matrix executor cannot carry out {type(action).__name__}")
 
     # -- the nio boundary --------------------------------------------------------------------
@@ -320,6 +323,18 @@ class MatrixExecutor:
             self._client.room_send(room, "m.room.message", content),
         )
         return f"warned {target} in direct room {room}"
+
+    async def _tell(self, action: Tell) -> str:
+        """A private message in the bot's direct room with the member."""
+        target = action.target.id
+        room = await self._direct_room(target)
+        await self._call(
+            f"send a private message to {target}",
+            self._client.room_send(
+                room, "m.room.message", {"msgtype": "m.text", "body": action.text}
+            ),
+        )
+        return f"told {target} in direct room {room}"
 
     async def _direct_room(self, target: str) -> str:
         """The direct room with ``target``: the remembered one while they are in it, or new."""

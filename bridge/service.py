@@ -21,6 +21,7 @@ from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.replies import MatrixReplier
+from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.core import Core
 from bridge.linking import Linking
@@ -77,6 +78,8 @@ def check_platforms(settings: Settings) -> None:
     """Refuse to start without a platform, or with one that lacks its secret."""
     if settings.matrix is None and settings.discord is None:
         raise ConfigError(NO_PLATFORM)
+    if settings.antispam is not None and settings.antispam.secret is None:
+        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
     if settings.discord is not None and settings.discord.token is None:
         raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
     matrix = settings.matrix
@@ -150,12 +153,19 @@ class Service:
         )  # fmt: skip
         scheduler = Scheduler(timers=repos.timers, pipeline=self.pipeline, clock=utc_now)
         self._install_signals()
+        antispam: AntispamServer | None = None
         tasks = [
             asyncio.create_task(worker.run(), name="worker"),
             asyncio.create_task(scheduler.run(), name="timers"),
             asyncio.create_task(self.policy.run(self._stop), name="policy"),
         ]
         try:
+            if self.settings.antispam is not None:
+                antispam = AntispamServer(
+                    identity=repos.identity, consent=repos.consent, audit=repos.audit,
+                    config=self.settings.antispam,
+                )  # fmt: skip
+                await antispam.start()
             if self.settings.matrix is not None:
                 matrix = asyncio.create_task(self._run_matrix(core, repos), name="Matrix")
                 matrix.add_done_callback(self._platform_ended)
@@ -180,6 +190,8 @@ class Service:
                     task.cancel()
             # The worker finishes what it started; unstarted actions stay in the outbox.
             await asyncio.gather(*tasks, return_exceptions=True)
+            if antispam is not None:
+                await antispam.close()
             await db.close()
             log.info("modbridge stopped")
         if isinstance(self._failure, PermanentError):

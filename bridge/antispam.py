@@ -1,0 +1,410 @@
+"""DM consent on the community's homeservers: the HTTP side of Synapse's spam checker.
+
+The code of conduct says members must not reach out to others outside community platforms
+unless invited. A moderation bot cannot see DM invites between other users; the homeserver
+can. The Synapse module ``synapse-http-antispam`` (0.5.x) forwards Synapse's spam-checker
+callbacks as JSON POSTs to ``{base_url}/{callback}``; this server answers them:
+
+- 200 with ``{}`` allows (the module parses the answer as JSON, so the body must be JSON);
+- 403 with ``{"errcode": "M_FORBIDDEN", "error": "..."}`` refuses. The module takes the
+  ``errcode`` out and hands the rest to Synapse as extra fields of its 403, so the inviter's
+  client sees ``M_FORBIDDEN`` with our ``error`` text (it replaces Synapse's own message).
+
+What reaches us, and how a DM invite is told apart
+    The module sends ``user_may_invite`` as ``{inviter, invitee, room_id}`` and, because its
+    method takes only the user id, ``user_may_create_room`` as ``{user_id}`` alone: the
+    ``/createRoom`` body (``is_direct``, ``invite``) never arrives. Every client opens a DM with
+    one ``/createRoom`` carrying ``invite`` (Element adds ``is_direct``), and Synapse runs
+    ``user_may_create_room`` and then ``user_may_invite`` for each invitee inside that request.
+    So an invite counts as a DM invite when its inviter asked to create a room less than
+    ``direct_window_seconds`` (default 10 s) before and this is that new room (the first room
+    the inviter invites to after the creation; further invites into it within the window count
+    too). Invites into older rooms (``/invite``) are ordinary and untouched.
+    Limits: a new private *group* room created with invitees is treated as a DM too (the
+    creator can create it empty and invite afterwards); a member who creates an empty room,
+    waits out the window and then invites someone is not stopped; server admins bypass the
+    spam checker entirely; the memory is per process (lost on restart, at most one window).
+    If a future module version sends the body (``{user_id, room_config}``), it is used:
+    ``is_direct`` with an ``invite`` of someone who has not consented is refused at once.
+
+Who is a member, and consent
+    A member is a Matrix account modbridge knows (the ``accounts`` table) or any user on one
+    of ``[antispam] community_servers``; invites from or to anyone else are allowed. Consent
+    is per member (linked accounts share it): ``ConsentRepository.may_dm`` with the member's
+    own default, else ``[antispam] default`` ("closed" follows the code of conduct).
+
+Authentication
+    The module sends ``Authorization: Bearer <secret>`` (its ``authorization`` or
+    ``authorization_path`` option); the secret is ``MODBRIDGE_ANTISPAM__SECRET``. A request
+    without it or with another one gets 401 (the module then refuses with M_UNAUTHORIZED, so a
+    misconfigured secret shows at once); the secret is compared in constant time and never
+    logged.
+
+While modbridge is down (or cannot decide)
+    The module's ``fail_open`` option decides, per callback. By default it fails CLOSED: with
+    modbridge down, every invite and every room creation on the homeserver is refused with
+    M_UNKNOWN "Failed to connect to antispam server". With ``fail_open: {user_may_invite: true,
+    user_may_create_room: true}`` everything is allowed while modbridge is down (DM invites
+    included). Recommended: fail open, and ``enabled_callbacks`` limited to these two (the
+    module otherwise forwards logins, joins and every message too, all failing closed but
+    ``check_event_for_spam``). A moderation outage should not stop a homeserver; refused DMs
+    are a courtesy that reports and moderators back up. When this server cannot decide
+    (storage error) it answers 503 with a non-JSON body, which the module treats like an
+    outage, so ``fail_open`` applies there too. A hung server holds the invite until the
+    module's HTTP timeout (Synapse's SimpleHttpClient: 60 s).
+
+homeserver.yaml::
+
+    modules:
+      - module: synapse_http_antispam.HTTPAntispam
+        config:
+          base_url: http://127.0.0.1:8787/antispam
+          authorization_path: /etc/synapse/modbridge-antispam.secret
+          enabled_callbacks: [user_may_invite, user_may_create_room]
+          fail_open: {user_may_invite: true, user_may_create_room: true}
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.config import AntispamConfig, ConfigError
+from bridge.model import Account, Platform
+from storage.audit import AuditRepository
+from storage.consent import ConsentRepository, DmPolicy
+from storage.identity import IdentityRepository
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/antispam"
+# Callbacks the module may forward that modbridge has no opinion on: allowed, so that an
+# admin who leaves ``enabled_callbacks`` out does not lock the homeserver.
+NO_OPINION = frozenset(
+    {
+        "user_may_join_room", "accept_make_join", "user_may_send_3pid_invite",
+        "user_may_create_room_alias", "user_may_publish_room", "check_username_for_spam",
+        "check_login_for_spam", "check_event_for_spam", "federated_user_may_invite",
+    }
+)  # fmt: skip
+_USER_ID = r"^@[^:\s]+:\S+$"
+
+
+class Verdict(StrEnum):
+    """Why an invite is allowed, or that it is refused."""
+
+    NOT_DIRECT = "not_direct"  # an invite into an ordinary room
+    OUTSIDER = "outsider"  # the inviter or the invitee is not a community member
+    CONSENT = "consent"  # the invitee consented, or their default is open
+    REFUSED = "no_consent"
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the homeserver should let the invite through."""
+        return self is not Verdict.REFUSED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteFacts:
+    """What the decision needs to know about one invite."""
+
+    direct: bool
+    inviter_is_member: bool
+    invitee_is_member: bool
+    consented: bool  # the invitee accepts DMs from the inviter (or by default)
+
+
+def decide(facts: InviteFacts) -> Verdict:
+    """The pure decision: DM invites between members need the invitee's consent."""
+    if not facts.direct:
+        return Verdict.NOT_DIRECT
+    if not (facts.inviter_is_member and facts.invitee_is_member):
+        return Verdict.OUTSIDER
+    return Verdict.CONSENT if facts.consented else Verdict.REFUSED
+
+
+def refusal_text(invitee: str) -> str:
+    """What the inviter reads when the homeserver refuses the invite."""
+    return (
+        f"{invitee} does not accept direct messages from members they have not invited; "
+        "ask in a community room first"
+    )
+
+
+class DirectRooms:
+    """Tells DM invites from ordinary ones: an invite into the room its inviter created less
+    than ``window`` seconds before (see the module docstring for why and the limits)."""
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window = window
+        self._clock = clock
+        self._creations: dict[str, float] = {}  # user id -> when they asked to create a room
+        self._rooms: dict[str, tuple[str, float]] = {}  # room id -> (creator, created at)
+
+    def room_created(self, user_id: str) -> None:
+        """``user_id`` is creating a room now."""
+        self._prune()
+        self._creations[user_id] = self._clock()
+
+    def is_direct(self, inviter: str, room_id: str) -> bool:
+        """Whether this invite goes into a room ``inviter`` has just created."""
+        self._prune()
+        known = self._rooms.get(room_id)
+        if known is not None:
+            return known[0] == inviter
+        created = self._creations.pop(inviter, None)
+        if created is None:
+            return False
+        self._rooms[room_id] = (inviter, created)
+        return True
+
+    def _prune(self) -> None:
+        oldest = self._clock() - self._window
+        self._creations = {u: t for u, t in self._creations.items() if t >= oldest}
+        self._rooms = {r: v for r, v in self._rooms.items() if v[1] >= oldest}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+_B = TypeVar("_B", bound=_Body)
+
+
+class InviteBody(_Body):
+    """The module's ``user_may_invite`` request."""
+
+    inviter: str = Field(pattern=_USER_ID)
+    invitee: str = Field(pattern=_USER_ID)
+    room_id: str = Field(pattern=r"^!\S+$")
+
+
+class RoomConfig(BaseModel):
+    """The parts of a /createRoom body that matter here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    is_direct: bool = False
+    invite: list[Annotated[str, Field(pattern=_USER_ID)]] = []
+
+
+class CreateRoomBody(_Body):
+    """The module's ``user_may_create_room`` request (``room_config`` only if it sends it)."""
+
+    user_id: str = Field(pattern=_USER_ID)
+    room_config: RoomConfig | None = None
+
+
+class PingBody(_Body):
+    """The module's start-up ping."""
+
+    id: str
+
+
+class AntispamServer:
+    """Answers synapse-http-antispam's callbacks; ``start`` binds it, ``close`` stops it."""
+
+    def __init__(
+        self,
+        *,
+        identity: IdentityRepository,
+        consent: ConsentRepository,
+        audit: AuditRepository,
+        config: AntispamConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if config.secret is None or not config.secret.get_secret_value():
+            raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
+        self._identity = identity
+        self._consent = consent
+        self._audit = audit
+        self._config = config
+        self._secret = f"Bearer {config.secret.get_secret_value()}".encode()
+        self._servers = frozenset(s.lower() for s in config.community_servers)
+        self._fallback = DmPolicy(config.default)
+        self._direct = DirectRooms(config.direct_window_seconds, clock)
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        """The aiohttp application (tests serve it with aiohttp's test utilities)."""
+        app = web.Application(middlewares=[self._guard])
+        app.router.add_post(f"{PREFIX}/{{callback}}", self._callback)
+        return app
+
+    async def start(self, host: str | None = None, port: int | None = None) -> int:
+        """Listen on ``host:port`` (the configured ``listen`` by default); return the port."""
+        host = self._config.host if host is None else host
+        port = self._config.port if port is None else port
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(
+                f"[antispam] cannot listen on {host}:{port}: {exc.strerror}"
+            ) from None
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound = int(runner.addresses[0][1])
+        log.info("antispam callbacks listening on %s:%d%s", host, bound, PREFIX)
+        return bound
+
+    async def close(self) -> None:
+        """Stop listening; closing twice is harmless."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Authenticate the homeserver, and never let an error become a 500 with a traceback."""
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            why = "without the secret" if not given else "with a wrong secret"
+            log.warning("antispam: refused a request %s from %s", why, request.remote)
+            return _error(401, "M_UNAUTHORIZED", "the antispam secret is missing or wrong")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            return _error(exc.status, "M_UNRECOGNIZED", exc.reason)
+        except Exception:
+            log.exception("antispam: could not decide %s", request.path)
+            # Not JSON on purpose: the module then applies its fail_open setting, as if we were
+            # down, instead of refusing with our errcode.
+            return web.Response(status=503, text="modbridge could not decide")
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        callback = request.match_info["callback"]
+        if callback in NO_OPINION:
+            return web.json_response({})
+        handlers: Mapping[str, Callable[[Any], Awaitable[web.Response]]] = {
+            "user_may_invite": self._may_invite,
+            "user_may_create_room": self._may_create_room,
+            "ping": self._ping,
+        }
+        handle = handlers.get(callback)
+        if handle is None:
+            return _error(404, "M_UNRECOGNIZED", f"unknown callback {callback!r}")
+        try:
+            data = await request.json()
+        except ValueError:
+            return _error(400, "M_NOT_JSON", f"{callback}: the body is not JSON")
+        return await handle(data)
+
+    async def _ping(self, data: Any) -> web.Response:
+        body = _parse(PingBody, data, "ping")
+        if isinstance(body, web.Response):
+            return body
+        return web.json_response({"id": body.id, "status": "ok"})
+
+    async def _may_invite(self, data: Any) -> web.Response:
+        body = _parse(InviteBody, data, "user_may_invite")
+        if isinstance(body, web.Response):
+            return body
+        direct = self._direct.is_direct(body.inviter, body.room_id)
+        return await self._answer(body.inviter, body.invitee, body.room_id, direct)
+
+    async def _may_create_room(self, data: Any) -> web.Response:
+        body = _parse(CreateRoomBody, data, "user_may_create_room")
+        if isinstance(body, web.Response):
+            return body
+        if body.room_config is None:
+            self._direct.room_created(body.user_id)
+            return web.json_response({})
+        if not body.room_config.is_direct:
+            return web.json_response({})
+        for invitee in body.room_config.invite:
+            answer = await self._answer(body.user_id, invitee, "", direct=True)
+            if answer.status != 200:
+                return answer
+        self._direct.room_created(body.user_id)
+        return web.json_response({})
+
+    # -- the decision ------------------------------------------------------------------------
+
+    async def verdict(self, inviter: str, invitee: str, *, direct: bool) -> Verdict:
+        """Gather the facts about one invite from storage and decide."""
+        if not direct:
+            return decide(_facts(direct=False))
+        inviter_member, inviter_known = await self._member(inviter)
+        invitee_member, invitee_known = await self._member(invitee)
+        if not (inviter_known and invitee_known):
+            return decide(_facts(direct=True, inviter=inviter_known, invitee=invitee_known))
+        if invitee_member is None:  # never seen: no choice of their own, no consent given
+            consented = self._fallback is DmPolicy.OPEN
+        elif inviter_member is None:  # the invitee cannot have allowed an unknown account
+            own = await self._consent.default(invitee_member)
+            consented = (own or self._fallback) is DmPolicy.OPEN
+        else:
+            consented = await self._consent.may_dm(
+                inviter_member, invitee_member, fallback=self._fallback
+            )
+        return decide(InviteFacts(
+            direct=True, inviter_is_member=True, invitee_is_member=True, consented=consented
+        ))  # fmt: skip
+
+    async def _member(self, user_id: str) -> tuple[int | None, bool]:
+        """The member id behind a Matrix account (None if unknown), and whether it is one of
+        the community's members."""
+        row = await self._identity.get(Account(platform=Platform.MATRIX, id=user_id))
+        if row is not None:
+            return row.member_id, True
+        server = user_id.split(":", 1)[1].lower()
+        return None, server in self._servers
+
+    async def _answer(self, inviter: str, invitee: str, room_id: str, direct: bool) -> web.Response:
+        verdict = await self.verdict(inviter, invitee, direct=direct)
+        log.info(
+            "antispam: %s invite %s -> %s in %s: %s",
+            "allowed" if verdict.allowed else "refused", inviter, invitee, room_id or "a new room",
+            verdict.value,
+        )  # fmt: skip
+        if verdict in (Verdict.CONSENT, Verdict.REFUSED):
+            inviter_key = Account(platform=Platform.MATRIX, id=inviter).key
+            invitee_key = Account(platform=Platform.MATRIX, id=invitee).key
+            await self._audit.append(
+                inviter_key,
+                "dm_invite_allowed" if verdict.allowed else "dm_invite_refused",
+                invitee_key,
+                {"inviter": inviter_key, "invitee": invitee_key, "room_id": room_id,
+                 "why": verdict.value},
+            )  # fmt: skip
+        if verdict.allowed:
+            return web.json_response({})
+        return _error(403, "M_FORBIDDEN", refusal_text(invitee))
+
+
+def _facts(*, direct: bool, inviter: bool = False, invitee: bool = False) -> InviteFacts:
+    return InviteFacts(
+        direct=direct, inviter_is_member=inviter, invitee_is_member=invitee, consented=False
+    )
+
+
+def _parse(model: type[_B], data: Any, callback: str) -> _B | web.Response:
+    """Validate a request body, or the 400 answer that says what is wrong with it."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(400, "M_BAD_JSON", f"{callback}: {problems}")
+
+
+def _error(status: int, errcode: str, text: str) -> web.Response:
+    return web.json_response({"errcode": errcode, "error": text}, status=status)

@@ -220,7 +220,9 @@ class AntispamServer:
         audit: AuditRepository,
         config: AntispamConfig,
         clock: Callable[[], float] = time.monotonic,
+        on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_direct_invite = on_direct_invite
         if config.secret is None or not config.secret.get_secret_value():
             raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
         self._identity = identity
@@ -375,8 +377,12 @@ class AntispamServer:
             verdict.value,
         )  # fmt: skip
         if verdict in (Verdict.CONSENT, Verdict.REFUSED):
-            inviter_key = Account(platform=Platform.MATRIX, id=inviter).key
-            invitee_key = Account(platform=Platform.MATRIX, id=invitee).key
+            inviter_account = Account(platform=Platform.MATRIX, id=inviter)
+            invitee_account = Account(platform=Platform.MATRIX, id=invitee)
+            inviter_key, invitee_key = inviter_account.key, invitee_account.key
+            if self._on_direct_invite is not None:
+                # Retaliation watch: a reported member inviting their reporter is flagged.
+                await self._on_direct_invite(inviter_account, invitee_account)
             await self._audit.append(
                 inviter_key,
                 "dm_invite_allowed" if verdict.allowed else "dm_invite_refused",

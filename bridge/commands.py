@@ -23,6 +23,7 @@ USAGE = {
     CommandName.HISTORY: "!history <user>",
     CommandName.NOTE: "!note <case number> <text>",
     CommandName.PARDON: "!pardon <case number>",
+    CommandName.CLOSE: "!close <case number> action|noaction [note]",
     CommandName.LINK: "!link <user> <other user> <reason>",
     CommandName.UNLINK: "!unlink <user> <reason>",
     CommandName.HELP: "!help",
@@ -95,6 +96,15 @@ def parse_command(text: str) -> ModCommand:
         if len(args) != 1:
             raise CommandError(usage)
         return ModCommand(name=name, case_id=_case_number(args[0], name))
+    if name is CommandName.CLOSE:
+        if len(args) < 2 or args[1].lower() not in ("action", "noaction"):
+            raise CommandError(usage)
+        return ModCommand(
+            name=name,
+            case_id=_case_number(args[0], name),
+            action_taken=args[1].lower() == "action",
+            reason=" ".join(args[2:])[:500],
+        )
     if name is CommandName.NOTE:
         if len(args) < 2:
             raise CommandError(usage)

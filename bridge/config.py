@@ -8,6 +8,7 @@ repository. Every problem is reported as ``ConfigError`` naming the key, never a
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +22,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bridge.texts import Texts
 from rules.engine import Engine
-from rules.policy import Escalation, KeywordsRule, Policy, RuleConfig
+from rules.policy import ActionSpec, Duration, Escalation, KeywordsRule, Policy, RuleConfig
 from rules.regex import PatternError
 
 SECRET_KEYS = {
@@ -79,6 +81,28 @@ class SyncConfig(BaseModel):
     mirror_manual_kicks: bool = False  # a kick by hand is recorded, not carried over
 
 
+class ReportsConfig(BaseModel):
+    """Confidential reports and the rule against unsolicited direct messages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Account keys ("matrix:@ann:example.org", "discord:1234..."): who may read reporters'
+    # identities, and who alone is told about reports concerning a moderator.
+    admins: tuple[str, ...] = ()
+    max_per_hour: int = Field(default=5, ge=1)
+    retaliation_window: Duration = timedelta(days=30)
+    dm_default: Literal["closed", "open"] = "closed"  # members who never chose
+    unsolicited_dm_clause: str = (
+        "Members must not reach out, follow, or engage with others outside community "
+        "platforms unless invited"
+    )
+    unsolicited_dm_points: int = Field(default=3, ge=0)
+    unsolicited_dm_actions: tuple[ActionSpec, ...] = (
+        ActionSpec(kind="warn"),
+        ActionSpec(kind="notify"),
+    )
+
+
 class StorageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +149,8 @@ class Settings(BaseSettings):
     community: CommunityConfig = CommunityConfig()
     storage: StorageConfig = StorageConfig()
     sync: SyncConfig = SyncConfig()
+    reports: ReportsConfig = ReportsConfig()
+    texts: Texts = Texts()
     escalation: Escalation = Escalation()
     rules: tuple[RuleConfig, ...] = ()
     matrix: MatrixConfig | None = None

@@ -7,8 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from bridge.commands import CommandError, parse_command
-from bridge.linking import HELP as LINK_HELP
-from bridge.linking import Linking
+from bridge.conversation import DirectMessages
 from bridge.model import (
     Account,
     Action,
@@ -42,14 +41,14 @@ class Core:
         pipeline: Pipeline,
         moderation: Moderation,
         audit: AuditRepository,
-        linking: Linking,
+        direct: DirectMessages,
         reports: Reports,
         repliers: Mapping[Platform, Replier],
         bots: set[str],
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
     ) -> None:
-        self._linking = linking
+        self._direct = direct
         self._reports = reports
         self._commands: set[asyncio.Task[None]] = set()
         self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
@@ -61,8 +60,11 @@ class Core:
         self._repliers = repliers
 
     async def on_message(self, message: Message) -> None:
-        """A message (or an edit) in a protected space: judge it."""
+        """A message (or an edit) in a protected space: judge it, and watch for retaliation
+        against reporters."""
         await self._pipeline.on_message(message)
+        if message.mentions and not message.author.is_bot:
+            await self._reports.watch(message)
 
     async def on_membership(self, event: MembershipEvent) -> None:
         """Joins, leaves, kicks and bans, including those done by hand outside the bot."""
@@ -124,15 +126,15 @@ class Core:
         return await self._moderation.on_mod_command(command, moderator=moderator, origin=origin)
 
     async def on_direct_message(self, message: Message) -> None:
-        """A member wrote to the bot directly: linking accounts (reports build on this)."""
-        log.info("direct message %s from %s", message.id, message.author.account.key)
+        """A member wrote to the bot directly: a report, DM consent, linking accounts."""
+        # No account in this log line: a direct message may be a confidential report.
+        log.info("direct message %s received", message.id)
         if message.text.lstrip().startswith("!"):
             # A non-moderator's command (a moderator's arrives as on_command): refuse it
             # as a command rather than answer with the linking help.
             await self._command(message)
             return
-        answer = await self._linking.handle(message.author, message.text)
-        await self._answer(message, answer or LINK_HELP)
+        await self._answer(message, await self._direct.answer(message))
 
     async def on_report(
         self, *, reporter: Account, message: Message | None, details: str, origin: str

@@ -200,6 +200,7 @@ class CommandName(StrEnum):
     HISTORY = "history"
     NOTE = "note"
     PARDON = "pardon"
+    CLOSE = "close"
     LINK = "link"
     UNLINK = "unlink"
     HELP = "help"
@@ -215,6 +216,7 @@ class ModCommand:
     duration: timedelta | None = None
     reason: str = ""
     case_id: int | None = None
+    action_taken: bool = False  # !close: did the moderators act on the report?
 
 
 class Mode(StrEnum):

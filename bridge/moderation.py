@@ -29,7 +29,8 @@ from bridge.model import (
     Warn,
 )
 from bridge.pipeline import Pipeline
-from storage.cases import NewCase, OriginKind
+from bridge.reports import Reports
+from storage.cases import CaseRow, NewCase, OriginKind
 from storage.outbox import ActionRow, ActionState
 from storage.repositories import Repositories
 
@@ -78,20 +79,49 @@ def _actions(command: ModCommand, now: datetime) -> list[Action]:
     return []
 
 
+# Beyond this many spaces of one platform, the actions done there are counted, not listed:
+# Discord clips an answer at 2000 characters, and a failure must not be what gets cut off.
+LIST_LIMIT = 10
+
+
 def summarise(rows: list[ActionRow]) -> list[str]:
-    """What happened where, one line per action, for the moderator's answer."""
+    """What happened where, for the moderator's answer: failures first, then what is still
+    being retried, then what was done; one line per space, or, past ``LIST_LIMIT`` spaces of
+    one platform, one line counting them (with one of the errors)."""
+    groups: dict[tuple[ActionState, str, str], list[ActionRow]] = {}
+    for row in rows:
+        if not isinstance(row.action, NotifyModerators):
+            groups.setdefault((row.state, row.kind, row.platform.value), []).append(row)
+    lines = []
+    for state in (ActionState.FAILED, ActionState.PENDING, ActionState.DONE):
+        for (in_state, kind, platform), group in groups.items():
+            if in_state is state:
+                lines.extend(_summary_lines(state, kind, platform, group))
+    return lines
+
+
+def _summary_lines(
+    state: ActionState, kind: str, platform: str, rows: list[ActionRow]
+) -> list[str]:
+    head = {
+        ActionState.DONE: "done",
+        ActionState.FAILED: "FAILED",
+        ActionState.PENDING: "pending, will retry",
+    }[state]
+    if len(rows) > LIST_LIMIT:
+        unit = "guilds" if platform == "discord" else "rooms"
+        where = f"{len(rows)} {platform} {unit}"
+        error = next((r.last_error for r in rows if r.last_error), None)
+        return [f"  {head}: {kind} in {where}" + (f" (e.g. {error})" if error else "")]
     lines = []
     for row in rows:
-        if isinstance(row.action, NotifyModerators):
-            continue
-        where = f"{row.platform.value} {row.space_id or '(direct message)'}"
-        if row.state is ActionState.DONE:
-            lines.append(f"  done: {row.kind} in {where}")
-        elif row.state is ActionState.FAILED:
-            lines.append(f"  FAILED: {row.kind} in {where}: {row.last_error}")
+        where = f"{platform} {row.space_id or '(direct message)'}"
+        if state is ActionState.FAILED:
+            lines.append(f"  {head}: {kind} in {where}: {row.last_error}")
+        elif state is ActionState.PENDING and row.last_error:
+            lines.append(f"  {head}: {kind} in {where} (last error: {row.last_error})")
         else:
-            why = f" (last error: {row.last_error})" if row.last_error else ""
-            lines.append(f"  pending, will retry: {row.kind} in {where}{why}")
+            lines.append(f"  {head}: {kind} in {where}")
     return lines
 
 
@@ -103,12 +133,14 @@ class Moderation:
         *,
         pipeline: Pipeline,
         linking: Linking,
+        reports: Reports,
         repos: Repositories,
         clock: Callable[[], datetime],
         answer_wait: float = 8.0,
     ) -> None:
         self._pipeline = pipeline
         self._linking = linking
+        self._reports = reports
         self._repos = repos
         self._clock = clock
         self._answer_wait = answer_wait
@@ -126,13 +158,15 @@ class Moderation:
         if command.name is CommandName.HELP:
             return HELP_TEXT
         if command.name is CommandName.CASE:
-            return await self._show_case(command)
+            return await self._show_case(command, moderator)
         if command.name is CommandName.HISTORY:
-            return await self._history(command)
+            return await self._history(command, moderator)
         if command.name is CommandName.NOTE:
             return await self._note(command, moderator)
         if command.name is CommandName.PARDON:
             return await self._pardon(command, moderator)
+        if command.name is CommandName.CLOSE:
+            return await self._close(command, moderator)
         if command.name is CommandName.LINK:
             if command.other is None:
                 raise CommandError("!link needs two users")
@@ -180,8 +214,8 @@ class Moderation:
                 return rows
             await asyncio.sleep(0.05)
 
-    async def _show_case(self, command: ModCommand) -> str:
-        case = await self._repos.cases.get(_case_id(command))
+    async def _show_case(self, command: ModCommand, reader: Author) -> str:
+        case = await self._visible_case(_case_id(command), reader)
         if case is None:
             return f"There is no case #{command.case_id}."
         lines = [
@@ -198,9 +232,13 @@ class Moderation:
         )
         return "\n".join(lines)
 
-    async def _history(self, command: ModCommand) -> str:
+    async def _history(self, command: ModCommand, reader: Author) -> str:
         member_id = await self._pipeline.member_of(_target(command))
-        cases = await self._repos.cases.of_member(member_id)
+        cases = [
+            c
+            for c in await self._repos.cases.of_member(member_id)
+            if await self._reports.reporter_visible(c, reader.account)
+        ]
         points = await self._repos.strikes.live_points(member_id, self._clock())
         accounts = ", ".join(a.key for a in await self._pipeline.accounts_of(member_id))
         if not cases:
@@ -210,6 +248,30 @@ class Moderation:
             f"  #{c.id} {c.created_at:%Y-%m-%d} {c.status.value}: {c.reason}" for c in cases[-20:]
         )
         return "\n".join(lines)
+
+    async def _close(self, command: ModCommand, moderator: Author) -> str:
+        case = await self._visible_case(_case_id(command), moderator)
+        if case is None:
+            return f"There is no case #{command.case_id}."
+        if not await self._repos.cases.close(case.id, moderator.account.key):
+            return f"Case #{case.id} is already closed."
+        outcome = "action taken" if command.action_taken else "no action"
+        note = f"closed: {outcome}" + (f": {command.reason}" if command.reason else "")
+        await self._repos.cases.add_note(case.id, moderator.account.key, note)
+        told = await self._reports.close(case, action_taken=command.action_taken)
+        if told:
+            await self._pipeline.enqueue_actions(
+                case.id, told, member_id=None, origin=f"closed:{case.id}"
+            )
+        reporter = " The reporter is told." if told else ""
+        return f"Case #{case.id} closed ({outcome}).{reporter}"
+
+    async def _visible_case(self, case_id: int, reader: Author) -> CaseRow | None:
+        """The case, unless it is a report about a moderator and ``reader`` is no admin."""
+        case = await self._repos.cases.get(case_id)
+        if case is None or not await self._reports.reporter_visible(case, reader.account):
+            return None
+        return case
 
     async def _note(self, command: ModCommand, moderator: Author) -> str:
         case_id = _case_id(command)

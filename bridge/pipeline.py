@@ -84,6 +84,10 @@ class Pipeline:
         self._clock = clock
         self._loaded: tuple[int, set[int]] = (0, set())  # (engine id, members loaded)
 
+    def decay(self) -> timedelta:
+        """How long strike points count under the policy in force."""
+        return self._engine().policy.escalation.decay
+
     async def member_of(self, account: Account) -> int:
         """The member id an account belongs to (created on first sight)."""
         return (await self._repos.identity.ensure(account)).member_id

@@ -71,3 +71,11 @@ class Replier(Protocol):
     """Answers someone where they spoke to the bot (a command in a room, a direct message)."""
 
     async def reply(self, channel: Channel, text: str) -> None: ...
+
+
+class MessageFetcher(Protocol):
+    """Reads a message a member linked to (evidence in a report)."""
+
+    async def fetch(self, link: str) -> Message | None:
+        """The message behind ``link`` if it is one of this platform's and can be read."""
+        ...

@@ -2,77 +2,255 @@
 
 The code of conduct promises that reports are handled confidentially and that the
 reporter's identity is not disclosed without permission: the case moderators read names
-the reported member and the evidence, never the reporter; who reported is stored in a
-separate table that only the configured admins can read.
+the reported member and the evidence, never the reporter (unless they agreed); who reported
+is stored in a separate table. Reports about a moderator go to the configured admins only.
+A report of an unsolicited direct message is checked against the DM consent registry:
+without consent the policy's DM rule acts at once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.model import Account, Message, NotifyModerators
-from bridge.pipeline import Pipeline
+from bridge.config import ReportsConfig
+from bridge.model import Account, Action, Message, Mute, NotifyModerators, Platform, Tell, Warn
+from bridge.pipeline import Opened, Pipeline
+from bridge.texts import Texts
 from storage.cases import CaseRow, NewCase, OriginKind
+from storage.consent import DmPolicy
 from storage.db import Transaction
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
-REPORT_WINDOW = timedelta(hours=1)
-MAX_REPORTS = 5  # per member per hour
+ADMIN_ONLY = "report about a moderator"  # the origin of cases only admins may read
+_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """What a member told the bot."""
+
+    reporter: Account
+    subject: Account
+    what: str
+    where: str = ""
+    evidence: tuple[str, ...] = ()  # excerpts of resolved message links, or the links
+    unsolicited_dm: bool = False
+    share_identity: bool = False
+    origin: str  # unique per report (a DM event id, an interaction id)
 
 
 class Reports:
-    """Opens report cases and answers the reporter."""
+    """Opens report cases, tells the reporter how they end, and watches for retaliation."""
 
     def __init__(
-        self, *, pipeline: Pipeline, repos: Repositories, clock: Callable[[], datetime]
+        self,
+        *,
+        pipeline: Pipeline,
+        repos: Repositories,
+        clock: Callable[[], datetime],
+        config: ReportsConfig,
+        texts: Texts,
+        is_moderator: Callable[[Account], bool] = lambda _account: False,
     ) -> None:
         self._pipeline = pipeline
         self._repos = repos
         self._clock = clock
+        self._config = config
+        self._texts = texts
+        self._is_moderator = is_moderator
+
+    async def too_many(self, reporter: Account) -> bool:
+        recent = await self._repos.reports.count_recent(reporter, _HOUR)
+        return recent >= self._config.max_per_hour
 
     async def report(
         self, *, reporter: Account, message: Message | None, details: str, origin: str
     ) -> str:
-        """Open a case about ``message`` (its author) for the moderators; return the answer
-        to the reporter."""
-        if await self._repos.reports.count_recent(reporter, REPORT_WINDOW) >= MAX_REPORTS:
-            return (
-                "You have sent several reports in the last hour. Please wait a little, or "
-                "write to a moderator directly if it is urgent."
-            )
+        """A report of one message (Discord's "Report message" menu); the answer to show."""
         if message is None:
-            return "Please report a specific message, or describe what happened to me in a DM."
-        subject = message.author.account
-        excerpt = message.text[:300]
-        reporter_member = await self._pipeline.member_of(reporter)
+            return self._texts.report_start
+        if await self.too_many(reporter):
+            return self._texts.report_too_many
+        opened = await self.submit(
+            Report(
+                reporter=reporter,
+                subject=message.author.account,
+                what=details.strip() or "reported message",
+                where=f"message {message.id} in {message.channel.id}",
+                evidence=(message.text[:300],),
+                unsolicited_dm=message.is_dm,
+                origin=origin,
+            )
+        )
+        return self._texts.report_received_anonymous.format(case=opened.case.id)
+
+    async def submit(self, report: Report) -> Opened:
+        """Open the case, tell whoever must know, keep the reporter apart."""
+        reporter_member = await self._pipeline.member_of(report.reporter)
+        subject_member = await self._pipeline.member_of(report.subject)
+        await self._flag_counter_report(report, reporter_member, subject_member)
+        about_moderator = self._is_moderator(report.subject)
+        evidence = " | ".join(report.evidence)[:500]
+        summary = (
+            f"report about {report.subject.key}: {report.what[:300]!r}"
+            + (f"; where: {report.where[:100]}" if report.where else "")
+            + (f"; evidence: {evidence!r}" if evidence else "")
+            + (f"; reported by {report.reporter.key}" if report.share_identity else "")
+        )
+        actions: list[Action]
+        strikes = []
+        if about_moderator:
+            actions = [self._tell_admin(admin, summary) for admin in self._admins()]
+        else:
+            actions = [NotifyModerators(text=summary)]
+            if report.unsolicited_dm and not await self._consented(subject_member, reporter_member):
+                actions = [*self._dm_rule_actions(report.subject), *actions]
+                actions[-1] = NotifyModerators(
+                    text=summary + "; no consent to direct messages: the DM rule was applied"
+                )
+                points = self._config.unsolicited_dm_points
+                if points:
+                    strikes.append(("unsolicited-dm", points, self._decay()))
 
         async def remember_reporter(case: CaseRow, tx: Transaction) -> None:
-            await self._repos.reports.add(case.id, reporter, reporter_member=reporter_member, tx=tx)
+            await self._repos.reports.add(
+                case.id,
+                report.reporter,
+                reporter_member=reporter_member,
+                share_identity=report.share_identity,
+                tx=tx,
+            )
 
         opened = await self._pipeline.enqueue_case(
             NewCase(
-                subject=subject,
+                subject=report.subject,
                 origin_kind=OriginKind.REPORT,
-                origin="member report",
-                reason=(details.strip() or "reported message")[:500],
-                evidence=excerpt,
-                dedupe_key=f"report:{origin}",
+                origin=ADMIN_ONLY if about_moderator else "member report",
+                reason=report.what[:500],
+                evidence=evidence,
+                dedupe_key=f"report:{report.origin}",
             ),
-            [
-                NotifyModerators(
-                    text=f"new member report about {subject.key} (message {message.id} in "
-                    f"{message.channel.id}): {excerpt!r}; details: {details.strip()[:500]!r}"
-                )
-            ],
-            member_id=await self._pipeline.member_of(subject),
+            actions,
+            member_id=subject_member,
+            strikes=strikes,
             on_open=remember_reporter,
         )
+        if strikes:
+            await self._pipeline.reload_strikes(subject_member)
         log.info("report opened case %s", opened.case.id)
-        return (
-            f"Thank you. Your report is case #{opened.case.id}. The moderators will look at "
-            "it; they are not told who reported it."
+        return opened
+
+    def _admins(self) -> list[Account]:
+        admins = []
+        for key in self._config.admins:
+            platform, _, account_id = key.partition(":")
+            admins.append(Account(platform=_platform(platform), id=account_id))
+        return admins
+
+    @staticmethod
+    def _tell_admin(admin: Account, summary: str) -> Tell:
+        return Tell(target=admin, text=f"For the admins only: {summary}")
+
+    async def _consented(self, sender: int, recipient: int) -> bool:
+        fallback = DmPolicy(self._config.dm_default)
+        return await self._repos.consent.may_dm(sender, recipient, fallback=fallback)
+
+    def _dm_rule_actions(self, target: Account) -> list[Action]:
+        reason = "contacting a member outside community spaces without being invited"
+        actions: list[Action] = []
+        for spec in self._config.unsolicited_dm_actions:
+            if spec.kind == "warn":
+                actions.append(
+                    Warn(target=target, reason=reason, clause=self._config.unsolicited_dm_clause)
+                )
+            elif spec.kind == "mute" and spec.duration is not None:
+                actions.append(
+                    Mute(target=target, until=self._clock() + spec.duration, reason=reason)
+                )
+        return actions
+
+    def _decay(self) -> timedelta:
+        return self._pipeline.decay()
+
+    async def close(self, case: CaseRow, *, action_taken: bool) -> list[Action]:
+        """The private word to the reporter when their report's case is closed."""
+        row = await self._repos.reports.of_case(case.id)
+        if row is None:
+            return []
+        outcome = self._texts.outcome_action if action_taken else self._texts.outcome_no_action
+        return [
+            Tell(
+                target=row.reporter,
+                text=self._texts.report_closed.format(case=case.id, outcome=outcome),
+            )
+        ]
+
+    async def reporter_visible(self, case: CaseRow, reader: Account) -> bool:
+        """Whether ``reader`` may see this case at all (admin-only reports)."""
+        return case.origin != ADMIN_ONLY or reader.key in self._config.admins
+
+    async def watch(self, message: Message) -> None:
+        """Retaliation: the reported member aims something at their reporter. The moderators
+        are told on the case that it needs a look; nobody is told why."""
+        targets = {m.key for m in message.mentions}
+        if not targets:
+            return
+        author_member = await self._pipeline.member_of(message.author.account)
+        since = self._clock() - self._config.retaliation_window
+        for case in await self._repos.cases.of_member(author_member):
+            if case.origin_kind is not OriginKind.REPORT or case.created_at < since:
+                continue
+            row = await self._repos.reports.of_case(case.id)
+            if row is None:
+                continue
+            reporter_keys = {
+                a.key for a in await self._pipeline.accounts_of(
+                    await self._pipeline.member_of(row.reporter)
+                )
+            }  # fmt: skip
+            if reporter_keys & targets:
+                await self._flag(case, f"message {message.id} in {message.channel.id}")
+
+    async def _flag_counter_report(
+        self, report: Report, reporter_member: int, subject_member: int
+    ) -> None:
+        """A report against someone who reported the reporter: flag the earlier case."""
+        since = self._clock() - self._config.retaliation_window
+        for case_id in await self._repos.reports.against_reporter(subject_member, since):
+            case = await self._repos.cases.get(case_id)
+            if case is not None and case.member_id == reporter_member:
+                await self._flag(case, "a report filed by the reported member")
+
+    async def flag_invite(self, inviter: Account, invitee: Account) -> None:
+        """A DM invite from a reported member to their reporter (from the homeserver)."""
+        inviter_member = await self._pipeline.member_of(inviter)
+        invitee_member = await self._pipeline.member_of(invitee)
+        since = self._clock() - self._config.retaliation_window
+        for case_id in await self._repos.reports.against_reporter(invitee_member, since):
+            case = await self._repos.cases.get(case_id)
+            if case is not None and case.member_id == inviter_member:
+                await self._flag(case, "a direct-message invite")
+
+    async def _flag(self, case: CaseRow, what: str) -> None:
+        """Tell the moderators the case needs a look, without saying why: the details (which
+        would point at the reporter) go to the audit log, which only admins read."""
+        text = f"Case #{case.id} needs a look: new activity by the reported member."
+        await self._repos.cases.add_note(case.id, "modbridge", "flagged: needs a look")
+        await self._repos.audit.append(
+            "modbridge", "case_flagged", case.subject.key, {"case": case.id, "what": what}
         )
+        await self._pipeline.enqueue_actions(
+            case.id,
+            [NotifyModerators(text=text)],
+            member_id=None,
+            origin=f"flag:{case.id}:{what}:{self._clock().isoformat()}",
+        )
+
+
+def _platform(name: str) -> Platform:
+    return Platform(name)

@@ -23,14 +23,15 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
+from bridge.conversation import DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
-from bridge.model import Mode, NotifyModerators, Platform
+from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
-from bridge.ports import ActionExecutor, PermanentError, Replier
+from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.stores import MatrixMemory
@@ -109,10 +110,21 @@ class Service:
         self._executors: dict[Platform, ActionExecutor] = {}
         self._repliers: dict[Platform, Replier] = {}
         self._bots: set[str] = set()
+        self._fetchers: dict[Platform, MessageFetcher] = {}
         self._failure: BaseException | None = None  # why a platform connection gave up
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _is_moderator(self, account: Account) -> bool:
+        """Whether ``account`` is one of the configured moderators (reports about them go to
+        the admins only)."""
+        matrix = self.settings.matrix
+        if matrix is not None and account.platform is Platform.MATRIX:
+            return account.id in matrix.moderators
+        if self.discord is not None and account.platform is Platform.DISCORD:
+            return self.discord.is_moderator(int(account.id))
+        return False
 
     def community(self) -> Community:
         spaces: dict[Platform, list[str]] = {}
@@ -142,10 +154,19 @@ class Service:
             wake_worker=worker.wake, clock=utc_now,
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
-        moderation = Moderation(pipeline=self.pipeline, linking=linking, repos=repos, clock=utc_now)
-        reports = Reports(pipeline=self.pipeline, repos=repos, clock=utc_now)
+        reports = Reports(
+            pipeline=self.pipeline, repos=repos, clock=utc_now, config=self.settings.reports,
+            texts=self.settings.texts, is_moderator=self._is_moderator,
+        )  # fmt: skip
+        moderation = Moderation(
+            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
+        )
+        direct = DirectMessages(
+            repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
+            fetchers=self._fetchers, clock=utc_now,
+        )  # fmt: skip
         core = Core(
-            pipeline=self.pipeline, moderation=moderation, audit=repos.audit, linking=linking,
+            pipeline=self.pipeline, moderation=moderation, audit=repos.audit, direct=direct,
             reports=reports,
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
@@ -163,7 +184,7 @@ class Service:
             if self.settings.antispam is not None:
                 antispam = AntispamServer(
                     identity=repos.identity, consent=repos.consent, audit=repos.audit,
-                    config=self.settings.antispam,
+                    config=self.settings.antispam, on_direct_invite=reports.flag_invite,
                 )  # fmt: skip
                 await antispam.start()
             if self.settings.matrix is not None:

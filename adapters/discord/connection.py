@@ -38,6 +38,7 @@ from adapters.discord.commands import DiscordHandlers, build_tree
 from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
 from adapters.discord.events import ModClient, Router, intents
 from adapters.discord.executor import DiscordExecutor
+from adapters.discord.translate import is_moderator
 
 __all__ = [
     "AutomodSpec",
@@ -131,6 +132,16 @@ class DiscordConnection:
     def client(self) -> discord.Client:
         """The discord.py client (for the composition root; the core needs none of it)."""
         return self._client
+
+    def is_moderator(self, user_id: int) -> bool:
+        """Whether the user is a moderator in one of the protected guilds (from the cache)."""
+        for guild in self._client.guilds:
+            if guild.id not in self._guilds:
+                continue
+            member = guild.get_member(user_id)
+            if member is not None and is_moderator(member, self._router.moderator_roles):
+                return True
+        return False
 
     @property
     def protected_guilds(self) -> frozenset[int]:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bridge.commands import parse_command
-from bridge.config import parse_settings
+from bridge.config import ReportsConfig, parse_settings
+from bridge.conversation import DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Channel, Message, Platform, Space
@@ -19,6 +20,7 @@ from bridge.planner import Community
 from bridge.ports import PermanentError, TransientError
 from bridge.reports import Reports
 from bridge.scheduler import Scheduler
+from bridge.texts import Texts
 from bridge.worker import ActionWorker
 from rules.engine import Engine
 from storage.db import Database
@@ -114,15 +116,23 @@ class ModBot:
         self.linking = Linking(
             repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
         )
+        self.reports = Reports(
+            pipeline=self.pipeline, repos=self.repos, clock=clock,
+            config=ReportsConfig(admins=("matrix:@admin:hs",)), texts=Texts(),
+            is_moderator=lambda account: account.id == "@mod:hs",
+        )  # fmt: skip
         self.moderation = Moderation(
-            pipeline=self.pipeline, linking=self.linking, repos=self.repos, clock=clock,
-            answer_wait=5,
+            pipeline=self.pipeline, linking=self.linking, reports=self.reports,
+            repos=self.repos, clock=clock, answer_wait=5,
         )  # fmt: skip
         self.answers: list[tuple[str, str]] = []
+        self.direct = DirectMessages(
+            repos=self.repos, reports=self.reports, linking=self.linking, texts=Texts(),
+            fetchers={}, clock=clock,
+        )  # fmt: skip
         self.core = Core(
             pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
-            linking=self.linking,
-            reports=Reports(pipeline=self.pipeline, repos=self.repos, clock=clock),
+            direct=self.direct, reports=self.reports,
             repliers={Platform.MATRIX: self, Platform.DISCORD: self},
             bots={"matrix:@bot:hs", "discord:999999999999999999"},
         )  # fmt: skip
@@ -170,6 +180,21 @@ class ModBot:
     async def drain(self) -> None:
         while await self.worker.run_once():
             pass
+
+    async def dm(self, account: Account, text: str, mid: str = "d") -> str:
+        """Send the bot a direct message as ``account``; return the bot's answer."""
+        before = len(self.answers)
+        await self.core.on_direct_message(
+            Message(
+                id=mid,
+                author=Author(account=account),
+                channel=Channel(platform=account.platform, id=f"dm-{account.id}", is_dm=True),
+                text=text,
+                ts=self.clock(),
+            )
+        )
+        assert len(self.answers) == before + 1
+        return self.answers[-1][1]
 
     async def command(self, text: str, *, moderator: str = "@mod:hs", origin: str = "1") -> str:
         author = Author(account=Account(platform=Platform.MATRIX, id=moderator), is_moderator=True)

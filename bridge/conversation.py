@@ -1,0 +1,229 @@
+"""What members say to the bot in direct messages: reports, DM consent, account links.
+
+A report is a short guided conversation (what, who, where, evidence, may we name you),
+kept in the database between messages so a restart loses nothing; ``cancel`` stops it at
+any step, and a first message that already says what happened and who goes straight
+through. Answers come from the configurable texts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bridge.commands import CommandError, parse_account
+from bridge.linking import Linking
+from bridge.model import Account, Message, Platform
+from bridge.ports import MessageFetcher
+from bridge.reports import Report, Reports
+from bridge.texts import Texts
+from storage.consent import DmPolicy
+from storage.repositories import Repositories
+
+DRAFT_TTL = timedelta(hours=1)
+STEPS = ("what", "who", "where", "evidence", "share")
+_LINK = re.compile(r"https?://\S+")
+_NO = {"no", "n", "nope", "none", "-", "hapana"}
+_YES = {"yes", "y", "ok", "sure", "ndiyo"}
+_USER = re.compile(r"<@!?\d{15,21}>|@[^:\s]+:[^\s]+|discord:\d{15,21}|matrix:@[^:\s]+:[^\s]+")
+
+
+class DirectMessages:
+    """Answers a member's direct message to the bot."""
+
+    def __init__(
+        self,
+        *,
+        repos: Repositories,
+        reports: Reports,
+        linking: Linking,
+        texts: Texts,
+        fetchers: Mapping[Platform, MessageFetcher],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repos = repos
+        self._reports = reports
+        self._linking = linking
+        self._texts = texts
+        self._fetchers = fetchers
+        self._clock = clock
+
+    async def answer(self, message: Message) -> str:
+        """The bot's answer to ``message`` (a direct message from a member)."""
+        author = message.author
+        text = message.text.strip()
+        word = text.split(maxsplit=1)[0].lower() if text else ""
+        linked = await self._linking.handle(author, text)
+        if linked is not None:
+            return linked
+        if word == "dm":
+            return await self._consent(author.account, text)
+        draft = await self._draft(author.account)
+        if word == "cancel":
+            await self._repos.kv.delete(self._key(author.account))
+            return self._texts.report_cancelled if draft else self._texts.dm_help
+        if draft is None and word in ("help", "?", ""):
+            return self._texts.dm_help
+        if draft is None:
+            if await self._reports.too_many(author.account):
+                return self._texts.report_too_many
+            return await self._start(message, text)
+        return await self._advance(message, draft, text)
+
+    # -- the report conversation ------------------------------------------------------------
+
+    async def _start(self, message: Message, text: str) -> str:
+        body = text[len("report") :].strip() if text.lower().startswith("report") else text
+        who = await self._who(body)
+        if who is not None and len(_USER.sub("", body).strip()) >= 15:
+            # Everything in one message: straight through, anonymously.
+            opened = await self._reports.submit(
+                Report(
+                    reporter=message.author.account,
+                    subject=who,
+                    what=body[:1000],
+                    evidence=tuple(await self._evidence(body)),
+                    unsolicited_dm=_mentions_dm(body),
+                    origin=f"{message.platform.value}:{message.id}",
+                )
+            )
+            return self._texts.report_received_anonymous.format(case=opened.case.id)
+        draft: dict[str, object] = {"step": "what", "started": self._clock().isoformat()}
+        if len(body) >= 15:
+            draft.update(what=body, step="who")
+            await self._save(message.author.account, draft)
+            return self._texts.report_ask_who
+        await self._save(message.author.account, draft)
+        return self._texts.report_start
+
+    async def _advance(self, message: Message, draft: dict[str, object], text: str) -> str:
+        account = message.author.account
+        step = str(draft["step"])
+        if step == "what":
+            draft.update(what=text[:1000], step="who")
+            reply = self._texts.report_ask_who
+        elif step == "who":
+            who = await self._who(text)
+            if who is None:
+                return self._texts.report_who_unclear
+            draft.update(who=who.key, step="where")
+            reply = self._texts.report_ask_where
+        elif step == "where":
+            draft.update(where=text[:300], step="evidence")
+            reply = self._texts.report_ask_evidence
+        elif step == "evidence":
+            evidence = [] if text.lower() in _NO else await self._evidence(text)
+            draft.update(evidence=evidence, step="share")
+            reply = self._texts.report_ask_share
+        else:
+            share = text.lower().split()[0] in _YES if text else False
+            await self._repos.kv.delete(self._key(account))
+            opened = await self._reports.submit(
+                Report(
+                    reporter=account,
+                    subject=_account(str(draft["who"])),
+                    what=str(draft.get("what", "")),
+                    where=str(draft.get("where", "")),
+                    evidence=tuple(str(e) for e in _list(draft.get("evidence"))),
+                    unsolicited_dm=_mentions_dm(str(draft.get("where", ""))),
+                    share_identity=share,
+                    origin=f"{message.platform.value}:{message.id}",
+                )
+            )
+            template = (
+                self._texts.report_received if share else self._texts.report_received_anonymous
+            )
+            return template.format(case=opened.case.id)
+        await self._save(account, draft)
+        return reply
+
+    async def _who(self, text: str) -> Account | None:
+        """The reported account: a mention or id, or the author of a linked message."""
+        for match in _USER.finditer(text):
+            try:
+                return parse_account(match.group(0))
+            except CommandError:
+                continue
+        for link in _LINK.findall(text):
+            fetched = await self._fetch(link)
+            if fetched is not None:
+                return fetched.author.account
+        return None
+
+    async def _evidence(self, text: str) -> list[str]:
+        """Message links resolved to excerpts (what the message said, by whom)."""
+        out = []
+        for link in _LINK.findall(text)[:10]:
+            fetched = await self._fetch(link)
+            if fetched is None:
+                out.append(link)
+            else:
+                out.append(f"{fetched.author.account.key}: {fetched.text[:200]!r} ({link})")
+        return out
+
+    async def _fetch(self, link: str) -> Message | None:
+        for fetcher in self._fetchers.values():
+            message = await fetcher.fetch(link)
+            if message is not None:
+                return message
+        return None
+
+    async def _draft(self, account: Account) -> dict[str, object] | None:
+        raw = await self._repos.kv.get(self._key(account))
+        if raw is None:
+            return None
+        draft: dict[str, object] = json.loads(raw)
+        if datetime.fromisoformat(str(draft["started"])) < self._clock() - DRAFT_TTL:
+            await self._repos.kv.delete(self._key(account))
+            return None
+        return draft
+
+    async def _save(self, account: Account, draft: dict[str, object]) -> None:
+        await self._repos.kv.set(self._key(account), json.dumps(draft))
+
+    @staticmethod
+    def _key(account: Account) -> str:
+        return f"report.draft:{account.key}"
+
+    # -- DM consent ---------------------------------------------------------------------------
+
+    async def _consent(self, account: Account, text: str) -> str:
+        words = text.split()
+        verb = words[1].lower() if len(words) > 1 else ""
+        me = (await self._repos.identity.ensure(account)).member_id
+        if verb in ("open", "closed"):
+            await self._repos.consent.set_default(me, DmPolicy(verb))
+            return self._texts.dm_open if verb == "open" else self._texts.dm_closed
+        if verb in ("allow", "revoke") and len(words) > 2:
+            try:
+                other = parse_account(words[2])
+            except CommandError as exc:
+                return str(exc)
+            them = (await self._repos.identity.ensure(other)).member_id
+            if them == me:
+                return self._texts.dm_help
+            if verb == "allow":
+                await self._repos.consent.allow(me, them)
+                return self._texts.dm_allowed.format(member=other.key)
+            await self._repos.consent.revoke(me, them)
+            return self._texts.dm_revoked.format(member=other.key)
+        return self._texts.dm_help
+
+
+_DM_WORDS = re.compile(r"\b(dms?|direct(ly)? messages?|private messages?|inbox|pm)\b", re.I)
+
+
+def _mentions_dm(where: str) -> bool:
+    """Whether the member says it happened in a direct message (outside community spaces)."""
+    return _DM_WORDS.search(where) is not None
+
+
+def _account(key: str) -> Account:
+    platform, _, account_id = key.partition(":")
+    return Account(platform=Platform(platform), id=account_id)
+
+
+def _list(value: object) -> Sequence[object]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,61 @@
+"""Everything the bot says to members, with English defaults; `[texts]` in the TOML overrides
+any of them (a community can write them in its members' language)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Texts(BaseModel):
+    """Member-facing texts. ``{case}``, ``{code}``, ``{outcome}`` are filled in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    report_start: str = (
+        "I can take a confidential report for the moderators. Your name is not shown to them "
+        "unless you agree. What happened? (Send `cancel` at any time to stop.)"
+    )
+    report_ask_who: str = (
+        "Who was it? A mention, an id (@name:server or a Discord id), or a link to one of "
+        "their messages."
+    )
+    report_who_unclear: str = (
+        "I could not tell who that is. Please send a mention, an id like @name:server or "
+        "discord:123..., or a link to one of their messages."
+    )
+    report_ask_where: str = (
+        "Where did it happen? A room or channel, a message link, or `DM` if they wrote to you "
+        "directly."
+    )
+    report_ask_evidence: str = (
+        "Any evidence? Send message links (I will save what they say), or `none`."
+    )
+    report_ask_share: str = (
+        "May I tell the moderators that the report comes from you? Answer `yes` or `no`. "
+        "If you answer no, they will not be told who you are."
+    )
+    report_cancelled: str = "Cancelled. Nothing was sent to anyone."
+    report_received: str = (
+        "Thank you. Your report is case #{case}. The moderators will look at it. "
+        "I will tell you when it is closed."
+    )
+    report_received_anonymous: str = (
+        "Thank you. Your report is case #{case}. The moderators will look at it; they are not "
+        "told who reported it. I will tell you when it is closed."
+    )
+    report_too_many: str = (
+        "You have sent several reports recently. Please wait a little, or write to a "
+        "moderator directly if it is urgent."
+    )
+    report_closed: str = "Your report (case #{case}) has been closed: {outcome}. Thank you."
+    outcome_action: str = "the moderators took action"
+    outcome_no_action: str = "the moderators looked into it and decided no action was needed"
+    dm_help: str = (
+        "Direct messages: `dm allow <member>` lets someone write to you, `dm revoke <member>` "
+        "takes it back, `dm open` lets every member write to you, `dm closed` only those you "
+        "allowed. Send `report` to report something, `link` to link your accounts."
+    )
+    dm_allowed: str = "{member} may now send you direct messages."
+    dm_revoked: str = "{member} may no longer send you direct messages."
+    dm_open: str = "Every member may now send you direct messages."
+    dm_closed: str = "Only members you allowed may now send you direct messages."

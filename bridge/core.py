@@ -155,13 +155,16 @@ class Core:
     async def _manual_action(self, event: MembershipEvent) -> None:
         """A ban or kick done by hand on a platform: record it, and carry it over if wanted."""
         actor = event.actor
-        if actor is None or actor.key in self._bots or actor == event.account:
+        if actor is None and await self._pipeline.queued_by_us(event):
+            return  # the platform did not say who acted, but modbridge did it itself
+        if actor is not None and (actor.key in self._bots or actor == event.account):
             return
         banned = event.change is MembershipChange.BAN
         carry = self._mirror_bans if banned else self._mirror_kicks
         kind = "ban" if banned else "kick"
         reason = event.reason or f"{kind} by hand on {event.space.platform.value}"
-        notice = f"{event.account.key}: {kind} by {actor.key} in {event.space.id} recorded"
+        by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
+        notice = f"{event.account.key}: {kind} by {by} in {event.space.id} recorded"
         actions: list[Action] = [NotifyModerators(text=notice)]
         if carry:
             sanction = Ban if banned else Remove
@@ -171,7 +174,7 @@ class Core:
             NewCase(
                 subject=event.account,
                 origin_kind=OriginKind.MODERATOR,
-                origin=actor.key,
+                origin=by,
                 reason=f"{reason} (in {event.space.id})",
                 dedupe_key=f"manual:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
             ),

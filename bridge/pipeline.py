@@ -15,6 +15,8 @@ from bridge.model import (
     Action,
     Ban,
     Channel,
+    MembershipChange,
+    MembershipEvent,
     Message,
     Mute,
     NotifyModerators,
@@ -28,6 +30,7 @@ from bridge.planner import Community, PlannedAction, plan
 from rules.engine import Engine
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
+from storage.codec import ActionKind
 from storage.db import Database, Transaction
 from storage.outbox import NewAction
 from storage.repositories import Repositories
@@ -83,6 +86,14 @@ class Pipeline:
         self._wake = wake_worker
         self._clock = clock
         self._loaded: tuple[int, set[int]] = (0, set())  # (engine id, members loaded)
+
+    async def queued_by_us(self, event: MembershipEvent) -> bool:
+        """Whether a ban or kick seen on a platform is one modbridge queued itself."""
+        kind = ActionKind.BAN if event.change is MembershipChange.BAN else ActionKind.REMOVE
+        since = event.ts - timedelta(hours=1)
+        return await self._repos.outbox.queued_for(
+            kind, event.space.platform, event.space.id, event.account.id, since
+        )
 
     def decay(self) -> timedelta:
         """How long strike points count under the policy in force."""

@@ -251,6 +251,19 @@ class OutboxRepository:
             tx,
         )
 
+    async def queued_for(
+        self, kind: ActionKind, platform: Platform, space_id: str, target_id: str, since: datetime
+    ) -> bool:
+        """Whether modbridge itself queued such an action since ``since`` (to tell its own
+        bans from bans done by hand, when the platform does not say who banned)."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT EXISTS (SELECT 1 FROM actions WHERE kind = ? AND platform = ?"
+                " AND space_id = ? AND target_platform_id = ? AND created_at >= ?) AS found",
+                (kind.value, platform.value, space_id, target_id, to_db_time(since)),
+            )
+        return bool(row["found"])
+
     async def get(self, action_id: int, *, tx: Transaction | None = None) -> ActionRow | None:
         """One outbox row by id, or None."""
         async with self._db.using(tx, write=False) as t:

@@ -140,3 +140,30 @@ async def test_the_bots_own_bans_are_not_recorded_twice(bot: ModBot) -> None:
         )
     )
     assert await bot.repos.cases.get(1) is None
+
+
+async def test_a_discord_ban_without_an_actor_is_told_apart_from_our_own(bot: ModBot) -> None:
+    """Discord's ban event does not say who banned: modbridge's own bans are in its outbox."""
+    await bot.linking.link(MX, DC, by="test", reason="same person")
+    await bot.command(f"!ban {DC.key} raid", origin="ours")
+    await bot.drain()
+    event = MembershipEvent(
+        account=DC,
+        space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
+        change=MembershipChange.BAN,
+        ts=bot.clock(),
+    )
+    await bot.core.on_membership(event)
+    assert await bot.repos.cases.get(2) is None  # our own ban: not recorded twice
+    other = Account(platform=Platform.DISCORD, id="777777777777777777")
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=other,
+            space=Space(platform=Platform.DISCORD, id="g2", kind=SpaceKind.GUILD),
+            change=MembershipChange.BAN,
+            ts=bot.clock(),
+        )
+    )
+    case = await bot.repos.cases.get(2)
+    assert case is not None
+    assert case.origin == "someone on discord"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, Settings, load_settings
+from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
 from bridge.model import Platform
 from bridge.service import Service
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the moderation service")
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+
+    sub.add_parser(
+        "demo",
+        help="watch the service moderate a local Synapse and a simulated Discord (no accounts)",
+    )
 
     rules = sub.add_parser("rules", help="try the policy on text")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -133,7 +139,8 @@ def _run(path: Path, level: str) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("nio", "discord", "aiohttp.access"):
+    # Their DEBUG output carries message bodies, tokens or SQL parameters: never ours.
+    for noisy in ("nio", "discord", "aiohttp.access", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings(path)
     service = Service(settings, path)
@@ -147,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.config, args.log_level)
+        if args.command == "demo":
+            return run_demo(sys.stdout)
         if args.command == "check-config":
             settings = load_settings(args.path)
             print("\n".join(_summary(settings, args.path)))

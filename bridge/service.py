@@ -16,10 +16,12 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.discord.connection import AutomodSpec, DiscordConnection
+from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
+from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
+from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
@@ -112,6 +114,7 @@ class Service:
         self._bots: set[str] = set()
         self._fetchers: dict[Platform, MessageFetcher] = {}
         self._failure: BaseException | None = None  # why a platform connection gave up
+        self._failed = ""  # which one
 
     def stop(self) -> None:
         self._stop.set()
@@ -142,6 +145,13 @@ class Service:
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
         db = await Database.open(Path(self.settings.storage.path), clock=utc_now)
+        try:
+            await self._run(db)
+        finally:
+            # aiosqlite's thread is not a daemon: an unclosed database would hang the exit.
+            await db.close()
+
+    async def _run(self, db: Database) -> None:
         repos = Repositories.over(db)
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors, on_failure=self._on_failure,
@@ -213,11 +223,10 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             if antispam is not None:
                 await antispam.close()
-            await db.close()
             log.info("modbridge stopped")
-        if isinstance(self._failure, PermanentError):
+        if isinstance(self._failure, PermanentError | DiscordStartupError):
             # Refused credentials and the like: the admin has to fix the configuration.
-            raise ConfigError(f"the Matrix connection failed: {self._failure}")
+            raise ConfigError(f"the {self._failed} connection failed: {self._failure}")
         if self._failure is not None:
             raise self._failure
 
@@ -229,6 +238,7 @@ class Service:
         why = str(error) if isinstance(error, PermanentError) else type(error).__name__
         log.error("the %s connection stopped, so does modbridge: %s", task.get_name(), why)
         self._failure = error
+        self._failed = task.get_name()
         self.stop()
 
     async def _run_matrix(self, core: Core, repos: Repositories) -> None:
@@ -257,6 +267,7 @@ class Service:
             client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
         )
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
+        self._fetchers[Platform.MATRIX] = MatrixFetcher(client)
         self._worker.wake()
         try:
             await connection.run()
@@ -283,6 +294,7 @@ class Service:
         await connection.start()
         self._executors[Platform.DISCORD] = connection.executor()
         self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)
+        self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()

@@ -257,7 +257,8 @@ class Engine:
                     )
                 )
             elif kind == "warn":
-                actions.append(Warn(target=target, reason=reason, clause=hit.clause))
+                # The member reads this: the plain reason, not the rule's id.
+                actions.append(Warn(target=target, reason=hit.reason, clause=hit.clause))
             elif kind == "mute" and spec.duration is not None:
                 actions.append(Mute(target=target, until=now + spec.duration, reason=reason))
             elif kind == "remove":

@@ -279,6 +279,17 @@ class DiscordExecutor:
 
     async def _ban(self, guild_id: int, action: Ban) -> str:
         user_id = _snowflake(action.target.id, "user")
+        # Two cases banning one member (moderators on both platforms at once), or a retry
+        # after a crash, must not ban twice: a second ban is a second audit log entry.
+        try:
+            await self._call(
+                f"read the ban of {user_id} in guild {guild_id}",
+                self._client.http.get_ban(user_id, guild_id),
+            )
+            return f"{user_id} was already banned from guild {guild_id}"
+        except PermanentError as exc:
+            if not isinstance(exc.__cause__, discord.NotFound):
+                raise
         await self._call(
             f"ban {user_id} from guild {guild_id}",
             # The messages stay: they are the evidence, and deleting is a separate action.

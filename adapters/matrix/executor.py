@@ -249,6 +249,10 @@ class MatrixExecutor:
 
     async def _ban(self, room: str, target: str, reason: str) -> str:
         await self._check(room, PowerAction.BAN, target)
+        # A second case (two moderators at once) or a retry after a crash must not ban
+        # again: with another reason, the homeserver would add a second ban event.
+        if await self._membership(room, target) == "ban":
+            return f"{target} was already banned from {room}"
         await self._call(
             f"ban {target} from {room}", self._client.room_ban(room, target, reason=reason)
         )

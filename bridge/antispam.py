@@ -221,8 +221,10 @@ class AntispamServer:
         config: AntispamConfig,
         clock: Callable[[], float] = time.monotonic,
         on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
+        bots: frozenset[str] = frozenset(),
     ) -> None:
         self._on_direct_invite = on_direct_invite
+        self._bots = bots  # the bot's own Matrix user ids
         if config.secret is None or not config.secret.get_secret_value():
             raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
         self._identity = identity
@@ -341,7 +343,8 @@ class AntispamServer:
 
     async def verdict(self, inviter: str, invitee: str, *, direct: bool) -> Verdict:
         """Gather the facts about one invite from storage and decide."""
-        if not direct:
+        if not direct or inviter in self._bots or invitee in self._bots:
+            # Members must always reach the bot (reports) and the bot them (warnings).
             return decide(_facts(direct=False))
         inviter_member, inviter_known = await self._member(inviter)
         invitee_member, invitee_known = await self._member(invitee)

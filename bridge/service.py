@@ -195,6 +195,9 @@ class Service:
                 antispam = AntispamServer(
                     identity=repos.identity, consent=repos.consent, audit=repos.audit,
                     config=self.settings.antispam, on_direct_invite=reports.flag_invite,
+                    bots=frozenset(
+                        [self.settings.matrix.user_id] if self.settings.matrix else []
+                    ),
                 )  # fmt: skip
                 await antispam.start()
             if self.settings.matrix is not None:

@@ -9,10 +9,8 @@ from bridge.model import (
     Account,
     Author,
     Ban,
-    Channel,
     MembershipChange,
     MembershipEvent,
-    Message,
     Mute,
     Platform,
     Space,
@@ -24,47 +22,31 @@ MX = Account(platform=Platform.MATRIX, id="@ann:hs")
 DC = Account(platform=Platform.DISCORD, id="111111111111111111")
 
 
-async def dm(bot: ModBot, account: Account, text: str, mid: str = "d1") -> str:
-    """Send the bot a direct message as ``account``; return the bot's answer."""
-    before = len(bot.answers)
-    await bot.core.on_direct_message(
-        Message(
-            id=mid,
-            author=Author(account=account),
-            channel=Channel(platform=account.platform, id=f"dm-{account.id}", is_dm=True),
-            text=text,
-            ts=bot.clock(),
-        )
-    )
-    assert len(bot.answers) == before + 1
-    return bot.answers[-1][1]
-
-
 async def test_member_links_two_accounts_with_a_one_time_code(bot: ModBot) -> None:
-    answer = await dm(bot, MX, "link")
+    answer = await bot.dm(MX, "link")
     assert "Your link code is 123456" in answer
-    linked = await dm(bot, DC, "link 123456")
+    linked = await bot.dm(DC, "link 123456")
     assert linked == f"Linked: {MX.key} and {DC.key} are now one member."
     history = await bot.command(f"!history {DC.id}", origin="h")
     assert MX.key in history
     assert DC.key in history
     # The code works once.
     other = Account(platform=Platform.DISCORD, id="333333333333333333")
-    assert "wrong, used or expired" in await dm(bot, other, "link 123456")
+    assert "wrong, used or expired" in await bot.dm(other, "link 123456")
 
 
 async def test_codes_expire_and_cannot_be_guessed(bot: ModBot) -> None:
-    await dm(bot, MX, "link")
+    await bot.dm(MX, "link")
     bot.clock.advance(minutes=11)
-    assert "wrong, used or expired" in await dm(bot, DC, "link 123456")
+    assert "wrong, used or expired" in await bot.dm(DC, "link 123456")
     for _ in range(4):
-        await dm(bot, DC, "link 000000")
-    assert "Too many wrong codes" in await dm(bot, DC, "link 654321")
+        await bot.dm(DC, "link 000000")
+    assert "Too many wrong codes" in await bot.dm(DC, "link 654321")
 
 
 async def test_code_from_the_same_account_is_refused(bot: ModBot) -> None:
-    await dm(bot, MX, "link")
-    assert "from your other account" in await dm(bot, MX, "link 123456")
+    await bot.dm(MX, "link")
+    assert "from your other account" in await bot.dm(MX, "link 123456")
 
 
 async def test_linking_never_makes_a_moderator(bot: ModBot) -> None:
@@ -82,13 +64,13 @@ async def test_linking_never_makes_a_moderator(bot: ModBot) -> None:
 
 async def test_muted_member_who_links_a_new_account_is_muted_there_too(bot: ModBot) -> None:
     await bot.command("!mute @ann:hs 1h spam", origin="m1")
-    await dm(bot, MX, "link")
-    await dm(bot, DC, "link 123456")
+    await bot.dm(MX, "link")
+    await bot.dm(DC, "link 123456")
     await bot.drain()
     discord_mutes = [s for a, s in bot.discord.done if isinstance(a, Mute)]
     assert sorted(discord_mutes) == ["g1", "g2"]
     # And they cannot unlink themselves to escape it.
-    assert "once your mute or ban has ended" in await dm(bot, DC, "unlink")
+    assert "once your mute or ban has ended" in await bot.dm(DC, "unlink")
 
 
 async def test_rejoining_does_not_shake_off_a_ban(bot: ModBot) -> None:

@@ -27,6 +27,12 @@ FailureHandler = Callable[[ActionRow, str], Awaitable[None]]
 _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROOM}
 
 
+def _group(row: ActionRow) -> tuple[str, str, str]:
+    """Actions with the same group run in order: the same member in the same space."""
+    target = action_target(row.action)
+    return (row.platform.value, row.space_id, target.key if target else "")
+
+
 def backoff(attempts: int, retry_after: float | None, *, cap: float = 300.0) -> float:
     """Seconds to wait before the next attempt: the platform's word, or 1, 2, 4 ... cap."""
     exponential = min(cap, 2.0**attempts)
@@ -70,13 +76,44 @@ class ActionWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Work until stop(); actions in flight finish, the rest stay in the outbox."""
+        """Work until stop(); actions in flight finish, the rest stay in the outbox.
+
+        New actions are claimed while others are still running (a slow ban across fifty
+        rooms does not hold up a redaction), up to ``batch`` in flight; actions on the same
+        member in the same space still run in the order they were queued.
+        """
+        running: set[asyncio.Task[None]] = set()
+        tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         while not self._stopping:
-            done = await self.run_once()
-            if done == 0 and not self._stopping:
+            free = self._batch - len(running)
+            rows = await self._outbox.claim(limit=free) if free > 0 else []
+            for row in rows:
+                key = _group(row)
+                task = asyncio.create_task(self._after(tails.get(key), row))
+                tails[key] = task
+                running.add(task)
+                task.add_done_callback(running.discard)
+            for key in [k for k, t in tails.items() if t.done()]:
+                del tails[key]
+            if not running:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
                 self._wake.clear()
+            else:
+                waiter = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    [waiter, *running], timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                self._wake.clear()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _after(self, previous: asyncio.Task[None] | None, row: ActionRow) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        async with self._slots:
+            await self._attempt(row)
 
     async def run_once(self) -> int:
         """Carry out every action that is due now; return how many were attempted."""
@@ -85,8 +122,7 @@ class ActionWorker:
             return 0
         groups: dict[tuple[str, str, str], list[ActionRow]] = defaultdict(list)
         for row in rows:
-            target = action_target(row.action)
-            groups[(row.platform.value, row.space_id, target.key if target else "")].append(row)
+            groups[_group(row)].append(row)
         await asyncio.gather(*(self._run_group(group) for group in groups.values()))
         return len(rows)
 

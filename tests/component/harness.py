@@ -3,7 +3,8 @@ in-memory fake platforms. Push a message, read what the bot did."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,8 +68,11 @@ class FakeExecutor:
     done: list[tuple[Action, str]] = field(default_factory=list)
     transient_failures: int = 0
     permanent: str | None = None
+    slow_spaces: dict[str, float] = field(default_factory=dict)  # space id -> seconds
 
     async def execute(self, action: Action, space: Space) -> str:
+        if space.id in self.slow_spaces:
+            await asyncio.sleep(self.slow_spaces[space.id])
         if self.transient_failures > 0:
             self.transient_failures -= 1
             raise TransientError("server error 502", retry_after=None)
@@ -205,3 +209,12 @@ class ModBot:
 
 def kinds(rows: Sequence[tuple[Action, str]]) -> list[str]:
     return [type(a).__name__ for a, _ in rows]
+
+
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``check()`` holds (what a member would notice), at most ``within`` s."""
+    for _ in range(int(within / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the expected outcome did not happen in time")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bridge.commands import parse_command
-from bridge.model import Account, Author, Ban, Mute, Platform, Unmute, Warn
+from bridge.model import Account, Author, Ban, DeleteMessage, Mute, Platform, Unmute, Warn
 from storage.outbox import ActionState
-from tests.component.harness import ModBot
+from tests.component.harness import ModBot, eventually
 
 
 async def test_insult_is_deleted_warned_and_reported_with_a_case(bot: ModBot) -> None:
@@ -143,3 +144,16 @@ async def test_warning_reaches_the_member_once(bot: ModBot) -> None:
     await bot.command("!warn @ann:hs please keep it civil", origin="w1")
     warns = [a for a, _ in bot.matrix.done + bot.discord.done if isinstance(a, Warn)]
     assert len(warns) == 1
+
+
+async def test_a_slow_space_does_not_hold_up_the_rest(bot: ModBot) -> None:
+    """The running worker (started by the fixture) claims new actions while others run."""
+    bot.matrix.slow_spaces["!b:hs"] = 1.5
+    command = asyncio.create_task(bot.command("!ban @troll:hs raid", origin="slow"))
+    # Wait until the ban in !a:hs is done; the one in !b:hs is still running.
+    await eventually(lambda: any(isinstance(a, Ban) for a, _ in bot.matrix.done))
+    start = asyncio.get_running_loop().time()
+    await bot.say("idiot", author="@ann:hs", mid="$fast")
+    await eventually(lambda: any(isinstance(a, DeleteMessage) for a, _ in bot.matrix.done))
+    assert asyncio.get_running_loop().time() - start < 1.0
+    assert "done: ban in matrix !b:hs" in await command

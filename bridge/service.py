@@ -153,6 +153,11 @@ class Service:
 
     async def _run(self, db: Database) -> None:
         repos = Repositories.over(db)
+        # Only one service runs on a database: whatever a previous process had claimed and
+        # not finished (it was killed) is due again now, not when its lease runs out.
+        released = await repos.outbox.release_claims()
+        if released:
+            log.info("%d action(s) left unfinished by the previous run are due again", released)
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors, on_failure=self._on_failure,
             clock=utc_now, community_name=self.settings.community.name,

@@ -251,6 +251,17 @@ class OutboxRepository:
             tx,
         )
 
+    async def release_claims(self) -> int:
+        """Make every claimed, unsettled action due now. Called at start-up: a claim left by
+        a process that died (kill -9, power cut) would otherwise wait out its lease."""
+        now = to_db_time(self._db.clock())
+        async with self._db.transaction() as t:
+            return await t.execute(
+                "UPDATE actions SET next_attempt_at = ?, claimed_at = NULL, updated_at = ?"
+                " WHERE state = 'pending' AND claimed_at IS NOT NULL",
+                (now, now),
+            )
+
     async def queued_for(
         self, kind: ActionKind, platform: Platform, space_id: str, target_id: str, since: datetime
     ) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 import discord
 from discord import app_commands
@@ -156,7 +156,8 @@ class ModCommands(
     guild_only=True,
     default_permissions=discord.Permissions(moderate_members=True),
 ):
-    """``/mod warn|mute|unmute|remove|ban|unban|case|history`` and ``/mod dms``."""
+    """``/mod warn|mute|unmute|remove|ban|unban|case|history|note|pardon|close|link|unlink``
+    and ``/mod dms``."""
 
     def __init__(self, context: _Context) -> None:
         super().__init__()
@@ -245,6 +246,64 @@ class ModCommands(
     async def history(self, interaction: discord.Interaction, member: discord.User) -> None:
         """``/mod history``."""
         command = ModCommand(name=CommandName.HISTORY, target=translate.account(member))
+        await self._context.run(interaction, command)
+
+    @app_commands.command(description="Add a note to a case")
+    async def note(
+        self, interaction: discord.Interaction, number: app_commands.Range[int, 1], text: str
+    ) -> None:
+        """``/mod note``."""
+        command = ModCommand(name=CommandName.NOTE, case_id=number, reason=text)
+        await self._context.run(interaction, command)
+
+    @app_commands.command(description="Pardon a case: its strike points stop counting")
+    async def pardon(
+        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
+    ) -> None:
+        """``/mod pardon``."""
+        await self._context.run(interaction, ModCommand(name=CommandName.PARDON, case_id=number))
+
+    @app_commands.command(description="Close a case; a reporter is told in general terms")
+    async def close(
+        self,
+        interaction: discord.Interaction,
+        number: app_commands.Range[int, 1],
+        outcome: Literal["action", "noaction"],
+        note: str = "",
+    ) -> None:
+        """``/mod close``."""
+        command = ModCommand(
+            name=CommandName.CLOSE, case_id=number, action_taken=outcome == "action", reason=note
+        )
+        await self._context.run(interaction, command)
+
+    @app_commands.command(description="Link two accounts of one person (Discord or Matrix)")
+    @app_commands.describe(user="A Discord id or mention, or a Matrix id @name:server")
+    async def link(
+        self, interaction: discord.Interaction, user: str, other: str, reason: str
+    ) -> None:
+        """``/mod link``."""
+        first, second = translate.parse_user(user), translate.parse_user(other)
+        if first is None or second is None:
+            await interaction.response.send_message(
+                "Give each user as a Discord id or mention, or a Matrix id @name:server.",
+                ephemeral=True,
+            )
+            return
+        command = ModCommand(name=CommandName.LINK, target=first, other=second, reason=reason)
+        await self._context.run(interaction, command)
+
+    @app_commands.command(description="Separate an account from the member it is linked to")
+    async def unlink(self, interaction: discord.Interaction, user: str, reason: str) -> None:
+        """``/mod unlink``."""
+        target = translate.parse_user(user)
+        if target is None:
+            await interaction.response.send_message(
+                f"{user!r} is not a user: give a Discord id or mention, or a Matrix id.",
+                ephemeral=True,
+            )
+            return
+        command = ModCommand(name=CommandName.UNLINK, target=target, reason=reason)
         await self._context.run(interaction, command)
 
 

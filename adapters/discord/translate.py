@@ -35,6 +35,7 @@ from bridge.model import (
 _URL = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\"*_~"
 # Moderators write a user as a snowflake, a mention <@123> / <@!123>, or discord:123.
+_MATRIX_USER = re.compile(r"^@[^:\s]+:\S+$")
 _USER_TEXT = re.compile(r"^(?:discord:)?(?:<@!?(\d{15,21})>|(\d{15,21}))$")
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -178,8 +179,12 @@ def unbanned(
 
 
 def parse_user(text: str) -> Account | None:
-    """A Discord user written as an id, a mention or ``discord:<id>``; None if it is not one."""
-    match = _USER_TEXT.match(text.strip())
+    """A user written as a Discord id, mention or ``discord:<id>``, or a member's Matrix id
+    (``@name:server``: moderators may name any linked account); None if it is not one."""
+    text = text.strip().removeprefix("matrix:")
+    if _MATRIX_USER.match(text):
+        return Account(platform=Platform.MATRIX, id=text)
+    match = _USER_TEXT.match(text)
     if match is None:
         return None
     return account_of_id(match.group(1) or match.group(2))

@@ -29,7 +29,10 @@ async def test_commands_are_registered_in_the_guild_and_the_menu_globally(
     assert mod["name"] == "mod"
     assert mod["default_member_permissions"] == str(1 << 40)
     names = sorted(o["name"] for o in mod["options"])
-    assert names == ["ban", "case", "dms", "history", "mute", "remove", "unban", "unmute", "warn"]
+    assert names == [
+        "ban", "case", "close", "dms", "history", "link", "mute", "note", "pardon", "remove",
+        "unban", "unlink", "unmute", "warn",
+    ]  # fmt: skip
     (menu,) = sim.world.global_commands[app]
     assert (menu["name"], menu["type"]) == ("Report message", 3)
     assert sorted(menu["contexts"]) == [0, 1, 2]
@@ -90,6 +93,36 @@ async def test_mute_and_unban_commands_are_parsed(
     assert commands[1].target is not None
     assert commands[1].target.id == str(world.bob.id)
     assert commands[2] == ModCommand(name=CommandName.CASE, case_id=12)
+
+
+async def test_case_and_link_commands_are_parsed(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    invocations = [
+        ("mod note", {"number": 3, "text": "talked to them"}),
+        ("mod pardon", {"number": 3}),
+        ("mod close", {"number": 3, "outcome": "action", "note": "warned"}),
+        ("mod link", {"user": f"<@{world.alice.id}>", "other": "@alice:example.org",
+                      "reason": "same person"}),
+        ("mod unlink", {"user": "@alice:example.org", "reason": "mistake"}),
+    ]  # fmt: skip
+    for name, options in invocations:
+        handle = sim.invoke_slash_command(world.bot, world.admin, world.general, name, options)
+        await handle.wait_for_content()
+        assert handle.ephemeral
+    commands = [c for c, _, _ in recorder.commands]
+    assert commands[0] == ModCommand(name=CommandName.NOTE, case_id=3, reason="talked to them")
+    assert commands[1] == ModCommand(name=CommandName.PARDON, case_id=3)
+    assert commands[2] == ModCommand(
+        name=CommandName.CLOSE, case_id=3, action_taken=True, reason="warned"
+    )
+    assert commands[3].name is CommandName.LINK
+    assert commands[3].target is not None
+    assert commands[3].target.key == f"discord:{world.alice.id}"
+    assert commands[3].other is not None
+    assert commands[3].other.key == "matrix:@alice:example.org"
+    assert commands[4].target is not None
+    assert commands[4].target.key == "matrix:@alice:example.org"
 
 
 async def test_a_bad_duration_is_answered_without_bothering_the_core(

@@ -37,6 +37,8 @@ class PolicyWatcher:
         self._platforms = _platform_sections(settings)
         self._seen = self._stat()
         self.reload_requested = asyncio.Event()
+        # Called with the new engine after each successful reload (e.g. Discord's AutoMod).
+        self.listeners: list[Callable[[Engine], Awaitable[None]]] = []
 
     def _stat(self) -> tuple[float, int]:
         try:
@@ -61,6 +63,8 @@ class PolicyWatcher:
             )
         self.engine = Engine(settings.policy)
         log.info("policy reloaded: %d rules", len(settings.policy.rules))
+        for listener in self.listeners:
+            await listener(self.engine)
         note = ""
         if _platform_sections(settings) != self._platforms:
             note = " Changes to [matrix] or [discord] take effect after a restart."

@@ -38,6 +38,7 @@ from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
+from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
 from storage.codec import action_target
 from storage.db import Database
@@ -299,6 +300,11 @@ class Service:
             automod_rules=automod_specs(self.policy.engine.policy),
         )
         self.discord = connection
+
+        async def remirror(engine: Engine) -> None:
+            await connection.update_automod(automod_specs(engine.policy))
+
+        self.policy.listeners.append(remirror)
         await connection.start()
         self._executors[Platform.DISCORD] = connection.executor()
         self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)

@@ -101,6 +101,10 @@ class AutomodMirror:
         #: Rule id -> name, for AUTO_MODERATION_ACTION_EXECUTION (which carries only the id).
         self.rule_names: dict[int, str] = {}
 
+    def replan(self, specs: Sequence[AutomodSpec]) -> None:
+        """Take a new policy's rules (the next sync makes the guilds match them)."""
+        self._planned = plan(specs)
+
     async def sync(self, guild: discord.Guild) -> None:
         """Create, update and delete the guild's modbridge rules so they match the plan."""
         me = self._client.user

@@ -226,6 +226,20 @@ class DiscordConnection:
                     log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
         await self._dm_pauses.restore(self._guilds)
 
+    async def update_automod(self, specs: Sequence[AutomodSpec]) -> None:
+        """Mirror a reloaded policy into every protected guild's AutoMod (when enabled)."""
+        if not self._mirror_automod:
+            return
+        self._automod.replan(specs)
+        for guild_id in self._guilds:
+            guild = self._client.get_guild(guild_id)
+            if guild is None:
+                continue
+            try:
+                await self._automod.sync(guild)
+            except discord.HTTPException as exc:
+                log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+
     async def run(self) -> None:
         """Stay connected until :meth:`close` (discord.py reconnects and resumes by itself)."""
         if self._task is None:

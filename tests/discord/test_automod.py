@@ -115,3 +115,13 @@ async def test_without_automod_no_rules_are_made(
     sim: DiscordSimulator, world: World, connection: DiscordConnection
 ) -> None:
     assert world.guild.automod_rules == {}
+
+
+async def test_a_reloaded_policy_is_mirrored_without_a_restart(
+    sim: DiscordSimulator, world: World, connect: Connect
+) -> None:
+    connection = await connect(automod=True, automod_rules=SPECS)
+    await connection.update_automod([AutomodSpec(name="slurs", keywords=("newword",))])
+    rules = {r["name"]: r for r in world.guild.automod_rules.values()}
+    assert sorted(rules) == [PREFIX + "slurs"]  # the contact-details rule left the policy
+    assert rules[PREFIX + "slurs"]["trigger_metadata"]["keyword_filter"] == ["newword"]

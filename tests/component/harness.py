@@ -182,8 +182,19 @@ class ModBot:
         await self.pipeline.on_message(message)
 
     async def drain(self) -> None:
-        while await self.worker.run_once():
-            pass
+        """Carry out everything due, including what the background worker has in hand."""
+        for _ in range(1000):
+            if await self.worker.run_once():
+                continue
+            async with self.db.transaction(write=False) as t:
+                row = await t.fetchrow(
+                    "SELECT count(*) AS n FROM actions WHERE state = 'pending'"
+                    " AND claimed_at IS NOT NULL"
+                )
+            if row["n"] == 0:
+                return
+            await asyncio.sleep(0.01)  # the background worker is still on some
+        raise AssertionError("actions still in flight after 10 s")
 
     async def dm(self, account: Account, text: str, mid: str = "d") -> str:
         """Send the bot a direct message as ``account``; return the bot's answer."""

@@ -41,7 +41,9 @@ async def test_codes_expire_and_cannot_be_guessed(bot: ModBot) -> None:
     assert "wrong, used or expired" in await bot.dm(DC, "link 123456")
     for _ in range(4):
         await bot.dm(DC, "link 000000")
+    assert "Your link code is 654321" in await bot.dm(MX, "link")  # a fresh, valid code
     assert "Too many wrong codes" in await bot.dm(DC, "link 654321")
+    assert DC.key not in await bot.command(f"!history {MX.id}", origin="h")  # not linked
 
 
 async def test_code_from_the_same_account_is_refused(bot: ModBot) -> None:
@@ -121,7 +123,18 @@ async def test_the_bots_own_bans_are_not_recorded_twice(bot: ModBot) -> None:
             actor=Account(platform=Platform.MATRIX, id="@bot:hs"),
         )
     )
-    assert await bot.repos.cases.get(1) is None
+    assert await bot.command("!case 1", origin="k1") == "There is no case #1."
+    # The same ban by a moderator in Element is recorded.
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=MX,
+            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
+            change=MembershipChange.BAN,
+            ts=datetime(2026, 11, 24, 13, 5, tzinfo=UTC),
+            actor=Account(platform=Platform.MATRIX, id="@mod:hs"),
+        )
+    )
+    assert "by moderator matrix:@mod:hs" in await bot.command("!case 1", origin="k2")
 
 
 async def test_a_discord_ban_without_an_actor_is_told_apart_from_our_own(bot: ModBot) -> None:

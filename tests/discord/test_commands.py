@@ -83,6 +83,8 @@ async def test_mute_and_unban_commands_are_parsed(
     await case.wait_for_content()
 
     commands = [c for c, _, _ in recorder.commands]
+    assert commands[0].target is not None
+    assert commands[0].target.key == f"discord:{world.alice.id}"
     assert commands[0] == ModCommand(
         name=CommandName.MUTE,
         target=commands[0].target,

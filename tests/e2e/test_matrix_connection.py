@@ -252,6 +252,7 @@ async def test_a_handler_that_raises_does_not_stop_the_sync(
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("adapters.matrix")]
     assert any(bad in line and "RuntimeError" in line for line in logged), logged
     assert not any("boom" in line for line in logged)  # ids only, never the text
+    assert "boom" not in caplog.text  # nor in a traceback
 
 
 async def test_mod_room_commands_go_to_on_command_and_are_never_judged(
@@ -468,6 +469,9 @@ async def test_a_restart_neither_replays_nor_misses_and_keeps_the_device(
     assert "logged in to Matrix" in logged
     assert bot.password not in logged
     assert token not in logged
+    # Every logger at the levels the service runs with, tracebacks included.
+    assert bot.password not in caplog.text
+    assert token not in caplog.text
     print(f"restart -> 60 missed messages handed on: {took * 1000:.0f} ms")
 
 

@@ -3,7 +3,7 @@ chatter it must leave alone. Texts go through ``clean`` first, as in the engine.
 
 from __future__ import annotations
 
-import time
+import timeit
 
 import pytest
 from hypothesis import given
@@ -231,8 +231,8 @@ def test_never_raises_on_digit_soup(text: str) -> None:
     ],
 )
 def test_long_messages_take_linear_time(text: str) -> None:
-    # The engine's budget is 2 ms for 8 KB; allow for slow CI, but catch quadratic work.
+    # Not a timing test (scripts/bench_engine.py measures): quadratic or backtracking work
+    # on 8 KB takes seconds, linear work about a millisecond; the best of five runs is
+    # compared with a bound a loaded 2-core machine still meets.
     text = text[:8192]
-    started = time.perf_counter()
-    find_contacts(text)
-    assert time.perf_counter() - started < 0.05
+    assert min(timeit.repeat(lambda: find_contacts(text), number=1, repeat=5)) < 0.25

@@ -96,6 +96,9 @@ class ReportsConfig(BaseModel):
         "Members must not reach out, follow, or engage with others outside community "
         "platforms unless invited"
     )
+    # Act on a report of an unsolicited DM only with proof (the DM reported with Discord's
+    # menu, or the homeserver's record of the DM invite); false: on the reporter's word.
+    unsolicited_dm_requires_proof: bool = True
     unsolicited_dm_points: int = Field(default=3, ge=0)
     unsolicited_dm_actions: tuple[ActionSpec, ...] = (
         ActionSpec(kind="warn"),

@@ -40,6 +40,7 @@ class Report:
     where: str = ""
     evidence: tuple[str, ...] = ()  # excerpts of resolved message links, or the links
     unsolicited_dm: bool = False
+    dm_seen: bool = False  # the reported DM itself was shown (Discord's menu on the DM)
     share_identity: bool = False
     origin: str  # unique per report (a DM event id, an interaction id)
 
@@ -84,6 +85,7 @@ class Reports:
                 where=f"message {message.id} in {message.channel.id}",
                 evidence=(message.text[:300],),
                 unsolicited_dm=message.is_dm,
+                dm_seen=message.is_dm,
                 origin=origin,
             )
         )
@@ -108,7 +110,10 @@ class Reports:
             actions = [self._tell_admin(admin, summary) for admin in self._admins()]
         else:
             actions = [NotifyModerators(text=summary)]
-            if report.unsolicited_dm and not await self._consented(subject_member, reporter_member):
+            unwanted = report.unsolicited_dm and not await self._consented(
+                subject_member, reporter_member
+            )
+            if unwanted and await self._proven(report):
                 actions = [*self._dm_rule_actions(report.subject), *actions]
                 actions[-1] = NotifyModerators(
                     text=summary + "; no consent to direct messages: the DM rule was applied"
@@ -116,6 +121,11 @@ class Reports:
                 points = self._config.unsolicited_dm_points
                 if points:
                     strikes.append(("unsolicited-dm", points, self._decay()))
+            elif unwanted:
+                actions[-1] = NotifyModerators(
+                    text=summary + "; an unsolicited DM without consent is claimed but not "
+                    "proven (no DM shown, no invite on record): the DM rule waits for a moderator"
+                )
 
         async def remember_reporter(case: CaseRow, tx: Transaction) -> None:
             await self._repos.reports.add(
@@ -144,6 +154,19 @@ class Reports:
             await self._pipeline.reload_strikes(subject_member)
         log.info("report opened case %s", opened.case.id)
         return opened
+
+    async def _proven(self, report: Report) -> bool:
+        """Whether the DM is more than one member's word against another's: the message was
+        reported from the DM itself, or the homeserver recorded the subject's DM invite to the
+        reporter. (A member's word alone would let anyone collect strikes against anyone.)"""
+        if report.dm_seen or not self._config.unsolicited_dm_requires_proof:
+            return True
+        entries = await self._repos.audit.recent(subject=report.reporter.key, limit=200)
+        return any(
+            e.event in ("dm_invite_allowed", "dm_invite_refused")
+            and e.actor == report.subject.key
+            for e in entries
+        )
 
     def _admins(self) -> list[Account]:
         admins = []

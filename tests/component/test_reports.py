@@ -97,7 +97,25 @@ async def test_one_message_report_goes_straight_through(bot: ModBot) -> None:
     assert any("report about matrix:@creep:hs" in n for n in notices(bot))
 
 
+async def dm_invite_on_record(bot: ModBot, sender: Account, recipient: Account) -> None:
+    """What the homeserver's callback records when one member opens a DM with another."""
+    await bot.repos.audit.append(
+        sender.key, "dm_invite_refused", recipient.key, {"inviter": sender.key}
+    )
+
+
+async def test_unsolicited_dm_claimed_without_proof_waits_for_a_moderator(bot: ModBot) -> None:
+    await bot.dm(REPORTER, "report @creep:hs messaged me in DM asking for my number, never invited")
+    await bot.drain()
+    assert not [a for a, _ in bot.matrix.done if isinstance(a, Warn)]
+    assert any("claimed but not proven" in n for n in notices(bot))
+    assert (
+        await bot.repos.strikes.live_points(await bot.pipeline.member_of(SUBJECT), bot.clock()) == 0
+    )
+
+
 async def test_unsolicited_dm_without_consent_is_acted_on(bot: ModBot) -> None:
+    await dm_invite_on_record(bot, SUBJECT, REPORTER)
     answer = await bot.dm(
         REPORTER, "report @creep:hs messaged me in DM asking for my number, I never invited him"
     )
@@ -129,6 +147,7 @@ async def test_dm_open_and_closed(bot: ModBot) -> None:
     assert not [a for a, _ in bot.matrix.done if isinstance(a, Warn)]
     closed = "Only members you allowed may now send you direct messages."
     assert await bot.dm(REPORTER, "dm closed") == closed
+    await dm_invite_on_record(bot, SUBJECT, REPORTER)
     await bot.dm(REPORTER, "report @creep:hs sent me another DM out of the blue", mid="again")
     await bot.drain()
     assert [a.target for a, _ in bot.matrix.done if isinstance(a, Warn)] == [SUBJECT]

@@ -334,12 +334,27 @@ async def test_unsolicited_dm_report_warns_without_consent_only(
     reporter = await named_person(community, "otieno", "Otieno Ouma")
     story.reporters.append(reporter)
     pest = await community.add_person("pest")
+    sim = community.sim
+    # The member's word alone is not enough: without the DM shown, moderators decide.
     dm = DiscordDirect(community, reporter.person.discord)
-    started = time.monotonic()
     answer = await dm.say(
         f"report {pest.discord_key} sent me a DM asking for my phone number, I never invited him"
     )
-    case = case_number(answer)
+    notice = await mod_notice(community, f"Case #{case_number(answer)}:")
+    assert "claimed but not proven" in notice
+    assert await history_points(community, pest) == 0
+    # The DM itself, reported from inside it with "Report message": the rule acts at once.
+    between = sim.open_dm(pest.discord, reporter.person.discord)
+    unwanted = sim.post_message(pest.discord, between, "hey beautiful, send me your number")
+    started = time.monotonic()
+    menu = sim.invoke_message_context_menu(
+        community.bot, reporter.person.discord, unwanted, "Report message"
+    )
+    story.interaction_tokens.append(menu.token)
+    await menu.response(timeout=WAIT)
+    submitted = sim.submit_modal(menu, {"What is wrong with it?": "I never invited him"})
+    story.interaction_tokens.append(submitted.token)
+    case = case_number(await submitted.wait_for_content(timeout=WAIT))
     warnings = DiscordDirect(community, pest.discord)
 
     async def warned() -> bool:

@@ -163,8 +163,7 @@ class Reports:
             return True
         entries = await self._repos.audit.recent(subject=report.reporter.key, limit=200)
         return any(
-            e.event in ("dm_invite_allowed", "dm_invite_refused")
-            and e.actor == report.subject.key
+            e.event in ("dm_invite_allowed", "dm_invite_refused") and e.actor == report.subject.key
             for e in entries
         )
 

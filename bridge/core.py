@@ -83,6 +83,8 @@ class Core:
             )
         elif event.change in (MembershipChange.BAN, MembershipChange.KICK):
             await self._manual_action(event)
+        elif event.change is MembershipChange.UNBAN:
+            await self._manual_unban(event)
 
     async def on_command(self, message: Message) -> None:
         """A text command (Matrix): parse it, carry it out, answer where it was given.
@@ -151,6 +153,24 @@ class Core:
         await self._pipeline.record_blocked_hit(
             rule_id=rule_name, author=author, channel=channel, matched=matched
         )
+
+    async def _manual_unban(self, event: MembershipEvent) -> None:
+        """A ban lifted by hand: the ban is no longer in force (a rejoin must not re-ban)."""
+        actor = event.actor
+        if actor is None and await self._pipeline.queued_by_us(event):
+            return
+        if actor is not None and actor.key in self._bots:
+            return
+        if await self._pipeline.lift_by_hand(event.account, "ban"):
+            by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
+            await self._pipeline.enqueue_actions(
+                None,
+                [NotifyModerators(text=f"{event.account.key}: unbanned by {by} in "
+                                  f"{event.space.id}; the ban is lifted (use !unban to lift it "
+                                  "everywhere)")],
+                member_id=None,
+                origin=f"unban-by-hand:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
+            )  # fmt: skip
 
     async def _manual_action(self, event: MembershipEvent) -> None:
         """A ban or kick done by hand on a platform: record it, and carry it over if wanted."""

@@ -24,6 +24,7 @@ from bridge.model import (
     Mute,
     NotifyModerators,
     Remove,
+    Tell,
     Unban,
     Unmute,
     Warn,
@@ -90,7 +91,8 @@ def summarise(rows: list[ActionRow]) -> list[str]:
     one platform, one line counting them (with one of the errors)."""
     groups: dict[tuple[ActionState, str, str], list[ActionRow]] = {}
     for row in rows:
-        if not isinstance(row.action, NotifyModerators):
+        # Notices, and private words to reporters or admins (never shown to moderators).
+        if not isinstance(row.action, NotifyModerators | Tell):
             groups.setdefault((row.state, row.kind, row.platform.value), []).append(row)
     lines = []
     for state in (ActionState.FAILED, ActionState.PENDING, ActionState.DONE):
@@ -275,13 +277,13 @@ class Moderation:
 
     async def _note(self, command: ModCommand, moderator: Author) -> str:
         case_id = _case_id(command)
-        if await self._repos.cases.get(case_id) is None:
+        if await self._visible_case(case_id, moderator) is None:
             return f"There is no case #{case_id}."
         await self._repos.cases.add_note(case_id, moderator.account.key, command.reason)
         return f"Note added to case #{command.case_id}."
 
     async def _pardon(self, command: ModCommand, moderator: Author) -> str:
-        case = await self._repos.cases.get(_case_id(command))
+        case = await self._visible_case(_case_id(command), moderator)
         if case is None:
             return f"There is no case #{command.case_id}."
         removed = await self._repos.strikes.pardon_case(case.id)

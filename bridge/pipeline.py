@@ -32,6 +32,7 @@ from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
 from storage.codec import ActionKind
 from storage.db import Database, Transaction
+from storage.links import SanctionRow
 from storage.outbox import NewAction
 from storage.repositories import Repositories
 from storage.timers import NewTimer
@@ -89,11 +90,23 @@ class Pipeline:
 
     async def queued_by_us(self, event: MembershipEvent) -> bool:
         """Whether a ban or kick seen on a platform is one modbridge queued itself."""
-        kind = ActionKind.BAN if event.change is MembershipChange.BAN else ActionKind.REMOVE
+        kind = {
+            MembershipChange.BAN: ActionKind.BAN,
+            MembershipChange.UNBAN: ActionKind.UNBAN,
+        }.get(event.change, ActionKind.REMOVE)
         since = event.ts - timedelta(hours=1)
         return await self._repos.outbox.queued_for(
             kind, event.space.platform, event.space.id, event.account.id, since
         )
+
+    async def lift_by_hand(self, account: Account, kind: str) -> bool:
+        """A moderator lifted a mute or ban outside modbridge: stop treating it as in force."""
+        return await self._repos.sanctions.lift(await self.member_of(account), kind)
+
+    async def sanctions_unlifted(self, member_id: int) -> list[SanctionRow]:
+        """The member's mutes and bans nobody lifted (a timer's own is among them until it
+        fires)."""
+        return await self._repos.sanctions.unlifted(member_id)
 
     def decay(self) -> timedelta:
         """How long strike points count under the policy in force."""

@@ -92,4 +92,7 @@ class PolicyWatcher:
                     continue
             if self.reload_requested.is_set() or changed:
                 self.reload_requested.clear()
-                await self.reload()
+                try:
+                    await self.reload()
+                except Exception as exc:  # a listener failed: keep watching the file
+                    log.error("after the policy reload: %s", type(exc).__name__)

@@ -106,7 +106,16 @@ class Reports:
         )
         actions: list[Action]
         strikes = []
-        if about_moderator:
+        if about_moderator and not self._admins():
+            # Nobody may read it: say so to the moderators without any content.
+            log.error("a report about a moderator arrived but [reports] admins is empty")
+            actions = [
+                NotifyModerators(
+                    text="A report about a moderator arrived, but no admins are configured "
+                    "([reports] admins) to receive it."
+                )
+            ]
+        elif about_moderator:
             actions = [self._tell_admin(admin, summary) for admin in self._admins()]
         else:
             actions = [NotifyModerators(text=summary)]
@@ -266,9 +275,15 @@ class Reports:
         await self._repos.audit.append(
             "modbridge", "case_flagged", case.subject.key, {"case": case.id, "what": what}
         )
+        # A case about a moderator is for the admins only, and so are its flags.
+        flags: list[Action] = (
+            [self._tell_admin(admin, text) for admin in self._admins()]
+            if case.origin == ADMIN_ONLY
+            else [NotifyModerators(text=text)]
+        )
         await self._pipeline.enqueue_actions(
             case.id,
-            [NotifyModerators(text=text)],
+            flags,
             member_id=None,
             origin=f"flag:{case.id}:{what}:{self._clock().isoformat()}",
         )

@@ -52,10 +52,21 @@ class Scheduler:
         """Fire every timer that is due now; return how many fired."""
         fired = 0
         for timer in await self._timers.due(self._clock(), limit=100):
-            await self._fire(timer)
+            try:
+                await self._fire(timer)
+            except Exception as exc:  # one broken timer must not stall every other one
+                log.error("timer %s (%s) failed: %s", timer.id, timer.kind, type(exc).__name__)
             await self._timers.mark_fired(timer.id)
             fired += 1
         return fired
+
+    async def _in_force(self, timer: TimerRow, kind: str) -> bool:
+        """Whether the timer's own case still holds the member's mute or ban: a newer one
+        replaced it, or a moderator lifted it, and the timer has nothing left to end."""
+        if timer.member_id is None:
+            return False
+        sanctions = await self._pipeline.sanctions_unlifted(timer.member_id)
+        return any(s.kind == kind and s.case_id == timer.case_id for s in sanctions)
 
     async def _fire(self, timer: TimerRow) -> None:
         if timer.member_id is None:
@@ -65,6 +76,11 @@ class Scheduler:
         if not accounts:
             return
         actions: list[Action]
+        wanted = {"unmute": "mute", "renew-mute": "mute", "unban": "ban"}.get(timer.kind)
+        if wanted is not None and not await self._in_force(timer, wanted):
+            log.info("timer %s skipped: case %s no longer holds the %s", timer.id,
+                     timer.case_id, wanted)  # fmt: skip
+            return
         if timer.kind == "unmute":
             actions = [Unmute(target=accounts[0], reason=reason)]
         elif timer.kind == "unban":

@@ -28,7 +28,7 @@ from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
-from bridge.model import Account, Mode, NotifyModerators, Platform
+from bridge.model import Account, Mode, NotifyModerators, Platform, Tell
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
@@ -331,12 +331,18 @@ class Service:
         )
 
     async def _on_failure(self, row: ActionRow, reason: str) -> None:
-        target = action_target(row.action)
-        who = f" {target.key}" if target else ""
-        case = f"Case #{row.case_id}: " if row.case_id else ""
+        if isinstance(row.action, Tell):
+            # Its recipient may be a reporter, or an admin told about a hidden case: the
+            # moderators learn only that something did not arrive.
+            text = "A private message from modbridge could not be delivered."
+        else:
+            target = action_target(row.action)
+            who = f" {target.key}" if target else ""
+            case = f"Case #{row.case_id}: " if row.case_id else ""
+            text = f"{case}could not {row.kind}{who} in {row.space_id}: {reason}"
         await self.pipeline.enqueue_actions(
-            row.case_id,
-            [NotifyModerators(text=f"{case}could not {row.kind}{who} in {row.space_id}: {reason}")],
+            None if isinstance(row.action, Tell) else row.case_id,
+            [NotifyModerators(text=text)],
             member_id=None,
             origin=f"failed:{row.id}",
         )

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from bridge.model import NotifyModerators, Platform, Space, SpaceKind
+from bridge.model import NotifyModerators, Platform, Space, SpaceKind, Tell
 from bridge.ports import ActionExecutor, PermanentError, TransientError
 from storage.codec import action_target
 from storage.outbox import ActionRow, OutboxRepository
@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 FailureHandler = Callable[[ActionRow, str], Awaitable[None]]
 _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROOM}
+
+
+def _loggable(row: ActionRow, reason: str) -> str:
+    """A private message's error names its recipient, who may be a reporter: not logged."""
+    return "(reason withheld: private message)" if isinstance(row.action, Tell) else reason
 
 
 def _group(row: ActionRow) -> tuple[str, str, str]:
@@ -86,7 +91,12 @@ class ActionWorker:
         tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         while not self._stopping:
             free = self._batch - len(running)
-            rows = await self._outbox.claim(limit=free) if free > 0 else []
+            try:
+                rows = await self._outbox.claim(limit=free) if free > 0 else []
+            except Exception as exc:  # the database is locked or failing: try again soon
+                log.error("claiming actions failed: %s; retrying", type(exc).__name__)
+                rows = []
+                await asyncio.sleep(self._poll)
             for row in rows:
                 key = _group(row)
                 task = asyncio.create_task(self._after(tails.get(key), row))
@@ -158,12 +168,18 @@ class ActionWorker:
         delay = backoff(row.attempts, retry_after)
         log.warning(
             "action %s (%s in %s) will be retried in %.1fs: %s",
-            row.id, row.kind, row.space_id, delay, reason,
+            row.id, row.kind, row.space_id, delay, _loggable(row, reason),
         )  # fmt: skip
         await self._outbox.retry(row.id, reason, self._clock() + timedelta(seconds=delay))
 
     async def _fail(self, row: ActionRow, reason: str) -> None:
-        log.warning("action %s (%s in %s) failed: %s", row.id, row.kind, row.space_id, reason)
+        log.warning(
+            "action %s (%s in %s) failed: %s",
+            row.id,
+            row.kind,
+            row.space_id,
+            _loggable(row, reason),
+        )
         await self._outbox.mark_failed(row.id, reason)
         if not isinstance(row.action, NotifyModerators):
             await self._on_failure(row, reason)

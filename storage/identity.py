@@ -22,6 +22,7 @@ _MEMBER_COLUMNS = (
     ("strikes", "member_id"),
     ("timers", "member_id"),
     ("sanctions", "member_id"),
+    ("reports", "reporter_member"),
 )
 
 

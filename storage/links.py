@@ -134,6 +134,16 @@ class SanctionRepository:
                 > 0
             )
 
+    async def unlifted(self, member_id: int) -> list[SanctionRow]:
+        """The member's mutes and bans nobody lifted, whether or not their time is up."""
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                "SELECT id, member_id, case_id, kind, until, reason, created_at FROM sanctions"
+                " WHERE member_id = ? AND lifted_at IS NULL ORDER BY id",
+                (member_id,),
+            )
+        return [_sanction(r) for r in rows]
+
     async def in_force(self, member_id: int, now: datetime) -> list[SanctionRow]:
         """The member's mutes and bans that have not been lifted nor run out at ``now``."""
         async with self._db.transaction(write=False) as t:

@@ -162,3 +162,21 @@ async def test_a_discord_ban_without_an_actor_is_told_apart_from_our_own(bot: Mo
     case = await bot.repos.cases.get(2)
     assert case is not None
     assert case.origin == "someone on discord"
+
+
+async def test_a_ban_lifted_by_hand_is_not_reapplied_on_rejoin(bot: ModBot) -> None:
+    await bot.command("!ban @ann:hs raid", origin="b1")
+    await bot.drain()
+    bans = len([a for a, _ in bot.matrix.done if isinstance(a, Ban)])
+    room = Space(platform=Platform.MATRIX, id="!b:hs", kind=SpaceKind.ROOM)
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=MX, space=room, change=MembershipChange.UNBAN, ts=bot.clock(),
+            actor=Account(platform=Platform.MATRIX, id="@mod:hs"),
+        )
+    )  # fmt: skip
+    await bot.core.on_membership(
+        MembershipEvent(account=MX, space=room, change=MembershipChange.JOIN, ts=bot.clock())
+    )
+    await bot.drain()
+    assert len([a for a, _ in bot.matrix.done if isinstance(a, Ban)]) == bans  # not re-banned

@@ -157,3 +157,28 @@ async def test_a_slow_space_does_not_hold_up_the_rest(bot: ModBot) -> None:
     # The redaction was carried out while the slow ban was still running.
     assert [s for a, s in bot.matrix.done if isinstance(a, Ban)] == ["!a:hs"]
     assert "done: ban in matrix !b:hs" in await command
+
+
+async def test_a_longer_mute_is_not_ended_by_the_shorter_ones_timer(bot: ModBot) -> None:
+    await bot.command("!mute @bob:hs 1h spam", origin="short")
+    await bot.command("!mute @bob:hs 7d raid", origin="long")
+    bot.clock.advance(hours=2)
+    await bot.scheduler.fire_due()
+    await bot.drain()
+    assert not [a for a, _ in bot.matrix.done if isinstance(a, Unmute)]  # still muted
+    bot.clock.advance(days=7)
+    await bot.scheduler.fire_due()
+    await bot.drain()
+    assert sorted(s for a, s in bot.matrix.done if isinstance(a, Unmute)) == ["!a:hs", "!b:hs"]
+
+
+async def test_a_lifted_mute_is_not_renewed_or_lifted_again(bot: ModBot) -> None:
+    await bot.command("!mute discord:222222222222222222 60d raid", origin="m")
+    await bot.command("!unmute discord:222222222222222222", origin="u")
+    bot.clock.advance(days=26, minutes=1)
+    await bot.scheduler.fire_due()  # the Discord renewal: nothing to renew
+    bot.clock.advance(days=35)
+    await bot.scheduler.fire_due()  # the end of the mute: already lifted
+    await bot.drain()
+    assert len([a for a, _ in bot.discord.done if isinstance(a, Mute)]) == 2  # g1, g2 once
+    assert len([a for a, _ in bot.discord.done if isinstance(a, Unmute)]) == 2  # the !unmute

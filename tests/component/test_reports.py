@@ -203,3 +203,20 @@ async def test_reports_are_rate_limited(bot: ModBot) -> None:
     for i in range(5):
         await bot.dm(REPORTER, f"report @creep:hs did something bad again, number {i}", mid=f"r{i}")
     assert "several reports recently" in await bot.dm(REPORTER, "report", mid="r6")
+
+
+async def test_a_reporter_can_still_link_accounts(bot: ModBot) -> None:
+    await bot.dm(REPORTER, "report @creep:hs keeps posting slurs in general")
+    other = Account(platform=Platform.MATRIX, id="@wanjiku:hs")
+    await bot.dm(other, "link")
+    assert "are now one member" in await bot.dm(REPORTER, "link 123456")
+
+
+async def test_moderators_cannot_touch_a_case_about_a_moderator(bot: ModBot) -> None:
+    await bot.dm(REPORTER, "report @mod:hs has been harassing me in DMs for weeks")
+    assert await bot.command("!note 1 hm", moderator="@mod:hs", origin="n") == (
+        "There is no case #1."
+    )
+    assert await bot.command("!pardon 1", moderator="@mod:hs", origin="p") == (
+        "There is no case #1."
+    )

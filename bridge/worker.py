@@ -27,6 +27,9 @@ FailureHandler = Callable[[ActionRow, str], Awaitable[None]]
 _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROOM}
 
 
+ACTION_TIMEOUT = 60.0  # seconds; the outbox lease is five minutes
+
+
 def _loggable(row: ActionRow, reason: str) -> str:
     """A private message's error names its recipient, who may be a reporter: not logged."""
     return "(reason withheld: private message)" if isinstance(row.action, Tell) else reason
@@ -152,7 +155,10 @@ class ActionWorker:
             platform=row.platform, id=row.space_id, kind=_SPACE_KIND[row.platform], name=name
         )
         try:
-            result = await executor.execute(row.action, space)
+            # Well inside the claim's lease, so a hung platform cannot make it run twice.
+            result = await asyncio.wait_for(executor.execute(row.action, space), ACTION_TIMEOUT)
+        except TimeoutError:
+            await self._retry(row, f"no answer from {row.platform.value} in time", None)
         except TransientError as exc:
             await self._retry(row, str(exc), exc.retry_after)
         except PermanentError as exc:

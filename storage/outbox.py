@@ -200,8 +200,14 @@ class OutboxRepository:
         async with self._db.using(tx) as t:
             rows = await t.fetchall(
                 f"UPDATE actions SET next_attempt_at = ?, claimed_at = ?, updated_at = ?"  # noqa: S608
-                f" WHERE id IN (SELECT id FROM actions WHERE state = 'pending'"
+                f" WHERE id IN (SELECT id FROM actions AS a WHERE state = 'pending'"
                 f"   AND next_attempt_at <= ? AND (? IS NULL OR platform = ?)"
+                # Actions on one member in one space run in the order they were queued: a
+                # mute waiting for a retry holds back the unmute queued after it.
+                f"   AND (target_platform_id IS NULL OR NOT EXISTS (SELECT 1 FROM actions AS b"
+                f"     WHERE b.state = 'pending' AND b.id < a.id AND b.platform = a.platform"
+                f"     AND b.space_id = a.space_id"
+                f"     AND b.target_platform_id = a.target_platform_id))"
                 f"   ORDER BY next_attempt_at, id LIMIT ?)"
                 f" RETURNING {_COLUMNS}",
                 (

@@ -103,7 +103,7 @@ async def test_replayed_event_opens_no_second_case_and_no_second_action(
 
 
 async def test_claim_done_failed_retry_cycle(repos: Repositories, clock: FakeClock) -> None:
-    await repos.outbox.enqueue([ban("a"), ban("b"), ban("c")])
+    await repos.outbox.enqueue([ban("a", "guild-1"), ban("b", "guild-2"), ban("c", "guild-3")])
     lease = timedelta(minutes=5)
     claimed = await repos.outbox.claim(limit=10, lease=lease)
     assert [a.key for a in claimed] == ["a", "b", "c"]
@@ -194,3 +194,25 @@ async def test_enqueue_case_joins_the_callers_transaction(
         await enqueue_audit_then_fail()
     assert await repos.cases.get(1) is None
     assert await repos.audit.recent() == []
+
+
+async def test_actions_on_one_member_in_one_space_are_claimed_in_order(
+    repos: Repositories, clock: FakeClock
+) -> None:
+    """A mute waiting for its retry holds back the unmute queued after it."""
+    mute = NewAction(
+        key="mute", platform=Platform.DISCORD, space_id="guild-1",
+        action=Mute(target=ANN, until=T0 + timedelta(hours=1), reason="x"),
+    )  # fmt: skip
+    unmute = NewAction(
+        key="unmute", platform=Platform.DISCORD, space_id="guild-1", action=Unmute(target=ANN)
+    )
+    elsewhere = ban("elsewhere", "guild-2")
+    await repos.outbox.enqueue([mute, unmute, elsewhere])
+    first = await repos.outbox.claim(limit=10)
+    assert [a.key for a in first] == ["mute", "elsewhere"]
+    await repos.outbox.retry(first[0].id, "429", T0)  # due again at once, still first
+    again = await repos.outbox.claim(limit=10)
+    assert [a.key for a in again] == ["mute"]
+    await repos.outbox.mark_done(again[0].id)
+    assert [a.key for a in await repos.outbox.claim(limit=10)] == ["unmute"]

@@ -5,7 +5,10 @@ every action on a member takes the same road and leaves the same record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,6 +41,8 @@ from storage.repositories import Repositories
 from storage.timers import NewTimer
 
 log = logging.getLogger(__name__)
+
+RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one run
 
 # Discord refuses timeouts of 28 days or more: longer mutes are renewed before they lapse.
 DISCORD_MAX_TIMEOUT = timedelta(days=27)
@@ -86,7 +91,13 @@ class Pipeline:
         self._community = community
         self._wake = wake_worker
         self._clock = clock
-        self._loaded: tuple[int, set[int]] = (0, set())  # (engine id, members loaded)
+        # Members whose strikes the engine in force has loaded from storage.
+        self._loaded: tuple[Engine | None, set[int]] = (None, set())
+        # One message of a member at a time: load, judge and record without interleaving.
+        self._member_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._recent: OrderedDict[str, None] = OrderedDict()  # message keys already judged
 
     async def queued_by_us(self, event: MembershipEvent) -> bool:
         """Whether a ban or kick seen on a platform is one modbridge queued itself."""
@@ -127,17 +138,28 @@ class Pipeline:
             f"member:{member_id}",
             [Strike(ts=r.created_at, points=r.points, rule_id=r.rule_id) for r in rows],
         )
-        if self._loaded[0] != id(engine):
-            self._loaded = (id(engine), set())
+        if self._loaded[0] is not engine:
+            self._loaded = (engine, set())
         self._loaded[1].add(member_id)
 
     async def on_message(self, message: Message) -> Verdict | None:
         """Judge one message from a protected space and queue what the verdict says."""
         if message.author.is_bot:
             return None
+        key = _message_key(message)
+        if key in self._recent:  # delivered twice (a replay after a reconnect)
+            return None
+        self._recent[key] = None
+        if len(self._recent) > RECENT_MESSAGES:
+            self._recent.popitem(last=False)
         member_id = await self.member_of(message.author.account)
+        lock = self._member_locks.setdefault(member_id, asyncio.Lock())
+        async with lock:
+            return await self._judge(message, member_id)
+
+    async def _judge(self, message: Message, member_id: int) -> Verdict:
         engine = self._engine()
-        if self._loaded[0] != id(engine) or member_id not in self._loaded[1]:
+        if self._loaded[0] is not engine or member_id not in self._loaded[1]:
             await self.reload_strikes(member_id)
         verdict = engine.evaluate(message, member=f"member:{member_id}")
         if verdict.clean:
@@ -147,13 +169,13 @@ class Pipeline:
             "message %s in %s by %s hit %s", message.id, message.channel.id,
             message.author.account.key, ",".join(rules),
         )  # fmt: skip
-        if not verdict.actions:
+        enforced = [h for h in verdict.hits if h.mode.value == "enforce"]
+        if not verdict.actions and not any(h.points for h in enforced):
             await self._repos.audit.append(
                 "engine", "observed", message.author.account.key,
                 {"message": message.id, "rules": rules},
             )  # fmt: skip
             return verdict
-        enforced = [h for h in verdict.hits if h.mode.value == "enforce"]
         decay = engine.policy.escalation.decay
         opened = await self.enqueue_case(
             NewCase(

@@ -24,12 +24,11 @@ from bridge.model import (
     Mute,
     NotifyModerators,
     Platform,
-    Unban,
-    Unmute,
     Verdict,
     Warn,
 )
 from bridge.planner import Community, PlannedAction, plan
+from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
@@ -38,15 +37,10 @@ from storage.db import Database, Transaction
 from storage.links import SanctionRow
 from storage.outbox import NewAction
 from storage.repositories import Repositories
-from storage.timers import NewTimer
 
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one run
-
-# Discord refuses timeouts of 28 days or more: longer mutes are renewed before they lapse.
-DISCORD_MAX_TIMEOUT = timedelta(days=27)
-DISCORD_RENEW_AFTER = timedelta(days=26)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,12 +268,12 @@ class Pipeline:
             if created:
                 if on_open is not None:
                     await on_open(row, tx)
-                await self._record_sanctions(member_id, row.id, actions, tx=tx)
+                await record_sanctions(self._repos, member_id, row.id, actions, tx=tx)
                 for rule_id, points, decay in strikes:
                     await self._repos.strikes.give(
                         member_id, rule_id, points, expires_at=now + decay, case_id=row.id, tx=tx
                     )
-                await self._schedule_timers(row, actions, member_id, now, tx=tx)
+                await schedule_timers(self._repos, row, actions, member_id, now, tx=tx)
                 await self._repos.audit.append(
                     case.origin if case.origin_kind is OriginKind.MODERATOR else "engine",
                     "case_opened",
@@ -327,7 +321,7 @@ class Pipeline:
                 tx=tx,
             )
             if record and member_id is not None and any(e.created for e in enqueued):
-                await self._record_sanctions(member_id, case_id, actions, tx=tx)
+                await record_sanctions(self._repos, member_id, case_id, actions, tx=tx)
         self._wake()
         return sum(1 for e in enqueued if e.created)
 
@@ -355,63 +349,3 @@ class Pipeline:
         return await self._enqueue_planned(
             planned, case_id=None, member_id=member_id, actions=actions, record=False
         )
-
-    async def _record_sanctions(
-        self, member_id: int, case_id: int | None, actions: Sequence[Action], *, tx: Transaction
-    ) -> None:
-        """Keep track of mutes and bans in force, for re-applying them on evasion."""
-        sanctions = self._repos.sanctions
-        for action in actions:
-            if isinstance(action, Mute):
-                await sanctions.impose(
-                    member_id, "mute", until=action.until, reason=action.reason,
-                    case_id=case_id, tx=tx,
-                )  # fmt: skip
-            elif isinstance(action, Ban):
-                await sanctions.impose(
-                    member_id, "ban", until=action.until, reason=action.reason,
-                    case_id=case_id, tx=tx,
-                )  # fmt: skip
-            elif isinstance(action, Unmute):
-                await sanctions.lift(member_id, "mute", tx=tx)
-            elif isinstance(action, Unban):
-                await sanctions.lift(member_id, "ban", tx=tx)
-
-    async def _schedule_timers(
-        self,
-        case: CaseRow,
-        actions: Sequence[Action],
-        member_id: int,
-        now: datetime,
-        *,
-        tx: Transaction,
-    ) -> None:
-        for action in actions:
-            if isinstance(action, Mute):
-                await self._repos.timers.schedule(
-                    NewTimer(
-                        key=f"unmute:case:{case.id}", kind="unmute", due_at=action.until,
-                        member_id=member_id, case_id=case.id,
-                        payload={"reason": f"case #{case.id}: mute ended"},
-                    ),
-                    tx=tx,
-                )  # fmt: skip
-                if action.until - now > DISCORD_MAX_TIMEOUT:
-                    await self._repos.timers.schedule(
-                        NewTimer(
-                            key=f"renew-mute:case:{case.id}:1", kind="renew-mute",
-                            due_at=now + DISCORD_RENEW_AFTER, member_id=member_id,
-                            case_id=case.id,
-                            payload={"until": action.until.isoformat(), "reason": action.reason},
-                        ),
-                        tx=tx,
-                    )  # fmt: skip
-            elif isinstance(action, Ban) and action.until is not None:
-                await self._repos.timers.schedule(
-                    NewTimer(
-                        key=f"unban:case:{case.id}", kind="unban", due_at=action.until,
-                        member_id=member_id, case_id=case.id,
-                        payload={"reason": f"case #{case.id}: ban ended"},
-                    ),
-                    tx=tx,
-                )  # fmt: skip

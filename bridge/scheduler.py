@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
-from bridge.pipeline import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER, Pipeline
+from bridge.pipeline import Pipeline
+from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
 from storage.timers import NewTimer, TimerRepository, TimerRow
 
 log = logging.getLogger(__name__)

@@ -210,6 +210,8 @@ class Pipeline:
             )
         )
         decay = engine.policy.escalation.decay
+        if rule.points:
+            actions = [*await self.escalate(member_id, author, rule.id, rule.points), *actions]
         opened = await self.enqueue_case(
             NewCase(
                 subject=author,
@@ -223,8 +225,20 @@ class Pipeline:
             member_id=member_id,
             strikes=[(rule.id, rule.points, decay)] if rule.points else [],
         )
-        await self.reload_strikes(member_id)  # the engine counts these points from now on
         return opened
+
+    async def escalate(
+        self, member_id: int, account: Account, rule_id: str, points: int
+    ) -> tuple[Action, ...]:
+        """Count points earned outside a judged message in the engine, and return the
+        ladder's step they reach (the caller queues it with the points)."""
+        engine = self._engine()
+        if self._loaded[0] is not engine or member_id not in self._loaded[1]:
+            await self.reload_strikes(member_id)
+        return engine.add_points(
+            f"member:{member_id}", target=account, rule_id=rule_id, points=points,
+            now=self._clock(),
+        )  # fmt: skip
 
     async def enqueue_case(
         self,

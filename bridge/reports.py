@@ -130,6 +130,10 @@ class Reports:
                 points = self._config.unsolicited_dm_points
                 if points:
                     strikes.append(("unsolicited-dm", points, self._decay()))
+                    step = await self._pipeline.escalate(
+                        subject_member, report.subject, "unsolicited-dm", points
+                    )
+                    actions = [*step, *actions]
             elif unwanted:
                 actions[-1] = NotifyModerators(
                     text=summary + "; an unsolicited DM without consent is claimed but not "
@@ -159,8 +163,6 @@ class Reports:
             strikes=strikes,
             on_open=remember_reporter,
         )
-        if strikes:
-            await self._pipeline.reload_strikes(subject_member)
         log.info("report opened case %s", opened.case.id)
         return opened
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TypeAlias
 
 from bridge.model import (
+    Account,
     Action,
     Author,
     Ban,
@@ -219,6 +220,28 @@ class Engine:
 
     def _rule_actions(self, hit: RuleHit) -> tuple[ActionSpec, ...]:
         return self._by_id[hit.rule_id][1].actions
+
+    def add_points(
+        self, member: str, *, target: Account, rule_id: str, points: int, now: datetime
+    ) -> tuple[Action, ...]:
+        """Points earned outside a judged message (a message the platform blocked, a proven
+        report): they count towards the ladder like any other; returns its step, if any."""
+        before = self.ledger.total(member, now)
+        self.ledger.add(member, Strike(ts=now, points=points, rule_id=rule_id))
+        step = self.ledger.step_crossed(before, self.ledger.total(member, now))
+        if step is None:
+            return ()
+        reason = f"{rule_id}: escalation"
+        if step.kind == "warn":
+            return (Warn(target=target, reason=reason),)
+        if step.kind == "mute" and step.duration is not None:
+            return (Mute(target=target, until=now + step.duration, reason=reason),)
+        if step.kind == "remove":
+            return (Remove(target=target, reason=reason),)
+        if step.kind == "ban":
+            until = now + step.duration if step.duration else None
+            return (Ban(target=target, reason=reason, until=until),)
+        return ()
 
     @staticmethod
     def _materialise(

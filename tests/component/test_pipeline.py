@@ -6,7 +6,17 @@ import asyncio
 from pathlib import Path
 
 from bridge.commands import parse_command
-from bridge.model import Account, Author, Ban, DeleteMessage, Mute, Platform, Unmute, Warn
+from bridge.model import (
+    Account,
+    Author,
+    Ban,
+    Channel,
+    DeleteMessage,
+    Mute,
+    Platform,
+    Unmute,
+    Warn,
+)
 from storage.outbox import ActionState
 from tests.component.harness import ModBot, eventually
 
@@ -182,3 +192,15 @@ async def test_a_lifted_mute_is_not_renewed_or_lifted_again(bot: ModBot) -> None
     await bot.drain()
     assert len([a for a, _ in bot.discord.done if isinstance(a, Mute)]) == 2  # g1, g2 once
     assert len([a for a, _ in bot.discord.done if isinstance(a, Unmute)]) == 2  # the !unmute
+
+
+async def test_points_from_a_message_discord_blocked_climb_the_ladder(bot: ModBot) -> None:
+    await bot.say("idiot", mid="$1")  # 2 points
+    await bot.core.on_automod_hit(
+        rule_name="insults",
+        author=Account(platform=Platform.MATRIX, id="@ann:hs"),
+        channel=Channel(platform=Platform.MATRIX, id="!a:hs", space_id="!a:hs"),
+        matched="idiot",
+    )  # 4 points: the ladder's mute
+    await bot.drain()
+    assert sorted(s for a, s in bot.matrix.done if isinstance(a, Mute)) == ["!a:hs", "!b:hs"]

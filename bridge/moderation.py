@@ -255,16 +255,18 @@ class Moderation:
         case = await self._visible_case(_case_id(command), moderator)
         if case is None:
             return f"There is no case #{command.case_id}."
-        if not await self._repos.cases.close(case.id, moderator.account.key):
-            return f"Case #{case.id} is already closed."
+        told = await self._reports.close(case, action_taken=command.action_taken)
         outcome = "action taken" if command.action_taken else "no action"
         note = f"closed: {outcome}" + (f": {command.reason}" if command.reason else "")
-        await self._repos.cases.add_note(case.id, moderator.account.key, note)
-        told = await self._reports.close(case, action_taken=command.action_taken)
-        if told:
-            await self._pipeline.enqueue_actions(
-                case.id, told, member_id=None, origin=f"closed:{case.id}"
-            )
+        # Closed, noted and the reporter's word queued together, or none of it.
+        async with self._pipeline.transaction() as tx:
+            if not await self._repos.cases.close(case.id, moderator.account.key, tx=tx):
+                return f"Case #{case.id} is already closed."
+            await self._repos.cases.add_note(case.id, moderator.account.key, note, tx=tx)
+            if told:
+                await self._pipeline.enqueue_actions(
+                    case.id, told, member_id=None, origin=f"closed:{case.id}", tx=tx
+                )
         reporter = " The reporter is told." if told else ""
         return f"Case #{case.id} closed ({outcome}).{reporter}"
 

@@ -10,6 +10,7 @@ import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -305,16 +306,22 @@ class Pipeline:
         *,
         member_id: int | None,
         origin: str,
+        tx: Transaction | None = None,
     ) -> int:
         """Queue more actions on an existing case (a timer's unmute) or on none (a notice);
-        idempotent by origin."""
+        idempotent by origin. With ``tx``, in the caller's transaction."""
         accounts = await self.accounts_of(member_id) if member_id is not None else []
         return await self._enqueue_planned(
             plan(origin, actions, community=self._community(), accounts=accounts),
             case_id=case_id,
             member_id=member_id,
             actions=actions,
+            tx=tx,
         )
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction, for a caller that records several things at once."""
+        return self._db.transaction()
 
     async def _enqueue_planned(
         self,
@@ -324,8 +331,9 @@ class Pipeline:
         member_id: int | None,
         actions: Sequence[Action],
         record: bool = True,
+        tx: Transaction | None = None,
     ) -> int:
-        async with self._db.transaction() as tx:
+        async with self._db.using(tx) as tx:
             enqueued = await self._repos.outbox.enqueue(
                 [
                     NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
+from typing import TypeVar
 
 from bridge.model import Account, CommandName, ModCommand, Platform
 from rules.policy import parse_duration
@@ -42,6 +44,9 @@ _SNOWFLAKE = re.compile(r"^\d{15,21}$")
 _MATRIX_PILL = re.compile(r"^https://matrix\.to/#/(@[^:\s]+:[^\s/?]+)")
 
 
+T = TypeVar("T")
+
+
 class CommandError(ValueError):
     """A command that cannot be carried out as written; the text says how to write it."""
 
@@ -71,6 +76,14 @@ def _case_number(text: str, name: CommandName) -> int:
     if not number.isdigit() or len(number) > 12:
         raise CommandError(f"{text!r} is not a case number. Usage: {USAGE[name]}")
     return int(number)
+
+
+def _parsed(text: str, parse: Callable[[str], T], usage: str) -> T:
+    """``parse(text)``, or a CommandError that says what was wrong and how to write it."""
+    try:
+        return parse(text)
+    except ValueError as exc:  # CommandError is a ValueError too
+        raise CommandError(f"{exc}. {usage}") from None
 
 
 def parse_command(text: str) -> ModCommand:
@@ -111,29 +124,18 @@ def parse_command(text: str) -> ModCommand:
         return ModCommand(name=name, case_id=_case_number(args[0], name), reason=" ".join(args[1:]))
     if not args:
         raise CommandError(usage)
-    try:
-        target = parse_account(args[0])
-    except CommandError as exc:
-        raise CommandError(f"{exc}. {usage}") from None
+    target = _parsed(args[0], parse_account, usage)
     rest = args[1:]
     other = None
     if name is CommandName.LINK:
         if not rest:
             raise CommandError(usage)
-        try:
-            other = parse_account(rest[0])
-        except CommandError as exc:
-            raise CommandError(f"{exc}. {usage}") from None
-        rest = rest[1:]
+        other, rest = _parsed(rest[0], parse_account, usage), rest[1:]
     duration = None
     if name is CommandName.MUTE:
         if not rest:
             raise CommandError(usage)
-        try:
-            duration = parse_duration(rest[0])
-        except ValueError as exc:
-            raise CommandError(f"{exc}. {usage}") from None
-        rest = rest[1:]
+        duration, rest = _parsed(rest[0], parse_duration, usage), rest[1:]
     reason = " ".join(rest).strip()
     if name in NEEDS_REASON and not reason:
         raise CommandError(f"a reason is required. {usage}")

@@ -142,8 +142,8 @@ class Pipeline:
         if message.author.is_bot:
             return None
         key = _message_key(message)
-        if key in self._recent:  # delivered twice (a replay after a reconnect)
-            return None
+        if key in self._recent or await self._repos.cases.opened_for(key):
+            return None  # delivered twice (a replay after a reconnect or a restart)
         self._recent[key] = None
         if len(self._recent) > RECENT_MESSAGES:
             self._recent.popitem(last=False)

@@ -143,6 +143,12 @@ class CaseRepository:
             row = await t.fetchone(f"{_SELECT} WHERE id = ?", (case_id,))
         return None if row is None else _case(row)
 
+    async def opened_for(self, dedupe_key: str) -> bool:
+        """Whether a case was already opened for this event (a replay after a restart)."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchone("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
+        return row is not None
+
     async def of_member(
         self,
         member_id: int,

@@ -204,3 +204,17 @@ async def test_points_from_a_message_discord_blocked_climb_the_ladder(bot: ModBo
     )  # 4 points: the ladder's mute
     await bot.drain()
     assert sorted(s for a, s in bot.matrix.done if isinstance(a, Mute)) == ["!a:hs", "!b:hs"]
+
+
+async def test_a_message_replayed_after_a_restart_is_not_judged_again(tmp_path: Path) -> None:
+    first = await ModBot.open(tmp_path / "db.sqlite")
+    await first.say("idiot", mid="$replayed")
+    await first.drain()
+    await first.db.close()
+    second = await ModBot.open(tmp_path / "db.sqlite")
+    await second.say("idiot", mid="$replayed")  # the homeserver hands the batch over again
+    await second.drain()
+    assert second.matrix.done == []
+    history = await second.command("!history @ann:hs", origin="h")
+    assert "live points: 2" in history
+    await second.db.close()

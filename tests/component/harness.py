@@ -68,11 +68,11 @@ class FakeExecutor:
     done: list[tuple[Action, str]] = field(default_factory=list)
     transient_failures: int = 0
     permanent: str | None = None
-    slow_spaces: dict[str, float] = field(default_factory=dict)  # space id -> seconds
+    held_spaces: dict[str, asyncio.Event] = field(default_factory=dict)  # wait until set
 
     async def execute(self, action: Action, space: Space) -> str:
-        if space.id in self.slow_spaces:
-            await asyncio.sleep(self.slow_spaces[space.id])
+        if space.id in self.held_spaces:
+            await self.held_spaces[space.id].wait()
         if self.transient_failures > 0:
             self.transient_failures -= 1
             raise TransientError("server error 502", retry_after=None)

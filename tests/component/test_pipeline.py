@@ -158,7 +158,7 @@ async def test_warning_reaches_the_member_once(bot: ModBot) -> None:
 
 async def test_a_slow_space_does_not_hold_up_the_rest(bot: ModBot) -> None:
     """The running worker (started by the fixture) claims new actions while others run."""
-    bot.matrix.slow_spaces["!b:hs"] = 5.0
+    gate = bot.matrix.held_spaces["!b:hs"] = asyncio.Event()
     command = asyncio.create_task(bot.command("!ban @troll:hs raid", origin="slow"))
     # Wait until the ban in !a:hs is done; the one in !b:hs is still running.
     await eventually(lambda: any(isinstance(a, Ban) for a, _ in bot.matrix.done))
@@ -166,6 +166,7 @@ async def test_a_slow_space_does_not_hold_up_the_rest(bot: ModBot) -> None:
     await eventually(lambda: any(isinstance(a, DeleteMessage) for a, _ in bot.matrix.done))
     # The redaction was carried out while the slow ban was still running.
     assert [s for a, s in bot.matrix.done if isinstance(a, Ban)] == ["!a:hs"]
+    gate.set()
     assert "done: ban in matrix !b:hs" in await command
 
 

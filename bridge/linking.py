@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 
 from bridge.model import Account, Author
 from bridge.pipeline import Pipeline
+from bridge.sanctions import schedule_end
+from storage.db import Transaction
+from storage.links import SanctionRow
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -95,9 +98,33 @@ class Linking:
         linked = await self._repos.identity.linked_accounts(account)
         if len(linked) <= 1:
             return f"{account.key} is not linked to another account."
-        await self._repos.identity.unlink(account)
-        await self._repos.audit.append(by, "account_unlinked", account.key, {"reason": reason})
+        old_member = await self._pipeline.member_of(account)
+        in_force = await self._repos.sanctions.in_force(old_member, self._clock())
+        async with self._pipeline.transaction() as tx:
+            new_member = await self._repos.identity.unlink(account, tx=tx)
+            await self._carry_sanctions(in_force, new_member, tx=tx)
+            await self._repos.audit.append(
+                by, "account_unlinked", account.key, {"reason": reason}, tx=tx
+            )
         return f"Unlinked: {account.key} is a separate member again."
+
+    async def _carry_sanctions(
+        self, sanctions: list[SanctionRow], member_id: int, *, tx: Transaction
+    ) -> None:
+        """The separated account is still muted or banned where it was: it takes the
+        sanction along, with the timer that ends it, or it would never be lifted."""
+        now = self._clock()
+        for sanction in sanctions:
+            await self._repos.sanctions.impose(
+                member_id, sanction.kind, until=sanction.until, reason=sanction.reason,
+                case_id=sanction.case_id, tx=tx,
+            )  # fmt: skip
+            if sanction.until is not None and sanction.case_id is not None:
+                await schedule_end(
+                    self._repos, sanction.kind, case_id=sanction.case_id, member_id=member_id,
+                    until=sanction.until, reason=sanction.reason, now=now, tx=tx,
+                    key_suffix=f":member:{member_id}",
+                )  # fmt: skip
 
     async def unlink(self, account: Account, *, by: str, reason: str) -> str:
         """A moderator separates ``account`` from the member it was linked to."""

@@ -60,30 +60,47 @@ async def schedule_timers(
     """The timers that end a case's timed mute or ban (and renew long Discord mutes)."""
     for action in actions:
         if isinstance(action, Mute):
-            await repos.timers.schedule(
-                NewTimer(
-                    key=f"unmute:case:{case.id}", kind="unmute", due_at=action.until,
-                    member_id=member_id, case_id=case.id,
-                    payload={"reason": f"case #{case.id}: mute ended"},
-                ),
-                tx=tx,
+            await schedule_end(
+                repos, "mute", case_id=case.id, member_id=member_id, until=action.until,
+                reason=action.reason, now=now, tx=tx,
             )  # fmt: skip
-            if action.until - now > DISCORD_MAX_TIMEOUT:
-                await repos.timers.schedule(
-                    NewTimer(
-                        key=f"renew-mute:case:{case.id}:1", kind="renew-mute",
-                        due_at=now + DISCORD_RENEW_AFTER, member_id=member_id,
-                        case_id=case.id,
-                        payload={"until": action.until.isoformat(), "reason": action.reason},
-                    ),
-                    tx=tx,
-                )  # fmt: skip
         elif isinstance(action, Ban) and action.until is not None:
-            await repos.timers.schedule(
-                NewTimer(
-                    key=f"unban:case:{case.id}", kind="unban", due_at=action.until,
-                    member_id=member_id, case_id=case.id,
-                    payload={"reason": f"case #{case.id}: ban ended"},
-                ),
-                tx=tx,
+            await schedule_end(
+                repos, "ban", case_id=case.id, member_id=member_id, until=action.until,
+                reason=action.reason, now=now, tx=tx,
             )  # fmt: skip
+
+
+async def schedule_end(
+    repos: Repositories,
+    kind: str,
+    *,
+    case_id: int,
+    member_id: int,
+    until: datetime,
+    reason: str,
+    now: datetime,
+    tx: Transaction,
+    key_suffix: str = "",
+) -> None:
+    """The timer that ends one timed mute or ban (``kind``) of a case, and for a mute
+    longer than Discord allows, the first renewal. ``key_suffix`` tells apart the timers
+    of the same case for another member (an account unlinked while sanctioned)."""
+    end = "unmute" if kind == "mute" else "unban"
+    await repos.timers.schedule(
+        NewTimer(
+            key=f"{end}:case:{case_id}{key_suffix}", kind=end, due_at=until,
+            member_id=member_id, case_id=case_id,
+            payload={"reason": f"case #{case_id}: {kind} ended"},
+        ),
+        tx=tx,
+    )  # fmt: skip
+    if kind == "mute" and until - now > DISCORD_MAX_TIMEOUT:
+        await repos.timers.schedule(
+            NewTimer(
+                key=f"renew-mute:case:{case_id}{key_suffix}:1", kind="renew-mute",
+                due_at=now + DISCORD_RENEW_AFTER, member_id=member_id, case_id=case_id,
+                payload={"until": until.isoformat(), "reason": reason},
+            ),
+            tx=tx,
+        )  # fmt: skip

@@ -15,6 +15,7 @@ from bridge.model import (
     Platform,
     Space,
     SpaceKind,
+    Unmute,
 )
 from tests.component.harness import ModBot
 
@@ -73,6 +74,31 @@ async def test_muted_member_who_links_a_new_account_is_muted_there_too(bot: ModB
     assert sorted(discord_mutes) == ["g1", "g2"]
     # And they cannot unlink themselves to escape it.
     assert "once your mute or ban has ended" in await bot.dm(DC, "unlink")
+
+
+async def test_an_account_unlinked_during_a_mute_is_unmuted_on_time(bot: ModBot) -> None:
+    """The separated account takes the mute along, with the timer that ends it."""
+    await bot.linking.link(MX, DC, by="test", reason="same person")
+    await bot.command("!mute @ann:hs 1h spam", origin="m1")
+    await bot.drain()
+    answer = await bot.command(f"!unlink {DC.key} wrong person", origin="u1")
+    assert answer == f"Unlinked: {DC.key} is a separate member again."
+    # Rejoining from the separated account does not shake the mute off either.
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=DC,
+            space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
+            change=MembershipChange.JOIN,
+            ts=bot.clock(),
+        )
+    )
+    await bot.drain()
+    assert [s for a, s in bot.discord.done if isinstance(a, Mute)].count("g1") == 2
+    bot.clock.advance(hours=2)
+    assert await bot.scheduler.fire_due() == 2  # one timer per member now
+    await bot.drain()
+    unmutes = sorted(s for a, s in bot.matrix.done + bot.discord.done if isinstance(a, Unmute))
+    assert unmutes == ["!a:hs", "!b:hs", "g1", "g2"]
 
 
 async def test_rejoining_does_not_shake_off_a_ban(bot: ModBot) -> None:

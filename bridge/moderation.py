@@ -114,7 +114,9 @@ def _summary_lines(
         unit = "guilds" if platform == "discord" else "rooms"
         where = f"{len(rows)} {platform} {unit}"
         error = next((r.last_error for r in rows if r.last_error), None)
-        return [f"  {head}: {kind} in {where}" + (f" (e.g. {error})" if error else "")]
+        unchanged = sum(1 for r in rows if state is ActionState.DONE and _was_already(r))
+        extra = f"e.g. {error}" if error else f"{unchanged} already so" if unchanged else ""
+        return [f"  {head}: {kind} in {where}" + (f" ({extra})" if extra else "")]
     lines = []
     for row in rows:
         where = f"{platform} {row.space_id or '(direct message)'}"
@@ -122,9 +124,17 @@ def _summary_lines(
             lines.append(f"  {head}: {kind} in {where}: {row.last_error}")
         elif state is ActionState.PENDING and row.last_error:
             lines.append(f"  {head}: {kind} in {where} (last error: {row.last_error})")
+        elif state is ActionState.DONE and _was_already(row):
+            lines.append(f"  {head}: {kind} in {where} (already so: nothing changed)")
         else:
             lines.append(f"  {head}: {kind} in {where}")
     return lines
+
+
+def _was_already(row: ActionRow) -> bool:
+    """The platform was already as asked (another case, or a moderator by hand, got there
+    first): the executors say so in the result they return."""
+    return " already " in (row.result or "")
 
 
 class Moderation:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,19 +59,29 @@ NO_PLATFORM = (
 )
 
 
-def automod_specs(policy: Policy) -> list[AutomodSpec]:
-    """The rules Discord's own AutoMod can enforce before anyone sees a message."""
+def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
+    """The rules Discord's own AutoMod can enforce before anyone sees a message, with the
+    rule's exemptions (Discord ids only: Matrix rooms and power levels do not apply)."""
     specs = []
     for rule in policy.rules:
-        if isinstance(rule, KeywordsRule) and rule.mode is Mode.ENFORCE:
-            specs.append(AutomodSpec(name=rule.id, keywords=tuple(rule.words)))
-        elif isinstance(rule, PiiRule) and rule.mode is Mode.ENFORCE:
-            regexes = []
-            if rule.phones:
-                regexes.append(KENYAN_PHONE)
-            if rule.emails:
-                regexes.append(EMAIL)
-            specs.append(AutomodSpec(name=rule.id, regexes=tuple(regexes)))
+        if not isinstance(rule, KeywordsRule | PiiRule) or rule.mode is not Mode.ENFORCE:
+            continue
+        roles = [int(r) for r in rule.exempt_roles if r.isdigit()]
+        if rule.exempt_moderators:
+            roles.extend(moderator_roles)
+        keywords: tuple[str, ...] = ()
+        regexes: list[str] = []
+        if isinstance(rule, KeywordsRule):
+            keywords = tuple(rule.words)
+        else:
+            regexes = ([KENYAN_PHONE] if rule.phones else []) + ([EMAIL] if rule.emails else [])
+        specs.append(
+            AutomodSpec(
+                name=rule.id, keywords=keywords, regexes=tuple(regexes),
+                exempt_roles=tuple(roles),
+                exempt_channels=tuple(int(c) for c in rule.exempt_channels if c.isdigit()),
+            )
+        )  # fmt: skip
     return specs
 
 
@@ -297,12 +308,12 @@ class Service:
             handlers=core,
             state=repos.kv,
             automod=config.automod,
-            automod_rules=automod_specs(self.policy.engine.policy),
+            automod_rules=automod_specs(self.policy.engine.policy, config.moderator_roles),
         )
         self.discord = connection
 
         async def remirror(engine: Engine) -> None:
-            await connection.update_automod(automod_specs(engine.policy))
+            await connection.update_automod(automod_specs(engine.policy, config.moderator_roles))
 
         self.policy.listeners.append(remirror)
         await connection.start()

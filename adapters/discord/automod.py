@@ -8,7 +8,11 @@ modbridge owns are the ones the bot created whose name starts with :data:`PREFIX
 restart updates them instead of adding copies, and moderators' own rules are left alone.
 
 Discord's limits (keyword rules): at most 6 per guild, 1,000 keywords of up to 60 characters
-and 10 regexes of up to 260 characters per rule. What does not fit is skipped and logged.
+and 10 regexes of up to 260 characters per rule, 20 exempt roles and 50 exempt channels. What
+does not fit is skipped and logged.
+
+The policy's exemptions go along: the rule's exempt roles and channels, and the moderator
+roles when the rule exempts moderators, so AutoMod never blocks whom our engine would let speak.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ MAX_REGEXES: Final = 10
 MAX_KEYWORD_LENGTH: Final = 60
 MAX_REGEX_LENGTH: Final = 260
 MAX_NAME_LENGTH: Final = 100
+MAX_EXEMPT_ROLES: Final = 20
+MAX_EXEMPT_CHANNELS: Final = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,8 @@ class AutomodSpec:
     name: str
     keywords: tuple[str, ...] = ()
     regexes: tuple[str, ...] = ()
+    exempt_roles: tuple[int, ...] = ()
+    exempt_channels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class PlannedRule:
     name: str
     keywords: tuple[str, ...]
     regexes: tuple[str, ...]
+    exempt_roles: tuple[int, ...] = ()
+    exempt_channels: tuple[int, ...] = ()
 
 
 def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[PlannedRule]:
@@ -72,6 +82,18 @@ def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[Pl
                 len(regexes) - len(fitting),
                 MAX_REGEXES,
             )
+        roles = tuple(dict.fromkeys(spec.exempt_roles))
+        channels = tuple(dict.fromkeys(spec.exempt_channels))
+        if len(roles) > MAX_EXEMPT_ROLES or len(channels) > MAX_EXEMPT_CHANNELS:
+            log.warning(
+                "automod %s: Discord allows %d exempt roles and %d exempt channels; the rest "
+                "are not exempt from the native rule (our engine still exempts them)",
+                spec.name, MAX_EXEMPT_ROLES, MAX_EXEMPT_CHANNELS,
+            )  # fmt: skip
+        exempt = {
+            "exempt_roles": roles[:MAX_EXEMPT_ROLES],
+            "exempt_channels": channels[:MAX_EXEMPT_CHANNELS],
+        }
         for index in range(chunks):
             kw = tuple(keywords[index * MAX_KEYWORDS : (index + 1) * MAX_KEYWORDS])
             rx = tuple(fitting[index * MAX_REGEXES : (index + 1) * MAX_REGEXES])
@@ -79,7 +101,7 @@ def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[Pl
                 continue
             suffix = f" ({index + 1})" if index else ""
             name = (PREFIX + spec.name)[: MAX_NAME_LENGTH - len(suffix)] + suffix
-            planned.append(PlannedRule(name=name, keywords=kw, regexes=rx))
+            planned.append(PlannedRule(name=name, keywords=kw, regexes=rx, **exempt))
     if len(planned) > max_rules:
         skipped = planned[max_rules:]
         log.warning(
@@ -128,6 +150,8 @@ class AutomodMirror:
                 regex_patterns=list(planned.regexes),
             )
             actions = [discord.AutoModRuleAction(type=discord.AutoModRuleActionType.block_message)]
+            roles = [discord.Object(id=r) for r in planned.exempt_roles]
+            channels = [discord.Object(id=c) for c in planned.exempt_channels]
             current = mine.get(planned.name)
             if current is None:
                 created = await guild.create_automod_rule(
@@ -136,6 +160,8 @@ class AutomodMirror:
                     trigger=trigger,
                     actions=actions,
                     enabled=True,
+                    exempt_roles=roles,
+                    exempt_channels=channels,
                     reason="modbridge: mirror of the conduct policy",
                 )
                 self.rule_names[created.id] = created.name
@@ -144,6 +170,8 @@ class AutomodMirror:
                     trigger=trigger,
                     actions=actions,
                     enabled=True,
+                    exempt_roles=roles,
+                    exempt_channels=channels,
                     reason="modbridge: the conduct policy changed",
                 )
         log.info("automod rules in guild %s in step (%d)", guild.id, len(self._planned))
@@ -168,4 +196,6 @@ def _same(rule: discord.AutoModRule, planned: PlannedRule) -> bool:
         and list(trigger.keyword_filter) == list(planned.keywords)
         and list(trigger.regex_patterns) == list(planned.regexes)
         and [a.type for a in rule.actions] == [discord.AutoModRuleActionType.block_message]
+        and sorted(rule.exempt_role_ids) == sorted(planned.exempt_roles)
+        and sorted(rule.exempt_channel_ids) == sorted(planned.exempt_channels)
     )

@@ -14,7 +14,7 @@ from bridge.config import ReportsConfig, parse_settings
 from bridge.conversation import DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
-from bridge.model import Account, Action, Author, Channel, Message, Platform, Space
+from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
@@ -69,6 +69,7 @@ class FakeExecutor:
     transient_failures: int = 0
     permanent: str | None = None
     held_spaces: dict[str, asyncio.Event] = field(default_factory=dict)  # wait until set
+    banned: set[tuple[Account, str]] = field(default_factory=set)
 
     async def execute(self, action: Action, space: Space) -> str:
         if space.id in self.held_spaces:
@@ -78,6 +79,12 @@ class FakeExecutor:
             raise TransientError("server error 502", retry_after=None)
         if self.permanent is not None:
             raise PermanentError(self.permanent)
+        if isinstance(action, Ban) and (action.target, space.id) in self.banned:
+            return f"{action.target.id} was already banned from {space.id}"  # as the real ones say
+        if isinstance(action, Ban):
+            self.banned.add((action.target, space.id))
+        if isinstance(action, Unban):
+            self.banned.discard((action.target, space.id))
         self.done.append((action, space.id))
         return f"{type(action).__name__} in {space.id}"
 

@@ -8,6 +8,8 @@ import pytest
 from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator, MessageBlocked
+from bridge.config import parse_settings
+from bridge.service import automod_specs
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 
@@ -125,3 +127,52 @@ async def test_a_reloaded_policy_is_mirrored_without_a_restart(
     rules = {r["name"]: r for r in world.guild.automod_rules.values()}
     assert sorted(rules) == [PREFIX + "slurs"]  # the contact-details rule left the policy
     assert rules[PREFIX + "slurs"]["trigger_metadata"]["keyword_filter"] == ["newword"]
+
+
+async def test_exempt_roles_and_channels_reach_discord_and_are_honoured(
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+) -> None:
+    """AutoMod must not block whom the policy exempts (moderators, listed roles, channels)."""
+    exempt = AutomodSpec(name="slurs", keywords=("badword",), exempt_roles=(world.senior_role.id,))
+    await connect(automod=True, automod_rules=[exempt])
+    (rule,) = world.guild.automod_rules.values()
+    assert rule["exempt_roles"] == [str(world.senior_role.id)]
+
+    sim.post_message(world.senior, world.general, "quoting the BADWORD they used")
+    with pytest.raises(MessageBlocked):
+        sim.post_message(world.alice, world.general, "you BADWORD")
+
+    # A new policy exempting the channel updates the rule in place.
+    connection = await connect(
+        automod=True,
+        automod_rules=[
+            AutomodSpec(name="slurs", keywords=("badword",), exempt_channels=(world.general.id,))
+        ],
+    )
+    (rule,) = world.guild.automod_rules.values()
+    assert rule["exempt_roles"] == []
+    assert rule["exempt_channels"] == [str(world.general.id)]
+    sim.post_message(world.alice, world.general, "you BADWORD")
+    await connection.close()
+
+
+def test_automod_specs_carry_the_policys_exemptions() -> None:
+    policy = parse_settings(
+        """
+        [[rules]]
+        id = "slurs"
+        kind = "keywords"
+        words = ["badword"]
+        exempt_roles = ["222222222222222222"]
+        exempt_channels = ["333333333333333333", "!room:hs"]
+
+        [[rules]]
+        id = "doxxing"
+        kind = "pii"
+        exempt_moderators = false
+        """
+    ).policy
+    slurs, doxxing = automod_specs(policy, moderator_roles=(111111111111111111,))
+    assert slurs.exempt_roles == (222222222222222222, 111111111111111111)
+    assert slurs.exempt_channels == (333333333333333333,)  # Matrix rooms do not apply
+    assert doxxing.exempt_roles == ()  # moderators are not exempt from this one

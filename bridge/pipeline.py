@@ -168,7 +168,7 @@ class Pipeline:
         if not verdict.actions and not any(h.points for h in enforced):
             await self._repos.audit.append(
                 "engine", "observed", message.author.account.key,
-                {"message": message.id, "rules": rules},
+                {"message_id": message.id, "rules": rules},
             )  # fmt: skip
             return verdict
         decay = engine.policy.escalation.decay

@@ -219,3 +219,21 @@ async def test_a_message_replayed_after_a_restart_is_not_judged_again(tmp_path: 
     history = await second.command("!history @ann:hs", origin="h")
     assert "live points: 2" in history
     await second.db.close()
+
+
+async def test_a_rule_in_observe_mode_records_and_does_nothing(tmp_path: Path) -> None:
+    """Admins try a new rule in observe mode: hits are recorded, nobody is acted on."""
+    bot = await ModBot.open(
+        tmp_path / "db.sqlite",
+        policy='[[rules]]\nid = "insults"\nkind = "keywords"\nmode = "observe"\n'
+        'points = 2\nactions = ["delete", "warn"]\nwords = ["idiot"]\n',
+    )
+    try:
+        await bot.say("you idiot", mid="$observed")
+        await bot.drain()
+        assert bot.matrix.done == []
+        assert await bot.repos.cases.get(1) is None
+        (entry,) = [e for e in await bot.repos.audit.recent() if e.event == "observed"]
+        assert entry.details == {"message_id": "$observed", "rules": ["insults"]}
+    finally:
+        await bot.db.close()

@@ -52,6 +52,10 @@ class DirectMessages:
 
     async def answer(self, message: Message) -> str:
         """The bot's answer to ``message`` (a direct message from a member)."""
+        if not message.is_dm:
+            # A group chat with the bot in it: reports and link codes are not for everyone
+            # there to read, so nothing is taken and nothing is said but where to write.
+            return self._texts.private_only
         author = message.author
         text = message.text.strip()
         word = text.split(maxsplit=1)[0].lower() if text else ""

@@ -34,6 +34,10 @@ class Texts(BaseModel):
         "May I tell the moderators that the report comes from you? Answer `yes` or `no`. "
         "If you answer no, they will not be told who you are."
     )
+    private_only: str = (
+        "Others can read this chat. For a report or anything else, please start a direct "
+        "chat with me alone."
+    )
     report_cancelled: str = "Cancelled. Nothing was sent to anyone."
     report_received: str = (
         "Thank you. Your report is case #{case}. The moderators will look at it. "

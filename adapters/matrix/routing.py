@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from nio import MatrixRoom, RoomMemberEvent, RoomMessage
@@ -128,9 +129,14 @@ class EventRouter:
             return
         room = self._rooms.get(room_id)
         user = room.users.get(event.sender) if room else None
+        context = self._book.context(room_id, room.display_name if room else "")
+        if kind is RoomKind.DIRECT and room is not None and room.member_count > 2:
+            # Marked direct (Element does so for a "chat" with several people), yet others
+            # read along: not a private conversation with the bot.
+            context = replace(context, is_dm=False)
         message = message_from_event(
             event,
-            self._book.context(room_id, room.display_name if room else ""),
+            context,
             display_name=(user.display_name or "") if user else "",
             power_level=self._book.state(room_id).level(event.sender),
             is_moderator=self.is_moderator(event.sender),

@@ -12,6 +12,7 @@ everything the bot said anywhere but to the reporters, and its whole log, for th
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import socket
@@ -28,6 +29,7 @@ from nio import (
     JoinedRoomsResponse,
     RoomCreateError,
     RoomCreateResponse,
+    RoomInviteResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
@@ -62,6 +64,7 @@ from tests.e2e.synapse import SynapseServer
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 
 SECRET = secrets.token_hex(16)
+DIRECT_WINDOW = 2.0  # seconds after creating a room in which its invites count as DM invites
 CALLBACKS = ["user_may_invite", "user_may_create_room"]
 CLAUSE = (
     "Members must not reach out, follow, or engage with others outside community "
@@ -137,6 +140,7 @@ async def community(
     )
     built.config.write_text(
         config_text(built) + f'\n[antispam]\nlisten = "127.0.0.1:{antispam_port}"\n'
+        f"direct_window_seconds = {DIRECT_WINDOW}\n"
     )
     built.service.env["MODBRIDGE_ANTISPAM__SECRET"] = SECRET
     try:
@@ -237,6 +241,25 @@ async def test_report_by_direct_message_on_matrix(community: Community, story: S
     assert f" | {missing}" in notice
     assert_unnamed([notice], [reporter])
     story.matrix_case = (case, reporter, offender)
+
+
+async def test_a_group_chat_with_the_bot_takes_no_report(community: Community) -> None:
+    """Element marks a "chat" with several people direct too; others would read along."""
+    member = await community.add_person("talker")
+    friend = await community.add_person("friend")
+    chat = MatrixDirect(community, member)
+    try:
+        room = await chat.open()
+        # A friend asked in later (an invite at creation would be a DM invite, refused).
+        await asyncio.sleep(DIRECT_WINDOW)
+        invited = await chat.client.room_invite(room, friend.matrix.user_id)
+        assert isinstance(invited, RoomInviteResponse), invited
+        answer = await chat.say("@creep:localhost was really rude to me at the meetup")
+    finally:
+        await chat.close()
+    assert "start a direct chat with me alone" in answer
+    assert "case #" not in answer.lower()
+    assert not [n for n in await mod_room_notices(community) if "rude to me" in n]
 
 
 # -- 2. the same by DM on Discord -----------------------------------------------------------------

@@ -27,6 +27,7 @@ STEPS = ("what", "who", "where", "evidence", "share")
 _LINK = re.compile(r"https?://\S+")
 _NO = {"no", "n", "nope", "none", "-", "hapana"}
 _YES = {"yes", "y", "ok", "sure", "ndiyo"}
+_TRAILING = ").,;!?'\""  # punctuation a mention swallows: "(@me:hs)," is @me:hs
 _USER = re.compile(r"<@!?\d{15,21}>|@[^:\s]+:[^\s]+|discord:\d{15,21}|matrix:@[^:\s]+:[^\s]+")
 
 
@@ -80,15 +81,15 @@ class DirectMessages:
 
     async def _start(self, message: Message, text: str) -> str:
         body = text[len("report") :].strip() if text.lower().startswith("report") else text
-        who = await self._who(body)
+        who = await self._who(body, message.author.account)
         if who is not None and len(_USER.sub("", body).strip()) >= 15:
             # Everything in one message: straight through, anonymously.
             opened = await self._reports.submit(
                 Report(
                     reporter=message.author.account,
                     subject=who,
-                    what=body[:1000],
-                    evidence=tuple(await self._evidence(body)),
+                    what=await self._without_own_links(body[:1000], message.author.account),
+                    evidence=tuple(await self._evidence(body, message.author.account)),
                     unsolicited_dm=_mentions_dm(body),
                     origin=f"{message.platform.value}:{message.id}",
                 )
@@ -109,7 +110,7 @@ class DirectMessages:
             draft.update(what=text[:1000], step="who")
             reply = self._texts.report_ask_who
         elif step == "who":
-            who = await self._who(text)
+            who = await self._who(text, account)
             if who is None:
                 return self._texts.report_who_unclear
             draft.update(who=who.key, step="where")
@@ -118,7 +119,7 @@ class DirectMessages:
             draft.update(where=text[:300], step="evidence")
             reply = self._texts.report_ask_evidence
         elif step == "evidence":
-            evidence = [] if text.lower() in _NO else await self._evidence(text)
+            evidence = [] if text.lower() in _NO else await self._evidence(text, account)
             draft.update(evidence=evidence, step="share")
             reply = self._texts.report_ask_share
         else:
@@ -128,8 +129,8 @@ class DirectMessages:
                 Report(
                     reporter=account,
                     subject=_account(str(draft["who"])),
-                    what=str(draft.get("what", "")),
-                    where=str(draft.get("where", "")),
+                    what=await self._without_own_links(str(draft.get("what", "")), account),
+                    where=await self._without_own_links(str(draft.get("where", "")), account),
                     evidence=tuple(str(e) for e in _list(draft.get("evidence"))),
                     unsolicited_dm=_mentions_dm(str(draft.get("where", ""))),
                     share_identity=share,
@@ -143,29 +144,51 @@ class DirectMessages:
         await self._save(account, draft)
         return reply
 
-    async def _who(self, text: str) -> Account | None:
-        """The reported account: a mention or id, or the author of a linked message."""
+    async def _who(self, text: str, reporter: Account) -> Account | None:
+        """The reported account: a mention or id, or the author of a linked message; never
+        the reporter ("I (@me) was insulted by @them" names @them)."""
+        mine = await self._own_accounts(reporter)
         for match in _USER.finditer(text):
             try:
-                return parse_account(match.group(0))
+                account = parse_account(match.group(0).rstrip(_TRAILING))
             except CommandError:
                 continue
+            if account not in mine:
+                return account
         for link in _LINK.findall(text):
             fetched = await self._fetch(link)
-            if fetched is not None:
+            if fetched is not None and _bare(fetched.author.account) not in mine:
                 return fetched.author.account
         return None
 
-    async def _evidence(self, text: str) -> list[str]:
-        """Message links resolved to excerpts (what the message said, by whom)."""
+    async def _evidence(self, text: str, reporter: Account) -> list[str]:
+        """Message links resolved to excerpts (what the message said, by whom). The
+        reporter's own messages are left out: their link and words would name them."""
+        mine = await self._own_accounts(reporter)
         out = []
         for link in _LINK.findall(text)[:10]:
             fetched = await self._fetch(link)
             if fetched is None:
                 out.append(link)
+            elif _bare(fetched.author.account) in mine:
+                out.append("(a message of the reporter's own: left out)")
             else:
                 out.append(f"{fetched.author.account.key}: {fetched.text[:200]!r} ({link})")
         return out
+
+    async def _without_own_links(self, text: str, reporter: Account) -> str:
+        """``text`` without links to the reporter's own messages (they would name them)."""
+        mine = await self._own_accounts(reporter)
+        for link in _LINK.findall(text)[:10]:
+            fetched = await self._fetch(link)
+            if fetched is not None and _bare(fetched.author.account) in mine:
+                text = text.replace(link, "(link left out)")
+        return text
+
+    async def _own_accounts(self, account: Account) -> set[Account]:
+        """The reporter's accounts (linked ones too), compared without display names."""
+        linked = await self._repos.identity.linked_accounts(account)
+        return {_bare(a) for a in [account, *(row.account for row in linked)]}
 
     async def _fetch(self, link: str) -> Message | None:
         for fetcher in self._fetchers.values():
@@ -231,3 +254,8 @@ def _account(key: str) -> Account:
 
 def _list(value: object) -> Sequence[object]:
     return value if isinstance(value, list) else []
+
+
+def _bare(account: Account) -> Account:
+    """``account`` without its display name, for comparing who is who."""
+    return Account(platform=account.platform, id=account.id)

@@ -11,8 +11,9 @@ without consent the policy's DM rule acts at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bridge.config import ReportsConfig
@@ -27,7 +28,32 @@ from storage.repositories import Repositories
 log = logging.getLogger(__name__)
 
 ADMIN_ONLY = "report about a moderator"  # the origin of cases only admins may read
+REPORTER = "[the reporter]"  # what stands where a report named its own reporter
 _HOUR = timedelta(hours=1)
+
+
+def reporter_names(accounts: Iterable[Account]) -> list[str]:
+    """Every way a text could name the reporter: account keys and ids, Discord mentions,
+    Matrix localparts, display names and their words; longest first."""
+    names: set[str] = set()
+    for account in accounts:
+        names.update((account.key, account.id))
+        if account.platform is Platform.DISCORD:
+            names.update((f"<@{account.id}>", f"<@!{account.id}>"))
+        else:
+            names.add(account.id.removeprefix("@").split(":")[0])
+        if account.display_name:
+            names.add(account.display_name)
+            names.update(w for w in account.display_name.split() if len(w) >= 4)
+    return sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, names: list[str]) -> str:
+    """``text`` with every whole-word occurrence of ``names`` replaced by :data:`REPORTER`."""
+    if not names or not text:
+        return text
+    pattern = "|".join(rf"(?<!\w){re.escape(name)}(?!\w)" for name in names)
+    return re.sub(pattern, REPORTER, text, flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +108,10 @@ class Reports:
                 reporter=reporter,
                 subject=message.author.account,
                 what=details.strip() or "reported message",
-                where=f"message {message.id} in {message.channel.id}",
+                # A DM channel's id would point at the two people in it: say what it is.
+                where="a direct message"
+                if message.is_dm
+                else f"message {message.id} in {message.channel.id}",
                 evidence=(message.text[:300],),
                 unsolicited_dm=message.is_dm,
                 dm_seen=message.is_dm,
@@ -95,6 +124,17 @@ class Reports:
         """Open the case, tell whoever must know, keep the reporter apart."""
         reporter_member = await self._pipeline.member_of(report.reporter)
         subject_member = await self._pipeline.member_of(report.subject)
+        if not report.share_identity:
+            # The reporter's own words and the evidence may name them: moderators read these.
+            names = reporter_names(
+                [report.reporter, *await self._pipeline.accounts_of(reporter_member)]
+            )
+            report = replace(
+                report,
+                what=scrub(report.what, names),
+                where=scrub(report.where, names),
+                evidence=tuple(scrub(e, names) for e in report.evidence),
+            )
         await self._flag_counter_report(report, reporter_member, subject_member)
         about_moderator = self._is_moderator(report.subject)
         evidence = " | ".join(report.evidence)[:500]

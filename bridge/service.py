@@ -287,7 +287,7 @@ class Service:
             client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
         )
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
-        self._fetchers[Platform.MATRIX] = MatrixFetcher(client)
+        self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         try:
             await connection.run()

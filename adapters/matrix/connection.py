@@ -140,6 +140,10 @@ class MatrixConnection:
         """The moderators' room id (None when none is configured or its alias is unresolved)."""
         return self._book.mod_room_id
 
+    def is_direct(self, room_id: str) -> bool:
+        """Whether ``room_id`` is a member's direct room with the bot (a private one)."""
+        return self._book.kind(room_id) is RoomKind.DIRECT
+
     @property
     def device_id(self) -> str | None:
         """The device the bot is logged in as (kept across restarts)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -55,8 +56,13 @@ def parse_link(link: str) -> MatrixLink | None:
 class MatrixFetcher:
     """The :class:`MessageFetcher` for matrix.to event links; never raises."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(
+        self, client: AsyncClient, *, is_direct: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self._client = client
+        # A member's direct room with the bot is theirs alone: a link into it (someone
+        # else's report conversation) is never read out.
+        self._is_direct = is_direct
 
     async def fetch(self, link: str) -> Message | None:
         """The linked message in the common model, or None (another platform's link, an
@@ -77,6 +83,8 @@ class MatrixFetcher:
             if not isinstance(resolved, RoomResolveAliasResponse):
                 return None
             room_id = resolved.room_id
+        if self._is_direct(room_id):
+            return None
         answer = await self._client.room_get_event(room_id, link.event_id)
         if not isinstance(answer, RoomGetEventResponse):
             # M_FORBIDDEN (not in the room), M_NOT_FOUND: the link stays a link.

@@ -139,8 +139,9 @@ class ModBot:
         self.answers: list[tuple[str, str]] = []
         self.direct = DirectMessages(
             repos=self.repos, reports=self.reports, linking=self.linking, texts=Texts(),
-            fetchers={}, clock=clock,
+            fetchers={Platform.MATRIX: self}, clock=clock,
         )  # fmt: skip
+        self.linked_messages: dict[str, Message] = {}  # what message links point at
         self.core = Core(
             pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
             direct=self.direct, reports=self.reports,
@@ -202,6 +203,19 @@ class ModBot:
                 return
             await asyncio.sleep(0.01)  # the background worker is still on some
         raise AssertionError("actions still in flight after 10 s")
+
+    async def fetch(self, link: str) -> Message | None:
+        """The message fetcher port: the message a link points at, if the test set one."""
+        return self.linked_messages.get(link)
+
+    def link_message(self, link: str, author: Account, text: str) -> None:
+        self.linked_messages[link] = Message(
+            id=link.rsplit("/", 1)[-1],
+            author=Author(account=author),
+            channel=Channel(platform=author.platform, id="!a:hs", space_id="!a:hs"),
+            text=text,
+            ts=self.clock(),
+        )
 
     async def dm(self, account: Account, text: str, mid: str = "d") -> str:
         """Send the bot a direct message as ``account``; return the bot's answer."""

@@ -69,6 +69,27 @@ async def test_guided_report_reaches_moderators_without_the_reporter(
     assert report.reporter == Account(platform=Platform.DISCORD, id=REPORTER.id)
 
 
+async def test_nothing_the_reporter_writes_or_links_names_them(bot: ModBot) -> None:
+    """Their own words, a mention of themselves, a link to their own message: all left out."""
+    theirs, mine = "https://matrix.to/#/!a:hs/$theirs", "https://matrix.to/#/!a:hs/$mine"
+    bot.link_message(theirs, SUBJECT, "you are a useless noob")
+    bot.link_message(mine, REPORTER, "Wanjiku here: please stop messaging me")
+    answer = await bot.dm(
+        REPORTER,
+        f"I (<@{REPORTER.id}>), Wanjiku, was insulted by @creep:hs. {theirs} {mine}",
+        mid="one",
+    )
+    assert "case #1" in answer
+    await bot.drain()
+    case = await bot.command("!case 1", origin="k")
+    assert "Case #1 (open): matrix:@creep:hs" in case  # not the reporter's own mention
+    assert "matrix:@creep:hs: 'you are a useless noob'" in case
+    assert "(a message of the reporter's own: left out)" in case
+    said = [case, *notices(bot)]
+    for leak in (REPORTER.id, "Wanjiku", "$mine", "please stop"):
+        assert not [t for t in said if leak in t], leak
+
+
 async def test_reporter_may_agree_to_be_named(bot: ModBot) -> None:
     await bot.dm(REPORTER, "report")
     await bot.dm(REPORTER, "He insulted me in the meetup channel")

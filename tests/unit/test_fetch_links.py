@@ -109,3 +109,24 @@ def test_matrix_event_permalinks_are_read(link: str, expected: MatrixLink) -> No
 )
 def test_other_links_are_not_matrix_events(link: str) -> None:
     assert matrix_fetch.parse_link(link) is None
+
+
+async def test_a_link_into_a_members_direct_room_with_the_bot_is_never_read() -> None:
+    """Someone else's report conversation is private: the fetcher does not even ask."""
+
+    class Homeserver:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def room_get_event(self, room_id: str, event_id: str) -> object:
+            self.asked.append(room_id)
+            return object()  # not a RoomGetEventResponse: the link stays a link
+
+    server = Homeserver()
+    fetcher = matrix_fetch.MatrixFetcher(
+        server,  # type: ignore[arg-type]  # the one method the fetcher calls here
+        is_direct=lambda room: room == "!dm:hs",
+    )
+    assert await fetcher.fetch("https://matrix.to/#/!dm:hs/$secret") is None
+    assert await fetcher.fetch("https://matrix.to/#/!general:hs/$open") is None
+    assert server.asked == ["!general:hs"]

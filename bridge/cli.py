@@ -18,6 +18,7 @@ from typing import TextIO
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
+from bridge.logs import quiet_libraries
 from bridge.model import Platform
 from bridge.service import Service
 from rules.engine import Engine
@@ -139,9 +140,7 @@ def _run(path: Path, level: str) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # Their DEBUG output carries message bodies, tokens or SQL parameters: never ours.
-    for noisy in ("nio", "discord", "aiohttp.access", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
     settings = load_settings(path)
     service = Service(settings, path)
     asyncio.run(service.run())

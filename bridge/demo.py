@@ -29,6 +29,7 @@ from bridge import demo_story as story
 from bridge.config import load_settings
 from bridge.demo_story import Narrator
 from bridge.demo_world import DemoError, build_discord, build_matrix, config_text, until
+from bridge.logs import quiet_libraries
 from bridge.service import Service
 
 EXIT_OK = 0
@@ -80,8 +81,7 @@ def _service_logs(path: Path) -> Iterator[ReadyLog]:
     ready = ReadyLog()
     old_level = root.level
     root.setLevel(logging.INFO)
-    for noisy in ("nio", "discord", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
     root.addHandler(to_file)
     root.addHandler(ready)
     try:

@@ -111,7 +111,9 @@ class Core:
             command = parse_command(message.text)
         except CommandError as exc:
             if not message.author.is_moderator:
-                log.warning("command refused: %s is not a moderator", message.author.account.key)
+                # In a direct message, the account could tie a reporter to their report.
+                who = "a direct message" if message.is_dm else message.author.account.key
+                log.warning("command refused: not from a moderator (%s)", who)
                 await self._answer(message, "Only moderators can use moderation commands.")
                 return
             await self._answer(message, str(exc))
@@ -209,4 +211,7 @@ class Core:
         try:
             await replier.reply(message.channel, text)
         except PlatformError as exc:
-            log.warning("could not answer in %s: %s", message.channel.id, exc)
+            if message.is_dm:  # the error names the DM channel, which points at the member
+                log.warning("could not answer a direct message: %s", type(exc).__name__)
+            else:
+                log.warning("could not answer in %s: %s", message.channel.id, exc)

@@ -109,7 +109,9 @@ class Router:
         if message.guild is None:
             if isinstance(message.channel, discord.DMChannel) and not message.author.bot:
                 dm = translate.message(message, moderator_roles=self.moderator_roles)
-                await self._guard("on_direct_message", ids, self.handlers.on_direct_message(dm))
+                # A DM channel's id points at the member (maybe a reporter): the message id only.
+                private = f"a direct message, message {message.id}"
+                await self._guard("on_direct_message", private, self.handlers.on_direct_message(dm))
             return
         if message.guild.id not in self.guilds:
             return

@@ -108,10 +108,12 @@ class EventRouter:
                 await self._membership(room_id, event)
         except Exception as exc:
             # Never the text (privacy) and never the traceback (its last line may carry it).
+            # A direct room's id points at the member in it (maybe a reporter).
+            where = "a direct room" if kind is RoomKind.DIRECT else room_id
             logger.error(
                 "handler failed on event %s in %s: %s",
                 source.get("event_id"),
-                room_id,
+                where,
                 type(exc).__name__,
             )
 

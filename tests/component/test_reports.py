@@ -90,6 +90,19 @@ async def test_nothing_the_reporter_writes_or_links_names_them(bot: ModBot) -> N
         assert not [t for t in said if leak in t], leak
 
 
+async def test_a_reporter_who_tries_a_command_first_is_not_logged(
+    bot: ModBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`!report` is a likely first try: its refusal must not tie the account to the report."""
+    for name in ("bridge", "storage", "rules", "adapters"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    assert "Only moderators" in await bot.dm(REPORTER, "!report", mid="m1")
+    assert "Only moderators" in await bot.dm(REPORTER, "!help", mid="m2")
+    assert "case #1" in await bot.dm(REPORTER, "report @creep:hs insults me in #general")
+    assert "report opened case 1" in caplog.text
+    assert REPORTER.id not in caplog.text
+
+
 async def test_reporter_may_agree_to_be_named(bot: ModBot) -> None:
     await bot.dm(REPORTER, "report")
     await bot.dm(REPORTER, "He insulted me in the meetup channel")

@@ -307,9 +307,11 @@ class Pipeline:
         member_id: int | None,
         origin: str,
         tx: Transaction | None = None,
+        not_before: datetime | None = None,
     ) -> int:
         """Queue more actions on an existing case (a timer's unmute) or on none (a notice);
-        idempotent by origin. With ``tx``, in the caller's transaction."""
+        idempotent by origin. With ``tx``, in the caller's transaction; with ``not_before``,
+        carried out no earlier than that."""
         accounts = await self.accounts_of(member_id) if member_id is not None else []
         return await self._enqueue_planned(
             plan(origin, actions, community=self._community(), accounts=accounts),
@@ -317,6 +319,7 @@ class Pipeline:
             member_id=member_id,
             actions=actions,
             tx=tx,
+            not_before=not_before,
         )
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
@@ -332,11 +335,18 @@ class Pipeline:
         actions: Sequence[Action],
         record: bool = True,
         tx: Transaction | None = None,
+        not_before: datetime | None = None,
     ) -> int:
         async with self._db.using(tx) as tx:
             enqueued = await self._repos.outbox.enqueue(
                 [
-                    NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
+                    NewAction(
+                        key=p.key,
+                        platform=p.platform,
+                        space_id=p.space_id,
+                        action=p.action,
+                        not_before=not_before,
+                    )
                     for p in planned
                 ],
                 case_id=case_id,

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bridge.config import ReportsConfig
 from bridge.model import Account, Action, Message, Mute, NotifyModerators, Platform, Tell, Warn
@@ -323,11 +323,17 @@ class Reports:
             if case.origin == ADMIN_ONLY
             else [NotifyModerators(text=text)]
         )
+        # Sent at the end of the current flag window, one notice per case and window: sent at
+        # once, it would follow the reported member's message to the reporter in the channel.
+        now = self._clock()
+        origin, not_before = f"flag:{case.id}:{what}:{now.isoformat()}", None
+        if self._config.flag_delay:
+            step = self._config.flag_delay.total_seconds()
+            window = int(now.timestamp() // step)
+            origin = f"flag:{case.id}:{window}"
+            not_before = datetime.fromtimestamp((window + 1) * step, tz=UTC)
         await self._pipeline.enqueue_actions(
-            case.id,
-            flags,
-            member_id=None,
-            origin=f"flag:{case.id}:{what}:{self._clock().isoformat()}",
+            case.id, flags, member_id=None, origin=origin, not_before=not_before
         )
 
 

@@ -218,17 +218,23 @@ async def test_retaliation_is_flagged_without_saying_why(bot: ModBot) -> None:
     await bot.dm(REPORTER, "report @creep:hs keeps posting slurs in general")
     await bot.drain()
     before = len(notices(bot))
-    await bot.core.on_message(
-        Message(
-            id="$r",
-            author=Author(account=SUBJECT),
-            channel=Channel(platform=Platform.MATRIX, id="!a:hs", space_id="!a:hs"),
-            text="hey, I know what you did",
-            ts=bot.clock(),
-            mentions=(Account(platform=Platform.DISCORD, id=REPORTER.id),),
+    for n in range(3):
+        await bot.core.on_message(
+            Message(
+                id=f"$r{n}",
+                author=Author(account=SUBJECT),
+                channel=Channel(platform=Platform.MATRIX, id="!a:hs", space_id="!a:hs"),
+                text="hey, I know what you did",
+                ts=bot.clock(),
+                mentions=(Account(platform=Platform.DISCORD, id=REPORTER.id),),
+            )
         )
-    )
     await bot.drain()
+    # Not right after the message (its timing would point at whom it mentioned) ...
+    assert notices(bot)[before:] == []
+    bot.clock.advance(hours=1)
+    await bot.drain()
+    # ... but at the end of the hour, once for the three.
     new = notices(bot)[before:]
     assert new == ["Case #1 needs a look: new activity by the reported member."]
 

@@ -143,6 +143,8 @@ async def community(
         f"direct_window_seconds = {DIRECT_WINDOW}\n"
     )
     built.service.env["MODBRIDGE_ANTISPAM__SECRET"] = SECRET
+    # Retaliation flags wait for the end of a window (an hour by default): 2 seconds here.
+    built.service.env["MODBRIDGE_REPORTS__FLAG_DELAY"] = "2s"
     try:
         up = await built.start()
         print(f"service up in {up:.2f}s")

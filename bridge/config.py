@@ -20,7 +20,12 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from bridge.texts import Texts
 from rules.engine import Engine
@@ -260,6 +265,10 @@ def parse_settings(text: str, *, source: str = "config", base: Path | None = Non
         settings = Settings(**data)
     except ValidationError as exc:
         raise _explain(exc, data, source) from None
+    except SettingsError as exc:  # a MODBRIDGE_ variable that cannot be parsed (its value unsaid)
+        raise ConfigError(
+            f"environment: {exc} (lists and tables in MODBRIDGE_ variables are written as JSON)"
+        ) from None
     try:
         Engine(settings.policy)  # compiles patterns and keyword lists: refuse what cannot run
     except PatternError as exc:

@@ -117,6 +117,14 @@ def test_missing_words_file_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "policy.toml")
 
 
+def test_an_environment_variable_that_cannot_be_read_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODBRIDGE_DISCORD__GUILDS", "[not json")
+    with pytest.raises(ConfigError, match=r"environment: .*\"discord\".*written as JSON"):
+        parse_settings("")
+
+
 def test_environment_overrides_the_file_and_carries_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -355,7 +355,7 @@ class Service:
             None if isinstance(row.action, Tell) else row.case_id,
             [NotifyModerators(text=text)],
             member_id=None,
-            origin=f"failed:{row.id}",
+            origin=f"failed:{row.id}:{row.attempts}",  # "still failing", then maybe "failed"
         )
 
 

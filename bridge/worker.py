@@ -28,6 +28,9 @@ _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROO
 
 
 ACTION_TIMEOUT = 60.0  # seconds; the outbox lease is five minutes
+# Transient failures are retried for as long as it takes (a platform may be down for days),
+# but after this many attempts (about 20 minutes) the moderators are told, once.
+STILL_FAILING_AFTER = 10
 
 
 def _loggable(row: ActionRow, reason: str) -> str:
@@ -43,7 +46,7 @@ def _group(row: ActionRow) -> tuple[str, str, str]:
 
 def backoff(attempts: int, retry_after: float | None, *, cap: float = 300.0) -> float:
     """Seconds to wait before the next attempt: the platform's word, or 1, 2, 4 ... cap."""
-    exponential = min(cap, 2.0**attempts)
+    exponential = min(cap, 2.0 ** min(attempts, 16))
     if retry_after is not None:
         return min(cap, max(retry_after, 0.05))
     return exponential
@@ -177,6 +180,10 @@ class ActionWorker:
             row.id, row.kind, row.space_id, delay, _loggable(row, reason),
         )  # fmt: skip
         await self._outbox.retry(row.id, reason, self._clock() + timedelta(seconds=delay))
+        if row.attempts + 1 == STILL_FAILING_AFTER and not isinstance(row.action, NotifyModerators):
+            await self._on_failure(
+                row, f"still failing after {STILL_FAILING_AFTER} attempts, retrying: {reason}"
+            )
 
     async def _fail(self, row: ActionRow, reason: str) -> None:
         log.warning(

@@ -17,6 +17,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
+from bridge.worker import backoff
 from storage.outbox import ActionState
 from tests.component.harness import ModBot, eventually
 
@@ -96,6 +97,30 @@ async def test_transient_failures_are_retried_and_nothing_is_lost(bot: ModBot) -
     assert sorted(bans) == ["g1", "g2"]
     rows = await bot.repos.outbox.of_case(1)
     assert {r.state for r in rows} == {ActionState.DONE}
+
+
+async def test_a_platform_failing_for_long_is_told_once_and_still_retried(bot: ModBot) -> None:
+    bot.matrix.transient_failures = 10**6  # the homeserver answers 502 for days
+    await bot.command("!ban @troll:hs raid", origin="c3")
+    for _ in range(40):
+        bot.clock.advance(minutes=10)
+        await bot.drain()
+    # Told once per room after ten attempts, with the reason; still pending, still tried.
+    assert len(bot.failures) == 2
+    assert all(f.startswith("still failing after 10 attempts") for f in bot.failures)
+    rows = [r for r in await bot.repos.outbox.of_case(1) if r.platform.value == "matrix"]
+    assert {r.state for r in rows} == {ActionState.PENDING}
+    assert {r.attempts for r in rows} == {41}
+    bot.matrix.transient_failures = 0  # back
+    bot.clock.advance(minutes=10)
+    await bot.drain()
+    assert sorted(s for a, s in bot.matrix.done if isinstance(a, Ban)) == ["!a:hs", "!b:hs"]
+
+
+def test_backoff_stays_finite_after_any_number_of_attempts() -> None:
+    assert backoff(0, None) == 1.0
+    assert backoff(10_000, None) == 300.0
+    assert backoff(3, 12.5) == 12.5
 
 
 async def test_permanent_failure_is_reported_to_moderators(bot: ModBot) -> None:

@@ -73,7 +73,7 @@ def parse_account(text: str) -> Account:
 
 def _case_number(text: str, name: CommandName) -> int:
     number = text.lstrip("#")
-    if not number.isdigit() or len(number) > 12:
+    if not number.isdecimal() or len(number) > 12:  # isdigit() lets "²" through
         raise CommandError(f"{text!r} is not a case number. Usage: {USAGE[name]}")
     return int(number)
 

@@ -98,7 +98,7 @@ class ReportsConfig(BaseModel):
     retaliation_window: Duration = timedelta(days=30)
     # Retaliation flags reach the moderators at the end of a window this long, one per case,
     # so that a flag's timing does not point at the reported member's last message and so at
-    # the reporter ("0s": at once).
+    # the reporter.
     flag_delay: Duration = timedelta(hours=1)
     dm_default: Literal["closed", "open"] = "closed"  # members who never chose
     unsolicited_dm_clause: str = (

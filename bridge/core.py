@@ -118,7 +118,7 @@ class Core:
                 return
             await self._answer(message, str(exc))
             return
-        answer = await self._moderation.on_mod_command(
+        answer = await self.on_mod_command(
             command,
             moderator=message.author,
             origin=f"{message.platform.value}:{message.id}",
@@ -126,8 +126,24 @@ class Core:
         await self._answer(message, answer)
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
-        """A structured command (Discord's slash commands)."""
-        return await self._moderation.on_mod_command(command, moderator=moderator, origin=origin)
+        """A command, parsed (Matrix text) or structured (Discord's slash commands)."""
+        aimed = [a for a in (command.target, command.other) if a is not None]
+        if any(account.key in self._bots for account in aimed):
+            # A pasted wrong id would mute or remove the bot itself in every room.
+            return "That is modbridge's own account: it does not act on itself."
+        try:
+            return await self._moderation.on_mod_command(
+                command, moderator=moderator, origin=origin
+            )
+        except CommandError as exc:  # a bad argument found while carrying it out
+            return str(exc)
+        except Exception as exc:  # a bug: the moderator still gets an answer
+            log.error("command %s (%s) failed: %s", command.name.value, origin,
+                      type(exc).__name__)  # fmt: skip
+            return (
+                f"That command failed inside modbridge ({type(exc).__name__}). Part of it may "
+                "have been done: check with case or history before trying again."
+            )
 
     async def on_direct_message(self, message: Message) -> None:
         """A member wrote to the bot directly: a report, DM consent, linking accounts."""

@@ -54,6 +54,8 @@ class PolicyWatcher:
             settings = load_settings(self._path)
         except ConfigError as exc:
             return await self._refuse(str(exc))
+        except Exception as exc:  # a check we lack: still refused, still said
+            return await self._refuse(f"{self._path}: cannot be loaded ({type(exc).__name__})")
         if not settings.policy.rules and self.engine.policy.rules:
             # An editor writing the file in place can be caught half-way: an empty policy
             # would silently stop all enforcement.

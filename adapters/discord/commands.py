@@ -185,7 +185,8 @@ class ModCommands(
         seconds = translate.parse_duration(duration)
         if seconds is None:
             await interaction.response.send_message(
-                f"{duration!r} is not a duration: write e.g. 10m, 1h, 7d or 2w.", ephemeral=True
+                f"{duration!r} is not a duration: write e.g. 10m, 1h, 7d or 2w (at most 3650d).",
+                ephemeral=True,
             )
             return
         command = ModCommand(

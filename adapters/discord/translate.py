@@ -190,12 +190,17 @@ def parse_user(text: str) -> Account | None:
     return account_of_id(match.group(1) or match.group(2))
 
 
+MAX_SECONDS = 3650 * 86400  # ten years, as in the policy: longer is a typo
+
+
 def parse_duration(text: str) -> int | None:
-    """Seconds in a duration written like ``30s``, ``10m``, ``1h``, ``7d``, ``2w``; else None."""
+    """Seconds in a duration written like ``30s``, ``10m``, ``1h``, ``7d``, ``2w`` (up to ten
+    years); else None."""
     match = _DURATION.match(text)
     if match is None or int(match.group(1)) == 0:
         return None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    return seconds if seconds <= MAX_SECONDS else None
 
 
 def _unique_accounts(users: Iterable[discord.abc.User]) -> list[Account]:

@@ -157,6 +157,8 @@ def denial(powers: RoomPowers, action: PowerAction, actor: str, target: str | No
         kick = required_level(powers, PowerAction.KICK)
         if actor_level < kick:
             return f"{actor} has power level {_fmt(actor_level)}, unban also needs kick {kick}"
+    if target == actor and action in (PowerAction.KICK, PowerAction.BAN, PowerAction.SET_LEVEL):
+        return f"{actor} would {label} itself"
     target_level = user_level(powers, target)
     if powers.creators_are_special and target in powers.creators:
         return f"{target} is a creator of this room (version {powers.room_version}), above all"

@@ -232,6 +232,24 @@ class ModBot:
         assert len(self.answers) == before + 1
         return self.answers[-1][1]
 
+    async def typed(self, text: str, *, moderator: str = "@mod:hs", mid: str = "$cmd") -> str:
+        """Type a command in the Matrix mod room, as a moderator does; return the answer."""
+        before = len(self.answers)
+        await self.core.on_command(
+            Message(
+                id=mid,
+                author=Author(
+                    account=Account(platform=Platform.MATRIX, id=moderator), is_moderator=True
+                ),
+                channel=Channel(platform=Platform.MATRIX, id="!mods:hs"),
+                text=text,
+                ts=self.clock(),
+            )
+        )
+        await self.core.drain_commands()
+        assert len(self.answers) == before + 1, f"no answer to {text!r}"
+        return self.answers[-1][1]
+
     async def command(self, text: str, *, moderator: str = "@mod:hs", origin: str = "1") -> str:
         author = Author(account=Account(platform=Platform.MATRIX, id=moderator), is_moderator=True)
         return await self.moderation.on_mod_command(

@@ -158,6 +158,8 @@ def test_parse_duration(text: str, seconds: int) -> None:
     assert translate.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "10", "0m", "ten minutes", "-1h", "1y"])
+@pytest.mark.parametrize(
+    "text", ["", "10", "0m", "ten minutes", "-1h", "1y", "3651d", "99999999999999w"]
+)
 def test_parse_duration_refuses(text: str) -> None:
     assert translate.parse_duration(text) is None

@@ -73,6 +73,12 @@ def test_minimal_rule_needs_only_id_kind_and_its_own_keys() -> None:
             "two rules have the id 'x'",
         ),
         ("[escalation]\ndecay = '-1d'\n", "escalation.decay: '-1d' is not a duration"),
+        ("[escalation]\ndecay = '9999999w'\n", "escalation.decay: '9999999w' is too long"),
+        ("[escalation]\ndecay = '99999999999d'\n", "at most 3650d"),
+        (
+            "[[rules]]\nid = 'x'\nkind = 'flood'\nactions = ['mute 9999999w']\n",
+            "rules[0] (id 'x').actions[0]: '9999999w' is too long",
+        ),
         (
             "[escalation]\nladder = [{points = 5, action = 'ban'}, "
             "{points = 3, action = 'warn'}]\n",

@@ -3,7 +3,18 @@ any of them (a community can write them in its members' language)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from string import Formatter
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+# The texts the bot fills in, and the placeholders each may use.
+PLACEHOLDERS = {
+    "report_received": {"case"},
+    "report_received_anonymous": {"case"},
+    "report_closed": {"case", "outcome"},
+    "dm_allowed": {"member"},
+    "dm_revoked": {"member"},
+}
 
 
 class Texts(BaseModel):
@@ -63,3 +74,19 @@ class Texts(BaseModel):
     dm_revoked: str = "{member} may no longer send you direct messages."
     dm_open: str = "Every member may now send you direct messages."
     dm_closed: str = "Only members you allowed may now send you direct messages."
+
+    @field_validator(*PLACEHOLDERS)
+    @classmethod
+    def _known_placeholders(cls, value: str, info: ValidationInfo) -> str:
+        """A translated text with a mistyped placeholder would fail when a member needs it."""
+        allowed = PLACEHOLDERS[str(info.field_name)]
+        try:
+            used = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        except ValueError as exc:  # a lone "{" or "}"
+            raise ValueError(f"{exc}; write {{{{ and }}}} for a literal brace") from None
+        unknown = used - allowed
+        if unknown:
+            names = ", ".join(f"{{{n}}}" for n in sorted(unknown))
+            can = ", ".join(f"{{{n}}}" for n in sorted(allowed))
+            raise ValueError(f"unknown placeholder {names}: this text can use {can}")
+        return value

@@ -73,6 +73,11 @@ def test_minimal_rule_needs_only_id_kind_and_its_own_keys() -> None:
             "two rules have the id 'x'",
         ),
         ("[escalation]\ndecay = '-1d'\n", "escalation.decay: '-1d' is not a duration"),
+        (
+            "[texts]\nreport_received_anonymous = 'Asante. Kesi #{kesi}.'\n",
+            "texts.report_received_anonymous: unknown placeholder {kesi}: this text can use {case}",
+        ),
+        ("[texts]\nreport_closed = 'kesi {case} {'\n", "write {{ and }} for a literal brace"),
         ("[escalation]\ndecay = '9999999w'\n", "escalation.decay: '9999999w' is too long"),
         ("[escalation]\ndecay = '99999999999d'\n", "at most 3650d"),
         (

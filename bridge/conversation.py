@@ -59,6 +59,9 @@ class DirectMessages:
             return self._texts.private_only
         author = message.author
         text = message.text.strip()
+        if message.attachments and not text:
+            # A screenshot: it cannot be kept (nor read), and must not pass for an answer.
+            return self._texts.report_no_files
         word = text.split(maxsplit=1)[0].lower() if text else ""
         linked = await self._linking.handle(author, text)
         if linked is not None:

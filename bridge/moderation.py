@@ -137,6 +137,9 @@ def _was_already(row: ActionRow) -> bool:
     return " already " in (row.result or "")
 
 
+MAX_NOTE = 2000  # characters: notes are read in !case answers, on every platform
+
+
 class Moderation:
     """The core's answer to a moderator's command, on any platform."""
 
@@ -291,6 +294,10 @@ class Moderation:
         case_id = _case_id(command)
         if await self._visible_case(case_id, moderator) is None:
             return f"There is no case #{case_id}."
+        if len(command.reason) > MAX_NOTE:
+            return (
+                f"A note is at most {MAX_NOTE:,} characters; this one has {len(command.reason):,}."
+            )
         await self._repos.cases.add_note(case_id, moderator.account.key, command.reason)
         return f"Note added to case #{command.case_id}."
 

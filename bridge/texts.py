@@ -49,6 +49,10 @@ class Texts(BaseModel):
         "Others can read this chat. For a report or anything else, please start a direct "
         "chat with me alone."
     )
+    report_no_files: str = (
+        "I cannot keep files or pictures. Please say in words what it shows, or send a link "
+        "to the message it is in."
+    )
     report_cancelled: str = "Cancelled. Nothing was sent to anyone."
     report_received: str = (
         "Thank you. Your report is case #{case}. The moderators will look at it. "
@@ -90,3 +94,21 @@ class Texts(BaseModel):
             can = ", ".join(f"{{{n}}}" for n in sorted(allowed))
             raise ValueError(f"unknown placeholder {names}: this text can use {can}")
         return value
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split ``text`` at line ends into pieces of at most ``limit`` characters (a platform's
+    largest message); a longer line is cut."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            out.append(current)
+            current = ""
+        current += line
+    if current:
+        out.append(current)
+    return out

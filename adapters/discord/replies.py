@@ -6,25 +6,9 @@ import discord
 
 from bridge.model import Channel
 from bridge.ports import PermanentError, TransientError
+from bridge.texts import split_message
 
 LIMIT = 2000  # Discord refuses longer messages
-
-
-def chunks(text: str, limit: int = LIMIT) -> list[str]:
-    """Split ``text`` at line ends into messages Discord accepts."""
-    out: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            out.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            out.append(current)
-            current = ""
-        current += line
-    if current:
-        out.append(current)
-    return out
 
 
 class DiscordReplier:
@@ -41,7 +25,7 @@ class DiscordReplier:
             )
             if not isinstance(target, discord.abc.Messageable):
                 raise PermanentError(f"channel {channel.id} cannot receive messages")
-            for part in chunks(text):
+            for part in split_message(text, LIMIT):
                 await target.send(part)
         except discord.Forbidden as exc:
             raise PermanentError(f"not allowed to answer in {channel.id}: {exc.text}") from None

@@ -6,6 +6,10 @@ from nio import AsyncClient, RoomSendResponse
 
 from adapters.matrix.executor import error_from_response
 from bridge.model import Channel
+from bridge.texts import split_message
+
+# Matrix events are at most 64 KiB of JSON: 10,000 characters fit whatever their UTF-8 size.
+LIMIT = 10_000
 
 
 class MatrixReplier:
@@ -15,11 +19,13 @@ class MatrixReplier:
         self._client = client
 
     async def reply(self, channel: Channel, text: str) -> None:
-        """Post ``text`` as an m.notice in the room of ``channel``; raise on failure."""
-        response = await self._client.room_send(
-            channel.id, "m.room.message", {"msgtype": "m.notice", "body": text}
-        )
-        if not isinstance(response, RoomSendResponse):
-            error = error_from_response(response, f"answer in {channel.id}")
-            if error is not None:
-                raise error
+        """Post ``text`` as m.notice messages (split if long) in the room of ``channel``;
+        raise on failure."""
+        for part in split_message(text, LIMIT):
+            response = await self._client.room_send(
+                channel.id, "m.room.message", {"msgtype": "m.notice", "body": part}
+            )
+            if not isinstance(response, RoomSendResponse):
+                error = error_from_response(response, f"answer in {channel.id}")
+                if error is not None:
+                    raise error

@@ -217,7 +217,7 @@ class ModBot:
             ts=self.clock(),
         )
 
-    async def dm(self, account: Account, text: str, mid: str = "d") -> str:
+    async def dm(self, account: Account, text: str, mid: str = "d", attachments: int = 0) -> str:
         """Send the bot a direct message as ``account``; return the bot's answer."""
         before = len(self.answers)
         await self.core.on_direct_message(
@@ -227,6 +227,7 @@ class ModBot:
                 channel=Channel(platform=account.platform, id=f"dm-{account.id}", is_dm=True),
                 text=text,
                 ts=self.clock(),
+                attachments=attachments,
             )
         )
         assert len(self.answers) == before + 1

@@ -103,6 +103,13 @@ async def test_a_reporter_who_tries_a_command_first_is_not_logged(
     assert REPORTER.id not in caplog.text
 
 
+async def test_a_screenshot_is_not_taken_for_an_answer(bot: ModBot) -> None:
+    assert "What happened?" in await bot.dm(REPORTER, "report")
+    assert "cannot keep files" in await bot.dm(REPORTER, "", attachments=1)
+    # Still at the first step: the next words are what happened.
+    assert "Who was it?" in await bot.dm(REPORTER, "He posted my photo without asking")
+
+
 async def test_reporter_may_agree_to_be_named(bot: ModBot) -> None:
     await bot.dm(REPORTER, "report")
     await bot.dm(REPORTER, "He insulted me in the meetup channel")

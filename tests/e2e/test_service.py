@@ -387,6 +387,33 @@ async def test_refused_and_malformed_commands(world: World, people: People) -> N
     assert await membership(people.observer, rooms.general, member) == "join"
 
 
+async def test_an_answer_too_long_for_one_event_arrives_in_parts(
+    world: World, people: People
+) -> None:
+    """Matrix events are at most 64 KiB: a case with many long notes is sent in pieces."""
+    clef = "\N{MUSICAL SYMBOL G CLEF}"
+    member = world.cast.member.user_id
+    opened = await people.command(f"!warn {member} please keep it civil", lambda n: "Case #" in n)
+    case = opened.split(":", 1)[0].removeprefix("Case #")
+    too_long = await people.command(f"!note {case} {'y' * 2001}", lambda n: "at most" in n)
+    assert too_long == "A note is at most 2,000 characters; this one has 2,001."
+    # Nine notes of 1,990 four-byte characters: 72 KB of UTF-8, more than one event holds.
+    for n in range(9):
+        await people.command(f"!note {case} {n}{clef * 1989}", lambda t: "Note added" in t)
+    room = world.rooms.mod
+    before = len(await notices(people.moderator, room))
+    await people.say(people.moderator, room, f"!case {case}")
+    parts: list[str] = []
+
+    async def answered() -> bool:
+        parts[:] = (await notices(people.moderator, room))[before:]
+        return len(parts) >= 2 and all(f"{n}{clef * 1989}" in "".join(parts) for n in range(9))
+
+    await eventually(answered, "the case, in parts")
+    assert parts[0].startswith(f"Case #{case} (open)")
+    assert all(len(p) <= 10_000 for p in parts)
+
+
 # -- 7. policy reload ---------------------------------------------------------------------------
 
 

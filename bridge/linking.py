@@ -83,6 +83,8 @@ class Linking:
 
     async def link(self, first: Account, second: Account, *, by: str, reason: str) -> str:
         """Make two accounts one member, and re-apply mutes and bans in force to both."""
+        if first.key == second.key:
+            return f"{first.key} and {second.key} are the same account: nothing to link."
         member_id = await self._repos.identity.link(first, second)
         await self._repos.audit.append(
             by, "accounts_linked", first.key, {"other": second.key, "reason": reason}

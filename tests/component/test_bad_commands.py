@@ -20,6 +20,7 @@ from tests.component.harness import ModBot
         ("!close ² action", "is not a case number"),
         ("!link @a:hs", "Usage: !link"),
         ("!case 99", "There is no case #99."),
+        ("!link @a:hs @a:hs same person", "the same account: nothing to link"),
     ],
 )
 async def test_every_bad_command_gets_a_clear_answer(

@@ -29,7 +29,7 @@ from rules.policy import Policy
 WIDTH = 100  # columns of the story
 PHONE = "0712 345 678"
 ANSWER_WAIT = 20.0  # seconds; a moderator's answer waits for the actions' first attempts
-INSULTS = ("you are all 1d10ts", "what a l o s e r", "shut up, m0r0n")
+INSULTS = ("y0u 1d10t, nobody asked", "what a l o s e r", "shut up, m0r0n")
 
 
 class Narrator:

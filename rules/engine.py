@@ -121,8 +121,10 @@ class Engine:
         if isinstance(rule, LinksRule):
             links = LinksDetector(rule)
             self._stateful.append(links)
+            # The platform's links and those only written in the text ("join discord.gg/x"
+            # beside a https link, which platforms do not list); the detector counts each once.
             return lambda _cleaned, member, msg: links.check(
-                member, msg.ts, msg.links or find_links(msg.text)
+                member, msg.ts, [*msg.links, *find_links(msg.text)]
             )
         return None  # keywords and regex: looked up in the index results
 
@@ -132,7 +134,7 @@ class Engine:
             cleaned, phones=rule.phones, emails=rule.emails, default_region=rule.default_region
         )
         for contact in contacts:
-            if contact.excerpt.lower() not in rule.allow:
+            if not rule.allows(contact.excerpt):
                 return _mask(contact.excerpt)
         return None
 

@@ -11,7 +11,15 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bridge.model import Mode
 
@@ -130,12 +138,34 @@ class PiiRule(_RuleBase):
     phones: bool = True
     emails: bool = True
     default_region: str = Field(default="KE", pattern=r"^[A-Z]{2}$")
-    allow: tuple[str, ...] = ()  # contacts the community publishes itself
+    # Contacts the community publishes itself: an address, "@lists.example.org" for every
+    # address of a domain (public mailing lists), a phone number in any usual form.
+    allow: tuple[str, ...] = ()
 
     @field_validator("allow")
     @classmethod
-    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(v.strip().lower() for v in value)
+    def _normalised_allow(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Allow entries as hits are compared: lower-case addresses, E.164 numbers."""
+        region = str(info.data.get("default_region", "KE"))
+        entries = []
+        for raw in value:
+            entry = raw.strip().lower()
+            if "@" not in entry:
+                number = _as_phone(entry, region)
+                if number is None:
+                    raise ValueError(f"{raw!r} is neither an e-mail address, an @domain nor a "
+                                     "phone number")  # fmt: skip
+                entry = number
+            entries.append(entry)
+        return tuple(entries)
+
+    def allows(self, contact: str) -> bool:
+        """Whether ``contact`` (a hit: an address or an E.164 number) is published."""
+        contact = contact.lower()
+        return any(
+            contact == entry or (entry.startswith("@") and contact.endswith(entry))
+            for entry in self.allow
+        )
 
     @field_validator("default_region")
     @classmethod
@@ -248,3 +278,14 @@ class Policy(BaseModel):
                 raise ValueError(f"two rules have the id {rule.id!r}; ids must be unique")
             seen.add(rule.id)
         return rules
+
+
+def _as_phone(text: str, region: str) -> str | None:
+    """``text`` as an E.164 number ("0708 374149" -> "+254708374149"), or None."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

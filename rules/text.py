@@ -15,14 +15,16 @@ from rules.confusables import lookalike_table
 
 # Format characters (Unicode category Cf: zero-width space and joiners, bidi controls, soft
 # hyphen, tags...) as of Python 3.11's Unicode 14, plus a few invisible marks evaders use the
-# same way (combining grapheme joiner, Mongolian and standard variation selectors) and lone
+# same way (combining grapheme joiner, Mongolian and standard variation selectors, the keycap
+# mark that makes 0⃣ of a digit) and lone
 # surrogates, which malformed JSON can carry in. A fixed list, because scanning all of
 # Unicode for Cf at import would cost ~50 ms per start.
 _INVISIBLE_RANGES = (
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605), (0x061C, 0x061C),
     (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2),
     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
-    (0x2066, 0x206F), (0xD800, 0xDFFF), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB),
+    (0x2066, 0x206F), (0x20E3, 0x20E3), (0xD800, 0xDFFF), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
     (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
     (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
 )  # fmt: skip

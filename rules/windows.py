@@ -105,7 +105,7 @@ class MentionsDetector:
 
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"')\]]+"
-    r"|\b(?:discord(?:app)?\.com/invite|discord\.gg|t\.me|chat\.whatsapp\.com)/[\w+-]+",
+    r"|\b(?:discord(?:app)?\.com/invite|discord\.gg|t\.me|chat\.whatsapp\.com)/[\w+/-]+",
     re.IGNORECASE,
 )
 
@@ -146,18 +146,22 @@ class LinksDetector:
         return False
 
     def check(self, member: str, ts: datetime, links: Iterable[str]) -> str | None:
-        links = tuple(links)
+        """``links`` may name a link twice (the platform's list and the text's): once each."""
+        unique = {_host_and_rest(link)[1].rstrip("/.,;:!?").lower(): link for link in links}
+        links = tuple(unique.values())
         if not links:
             return None
+        counted = 0  # links to allowed domains (the community's own) are not counted
         for link in links:
             host, rest = _host_and_rest(link)
             if self._allowed_link(host, rest.lower()):
                 continue
+            counted += 1
             if self._rule.block_invites and _INVITES.match(rest):
                 return f"invite link to another community: {rest}"
             if self._rule.only_allowed:
                 return f"link to a domain that is not allowed: {host}"
-        if self._window.add(member, ts, len(links)) > self._rule.max_links:
+        if self._window.add(member, ts, counted) > self._rule.max_links:
             return f"more than {self._rule.max_links} links within the window"
         return None
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.config import parse_settings
+from bridge.config import ConfigError, parse_settings
 from bridge.model import (
     Account,
     Author,
@@ -189,6 +189,7 @@ def test_mentions_per_message_and_per_window() -> None:
         ("join us at discord.com/invite/abcdef", True),
         ("our group https://chat.whatsapp.com/Fh3kLm", True),
         ("telegram group https://t.me/+AbCdEf", True),
+        ("join t.me/joinchat/AbCdEf123", True),
         ("docs at https://docs.openstack.org/nova/latest/", False),
         ("see https://github.com/openstack/nova/pull/1", False),
         ("our own server https://discord.gg/openinfra-ke", False),
@@ -200,6 +201,29 @@ def test_links_block_invites_to_other_communities(text: str, hits: bool) -> None
         "allow_domains=['openstack.org', 'discord.gg/openinfra-ke']\n"
     )
     assert engine.evaluate(msg(text)).clean is not hits
+
+
+def test_an_invite_written_beside_a_listed_link_is_seen() -> None:
+    """Platforms list only the links they recognise (https://...), not "discord.gg/x"."""
+    engine = engine_for("[[rules]]\nid='l'\nkind='links'\n")
+    message = msg("slides at https://github.com/oik/slides and join discord.gg/abc")
+    listed = Message(
+        id=message.id, author=message.author, channel=message.channel, text=message.text,
+        ts=message.ts, links=("https://github.com/oik/slides",),
+    )  # fmt: skip
+    verdict = engine.evaluate(listed)
+    assert verdict.hits[0].matched == "invite link to another community: discord.gg/abc"
+
+
+def test_links_to_allowed_domains_are_not_counted() -> None:
+    """An organiser's post with a dozen links to the project's docs is not spam."""
+    engine = engine_for(
+        "[[rules]]\nid='l'\nkind='links'\nmax_links=3\nallow_domains=['openstack.org']\n"
+    )
+    docs = " ".join(f"https://docs.openstack.org/page{n}" for n in range(12))
+    assert engine.evaluate(msg(docs)).clean
+    others = " ".join(f"https://example{n}.com/x https://example{n}.com/x/" for n in range(4))
+    assert not engine.evaluate(msg(others, at=1)).clean  # 4 links, each written twice
 
 
 def test_links_only_allowed() -> None:
@@ -240,6 +264,21 @@ def test_pii_allow_list() -> None:
     engine = engine_for("[[rules]]\nid='p'\nkind='pii'\nallow=['Info@OpenInfra.co.ke']\n")
     assert engine.evaluate(msg("write to info@openinfra.co.ke")).clean
     assert not engine.evaluate(msg("write to jane@example.com")).clean
+
+
+def test_pii_allow_list_takes_domains_and_numbers_as_people_write_them() -> None:
+    engine = engine_for(
+        "[[rules]]\nid='p'\nkind='pii'\nallow=['@lists.openinfra.dev', '0708 374149']\n"
+    )
+    assert engine.evaluate(msg("join community@lists.openinfra.dev")).clean
+    assert engine.evaluate(msg("Daraja sandbox: PartyA 254708374149", at=1)).clean
+    assert not engine.evaluate(msg("her number is 0712 345 678", at=2)).clean
+    assert not engine.evaluate(msg("mail jane@evil-lists.openinfra.dev.example", at=3)).clean
+
+
+def test_pii_allow_entry_that_is_nothing_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"allow: 'the office' is neither an e-mail"):
+        engine_for("[[rules]]\nid='p'\nkind='pii'\nallow=['the office']\n")
 
 
 def test_bots_are_never_judged() -> None:

@@ -39,6 +39,11 @@ def contacts(
         ("her safaricom line is 0110 123 456", "+254110123456"),
         ("０７１２ ３４５ ６７８", "+254712345678"),  # full-width digits
         ("+２５４７１２３４５６７８", "+254712345678"),
+        (
+            "0\ufe0f\u20e37\ufe0f\u20e31\ufe0f\u20e32\ufe0f\u20e33\ufe0f\u20e34\ufe0f\u20e3"
+            "5\ufe0f\u20e36\ufe0f\u20e37\ufe0f\u20e38\ufe0f\u20e3",
+            "+254712345678",
+        ),  # keycaps
         ("07l2 345 6O8", "+254712345608"),  # letters for digits
         ("o712 345 678", "+254712345678"),
         ("0 7 1 2 3 4 5 6 7 8", "+254712345678"),  # spaced out one by one

@@ -71,18 +71,34 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
             roles.extend(moderator_roles)
         keywords: tuple[str, ...] = ()
         regexes: list[str] = []
+        allow: list[str] = []
         if isinstance(rule, KeywordsRule):
             keywords = tuple(rule.words)
         else:
             regexes = ([KENYAN_PHONE] if rule.phones else []) + ([EMAIL] if rule.emails else [])
+            allow = [form for entry in rule.allow for form in _automod_forms(entry)]
         specs.append(
             AutomodSpec(
                 name=rule.id, keywords=keywords, regexes=tuple(regexes),
                 exempt_roles=tuple(roles),
                 exempt_channels=tuple(int(c) for c in rule.exempt_channels if c.isdigit()),
+                allow=tuple(allow),
             )
         )  # fmt: skip
     return specs
+
+
+def _automod_forms(entry: str) -> list[str]:
+    """A pii allow entry as Discord's allow_list needs it: "@lists.x" for any address there,
+    a number as the mirrored pattern matches it (international digits, Kenyan 07...)."""
+    if entry.startswith("@"):
+        return [f"*{entry}"]
+    if not entry.startswith("+"):
+        return [entry]
+    forms = [entry[1:]]
+    if entry.startswith("+254"):
+        forms.append("0" + entry[4:])
+    return forms
 
 
 def utc_now() -> datetime:

@@ -18,6 +18,7 @@ roles when the rule exempts moderators, so AutoMod never blocks whom our engine 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -35,6 +36,7 @@ MAX_REGEX_LENGTH: Final = 260
 MAX_NAME_LENGTH: Final = 100
 MAX_EXEMPT_ROLES: Final = 20
 MAX_EXEMPT_CHANNELS: Final = 50
+MAX_ALLOW: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class AutomodSpec:
     regexes: tuple[str, ...] = ()
     exempt_roles: tuple[int, ...] = ()
     exempt_channels: tuple[int, ...] = ()
+    allow: tuple[str, ...] = ()  # Discord's allow_list: matches containing these pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class PlannedRule:
     regexes: tuple[str, ...]
     exempt_roles: tuple[int, ...] = ()
     exempt_channels: tuple[int, ...] = ()
+    policy_id: str = ""  # the policy rule it mirrors (the name may be cut or numbered)
+    allow: tuple[str, ...] = ()
 
 
 def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[PlannedRule]:
@@ -94,6 +99,10 @@ def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[Pl
             "exempt_roles": roles[:MAX_EXEMPT_ROLES],
             "exempt_channels": channels[:MAX_EXEMPT_CHANNELS],
         }
+        allow = tuple(a for a in dict.fromkeys(spec.allow) if len(a) <= MAX_KEYWORD_LENGTH)
+        if len(allow) > MAX_ALLOW:
+            log.warning("automod %s: %d allowed entries beyond Discord's %d, not mirrored",
+                        spec.name, len(allow) - MAX_ALLOW, MAX_ALLOW)  # fmt: skip
         for index in range(chunks):
             kw = tuple(keywords[index * MAX_KEYWORDS : (index + 1) * MAX_KEYWORDS])
             rx = tuple(fitting[index * MAX_REGEXES : (index + 1) * MAX_REGEXES])
@@ -101,7 +110,16 @@ def plan(specs: Sequence[AutomodSpec], *, max_rules: int = MAX_RULES) -> list[Pl
                 continue
             suffix = f" ({index + 1})" if index else ""
             name = (PREFIX + spec.name)[: MAX_NAME_LENGTH - len(suffix)] + suffix
-            planned.append(PlannedRule(name=name, keywords=kw, regexes=rx, **exempt))
+            planned.append(
+                PlannedRule(
+                    name=name,
+                    keywords=kw,
+                    regexes=rx,
+                    policy_id=spec.name,
+                    allow=allow[:MAX_ALLOW],
+                    **exempt,
+                )
+            )
     if len(planned) > max_rules:
         skipped = planned[max_rules:]
         log.warning(
@@ -122,10 +140,12 @@ class AutomodMirror:
         self._planned = plan(specs)
         #: Rule id -> name, for AUTO_MODERATION_ACTION_EXECUTION (which carries only the id).
         self.rule_names: dict[int, str] = {}
+        self._policy_ids = {rule.name: rule.policy_id for rule in self._planned}
 
     def replan(self, specs: Sequence[AutomodSpec]) -> None:
         """Take a new policy's rules (the next sync makes the guilds match them)."""
         self._planned = plan(specs)
+        self._policy_ids.update({rule.name: rule.policy_id for rule in self._planned})
 
     async def sync(self, guild: discord.Guild) -> None:
         """Create, update and delete the guild's modbridge rules so they match the plan."""
@@ -148,6 +168,7 @@ class AutomodMirror:
                 type=discord.AutoModRuleTriggerType.keyword,
                 keyword_filter=list(planned.keywords),
                 regex_patterns=list(planned.regexes),
+                allow_list=list(planned.allow),
             )
             actions = [discord.AutoModRuleAction(type=discord.AutoModRuleActionType.block_message)]
             roles = [discord.Object(id=r) for r in planned.exempt_roles]
@@ -188,6 +209,19 @@ class AutomodMirror:
                 self.rule_names[rule_id] = name
         return name or str(rule_id)
 
+    async def policy_rule(self, guild: discord.Guild | None, rule_id: int) -> str | None:
+        """The id of the policy rule a native rule mirrors; None for moderators' own rules."""
+        name = await self.rule_name(guild, rule_id)
+        if name in self._policy_ids:
+            return self._policy_ids[name]
+        if not name.startswith(PREFIX):
+            return None
+        # Made for an earlier policy, before a restart: "modbridge: insults (2)" -> "insults".
+        return _NUMBERED.sub("", name.removeprefix(PREFIX))
+
+
+_NUMBERED = re.compile(r" \(\d+\)$")
+
 
 def _same(rule: discord.AutoModRule, planned: PlannedRule) -> bool:
     trigger = rule.trigger
@@ -195,6 +229,7 @@ def _same(rule: discord.AutoModRule, planned: PlannedRule) -> bool:
         rule.enabled
         and list(trigger.keyword_filter) == list(planned.keywords)
         and list(trigger.regex_patterns) == list(planned.regexes)
+        and list(trigger.allow_list) == list(planned.allow)
         and [a.type for a in rule.actions] == [discord.AutoModRuleActionType.block_message]
         and sorted(rule.exempt_role_ids) == sorted(planned.exempt_roles)
         and sorted(rule.exempt_channel_ids) == sorted(planned.exempt_channels)

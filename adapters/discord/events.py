@@ -171,9 +171,13 @@ class Router:
         if execution.action.type is not discord.AutoModRuleActionType.block_message:
             return
         guild = self.client.get_guild(execution.guild_id) if self.client is not None else None
-        name = str(execution.rule_id)
-        if self.automod_mirror is not None:
-            name = await self.automod_mirror.rule_name(guild, execution.rule_id)
+        # Only our mirrored rules count as hits (moderators' own rules are theirs to watch),
+        # under the policy's rule id, not the native rule's name.
+        if self.automod_mirror is None:
+            return
+        name = await self.automod_mirror.policy_rule(guild, execution.rule_id)
+        if name is None:
+            return
         channel_id = execution.channel_id
         where = Channel(
             platform=Platform.DISCORD,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
 import discord
 import pytest
 
@@ -10,6 +14,7 @@ from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator, MessageBlocked
 from bridge.config import parse_settings
 from bridge.service import automod_specs
+from tests.component.harness import ModBot
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 
@@ -105,7 +110,7 @@ async def test_a_blocked_message_reaches_on_automod_hit(
 
     await recorder.wait(lambda: len(recorder.automod_hits) == 1)
     (hit,) = recorder.automod_hits
-    assert hit.rule_name == PREFIX + "slurs"
+    assert hit.rule_name == "slurs"  # the policy rule, as the core knows it
     assert hit.author.id == str(world.alice.id)
     assert hit.channel.id == str(world.general.id)
     assert hit.channel.space_id == str(world.guild.id)
@@ -156,6 +161,29 @@ async def test_exempt_roles_and_channels_reach_discord_and_are_honoured(
     await connection.close()
 
 
+def test_automod_specs_carry_the_contacts_anyone_may_post() -> None:
+    policy = parse_settings(
+        "[[rules]]\nid = 'contacts'\nkind = 'pii'\n"
+        "allow = ['@lists.openinfra.dev', 'info@example.org', '0708 374149']\n"
+    ).policy
+    (spec,) = automod_specs(policy)
+    assert spec.allow == (
+        "*@lists.openinfra.dev", "info@example.org", "254708374149", "0708374149",
+    )  # fmt: skip
+
+
+async def test_the_allow_list_reaches_discord_and_is_honoured(
+    sim: DiscordSimulator, world: World, connect: Connect
+) -> None:
+    spec = AutomodSpec(name="slurs", keywords=("*badword*",), allow=("notbadwords",))
+    await connect(automod=True, automod_rules=[spec])
+    (rule,) = world.guild.automod_rules.values()
+    assert rule["trigger_metadata"]["allow_list"] == ["notbadwords"]
+    sim.post_message(world.alice, world.general, "these are notbadwords at all")
+    with pytest.raises(MessageBlocked):
+        sim.post_message(world.alice, world.general, "a badword")
+
+
 def test_automod_specs_carry_the_policys_exemptions() -> None:
     policy = parse_settings(
         """
@@ -176,3 +204,37 @@ def test_automod_specs_carry_the_policys_exemptions() -> None:
     assert slurs.exempt_roles == (222222222222222222, 111111111111111111)
     assert slurs.exempt_channels == (333333333333333333,)  # Matrix rooms do not apply
     assert doxxing.exempt_roles == ()  # moderators are not exempt from this one
+
+
+async def test_a_block_counts_as_a_hit_of_the_policy_rule_in_the_core(
+    sim: DiscordSimulator, world: World, connect: Connect, tmp_path: Path
+) -> None:
+    """Across the seam: the adapter names the rule as the policy does, so the core opens a
+    case with the points (a block used to be 'not one of our rules' and count for nothing)."""
+    bot = await ModBot.open(tmp_path / "db.sqlite")
+    try:
+        connection = await connect(
+            automod=True, automod_rules=[AutomodSpec(name="insults", keywords=("idiot",))],
+            handlers=bot.core,
+        )  # fmt: skip
+        assert connection is not None
+        with pytest.raises(MessageBlocked):
+            sim.post_message(world.alice, world.general, "you IDIOT")
+
+        async def opened() -> bool:
+            return await bot.repos.cases.get(1) is not None
+
+        await eventually_true(opened)
+        case = await bot.repos.cases.get(1)
+        assert case is not None
+        assert case.origin == "insults"
+        assert case.subject.id == str(world.alice.id)
+    finally:
+        await bot.db.close()
+
+
+async def eventually_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)

@@ -51,10 +51,23 @@ def find_matches(guild: Guild, member: Member, channel_id: int, content: str) ->
         if any(str(r) in rule.get("exempt_roles", []) for r in member.roles):
             continue
         metadata = rule.get("trigger_metadata") or {}
-        allowed = [_pattern(k) for k in metadata.get("allow_list") or []]
+        # An allow-listed word covers the keyword hits inside it ("*cat*" allowing
+        # "concatenate"): Discord's "substrings which should not trigger the rule".
+        allowed = [
+            m.span()
+            for k in metadata.get("allow_list") or []
+            for m in _pattern(str(k)).finditer(content)
+        ]
         for keyword in metadata.get("keyword_filter") or []:
-            hit = _pattern(str(keyword)).search(content)
-            if hit and not any(a.search(hit.group(0)) for a in allowed):
+            hit = next(
+                (
+                    h
+                    for h in _pattern(str(keyword)).finditer(content)
+                    if not any(a <= h.start() and h.end() <= b for a, b in allowed)
+                ),
+                None,
+            )
+            if hit:
                 found.append(Match(rule=rule, keyword=str(keyword), matched=hit.group(0)))
                 break
     return found

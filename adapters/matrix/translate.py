@@ -48,6 +48,8 @@ _USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
 # The quoted text a reply carries for old clients: it is the other person's words, and a
 # member must not be judged for what they quoted.
 _MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+# The first line of a reply fallback: "> <@alice:example.org> text" ("> * <@...>" for emotes).
+_FALLBACK_HEAD = re.compile(r"^> (?:\* )?<@[^>\s]+:[^>\s]+>")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,9 +129,12 @@ def message_from_event(
         body = body if filename and filename != body else ""
     if reply_to:
         body = strip_reply_fallback(body)
-        html = _MX_REPLY.sub("", html) if isinstance(html, str) else html
+    html = _MX_REPLY.sub("", html) if isinstance(html, str) else None
+    reader = _read_html(html) if html else None
+    anchors = reader.hrefs if reader is not None else []
+    if reader is not None:
+        body = _shown_text(body, "".join(reader.text))
 
-    anchors = _anchors(html) if isinstance(html, str) else []
     mentions = _mentions(effective, anchors)
     links = _links(body, anchors)
     author = Author(
@@ -186,9 +191,13 @@ def membership_from_event(event: RoomMemberEvent, room: RoomContext) -> Membersh
 
 
 def strip_reply_fallback(body: str) -> str:
-    """Drop the ``> <@someone> quoted text`` lines a reply starts with for old clients."""
+    """Drop the ``> <@someone> quoted text`` lines a reply starts with for old clients.
+
+    Only that exact form: since Matrix 1.13 clients send no fallback, so other leading
+    ``>`` lines are the member's own words (and "> you idiot" must still be judged).
+    """
     lines = body.split("\n")
-    if not lines or not lines[0].startswith("> "):
+    if not lines or not _FALLBACK_HEAD.match(lines[0]):
         return body
     index = 0
     while index < len(lines) and lines[index].startswith(">"):
@@ -249,20 +258,40 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-class _AnchorParser(HTMLParser):
+class _HtmlReader(HTMLParser):
+    """The links and the visible text of a formatted body."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.hrefs: list[str] = []
+        self.text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             href = dict(attrs).get("href")
             if href:
                 self.hrefs.append(href.strip())
+        elif tag in ("br", "p", "div", "li", "tr", "blockquote", "pre"):
+            self.text.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
 
-def _anchors(html: str) -> list[str]:
-    parser = _AnchorParser()
-    parser.feed(html)
-    parser.close()
-    return parser.hrefs
+def _read_html(html: str) -> _HtmlReader:
+    reader = _HtmlReader()
+    reader.feed(html)
+    reader.close()
+    return reader
+
+
+def _shown_text(body: str, html_text: str) -> str:
+    """What members read: the plain body, plus the formatted body's text when that says
+    something else (clients show the formatted body; anyone can make the two differ)."""
+    if _SQUASH.sub("", html_text).lower() in _SQUASH.sub("", body).lower():
+        return body
+    return f"{body}\n{html_text.strip()}" if body else html_text.strip()
+
+
+# Markdown punctuation and white space: "**hi** _there_" and "<b>hi</b> <i>there</i>" agree.
+_SQUASH = re.compile(r"[\s*_~`#>|\[\]()!-]+")

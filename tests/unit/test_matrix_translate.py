@@ -186,7 +186,45 @@ def test_user_from_link(href: str, user: str | None) -> None:
         ("> <@a:x> one\n> two\n\nanswer\n> not a fallback", "answer\n> not a fallback"),
         ("no fallback here", "no fallback here"),
         (">no space is not the fallback form", ">no space is not the fallback form"),
+        ("> * <@a:x> waves\n\nhi", "hi"),  # an emote's fallback
+        # Not the fallback form: the member's own quote (clients send no fallback since 1.13).
+        ("> you idiot, call 0712345678\n\nagreed", "> you idiot, call 0712345678\n\nagreed"),
     ],
 )
 def test_strip_reply_fallback(body: str, expected: str) -> None:
     assert strip_reply_fallback(body) == expected
+
+
+def text_event(content: dict[str, Any]) -> Any:
+    return Event.parse_event(
+        {
+            "type": "m.room.message", "event_id": "$e", "sender": "@m:example.org",
+            "origin_server_ts": 1764000000000, "content": {"msgtype": "m.text", **content},
+        }
+    )  # fmt: skip
+
+
+def test_what_the_formatted_body_shows_is_judged_too() -> None:
+    """Clients show formatted_body: one that says something else than body is read."""
+    sneaky = text_event(
+        {
+            "body": "hello",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<p>you idiot, call <b>0712345678</b></p>",
+        }
+    )
+    message = message_from_event(sneaky, ROOM)
+    assert message is not None
+    assert "you idiot, call 0712345678" in message.text
+    # The usual case, markdown and its HTML: the body alone, not twice.
+    usual = text_event(
+        {
+            "body": "**deploy** is _done_, see [docs](https://docs.example.org)",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<strong>deploy</strong> is <em>done</em>, see "
+            '<a href="https://docs.example.org">docs</a>',
+        }
+    )
+    message = message_from_event(usual, ROOM)
+    assert message is not None
+    assert message.text == "**deploy** is _done_, see [docs](https://docs.example.org)"

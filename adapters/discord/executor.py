@@ -57,6 +57,8 @@ MAX_CONTENT: Final = 2000
 CANNOT_DM: Final = 50007
 MISSING_PERMISSIONS: Final = 50013
 MISSING_ACCESS: Final = 50001
+UNKNOWN_MEMBER: Final = 10007  # not in the guild (left, removed, never joined)
+UNKNOWN_BAN: Final = 10026  # not banned
 UNKNOWN_CHANNEL: Final = 10003
 UNKNOWN_MESSAGE: Final = 10008
 
@@ -161,6 +163,25 @@ class DiscordExecutor:
         except (aiohttp.ClientError, OSError) as exc:
             raise TransientError(f"{doing}: Discord unreachable ({type(exc).__name__})") from exc
 
+    async def _absent(
+        self,
+        code: int,
+        doing: str,
+        request: Awaitable[object],
+        *,
+        explain: Callable[[discord.Forbidden], Awaitable[str]],
+    ) -> bool:
+        """Make the request; True if Discord answered 404 with ``code`` (the member is not
+        in the guild, or not banned): nothing to do there, which is not a failure."""
+        try:
+            await self._call(doing, request, explain=explain)
+        except PermanentError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, discord.NotFound) and cause.code == code:
+                return True
+            raise
+        return False
+
     # -- the actions ------------------------------------------------------------------------
 
     async def _delete(self, action: DeleteMessage) -> str:
@@ -238,7 +259,8 @@ class DiscordExecutor:
         if action.until <= now:
             return f"{user_id} was not timed out: the mute had already ended"
         until = min(action.until, now + self._max_timeout)
-        await self._call(
+        if await self._absent(
+            UNKNOWN_MEMBER,
             f"time out {user_id} in guild {guild_id}",
             self._client.http.edit_member(
                 guild_id,
@@ -247,7 +269,10 @@ class DiscordExecutor:
                 communication_disabled_until=until.isoformat(),
             ),
             explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
-        )
+        ):
+            # A member in only some of the community's guilds: the mute is applied here
+            # when they join (mute evasion), so this is not a failure.
+            return f"{user_id} is not in guild {guild_id}: timed out if they join"
         done = f"timed out {user_id} in guild {guild_id} until {until.isoformat()}"
         if until < action.until:
             # The core reads this to renew the timeout before it lapses.
@@ -256,7 +281,8 @@ class DiscordExecutor:
 
     async def _unmute(self, guild_id: int, action: Unmute) -> str:
         user_id = _snowflake(action.target.id, "user")
-        await self._call(
+        if await self._absent(
+            UNKNOWN_MEMBER,
             f"lift the timeout of {user_id} in guild {guild_id}",
             self._client.http.edit_member(
                 guild_id,
@@ -265,16 +291,19 @@ class DiscordExecutor:
                 communication_disabled_until=None,
             ),
             explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
-        )
+        ):
+            return f"{user_id} is not in guild {guild_id}: already no timeout to lift"
         return f"lifted the timeout of {user_id} in guild {guild_id}"
 
     async def _remove(self, guild_id: int, action: Remove) -> str:
         user_id = _snowflake(action.target.id, "user")
-        await self._call(
+        if await self._absent(
+            UNKNOWN_MEMBER,
             f"remove {user_id} from guild {guild_id}",
             self._client.http.kick(user_id, guild_id, reason=_reason(action.reason)),
             explain=self._explainer(guild_id, user_id, "kick_members", "Kick Members"),
-        )
+        ):
+            return f"{user_id} was already out of guild {guild_id}"
         return f"removed {user_id} from guild {guild_id}"
 
     async def _ban(self, guild_id: int, action: Ban) -> str:
@@ -302,11 +331,13 @@ class DiscordExecutor:
 
     async def _unban(self, guild_id: int, action: Unban) -> str:
         user_id = _snowflake(action.target.id, "user")
-        await self._call(
+        if await self._absent(
+            UNKNOWN_BAN,
             f"unban {user_id} in guild {guild_id}",
             self._client.http.unban(user_id, guild_id, reason=_reason(action.reason)),
             explain=self._explainer(guild_id, None, "ban_members", "Ban Members"),
-        )
+        ):
+            return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
 
     # -- explaining a refusal ---------------------------------------------------------------

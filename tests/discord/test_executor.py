@@ -216,13 +216,20 @@ async def test_a_member_above_the_bot_is_permanent_and_says_why(
     assert sim.member(world.guild, world.senior) is not None
 
 
-async def test_an_unknown_member_is_permanent(
+async def test_someone_not_in_the_guild_is_nothing_to_do_there(
     sim: DiscordSimulator, world: World, executor: DiscordExecutor
 ) -> None:
-    stranger = sim.create_user("stranger")
-
-    with pytest.raises(PermanentError, match="Unknown Member"):
-        await executor.execute(Remove(target=target(stranger), reason="x"), guild_space(world))
+    """A member of a community in only some of its guilds: mute, unmute, remove and unban
+    elsewhere are no failures (Discord answers 404 Unknown Member / Unknown Ban)."""
+    stranger = target(sim.create_user("stranger"))
+    space = guild_space(world)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert "timed out if they join" in await executor.execute(
+        Mute(target=stranger, until=later, reason="x"), space
+    )
+    assert "already" in await executor.execute(Unmute(target=stranger, reason="x"), space)
+    assert "already out" in await executor.execute(Remove(target=stranger, reason="x"), space)
+    assert "already not banned" in await executor.execute(Unban(target=stranger, reason="x"), space)
 
 
 async def test_a_short_429_is_waited_out(

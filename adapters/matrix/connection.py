@@ -156,6 +156,9 @@ class MatrixConnection:
             raise RuntimeError("start() the Matrix connection before asking for a client")
         client = AsyncClient(self._homeserver, self.user_id, config=client_config())
         client.restore_login(self.user_id, self._client.device_id, self._client.access_token)
+        # A refused token is replaced by the sync's new login (password logins): this client
+        # gets it too, or every action would be retried on a dead token forever.
+        self._session.followers.append(client)
         return client
 
     async def start(self) -> None:

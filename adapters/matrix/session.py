@@ -119,6 +119,8 @@ class Session:
         self._password = password
         self._access_token = access_token
         self._state = state
+        # Clients on the same login (the executor's): a new login's token is theirs too.
+        self.followers: list[AsyncClient] = []
 
     async def log_in(self, *, fresh: bool) -> None:
         """Log in, reusing the stored device (and token) unless ``fresh``.
@@ -191,6 +193,8 @@ class Session:
             self._client.login(password=self._password, device_name=DEVICE_NAME),
         )
         await self._state.set(KEY_TOKEN, self._client.access_token)
+        for follower in self.followers:
+            follower.access_token = self._client.access_token
         logger.info("logged in to Matrix as %s, device %s", self._user_id, self._client.device_id)
 
     async def _login_call(self, doing: str, request: Awaitable[Any]) -> Any:

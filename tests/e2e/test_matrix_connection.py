@@ -587,3 +587,25 @@ async def _send_retrying(client: AsyncClient, room_id: str, text: str) -> Any:
             return response
         await asyncio.sleep(0.2)
     pytest.fail("could not send after the restart")
+
+
+async def test_a_revoked_login_is_replaced_for_the_executors_client_too(
+    synapse: SynapseServer, people: People, clients: Clients
+) -> None:
+    """An admin logs the bot's session out (or its password changes and sessions end): the
+    sync logs in again, and the client the actions use carries the new token."""
+    room_id = await create_room(clients.admin, version="12", joiners=(clients.member,))
+    async with connected(synapse.base_url, people.bot, rooms=[room_id]) as (connection, seen):
+        worker_client = connection.new_client()
+        try:
+            revoked = worker_client.access_token
+            gone = await worker_client.logout()  # the token dies on the homeserver
+            assert not isinstance(gone, ErrorResponse), gone
+            worker_client.access_token = revoked  # as a live process still holds it
+            await sent_id(clients.member, room_id, "after the logout")
+            await eventually(lambda: "after the logout" in seen.texts(), "the sync to recover")
+            assert worker_client.access_token != revoked
+            answer = await worker_client.whoami()
+            assert getattr(answer, "user_id", None) == people.bot.user_id, answer
+        finally:
+            await worker_client.close()

@@ -120,15 +120,19 @@ def message(
         and msg.type is discord.MessageType.reply
     ):
         reply_to = str(reference.message_id)
+    # A forward's own content is empty: what members see is the forwarded snapshot, and the
+    # member who forwards it into a protected channel answers for it.
+    snapshots = msg.message_snapshots
+    text = "\n".join(t for t in (msg.content, *(m.content for m in snapshots)) if t)
     return Message(
         id=str(msg.id),
         author=author(msg.author, moderator_roles),
         channel=channel(msg),
-        text=msg.content,
+        text=text,
         ts=msg.edited_at if edit and msg.edited_at is not None else msg.created_at,
         mentions=tuple(_unique_accounts(msg.mentions)),
-        links=tuple(links(msg.content)),
-        attachments=len(msg.attachments),
+        links=tuple(links(text)),
+        attachments=len(msg.attachments) + sum(len(m.attachments) for m in snapshots),
         reply_to=reply_to,
         edit_of=str(msg.id) if edit else None,
     )

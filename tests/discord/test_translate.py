@@ -54,10 +54,12 @@ def test_mentions_links_attachments_and_the_reply(recorded: Recorded) -> None:
     assert message.reply_to != message.id
 
 
-def test_a_forward_is_not_a_reply(recorded: Recorded) -> None:
+def test_a_forward_is_not_a_reply_and_its_snapshot_is_judged(recorded: Recorded) -> None:
     message = translate.message(recorded.message("message_forward"))
 
     assert message.reply_to is None
+    # The forward's own content is empty; members read the forwarded message.
+    assert message.text == "what do you think?"
 
 
 def test_an_edit_keeps_the_message_id_and_says_so(recorded: Recorded) -> None:

@@ -127,26 +127,29 @@ class DmCommands(app_commands.Group, name="dms", description="Pause or resume DM
     ) -> None:
         """Pause DMs in this guild for ``hours``."""
         guild_id = interaction.guild_id or 0
+        # Answered within Discord's 3 seconds first: the REST call may wait out a 429.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             applied = await self._context.dm_pauses.pause(guild_id, timedelta(hours=hours))
         except discord.HTTPException as exc:
-            await interaction.response.send_message(_incident_refusal(exc), ephemeral=True)
+            await interaction.followup.send(_incident_refusal(exc), ephemeral=True)
             return
         stamp = discord.utils.format_dt(applied, "f")
         more = "" if hours <= 24 else f"; renewed until {hours} h from now"
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"DMs between members are paused until {stamp}{more}.", ephemeral=True
         )
 
     @app_commands.command(description="Let DMs between members flow again")
     async def resume(self, interaction: discord.Interaction) -> None:
         """End the DM pause in this guild."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             await self._context.dm_pauses.resume(interaction.guild_id or 0)
         except discord.HTTPException as exc:
-            await interaction.response.send_message(_incident_refusal(exc), ephemeral=True)
+            await interaction.followup.send(_incident_refusal(exc), ephemeral=True)
             return
-        await interaction.response.send_message("DMs between members are back on.", ephemeral=True)
+        await interaction.followup.send("DMs between members are back on.", ephemeral=True)
 
 
 class ModCommands(

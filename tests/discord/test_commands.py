@@ -217,7 +217,7 @@ async def test_pausing_dms_for_48_hours_keeps_renewing_within_discords_24_hours(
         world.bot, world.senior, world.general, "mod dms pause", {"hours": 48}
     )
 
-    assert "paused until" in (await handle.response())["data"]["content"]
+    assert "paused until" in await handle.wait_for_content()
     assert handle.ephemeral
     first = world.guild.incidents["dms_disabled_until"]
     assert first is not None
@@ -233,7 +233,7 @@ async def test_pausing_dms_for_48_hours_keeps_renewing_within_discords_24_hours(
     assert first < renewed <= datetime.now(UTC) + timedelta(hours=24)
 
     resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
-    assert "back on" in (await resume.response())["data"]["content"]
+    assert "back on" in await resume.wait_for_content()
     assert world.guild.incidents["dms_disabled_until"] is None
     assert state.values[state_key(world.guild.id)] == ""
     count = len(sim.requests.find("PUT", INCIDENTS))
@@ -264,7 +264,7 @@ async def test_without_manage_server_the_pause_is_refused_plainly(
         world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
     )
 
-    answer = (await handle.response())["data"]["content"]
+    answer = await handle.wait_for_content()
     assert "Manage Server" in answer
     assert handle.ephemeral
     assert world.guild.incidents.get("dms_disabled_until") is None

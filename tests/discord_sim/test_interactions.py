@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 import pytest
 from discord import app_commands
@@ -26,6 +28,9 @@ class ReportModal(discord.ui.Modal, title="Report this message"):
         )
 
 
+refusals: list[int] = []
+
+
 def make_tree(client: SimBot, world: World) -> app_commands.CommandTree[SimBot]:
     tree: app_commands.CommandTree[SimBot] = app_commands.CommandTree(client)
     guild = discord.Object(world.guild.id)
@@ -39,6 +44,14 @@ def make_tree(client: SimBot, world: World) -> app_commands.CommandTree[SimBot]:
     async def slow(interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send("done after thinking", ephemeral=True)
+
+    @tree.command(name="late", description="Answers after Discord gave up", guild=guild)
+    async def late(interaction: discord.Interaction) -> None:
+        await asyncio.sleep(3.2)
+        try:
+            await interaction.response.send_message("too late", ephemeral=True)
+        except discord.NotFound as exc:
+            refusals.append(exc.code)
 
     @tree.context_menu(name="Report message", guild=guild)
     async def report(interaction: discord.Interaction, message: discord.Message) -> None:
@@ -54,7 +67,7 @@ async def test_tree_sync_registers_guild_commands(
 
     synced = await tree.sync(guild=discord.Object(world.guild.id))
 
-    assert sorted(c.name for c in synced) == ["Report message", "slow", "warn"]
+    assert sorted(c.name for c in synced) == ["Report message", "late", "slow", "warn"]
     stored = world.guild.commands[world.bot.application_id or 0]
     warn = next(c for c in stored if c["name"] == "warn")
     assert [o["name"] for o in warn["options"]] == ["member", "reason"]
@@ -100,6 +113,24 @@ async def test_a_deferred_answer_is_completed_by_a_followup(
     assert await handle.wait_for_content() == "done after thinking"
     assert handle.ephemeral
     assert [m.id for m in handle.followups] == [handle.original_message_id]
+
+
+async def test_an_interaction_not_answered_within_3_seconds_is_gone(
+    sim: DiscordSimulator, world: World, client: SimBot
+) -> None:
+    """As on Discord: the first answer (or a defer) must come within 3 seconds."""
+    tree = make_tree(client, world)
+    await tree.sync(guild=discord.Object(world.guild.id))
+    refusals.clear()
+
+    sim.invoke_slash_command(world.bot, world.alice, world.general, "late")
+
+    await sim.wait_for_request("POST", "/interactions/{interaction_id}/{token}/callback")
+    for _ in range(50):
+        if refusals:
+            break
+        await asyncio.sleep(0.05)
+    assert refusals == [10062]  # Unknown Interaction
 
 
 async def test_message_context_menu_and_modal_round_trip(

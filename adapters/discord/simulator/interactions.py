@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -42,6 +43,8 @@ class InteractionHandle:
     callback: JSON | None = None
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
+    #: When Discord sent it (monotonic): the first answer must come within 3 seconds.
+    created: float = field(default_factory=time.monotonic)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:

@@ -6,6 +6,7 @@ credential, as on Discord.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Final
 
@@ -25,6 +26,7 @@ CHANNEL_MESSAGE: Final = 4
 DEFERRED_CHANNEL_MESSAGE: Final = 5
 #: Message flag of a deferred response that is still "thinking".
 LOADING: Final = 1 << 7
+CALLBACK_DEADLINE: Final = 3.0  # seconds Discord waits for the first answer
 
 
 class InteractionRoutes(RouteGroup):
@@ -116,6 +118,9 @@ class InteractionRoutes(RouteGroup):
             raise unknown("Interaction")
         if handle.callback is not None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - handle.created > CALLBACK_DEADLINE:
+            # Discord forgets an interaction not answered (or deferred) within 3 seconds.
+            raise unknown("Interaction")
         body = await self.body(request)
         kind = int(body.get("type", 0))
         data: JSON = dict(body.get("data") or {})

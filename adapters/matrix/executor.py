@@ -20,6 +20,7 @@ from adapters.matrix.powers import (
     POWER_LEVELS_EVENT,
     PowerAction,
     RoomPowers,
+    default_level,
     denial,
     has_creator_power,
     is_muted,
@@ -288,6 +289,13 @@ class MatrixExecutor:
             await self._levels.forget_previous_level(room, target)
             return f"{target} was not muted in {room}"
         previous = await self._levels.get_previous_level(room, target)
+        if previous is None and user_level(powers, target) > default_level(powers):
+            # Nothing remembered, and falling back to users_default would lower them: a room
+            # where only some members may write (announcements), not a mute of ours.
+            return (
+                f"{target} is below the send level of {room} by the room's own rules, not by "
+                "a mute: already as it should be"
+            )
         try:
             content = unmute_content(powers, self._me, target, previous)
         except ValueError as exc:

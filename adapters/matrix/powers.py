@@ -134,6 +134,11 @@ def send_level(powers: RoomPowers) -> int:
     return min([events_default, *explicit])
 
 
+def default_level(powers: RoomPowers) -> int:
+    """``users_default``: the level of members without an entry of their own."""
+    return _int(powers.power_levels.get("users_default"), 0)
+
+
 def is_muted(powers: RoomPowers, user_id: str) -> bool:
     """Whether ``user_id`` is below the level needed to send messages."""
     return user_level(powers, user_id) < send_level(powers)

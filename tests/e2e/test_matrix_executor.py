@@ -152,6 +152,23 @@ async def test_unmute_of_a_member_without_an_entry_removes_the_entry(w: World) -
     assert isinstance(await send_text(w.member, room_id, "hello"), RoomSendResponse)
 
 
+async def test_unmute_never_lowers_a_member_of_a_room_where_few_may_write(w: World) -> None:
+    """An announcements room: events_default 50, a helper at 10. Nobody muted them; an
+    unmute for the whole community must not drop them to users_default."""
+    room_id = await shared_room(w, "12")
+    await set_level(w.bot, room_id, w.member.user_id, 10)
+    levels = await power_levels(w.observer, room_id)
+    answer = await w.bot.room_put_state(
+        room_id, "m.room.power_levels", {**levels, "events_default": 50}
+    )
+    assert getattr(answer, "event_id", None), answer
+
+    done = await w.executor.execute(Unmute(target=matrix(w.member.user_id)), room(room_id))
+
+    assert "not by a mute" in done
+    assert (await power_levels(w.observer, room_id))["users"][w.member.user_id] == 10
+
+
 async def test_a_kicked_member_is_out_of_the_room(w: World) -> None:
     room_id = await shared_room(w, "12")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import aiohttp
@@ -92,7 +92,22 @@ class MatrixFetcher:
         event = answer.event
         if not isinstance(event, RoomMessage):
             return None  # a state event, a redacted or undecryptable one
-        return message_from_event(event, RoomContext(room_id=room_id))
+        message = message_from_event(event, RoomContext(room_id=room_id))
+        edited = _latest_edit(event.source)
+        if message is None or edited is None or edited == message.text:
+            return message
+        # What members see now is the edit (servers no longer apply it to the event since
+        # Matrix 1.7); what was first said stays evidence too.
+        return replace(message, text=f"{edited} (edited; at first: {message.text})")
+
+
+def _latest_edit(source: Mapping[str, Any]) -> str | None:
+    """The body of the latest edit the server bundles with an event, if any."""
+    relations = (source.get("unsigned") or {}).get("m.relations") or {}
+    edit = relations.get("m.replace") or {}
+    new = (edit.get("content") or {}).get("m.new_content") or {}
+    body = new.get("body")
+    return body if isinstance(body, str) else None
 
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ import pytest
 from nio import AsyncClient, RoomSendError, RoomSendResponse, SyncResponse
 
 from adapters.matrix.executor import MatrixExecutor
+from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.stores import MemoryMatrixStore
 from bridge.model import (
     Account,
@@ -364,3 +365,27 @@ SENDS = 13
 @pytest.fixture
 def w(world: World) -> World:
     return world
+
+
+async def test_a_linked_message_that_was_edited_reads_as_members_see_it(w: World) -> None:
+    """Report evidence: servers no longer apply edits to the event; the fetcher does."""
+    room_id = await shared_room(w, "12")
+    sent = await send_text(w.member, room_id, "you are a useless noob")
+    assert isinstance(sent, RoomSendResponse), sent
+    edit = await w.member.room_send(
+        room_id,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": "* have a nice day",
+            "m.new_content": {"msgtype": "m.text", "body": "have a nice day"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": sent.event_id},
+        },
+    )
+    assert isinstance(edit, RoomSendResponse), edit
+
+    fetched = await MatrixFetcher(w.bot).fetch(f"https://matrix.to/#/{room_id}/{sent.event_id}")
+
+    assert fetched is not None
+    assert fetched.text == "have a nice day (edited; at first: you are a useless noob)"
+    assert fetched.author.account.id == w.member.user_id

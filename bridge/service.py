@@ -66,6 +66,10 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
     for rule in policy.rules:
         if not isinstance(rule, KeywordsRule | PiiRule) or rule.mode is not Mode.ENFORCE:
             continue
+        if not any(action.kind == "delete" for action in rule.actions):
+            continue  # blocking is deleting before anyone sees it: only for rules that delete
+        if isinstance(rule, PiiRule) and rule.own_contacts != "include":
+            continue  # AutoMod cannot tell a member's own number from someone else's
         roles = [int(r) for r in rule.exempt_roles if r.isdigit()]
         if rule.exempt_moderators:
             roles.extend(moderator_roles)

@@ -29,7 +29,7 @@ from bridge.model import (
 )
 from rules.escalation import Strike, StrikeLedger
 from rules.keywords import KeywordIndex
-from rules.pii import find_contacts
+from rules.pii import find_contacts, is_own
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -134,8 +134,13 @@ class Engine:
             cleaned, phones=rule.phones, emails=rule.emails, default_region=rule.default_region
         )
         for contact in contacts:
-            if not rule.allows(contact.excerpt):
-                return _mask(contact.excerpt)
+            if rule.allows(contact.excerpt):
+                continue
+            if rule.own_contacts != "include":
+                own = is_own(cleaned, contact)
+                if own is (rule.own_contacts == "exclude"):
+                    continue
+            return _mask(contact.excerpt)
         return None
 
     @staticmethod

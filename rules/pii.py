@@ -15,7 +15,7 @@ engine nothing to backtrack into, and repetitions are over disjoint character cl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -30,6 +30,27 @@ class Contact:
 
     kind: Literal["phone", "email"]
     excerpt: str
+    start: int = field(default=0, compare=False)  # where it begins in the cleaned text
+
+
+# "call me on", "my number is", "namba yangu ni", "nipigie": the author gives their own.
+# Only right before the contact, so "my friend's number is ..." is not one.
+_OWN = re.compile(
+    r"(?:\b(?:my|our)\s+(?:own\s+|personal\s+|work\s+|office\s+|phone\s+|mobile\s+"
+    r"|cell\s+|whatsapp\s+|safaricom\s+|airtel\s+|email\s+|e-mail\s+)?"
+    r"(?:number|no|phone|line|contact|contacts|email|e-mail|mail|address|whatsapp)"
+    r"(?:\s+(?:is|ni))?"
+    r"|\b(?:call|text|sms|reach|ping|email|mail|whatsapp|contact|phone|dm)\s+(?:me|us)"
+    r"(?:\s+(?:on|at|via|through|kwa))?"
+    r"|\b(?:namba|nambari|simu|email)\s+yangu(?:\s+ni)?"
+    r"|\bni(?:pigie|tumie|andikie)(?:\s+(?:kwa|kwenye|on))?"
+    r")\s*[:,-]?\s*$"
+)
+
+
+def is_own(cleaned: str, contact: Contact) -> bool:
+    """Whether the words just before ``contact`` give it as the author's own."""
+    return _OWN.search(cleaned[max(0, contact.start - 60) : contact.start]) is not None
 
 
 # --- phone numbers -------------------------------------------------------------------------
@@ -194,11 +215,13 @@ def _phones_in_groups(groups: list[_Group], region: str, plan: _Plan, budget: _B
     return found
 
 
-def _find_phones(cleaned: str, region: str) -> list[str]:
+def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
+    """E.164 numbers, each with the start of the run of digit groups it was read from."""
     plan = _plan(region)
     budget = _Budget()
-    found: list[str] = []
-    for text, glued in _PHONE_RUN.findall(cleaned):
+    found: list[tuple[str, int]] = []
+    for run in _PHONE_RUN.finditer(cleaned):
+        text, glued = run.groups()
         if budget.left <= 0:
             break  # digit soup: what was read so far is all this message gets
         if glued:
@@ -208,7 +231,11 @@ def _find_phones(cleaned: str, region: str) -> list[str]:
             text = text[: cut + 1] if cut >= 0 else ""
         segments = _segments(text) if ("-" in text or "." in text) else (text,)
         for segment in segments:
-            found.extend(_phones_in_groups(_groups(segment), region, plan, budget))
+            found.extend(
+                (number, run.start()) for number in _phones_in_groups(
+                    _groups(segment), region, plan, budget
+                )
+            )  # fmt: skip
     return found
 
 
@@ -295,12 +322,12 @@ def _email(match: re.Match[str]) -> str | None:
     return f"{local}@{'.'.join(labels)}"
 
 
-def _find_emails(cleaned: str) -> list[str]:
-    found: list[str] = []
+def _find_emails(cleaned: str) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
     for match in _EMAIL.finditer(cleaned):
         address = _email(match)
         if address is not None:
-            found.append(address)
+            found.append((address, match.start()))
     return found
 
 
@@ -319,8 +346,12 @@ def find_contacts(
     """
     contacts: list[Contact] = []
     if phones and _DIGIT.search(cleaned):
-        contacts.extend(Contact("phone", e164) for e164 in _find_phones(cleaned, default_region))
+        contacts.extend(
+            Contact("phone", e164, start) for e164, start in _find_phones(cleaned, default_region)
+        )
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
     if emails and ("@" in cleaned or ("at" in cleaned and _AT_WORD.search(cleaned))):
-        contacts.extend(Contact("email", address) for address in _find_emails(cleaned))
+        contacts.extend(
+            Contact("email", address, start) for address, start in _find_emails(cleaned)
+        )
     return contacts

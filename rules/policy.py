@@ -138,6 +138,10 @@ class PiiRule(_RuleBase):
     phones: bool = True
     emails: bool = True
     default_region: str = Field(default="KE", pattern=r"^[A-Z]{2}$")
+    # Contacts the author gives as their own ("call me on ...", "my email is ...", "namba
+    # yangu ni ..."): counted like any other ("include"), not counted ("exclude"), or the
+    # only ones counted ("only", for a milder rule of their own).
+    own_contacts: Literal["include", "exclude", "only"] = "include"
     # Contacts the community publishes itself: an address, "@lists.example.org" for every
     # address of a domain (public mailing lists), a phone number in any usual form.
     allow: tuple[str, ...] = ()

@@ -142,6 +142,9 @@ _HOME = (
 _SWAHILI = (
     r"\b(?:namba|nambari|number|no\.?|contact|whatsapp|wa|telegram|email|insta|ig|snap)"
     r"\s++yako\b"
+    # "namba yako ya ticket" (your ticket number) asks for no contact; "ya simu" does.
+    r"(?!\s++ya\s++(?:ticket|tiketi|order|oda|akaunti|account|id|kitambulisho|usajili"
+    r"|registration|booking|seat|kiti|meza|table)\b)"
 )
 
 # "your number?" on its own, at the start of a message or a sentence.

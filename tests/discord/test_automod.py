@@ -184,6 +184,18 @@ async def test_the_allow_list_reaches_discord_and_is_honoured(
         sim.post_message(world.alice, world.general, "a badword")
 
 
+def test_only_rules_that_delete_are_mirrored_and_not_ones_about_own_contacts() -> None:
+    """Blocking is deleting before anyone sees it: a notify-only rule must not block, and
+    AutoMod cannot tell a member's own number from someone else's."""
+    policy = parse_settings(
+        "[[rules]]\nid = 'veiled'\nkind = 'keywords'\nwords = ['watch your back']\n"
+        "actions = ['notify']\n"
+        "[[rules]]\nid = 'others'\nkind = 'pii'\nown_contacts = 'exclude'\n"
+        "[[rules]]\nid = 'slurs'\nkind = 'keywords'\nwords = ['badword']\n"
+    ).policy
+    assert [spec.name for spec in automod_specs(policy)] == ["slurs"]
+
+
 def test_automod_specs_carry_the_policys_exemptions() -> None:
     policy = parse_settings(
         """

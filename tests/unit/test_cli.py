@@ -52,7 +52,7 @@ def test_rules_eval_contract() -> None:
         "this is not json",
         {"id": "c", "platform": "discord", "author": "u1"},
         {"id": "d", "platform": "discord", "author": "u2", "channel": "c",
-         "text": "mail me at jane at gmail dot com", "ts": 101},
+         "text": "her mail: jane at gmail dot com", "ts": 101},
     ]  # fmt: skip
     stdin = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n"
     result = modbridge("rules", "eval", "--config", EXAMPLE, stdin=stdin)

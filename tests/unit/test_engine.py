@@ -276,6 +276,35 @@ def test_pii_allow_list_takes_domains_and_numbers_as_people_write_them() -> None
     assert not engine.evaluate(msg("mail jane@evil-lists.openinfra.dev.example", at=3)).clean
 
 
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("call me on 0712345678 if the venue is locked", True),
+        ("my number is 0712 345 678", True),
+        ("My email: jane@example.com", True),
+        ("namba yangu ni 0712345678", True),
+        ("nipigie 0712345678", True),
+        ("her number is 0712 345 678", False),
+        ("my friend's number is 0712 345 678", False),
+        ("call her on 0712345678", False),
+        ("0712345678 is my number", False),  # only words before the number count
+    ],
+)
+def test_contacts_the_author_gives_as_their_own(text: str, own: bool) -> None:
+    """The code of conduct protects *another* member's details: one's own are not doxxing,
+    yet a milder rule may still tell the moderators (it could be someone else's)."""
+    excluded = engine_for("[[rules]]\nid='p'\nkind='pii'\nown_contacts='exclude'\n")
+    only = engine_for("[[rules]]\nid='p'\nkind='pii'\nown_contacts='only'\n")
+    assert excluded.evaluate(msg(text)).clean is own
+    assert only.evaluate(msg(text)).clean is not own
+
+
+def test_a_message_with_ones_own_and_anothers_number_is_a_hit() -> None:
+    engine = engine_for("[[rules]]\nid='p'\nkind='pii'\nown_contacts='exclude'\n")
+    verdict = engine.evaluate(msg("call me on 0712345678, or her on 0722 000 111"))
+    assert verdict.hits[0].matched.endswith("11")
+
+
 def test_pii_allow_entry_that_is_nothing_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"allow: 'the office' is neither an e-mail"):
         engine_for("[[rules]]\nid='p'\nkind='pii'\nallow=['the office']\n")

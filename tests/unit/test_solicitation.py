@@ -73,6 +73,7 @@ def solicitation(text: str) -> str | None:
         ("which estate do you live in", "which estate do you live"),
         # Swahili and Sheng
         ("nipe namba yako", "namba yako"),
+        ("nipe namba yako ya simu", "namba yako"),
         ("tuma whatsapp yako", "whatsapp yako"),
         ("unaishi wapi", "unaishi wapi"),
     ],
@@ -92,6 +93,9 @@ def test_requests_for_private_contact_are_found(text: str, phrase: str) -> None:
         "send your email to info@openinfra.co.ke to register",
         "please drop your questions in the chat",
         "drop your email below and we'll send the slides",
+        # numbers that are no contact: "your ticket number", "your order number"
+        "namba yako ya ticket ni gani?",
+        "nitumie namba yako ya order",
         # phones and e-mail as things
         "my phone charger died",
         "e-mail digests go out weekly",

@@ -8,6 +8,7 @@ message's author is as a member (linked accounts share one member key).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
@@ -29,7 +30,7 @@ from bridge.model import (
 )
 from rules.escalation import Strike, StrikeLedger
 from rules.keywords import KeywordIndex
-from rules.pii import find_contacts, is_own
+from rules.pii import Contact, find_contacts, is_own
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -130,10 +131,7 @@ class Engine:
 
     @staticmethod
     def _pii(rule: PiiRule, cleaned: str) -> str | None:
-        contacts = find_contacts(
-            cleaned, phones=rule.phones, emails=rule.emails, default_region=rule.default_region
-        )
-        for contact in contacts:
+        for contact in _contacts(cleaned, rule.phones, rule.emails, rule.default_region):
             if rule.allows(contact.excerpt):
                 continue
             if rule.own_contacts != "include":
@@ -304,3 +302,9 @@ class Engine:
                     )
                 )
         return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))
+
+
+@functools.lru_cache(maxsize=4)
+def _contacts(cleaned: str, phones: bool, emails: bool, region: str) -> tuple[Contact, ...]:
+    """The contacts in a message, read once for all the pii rules that judge it."""
+    return tuple(find_contacts(cleaned, phones=phones, emails=emails, default_region=region))

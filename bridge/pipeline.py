@@ -142,15 +142,22 @@ class Pipeline:
         if message.author.is_bot:
             return None
         key = _message_key(message)
-        if key in self._recent or await self._repos.cases.opened_for(key):
-            return None  # delivered twice (a replay after a reconnect or a restart)
-        self._recent[key] = None
-        if len(self._recent) > RECENT_MESSAGES:
-            self._recent.popitem(last=False)
         member_id = await self.member_of(message.author.account)
         lock = self._member_locks.setdefault(member_id, asyncio.Lock())
-        async with lock:
-            return await self._judge(message, member_id)
+        async with lock:  # one member's messages one at a time: a replay waits its turn
+            if key in self._recent or await self._repos.cases.opened_for(key):
+                return None  # delivered twice (a replay after a reconnect or a restart)
+            try:
+                verdict = await self._judge(message, member_id)
+            except Exception:
+                # Nothing was recorded: the redelivery must be judged, and points the engine
+                # counted in memory are read again from storage.
+                self._loaded[1].discard(member_id)
+                raise
+            self._recent[key] = None
+            if len(self._recent) > RECENT_MESSAGES:
+                self._recent.popitem(last=False)
+            return verdict
 
     async def _judge(self, message: Message, member_id: int) -> Verdict:
         engine = self._engine()

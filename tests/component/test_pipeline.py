@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bridge.commands import parse_command
 from bridge.model import (
@@ -260,5 +264,33 @@ async def test_a_rule_in_observe_mode_records_and_does_nothing(tmp_path: Path) -
         assert await bot.repos.cases.get(1) is None
         (entry,) = [e for e in await bot.repos.audit.recent() if e.event == "observed"]
         assert entry.details == {"message_id": "$observed", "rules": ["insults"]}
+    finally:
+        await bot.db.close()
+
+
+async def test_a_message_whose_judging_failed_is_judged_when_delivered_again(
+    tmp_path: Path,
+) -> None:
+    """A storage error while recording the verdict: the platform delivers it again (the
+    sync token was not saved either) and it must not pass for a replay."""
+    bot = await ModBot.open(tmp_path / "db.sqlite")
+    real = bot.repos.outbox.enqueue
+    failures = [sqlite3.OperationalError("database or disk is full")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    bot.repos.outbox.enqueue = flaky  # type: ignore[method-assign]
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await bot.say("you idiot", author="@ann:hs", mid="$again")
+        await bot.say("you idiot", author="@ann:hs", mid="$again")  # delivered again
+        await bot.drain()
+        assert ("DeleteMessage", "!a:hs") in bot.matrix.kinds()
+        case = await bot.repos.cases.get(1)
+        assert case is not None
+        assert "live points: 2" in await bot.command("!history @ann:hs", origin="h")
     finally:
         await bot.db.close()

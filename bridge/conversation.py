@@ -27,6 +27,8 @@ STEPS = ("what", "who", "where", "evidence", "share")
 _LINK = re.compile(r"https?://\S+")
 _NO = {"no", "n", "nope", "none", "-", "hapana"}
 _YES = {"yes", "y", "ok", "sure", "ndiyo"}
+MAX_TEXT = 4000  # characters of a direct message that are read
+MAX_LINKS = 5  # message links read per message
 _TRAILING = ").,;!?'\""  # punctuation a mention swallows: "(@me:hs)," is @me:hs
 _USER = re.compile(r"<@!?\d{15,21}>|@[^:\s]+:[^\s]+|discord:\d{15,21}|matrix:@[^:\s]+:[^\s]+")
 
@@ -49,6 +51,7 @@ class DirectMessages:
         self._linking = linking
         self._texts = texts
         self._fetchers = fetchers
+        self._fetched: dict[str, Message | None] = {}  # links read for the current answer
         self._clock = clock
 
     async def answer(self, message: Message) -> str:
@@ -58,7 +61,10 @@ class DirectMessages:
             # there to read, so nothing is taken and nothing is said but where to write.
             return self._texts.private_only
         author = message.author
-        text = message.text.strip()
+        # A report is a few sentences: a huge message costs storage and link reads, not more
+        # information (each link read can take seconds, and DMs are answered in turn).
+        text = message.text.strip()[:MAX_TEXT]
+        self._fetched.clear()
         if message.attachments and not text:
             # A screenshot: it cannot be kept (nor read), and must not pass for an answer.
             return self._texts.report_no_files
@@ -158,7 +164,7 @@ class DirectMessages:
                 continue
             if account not in mine:
                 return account
-        for link in _LINK.findall(text):
+        for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
             if fetched is not None and _bare(fetched.author.account) not in mine:
                 return fetched.author.account
@@ -169,7 +175,7 @@ class DirectMessages:
         reporter's own messages are left out: their link and words would name them."""
         mine = await self._own_accounts(reporter)
         out = []
-        for link in _LINK.findall(text)[:10]:
+        for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
             if fetched is None:
                 out.append(link)
@@ -182,7 +188,7 @@ class DirectMessages:
     async def _without_own_links(self, text: str, reporter: Account) -> str:
         """``text`` without links to the reporter's own messages (they would name them)."""
         mine = await self._own_accounts(reporter)
-        for link in _LINK.findall(text)[:10]:
+        for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
             if fetched is not None and _bare(fetched.author.account) in mine:
                 text = text.replace(link, "(link left out)")
@@ -194,11 +200,16 @@ class DirectMessages:
         return {_bare(a) for a in [account, *(row.account for row in linked)]}
 
     async def _fetch(self, link: str) -> Message | None:
-        for fetcher in self._fetchers.values():
-            message = await fetcher.fetch(link)
-            if message is not None:
-                return message
-        return None
+        """The linked message, read once per answer (who, evidence and the reporter's own
+        links look at the same links)."""
+        if link not in self._fetched:
+            found = None
+            for fetcher in self._fetchers.values():
+                found = await fetcher.fetch(link)
+                if found is not None:
+                    break
+            self._fetched[link] = found
+        return self._fetched[link]
 
     async def _draft(self, account: Account) -> dict[str, object] | None:
         raw = await self._repos.kv.get(self._key(account))

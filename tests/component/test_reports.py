@@ -267,3 +267,22 @@ async def test_moderators_cannot_touch_a_case_about_a_moderator(bot: ModBot) -> 
     assert await bot.command("!pardon 1", moderator="@mod:hs", origin="p") == (
         "There is no case #1."
     )
+
+
+async def test_a_direct_message_full_of_links_reads_only_a_few(bot: ModBot) -> None:
+    """Each link read may take seconds and direct messages are answered in turn: a member
+    cannot stall the bot with 1,500 links."""
+    asked: list[str] = []
+    real = bot.fetch
+
+    async def counting(link: str) -> Message | None:
+        asked.append(link)
+        return await real(link)
+
+    bot.fetch = counting  # type: ignore[method-assign]
+    links = " ".join(f"https://matrix.to/#/!a:hs/$e{n}" for n in range(1500))
+    await bot.dm(REPORTER, "report")
+    await bot.dm(REPORTER, "He keeps posting in general")
+    await bot.dm(REPORTER, links)  # the "who" step
+    assert len(asked) <= 5
+    assert len(set(asked)) == len(asked)  # each link read once

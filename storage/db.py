@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -198,6 +199,7 @@ class Database:
         """Open (or create) the database at ``path``, configure it and migrate it to the latest
         schema. ``clock`` gives the timestamps repositories write; ``migrations`` replaces the
         packaged ones (tests use it)."""
+        _private(Path(path))
         # isolation_level=None: the sqlite3 module must not open transactions behind our back;
         # we issue BEGIN/COMMIT ourselves.
         conn = await aiosqlite.connect(path, isolation_level=None)
@@ -360,3 +362,13 @@ class Database:
 async def _pragma(conn: aiosqlite.Connection, statement: str) -> Any:
     rows = list(await conn.execute_fetchall(f"PRAGMA {statement}"))
     return rows[0][0] if rows else None
+
+
+def _private(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds reporters' identities
+    and the Matrix login); SQLite gives its -wal and -shm files the same mode."""
+    if str(path) == ":memory:":
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)

@@ -204,3 +204,22 @@ async def test_close_twice_and_no_use_after_close(db_path: Path) -> None:
     await db.close()
     with pytest.raises(StorageError, match="closed"):
         await db.schema_version()
+
+
+async def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds reporters' identities and the Matrix login."""
+    path = tmp_path / "modbridge.db"
+    path.touch(mode=0o644)  # an older file, made under a lax umask
+    db = await Database.open(path)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x)")
+        modes = _modes(tmp_path)  # while open: the -wal and -shm files exist too
+    finally:
+        await db.close()
+    assert len(modes) == 3, modes
+    assert all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
+def _modes(folder: Path) -> dict[str, int]:
+    return {file.name: file.stat().st_mode for file in folder.iterdir()}

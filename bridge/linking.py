@@ -62,7 +62,13 @@ class Linking:
             return await self._unlink(account, by=account.key, reason="asked by the member")
         if len(words) == 1:
             code = self._new_code()
-            await self._repos.links.issue(account, code, CODE_TTL)
+            # Another member may hold the same 6 digits right now: draw again.
+            for _ in range(5):
+                if await self._repos.links.issue(account, code, CODE_TTL):
+                    break
+                code = self._new_code()
+            else:
+                return "I could not make a code just now. Please send `link` again in a minute."
             log.info("link code issued to %s", account.key)
             return (
                 f"Your link code is {code}. Within 10 minutes, send `link {code}` to me from "

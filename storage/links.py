@@ -21,21 +21,31 @@ class LinkCodeRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def issue(self, account: Account, code: str, ttl: timedelta) -> None:
-        """Store ``code`` for ``account``; earlier unused codes of that account stop working."""
-        now = self._db.clock()
+    async def issue(self, account: Account, code: str, ttl: timedelta) -> bool:
+        """Store ``code`` for ``account``; earlier unused codes of that account stop working.
+        False if another account holds the same code right now (ask again with a new one).
+
+        Codes that can no longer be redeemed (used or expired) are deleted here, and failed
+        attempts older than a day: the tables hold only what still matters.
+        """
+        now = to_db_time(self._db.clock())
         async with self._db.transaction() as t:
             await t.execute(
-                "UPDATE link_codes SET used_at = ? WHERE platform = ? AND platform_id = ?"
-                " AND used_at IS NULL",
-                (to_db_time(now), account.platform.value, account.id),
+                "DELETE FROM link_codes WHERE used_at IS NOT NULL OR expires_at <= ?"
+                " OR (platform = ? AND platform_id = ?)",
+                (now, account.platform.value, account.id),
             )
             await t.execute(
+                "DELETE FROM link_attempts WHERE at < ?",
+                (to_db_time(self._db.clock() - timedelta(days=1)),),
+            )
+            inserted = await t.execute(
                 "INSERT INTO link_codes (code_hash, platform, platform_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (_hash(code), account.platform.value, account.id, to_db_time(now),
-                 to_db_time(now + ttl)),
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
+                (_hash(code), account.platform.value, account.id, now,
+                 to_db_time(self._db.clock() + ttl)),
             )  # fmt: skip
+        return inserted > 0
 
     async def redeem(self, code: str) -> Account | None:
         """The account that was issued ``code``, if it is unused and unexpired; uses it up."""

@@ -216,3 +216,17 @@ async def test_a_ban_lifted_by_hand_is_not_reapplied_on_rejoin(bot: ModBot) -> N
     )
     await bot.drain()
     assert len([a for a, _ in bot.matrix.done if isinstance(a, Ban)]) == bans  # not re-banned
+
+
+async def test_a_code_can_come_up_again_and_two_members_never_hold_the_same(
+    bot: ModBot,
+) -> None:
+    """Six digits repeat: a used or expired code is gone, a live one is not handed out twice."""
+    other = Account(platform=Platform.DISCORD, id="333333333333333333")
+    draws = iter(["111111", "111111", "222222"])
+    bot.linking._new_code = lambda: next(draws)  # the code source, scripted
+    assert "111111" in await bot.dm(MX, "link")
+    assert "222222" in await bot.dm(other, "link")  # 111111 is MX's: drawn again
+    assert "Linked" in await bot.dm(DC, "link 111111")
+    draws = iter(["111111"])
+    assert "111111" in await bot.dm(other, "link")  # used up, so free again

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
 from bridge.pipeline import Pipeline
@@ -18,6 +18,8 @@ from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
 from storage.timers import NewTimer, TimerRepository, TimerRow
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = timedelta(minutes=1)  # a timer that failed to fire is tried again after this
 
 
 class Scheduler:
@@ -40,7 +42,11 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
+    async def run(self, ready: Awaitable[object] | None = None) -> None:
+        """Fire due timers every ``interval`` until stopped; first wait for ``ready`` (every
+        platform connected: a timer fired before would find no space to act in)."""
+        if ready is not None:
+            await ready
         while not self._stop.is_set():
             try:
                 await self.fire_due()
@@ -56,7 +62,10 @@ class Scheduler:
             try:
                 await self._fire(timer)
             except Exception as exc:  # one broken timer must not stall every other one
-                log.error("timer %s (%s) failed: %s", timer.id, timer.kind, type(exc).__name__)
+                log.error("timer %s (%s) failed, again in a minute: %s", timer.id, timer.kind,
+                          type(exc).__name__)  # fmt: skip
+                await self._timers.postpone(timer.id, self._clock() + RETRY_AFTER)
+                continue
             await self._timers.mark_fired(timer.id)
             fired += 1
         return fired

@@ -139,6 +139,8 @@ class Service:
         self.settings = settings
         self._path = config_path
         self._stop = asyncio.Event()
+        # Set once each platform has connected: timers wait for all (they act in every space).
+        self._up = {platform: asyncio.Event() for platform in Platform}
         self.matrix: MatrixConnection | None = None
         self.discord: DiscordConnection | None = None
         self._executors: dict[Platform, ActionExecutor] = {}
@@ -224,7 +226,7 @@ class Service:
         antispam: AntispamServer | None = None
         tasks = [
             asyncio.create_task(worker.run(), name="worker"),
-            asyncio.create_task(scheduler.run(), name="timers"),
+            asyncio.create_task(scheduler.run(ready=self._platforms_up()), name="timers"),
             asyncio.create_task(self.policy.run(self._stop), name="policy"),
         ]
         try:
@@ -270,6 +272,14 @@ class Service:
         if self._failure is not None:
             raise self._failure
 
+    async def _platforms_up(self) -> None:
+        """Until every configured platform has connected once (and knows its spaces)."""
+        configured = {
+            Platform.MATRIX: self.settings.matrix is not None,
+            Platform.DISCORD: self.settings.discord is not None,
+        }
+        await asyncio.gather(*(self._up[p].wait() for p, on in configured.items() if on))
+
     def _platform_ended(self, task: asyncio.Task[None]) -> None:
         """A platform connection gave up (credentials refused, a bug): stop, do not idle on."""
         if task.cancelled() or self._stop.is_set() or task.exception() is None:
@@ -309,6 +319,7 @@ class Service:
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
+        self._up[Platform.MATRIX].set()
         try:
             await connection.run()
         finally:
@@ -343,6 +354,7 @@ class Service:
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()
+        self._up[Platform.DISCORD].set()
         log.info("Discord connection up: %d protected guilds", len(connection.protected_guilds))
         await connection.run()
 

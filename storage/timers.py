@@ -118,6 +118,14 @@ class TimerRepository:
             )
         return changed == 1
 
+    async def postpone(self, timer_id: int, due_at: datetime) -> None:
+        """Make a timer due again at ``due_at`` (firing it failed; it must not be lost)."""
+        async with self._db.transaction() as t:
+            await t.execute(
+                "UPDATE timers SET due_at = ? WHERE id = ? AND fired_at IS NULL",
+                (to_db_time(due_at), timer_id),
+            )
+
     async def cancel(self, key: str, *, tx: Transaction | None = None) -> bool:
         """Cancel a pending timer by key; False if none was pending."""
         async with self._db.using(tx) as t:

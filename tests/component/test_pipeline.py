@@ -294,3 +294,39 @@ async def test_a_message_whose_judging_failed_is_judged_when_delivered_again(
         assert "live points: 2" in await bot.command("!history @ann:hs", origin="h")
     finally:
         await bot.db.close()
+
+
+async def test_a_timer_that_fails_to_fire_is_tried_again_not_lost(bot: ModBot) -> None:
+    await bot.command("!mute @bob:hs 30m spamming", origin="m")
+    await bot.drain()
+    real = bot.pipeline.enqueue_actions
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> int:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    bot.pipeline.enqueue_actions = flaky  # type: ignore[method-assign]
+    bot.clock.advance(minutes=31)
+    assert await bot.scheduler.fire_due() == 0  # failed: postponed a minute
+    assert await bot.scheduler.fire_due() == 0  # not due yet
+    bot.clock.advance(minutes=1)
+    assert await bot.scheduler.fire_due() == 1
+    await bot.drain()
+    assert sorted(s for a, s in bot.matrix.done if isinstance(a, Unmute)) == ["!a:hs", "!b:hs"]
+
+
+async def test_timers_wait_until_every_platform_is_up(bot: ModBot) -> None:
+    """Fired before a platform knows its spaces, an unmute would reach no room at all."""
+    await bot.command("!mute @bob:hs 30m spamming", origin="m")
+    await bot.drain()
+    bot.clock.advance(minutes=31)
+    up = asyncio.Event()
+    timers = asyncio.create_task(bot.scheduler.run(ready=up.wait()))
+    await asyncio.sleep(0.1)
+    assert not [a for a, _ in bot.matrix.done if isinstance(a, Unmute)]
+    up.set()
+    await eventually(lambda: any(isinstance(a, Unmute) for a, _ in bot.matrix.done))
+    bot.scheduler.stop()
+    await timers

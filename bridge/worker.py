@@ -73,7 +73,11 @@ class ActionWorker:
         self._on_failure = on_failure
         self._clock = clock
         self._batch = batch
-        self._slots = asyncio.Semaphore(concurrency)
+        # Per platform: a platform that hangs holds up only its own actions.
+        self._slots = {platform: asyncio.Semaphore(concurrency) for platform in Platform}
+        # Claimed by this worker and not finished: queued behind others of their member and
+        # space, their lease may run out and the outbox hand them out again. Not twice here.
+        self._in_flight: set[int] = set()
         self._poll = poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
@@ -104,6 +108,9 @@ class ActionWorker:
                 rows = []
                 await asyncio.sleep(self._poll)
             for row in rows:
+                if row.id in self._in_flight:
+                    continue
+                self._in_flight.add(row.id)
                 key = _group(row)
                 task = asyncio.create_task(self._after(tails.get(key), row))
                 tails[key] = task
@@ -126,10 +133,13 @@ class ActionWorker:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def _after(self, previous: asyncio.Task[None] | None, row: ActionRow) -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
-        async with self._slots:
-            await self._attempt(row)
+        try:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            async with self._slots[row.platform]:
+                await self._attempt(row)
+        finally:
+            self._in_flight.discard(row.id)
 
     async def run_once(self) -> int:
         """Carry out every action that is due now; return how many were attempted."""
@@ -143,7 +153,7 @@ class ActionWorker:
         return len(rows)
 
     async def _run_group(self, rows: list[ActionRow]) -> None:
-        async with self._slots:
+        async with self._slots[rows[0].platform]:
             for row in rows:
                 await self._attempt(row)
 

@@ -12,12 +12,15 @@ import pytest
 from bridge.commands import parse_command
 from bridge.model import (
     Account,
+    Action,
     Author,
     Ban,
     Channel,
     DeleteMessage,
     Mute,
+    NotifyModerators,
     Platform,
+    Space,
     Unmute,
     Warn,
 )
@@ -330,3 +333,65 @@ async def test_timers_wait_until_every_platform_is_up(bot: ModBot) -> None:
     await eventually(lambda: any(isinstance(a, Unmute) for a, _ in bot.matrix.done))
     bot.scheduler.stop()
     await timers
+
+
+async def test_actions_waiting_past_their_lease_are_not_carried_out_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight notices queue behind one hung homeserver (each attempt times out after a
+    minute): the ones still waiting when their 5-minute lease runs out are handed out by
+    the outbox again, and must not run a second time."""
+    monkeypatch.setattr("bridge.worker.ACTION_TIMEOUT", 0.1)  # stands for the real 60 s
+    bot = await ModBot.open(tmp_path / "db.sqlite")
+
+    class HungThenBack:
+        def __init__(self) -> None:
+            self.hangs = 6
+            self.delivered: list[str] = []
+
+        async def execute(self, action: Action, space: Space) -> str:
+            if self.hangs > 0:
+                self.hangs -= 1
+                bot.clock.advance(seconds=60)  # what each timed-out attempt costs
+                await asyncio.sleep(1)
+            assert isinstance(action, NotifyModerators)
+            self.delivered.append(action.text)
+            return "sent"
+
+    homeserver = HungThenBack()
+    bot.worker._executors = {Platform.MATRIX: homeserver}
+    for n in range(8):
+        await bot.pipeline.enqueue_actions(
+            None, [NotifyModerators(text=f"notice {n}")], member_id=None, origin=f"n{n}"
+        )
+    worker = asyncio.create_task(bot.worker.run())
+
+    async def time_passes() -> None:  # retries become due as the (fake) minutes go by
+        while True:
+            await asyncio.sleep(0.05)
+            bot.clock.advance(seconds=10)
+            bot.worker.wake()
+
+    clock = asyncio.create_task(time_passes())
+    try:
+        await eventually(lambda: len(set(homeserver.delivered)) == 8, within=20)
+        await asyncio.sleep(0.3)
+    finally:
+        clock.cancel()
+        bot.worker.stop()
+        await worker
+        await bot.db.close()
+    assert sorted(homeserver.delivered) == [f"notice {n}" for n in range(8)]
+
+
+async def test_a_hung_platform_holds_up_only_its_own_actions(bot: ModBot) -> None:
+    """Twenty raid bans stuck on Discord take every Discord slot, none of Matrix's."""
+    gate = asyncio.Event()
+    bot.discord.held_spaces.update({"g1": gate, "g2": gate})
+    bot.moderation._answer_wait = 0
+    for n in range(10):
+        await bot.command(f"!ban discord:2222222222222222{n:02d} raid", origin=f"raid{n}")
+    await bot.say("call her on 0712 345 678", author="@doxer:hs", mid="$dox")
+    await eventually(lambda: any(isinstance(a, DeleteMessage) for a, _ in bot.matrix.done))
+    assert not [a for a, _ in bot.discord.done if isinstance(a, Ban)]  # still stuck
+    gate.set()

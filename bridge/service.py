@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,6 +106,23 @@ def _automod_forms(entry: str) -> list[str]:
     return forms
 
 
+@contextlib.contextmanager
+def _only_instance(database: Path) -> Iterator[None]:
+    """Hold ``<database>.lock`` while running: a second service on the same database would
+    take the first one's actions in hand again (it believes them left by a crash)."""
+    with open(f"{database}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another modbridge is already running on {database}; stop it first"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -178,12 +196,14 @@ class Service:
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
-        db = await Database.open(Path(self.settings.storage.path), clock=utc_now)
-        try:
-            await self._run(db)
-        finally:
-            # aiosqlite's thread is not a daemon: an unclosed database would hang the exit.
-            await db.close()
+        path = Path(self.settings.storage.path)
+        with _only_instance(path):
+            db = await Database.open(path, clock=utc_now)
+            try:
+                await self._run(db)
+            finally:
+                # aiosqlite's thread is not a daemon: an unclosed database would hang the exit.
+                await db.close()
 
     async def _run(self, db: Database) -> None:
         repos = Repositories.over(db)

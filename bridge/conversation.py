@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -23,11 +24,14 @@ from storage.consent import DmPolicy
 from storage.repositories import Repositories
 
 DRAFT_TTL = timedelta(hours=1)
+DRAFT_PREFIX = "report.draft:"  # kv keys of report conversations in progress
 STEPS = ("what", "who", "where", "evidence", "share")
 _LINK = re.compile(r"https?://\S+")
 _NO = {"no", "n", "nope", "none", "-", "hapana"}
 _YES = {"yes", "y", "ok", "sure", "ndiyo"}
 MAX_TEXT = 4000  # characters of a direct message that are read
+PACE_LIMIT = 20  # direct messages per member per PACE_WINDOW; more are not read
+PACE_WINDOW = timedelta(minutes=1)
 MAX_LINKS = 5  # message links read per message
 _TRAILING = ").,;!?'\""  # punctuation a mention swallows: "(@me:hs)," is @me:hs
 _USER = re.compile(r"<@!?\d{15,21}>|@[^:\s]+:[^\s]+|discord:\d{15,21}|matrix:@[^:\s]+:[^\s]+")
@@ -53,6 +57,23 @@ class DirectMessages:
         self._fetchers = fetchers
         self._fetched: dict[str, Message | None] = {}  # links read for the current answer
         self._clock = clock
+        self._pace: dict[str, deque[datetime]] = {}  # account -> its recent messages
+
+    def pace(self, account: Account) -> str | None:
+        """None to go on with a member's message; else too many in a minute: the text to
+        answer once ("" for the rest, which get no answer). Nothing a member sends can make
+        the bot write to the database or read links faster than this."""
+        now = self._clock()
+        recent = self._pace.setdefault(account.key, deque())
+        while recent and now - recent[0] > PACE_WINDOW:
+            recent.popleft()
+        recent.append(now)
+        if len(self._pace) > 10_000:  # forget members who went quiet
+            for key in [k for k, v in self._pace.items() if now - v[-1] > PACE_WINDOW]:
+                del self._pace[key]
+        if len(recent) <= PACE_LIMIT:
+            return None
+        return self._texts.too_fast if len(recent) == PACE_LIMIT + 1 else ""
 
     async def answer(self, message: Message) -> str:
         """The bot's answer to ``message`` (a direct message from a member)."""
@@ -226,7 +247,7 @@ class DirectMessages:
 
     @staticmethod
     def _key(account: Account) -> str:
-        return f"report.draft:{account.key}"
+        return f"{DRAFT_PREFIX}{account.key}"
 
     # -- DM consent ---------------------------------------------------------------------------
 

@@ -149,6 +149,11 @@ class Core:
         """A member wrote to the bot directly: a report, DM consent, linking accounts."""
         # No account in this log line: a direct message may be a confidential report.
         log.info("direct message %s received", message.id)
+        refusal = self._direct.pace(message.author.account)
+        if refusal is not None:  # too many in a minute: not read
+            if refusal:
+                await self._answer(message, refusal)
+            return
         if message.text.lstrip().startswith("!"):
             # A non-moderator's command (a moderator's arrives as on_command): refuse it
             # as a command rather than answer with the linking help.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
@@ -20,6 +20,8 @@ from storage.timers import NewTimer, TimerRepository, TimerRow
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(minutes=1)  # a timer that failed to fire is tried again after this
+CHORES_EVERY = timedelta(hours=1)
+Chore = Callable[[datetime], Awaitable[int]]  # given now, delete what is stale; say how many
 
 
 class Scheduler:
@@ -32,12 +34,15 @@ class Scheduler:
         pipeline: Pipeline,
         clock: Callable[[], datetime],
         interval: float = 1.0,
+        chores: Sequence[Chore] = (),
     ) -> None:
         self._timers = timers
         self._pipeline = pipeline
         self._clock = clock
         self._interval = interval
         self._stop = asyncio.Event()
+        self._chores = chores
+        self._chores_done: datetime | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -50,10 +55,23 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 await self.fire_due()
+                await self.tidy()
             except Exception as exc:  # the database is busy or gone: try again next tick
                 log.warning("timers could not be fired: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+
+    async def tidy(self) -> None:
+        """Once an hour, the chores: delete what no longer matters (fired timers, abandoned
+        report drafts), so the database does not grow without end."""
+        now = self._clock()
+        if self._chores_done is not None and now - self._chores_done < CHORES_EVERY:
+            return
+        self._chores_done = now
+        for chore in self._chores:
+            removed = await chore(now)
+            if removed:
+                log.info("housekeeping removed %d old rows", removed)
 
     async def fire_due(self) -> int:
         """Fire every timer that is due now; return how many fired."""

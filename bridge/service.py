@@ -15,7 +15,7 @@ import fcntl
 import logging
 import signal
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
@@ -27,7 +27,7 @@ from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
-from bridge.conversation import DirectMessages
+from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform, Tell
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 # Rust-regex patterns for Discord AutoMod (a first line of defence; our engine sees more).
 KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
+
+KEEP_DONE_TIMERS = timedelta(days=30)  # fired timers kept this long, for a look afterwards
 
 NO_PLATFORM = (
     "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
@@ -241,7 +243,13 @@ class Service:
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
         )  # fmt: skip
-        scheduler = Scheduler(timers=repos.timers, pipeline=self.pipeline, clock=utc_now)
+        scheduler = Scheduler(
+            timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
+            chores=[
+                lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
+                lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
+            ],
+        )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None
         tasks = [

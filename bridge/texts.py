@@ -53,6 +53,9 @@ class Texts(BaseModel):
         "I cannot keep files or pictures. Please say in words what it shows, or send a link "
         "to the message it is in."
     )
+    too_fast: str = (
+        "You are writing faster than I can read. I will read your messages again in a minute."
+    )
     report_cancelled: str = "Cancelled. Nothing was sent to anyone."
     report_received: str = (
         "Thank you. Your report is case #{case}. The moderators will look at it. "

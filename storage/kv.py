@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from storage.db import Database, Transaction, to_db_time
 
 
@@ -31,3 +33,11 @@ class KeyValueRepository:
         """Remove ``key``; False if it was not there."""
         async with self._db.using(tx) as t:
             return await t.execute("DELETE FROM kv WHERE key = ?", (key,)) == 1
+
+    async def delete_stale(self, prefix: str, older_than: datetime) -> int:
+        """Remove the keys starting with ``prefix`` not written since ``older_than``."""
+        async with self._db.transaction() as t:
+            return await t.execute(
+                "DELETE FROM kv WHERE key >= ? AND key < ? AND updated_at < ?",
+                (prefix, prefix + "\uffff", to_db_time(older_than)),
+            )

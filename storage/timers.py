@@ -118,6 +118,14 @@ class TimerRepository:
             )
         return changed == 1
 
+    async def delete_done(self, before: datetime) -> int:
+        """Remove timers that fired or were cancelled before ``before`` (they did their job)."""
+        stamp = to_db_time(before)
+        async with self._db.transaction() as t:
+            return await t.execute(
+                "DELETE FROM timers WHERE fired_at < ? OR cancelled_at < ?", (stamp, stamp)
+            )
+
     async def postpone(self, timer_id: int, due_at: datetime) -> None:
         """Make a timer due again at ``due_at`` (firing it failed; it must not be lost)."""
         async with self._db.transaction() as t:

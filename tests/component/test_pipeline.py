@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.commands import parse_command
+from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL
 from bridge.model import (
     Account,
     Action,
@@ -24,6 +26,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
+from bridge.scheduler import Scheduler
 from bridge.worker import backoff
 from storage.outbox import ActionState
 from tests.component.harness import ModBot, eventually
@@ -395,3 +398,28 @@ async def test_a_hung_platform_holds_up_only_its_own_actions(bot: ModBot) -> Non
     await eventually(lambda: any(isinstance(a, DeleteMessage) for a, _ in bot.matrix.done))
     assert not [a for a, _ in bot.discord.done if isinstance(a, Ban)]  # still stuck
     gate.set()
+
+
+async def test_housekeeping_deletes_fired_timers_and_abandoned_report_drafts(
+    bot: ModBot,
+) -> None:
+    member = Account(platform=Platform.MATRIX, id="@ann:hs")
+    assert "What happened?" in await bot.dm(member, "report")  # and never comes back
+    await bot.command("!mute @bob:hs 30m spamming", origin="m")
+    bot.clock.advance(minutes=61)
+    assert await bot.scheduler.fire_due() == 1
+    scheduler = Scheduler(
+        timers=bot.repos.timers, pipeline=bot.pipeline, clock=bot.clock,
+        chores=[
+            lambda now: bot.repos.timers.delete_done(now - timedelta(days=30)),
+            lambda now: bot.repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
+        ],
+    )  # fmt: skip
+    await scheduler.tidy()
+    assert await bot.repos.kv.get(f"{DRAFT_PREFIX}{member.key}") is None  # over an hour old
+    async with bot.db.transaction(write=False) as t:
+        assert (await t.fetchrow("SELECT count(*) AS n FROM timers"))["n"] == 1  # fired today
+    bot.clock.advance(days=31)
+    await scheduler.tidy()
+    async with bot.db.transaction(write=False) as t:
+        assert (await t.fetchrow("SELECT count(*) AS n FROM timers"))["n"] == 0

@@ -286,3 +286,27 @@ async def test_a_direct_message_full_of_links_reads_only_a_few(bot: ModBot) -> N
     await bot.dm(REPORTER, links)  # the "who" step
     assert len(asked) <= 5
     assert len(set(asked)) == len(asked)  # each link read once
+
+
+async def test_a_member_writing_too_fast_is_read_again_a_minute_later(bot: ModBot) -> None:
+    """A flood of direct messages cannot make the bot write or read links without end."""
+    member = Account(platform=Platform.DISCORD, id="515151515151515151")
+
+    async def send(n: int) -> None:
+        await bot.core.on_direct_message(
+            Message(
+                id=f"flood{n}", author=Author(account=member),
+                channel=Channel(platform=Platform.DISCORD, id="dm-flood", is_dm=True),
+                text=f"dm allow @friend{n}:hs", ts=bot.clock(),
+            )
+        )  # fmt: skip
+
+    before = len(bot.answers)
+    for n in range(25):
+        await send(n)
+    answers = [text for _, text in bot.answers[before:]]
+    assert len(answers) == 21
+    assert answers[-1].startswith("You are writing faster than I can read")
+    bot.clock.advance(minutes=1, seconds=1)
+    await send(99)
+    assert "may now send you direct messages" in bot.answers[-1][1]

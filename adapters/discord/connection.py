@@ -34,6 +34,7 @@ import discord.http
 import yarl
 
 from adapters.discord.automod import AutomodMirror, AutomodSpec
+from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers, build_tree
 from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
 from adapters.discord.events import ModClient, Router, intents
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 #: The smallest value discord.py accepts: a 429 asking for longer raises RateLimited, which
 #: the executor hands to the worker instead of sleeping inside an action.
 MAX_RATELIMIT_WAIT: Final = 30.0
+SAVE_EVERY: Final = 5.0  # seconds between saves of the newest message id handed on
 
 
 class DiscordStartupError(RuntimeError):
@@ -119,6 +121,9 @@ class DiscordConnection:
         self._automod = AutomodMirror(self._client, automod_rules if automod else ())
         self._mirror_automod = automod
         self._router.automod_mirror = self._automod
+        self._backfill = Backfill(state, clock)
+        self._router.backfill = self._backfill
+        self._saver: asyncio.Task[None] | None = None
         self._tree = build_tree(
             self._client,
             handlers=handlers,
@@ -225,6 +230,20 @@ class DiscordConnection:
                 except discord.HTTPException as exc:
                     log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
         await self._dm_pauses.restore(self._guilds)
+        try:
+            await self._backfill.catch_up(self._client, self._guilds, self._router.message)
+        except discord.HTTPException as exc:
+            log.error("reading missed messages failed: %s %s", exc.status, exc.code)
+        self._saver = asyncio.create_task(self._save_every(SAVE_EVERY), name="discord-last-seen")
+
+    async def _save_every(self, seconds: float) -> None:
+        """Keep the newest message id handed on (what a restart reads history after)."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self._backfill.save()
+            except Exception as exc:  # the database is busy: next time
+                log.warning("saving the last message id failed: %s", type(exc).__name__)
 
     async def update_automod(self, specs: Sequence[AutomodSpec]) -> None:
         """Mirror a reloaded policy into every protected guild's AutoMod (when enabled)."""
@@ -249,6 +268,12 @@ class DiscordConnection:
     async def close(self) -> None:
         """Disconnect; the DM pauses stay on at Discord and resume after the next start."""
         await self._dm_pauses.close()
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._saver
+        with contextlib.suppress(Exception):
+            await self._backfill.save()
         await self._client.close()
         if self._task is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -17,6 +17,7 @@ import discord
 
 from adapters.discord import translate
 from adapters.discord.automod import AutomodMirror
+from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers
 from bridge.model import Channel, Platform
 
@@ -96,6 +97,7 @@ class Router:
         self.clock = clock
         self.client: discord.Client | None = None
         self.automod_mirror: AutomodMirror | None = None
+        self.backfill: Backfill | None = None
 
     def _is_me(self, user_id: int) -> bool:
         me = self.client.user if self.client is not None else None
@@ -117,6 +119,8 @@ class Router:
             return
         translated = translate.message(message, moderator_roles=self.moderator_roles)
         await self._guard("on_message", ids, self.handlers.on_message(translated))
+        if self.backfill is not None:
+            self.backfill.seen(message.id)
 
     async def edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edit whose text changed: to on_message with ``edit_of``."""

@@ -11,7 +11,7 @@ import pytest
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator
 from bridge.model import MembershipChange, Platform
-from tests.discord.conftest import Recorder
+from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 
 
@@ -170,3 +170,32 @@ async def test_a_reconnect_in_the_middle_of_50_messages_loses_none(
     # It really resumed the one session instead of starting another.
     (session,) = sim.gateway.sessions.values()
     assert [f["t"] for f in session.log].count("RESUMED") == 1
+
+
+async def test_messages_posted_while_the_service_was_down_are_judged_at_the_next_start(
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+) -> None:
+    """A restart is a new gateway session: Discord replays nothing, so history is read."""
+    first = await connect()
+    sim.post_message(world.alice, world.general, "before the restart")
+    await recorder.wait(lambda: len(recorder.messages) == 1)
+    await first.close()  # the service stops (or is killed after its last save)
+
+    for n in range(3):
+        sim.post_message(world.alice, world.general, f"while down {n}")
+
+    await connect()
+    await recorder.wait(lambda: len(recorder.messages) == 4)
+    assert [m.text for m in recorder.messages] == [
+        "before the restart", "while down 0", "while down 1", "while down 2",
+    ]  # fmt: skip
+
+
+async def test_a_first_start_does_not_judge_old_history(
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+) -> None:
+    sim.post_message(world.alice, world.general, "from before the bot was here")
+    await connect()
+    sim.post_message(world.alice, world.general, "live")
+    await recorder.wait(lambda: len(recorder.messages) == 1)
+    assert [m.text for m in recorder.messages] == ["live"]

@@ -193,6 +193,7 @@ class DuplicateRule(_RuleBase):
     kind: Literal["duplicate"]
     max_repeats: int = Field(default=3, ge=1)  # the same text this many times is allowed
     per: Duration = timedelta(minutes=5)
+    min_length: int = Field(default=10, ge=1)  # shorter ("thanks!", "+1") repeats innocently
 
 
 class MentionsRule(_RuleBase):

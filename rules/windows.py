@@ -68,7 +68,7 @@ class DuplicateDetector:
 
     def check(self, member: str, ts: datetime, cleaned: str) -> str | None:
         key = " ".join(cleaned.split())
-        if len(key) < 3:  # "ok", "+1" and emoji reactions repeat innocently
+        if len(key) < self._rule.min_length:  # "thanks!", "+1", emoji repeat innocently
             return None
         digest = hash(key)
         events = self._seen.setdefault(member, deque())

@@ -164,12 +164,11 @@ def test_flood_is_per_member_and_slides() -> None:
 
 def test_duplicate_counts_the_same_text_after_cleaning() -> None:
     engine = engine_for("[[rules]]\nid='d'\nkind='duplicate'\nmax_repeats=2\nper='1m'\n")
-    texts = ["Buy now!", "buy   NOW!", "ＢＵＹ now!", "buy now!"]
+    texts = ["Buy crypto now!", "buy   crypto NOW!", "ＢＵＹ crypto now!", "buy crypto now!"]
     results = [engine.evaluate(msg(t, at=i)).clean for i, t in enumerate(texts)]
     assert results == [True, True, False, False]
-    assert engine.evaluate(msg("ok", at=5)).clean
-    assert engine.evaluate(msg("ok", at=6)).clean
-    assert engine.evaluate(msg("ok", at=7)).clean
+    for n in range(4):  # short texts repeat innocently ("min_length", 10 by default)
+        assert engine.evaluate(msg("thanks!", at=5 + n)).clean
 
 
 def test_mentions_per_message_and_per_window() -> None:

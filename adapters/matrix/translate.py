@@ -288,10 +288,16 @@ def _read_html(html: str) -> _HtmlReader:
 def _shown_text(body: str, html_text: str) -> str:
     """What members read: the plain body, plus the formatted body's text when that says
     something else (clients show the formatted body; anyone can make the two differ)."""
-    if _SQUASH.sub("", html_text).lower() in _SQUASH.sub("", body).lower():
+    if _squashed(html_text) == _squashed(_MD_LINK_TARGET.sub("]", body)):
         return body
     return f"{body}\n{html_text.strip()}" if body else html_text.strip()
 
 
-# Markdown punctuation and white space: "**hi** _there_" and "<b>hi</b> <i>there</i>" agree.
+def _squashed(text: str) -> str:
+    return _SQUASH.sub("", text).lower()
+
+
+# Markdown punctuation and white space: "**hi** _there_" and "<b>hi</b> <i>there</i>" agree;
+# so do "[docs](https://...)" and "<a href=...>docs</a>" once the link target is dropped.
 _SQUASH = re.compile(r"[\s*_~`#>|\[\]()!-]+")
+_MD_LINK_TARGET = re.compile(r"\]\(\s*[^)\s]*\s*\)")

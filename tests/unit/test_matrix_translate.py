@@ -216,6 +216,17 @@ def test_what_the_formatted_body_shows_is_judged_too() -> None:
     message = message_from_event(sneaky, ROOM)
     assert message is not None
     assert "you idiot, call 0712345678" in message.text
+    # Hidden inside a longer body ("the skys were blue" squashed holds "kys"): still read.
+    hidden = text_event(
+        {
+            "body": "the skys were blue",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<b>kys</b>",
+        }
+    )
+    message = message_from_event(hidden, ROOM)
+    assert message is not None
+    assert message.text == "the skys were blue\nkys"
     # The usual case, markdown and its HTML: the body alone, not twice.
     usual = text_event(
         {

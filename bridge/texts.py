@@ -105,6 +105,9 @@ def split_message(text: str, limit: int) -> list[str]:
     out: list[str] = []
     current = ""
     for line in text.splitlines(keepends=True):
+        if len(line) > limit and current:  # what came before goes first
+            out.append(current)
+            current = ""
         while len(line) > limit:
             out.append(line[:limit])
             line = line[limit:]

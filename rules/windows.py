@@ -122,6 +122,14 @@ def find_links(text: str) -> tuple[str, ...]:
     return tuple(m.group(0) for m in URL.finditer(text)) if "." in text else ()
 
 
+def _same_link(link: str) -> str:
+    """One key for the same link written twice ("https://x.org/a", "x.org/a."), query and
+    fragment kept: links that differ only there are still different links."""
+    bare = link.split("://", 1)[-1].rstrip("/.,;:!?")
+    host, _, rest = bare.partition("/")
+    return f"{host.lower()}/{rest}"
+
+
 def _host_and_rest(link: str) -> tuple[str, str]:
     bare = link if "://" in link else f"https://{link}"
     parts = urlsplit(bare)
@@ -147,7 +155,7 @@ class LinksDetector:
 
     def check(self, member: str, ts: datetime, links: Iterable[str]) -> str | None:
         """``links`` may name a link twice (the platform's list and the text's): once each."""
-        unique = {_host_and_rest(link)[1].rstrip("/.,;:!?").lower(): link for link in links}
+        unique = {_same_link(link): link for link in links}
         links = tuple(unique.values())
         if not links:
             return None

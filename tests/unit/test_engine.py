@@ -223,6 +223,8 @@ def test_links_to_allowed_domains_are_not_counted() -> None:
     assert engine.evaluate(msg(docs)).clean
     others = " ".join(f"https://example{n}.com/x https://example{n}.com/x/" for n in range(4))
     assert not engine.evaluate(msg(others, at=1)).clean  # 4 links, each written twice
+    spam = " ".join(f"https://spam.example/offer?id={n}" for n in range(4))
+    assert not engine.evaluate(msg(spam, author="bo", at=2)).clean  # 4 links, not one
 
 
 def test_links_only_allowed() -> None:

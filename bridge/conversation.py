@@ -203,7 +203,9 @@ class DirectMessages:
             elif _bare(fetched.author.account) in mine:
                 out.append("(a message of the reporter's own: left out)")
             else:
-                out.append(f"{fetched.author.account.key}: {fetched.text[:200]!r} ({link})")
+                # One line, no escapes: the "\\n" of a repr would hide a name from the scrub.
+                said = " ".join(fetched.text.split())[:200]
+                out.append(f"{fetched.author.account.key}: '{said}' ({link})")
         return out
 
     async def _without_own_links(self, text: str, reporter: Account) -> str:

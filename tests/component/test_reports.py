@@ -72,7 +72,7 @@ async def test_guided_report_reaches_moderators_without_the_reporter(
 async def test_nothing_the_reporter_writes_or_links_names_them(bot: ModBot) -> None:
     """Their own words, a mention of themselves, a link to their own message: all left out."""
     theirs, mine = "https://matrix.to/#/!a:hs/$theirs", "https://matrix.to/#/!a:hs/$mine"
-    bot.link_message(theirs, SUBJECT, "you are a useless noob")
+    bot.link_message(theirs, SUBJECT, "you are a useless noob\nWanjiku, nobody asked you")
     bot.link_message(mine, REPORTER, "Wanjiku here: please stop messaging me")
     answer = await bot.dm(
         REPORTER,
@@ -83,7 +83,7 @@ async def test_nothing_the_reporter_writes_or_links_names_them(bot: ModBot) -> N
     await bot.drain()
     case = await bot.command("!case 1", origin="k")
     assert "Case #1 (open): matrix:@creep:hs" in case  # not the reporter's own mention
-    assert "matrix:@creep:hs: 'you are a useless noob'" in case
+    assert "matrix:@creep:hs: 'you are a useless noob [the reporter], nobody asked you'" in case
     assert "(a message of the reporter's own: left out)" in case
     said = [case, *notices(bot)]
     for leak in (REPORTER.id, "Wanjiku", "$mine", "please stop"):

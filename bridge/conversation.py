@@ -203,7 +203,7 @@ class DirectMessages:
             elif _bare(fetched.author.account) in mine:
                 out.append("(a message of the reporter's own: left out)")
             else:
-                # One line, no escapes: the "\\n" of a repr would hide a name from the scrub.
+                # One line, no escapes: the backslash-n of a repr would hide a name from the scrub.
                 said = " ".join(fetched.text.split())[:200]
                 out.append(f"{fetched.author.account.key}: '{said}' ({link})")
         return out

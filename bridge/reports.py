@@ -313,7 +313,8 @@ class Reports:
         """Tell the moderators the case needs a look, without saying why: the details (which
         would point at the reporter) go to the audit log, which only admins read."""
         text = f"Case #{case.id} needs a look: new activity by the reported member."
-        await self._repos.cases.add_note(case.id, "modbridge", "flagged: needs a look")
+        # No case note: moderators reading the case right after the reported member's
+        # message would see it at once, and the delay below would be for nothing.
         await self._repos.audit.append(
             "modbridge", "case_flagged", case.subject.key, {"case": case.id, "what": what}
         )
@@ -325,16 +326,12 @@ class Reports:
         )
         # Sent at the end of the current flag window, one notice per case and window: sent at
         # once, it would follow the reported member's message to the reporter in the channel.
-        now = self._clock()
-        origin, not_before = f"flag:{case.id}:{what}:{now.isoformat()}", None
-        if self._config.flag_delay:
-            step = self._config.flag_delay.total_seconds()
-            window = int(now.timestamp() // step)
-            origin = f"flag:{case.id}:{window}"
-            not_before = datetime.fromtimestamp((window + 1) * step, tz=UTC)
+        step = self._config.flag_delay.total_seconds()
+        window = int(self._clock().timestamp() // step)
         await self._pipeline.enqueue_actions(
-            case.id, flags, member_id=None, origin=origin, not_before=not_before
-        )
+            case.id, flags, member_id=None, origin=f"flag:{case.id}:{window}",
+            not_before=datetime.fromtimestamp((window + 1) * step, tz=UTC),
+        )  # fmt: skip
 
 
 def _platform(name: str) -> Platform:

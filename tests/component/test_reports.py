@@ -237,8 +237,10 @@ async def test_retaliation_is_flagged_without_saying_why(bot: ModBot) -> None:
             )
         )
     await bot.drain()
-    # Not right after the message (its timing would point at whom it mentioned) ...
+    # Not right after the message (its timing would point at whom it mentioned), neither
+    # as a notice nor in the case ...
     assert notices(bot)[before:] == []
+    assert "needs a look" not in await bot.command("!case 1", origin="look")
     bot.clock.advance(hours=1)
     await bot.drain()
     # ... but at the end of the hour, once for the three.

@@ -82,8 +82,14 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
         if isinstance(rule, KeywordsRule):
             keywords = tuple(rule.words)
         else:
-            regexes = ([KENYAN_PHONE] if rule.phones else []) + ([EMAIL] if rule.emails else [])
-            allow = [form for entry in rule.allow for form in _automod_forms(entry)]
+            # AutoMod's allow list cannot follow a number's spaces and dashes: with numbers
+            # allowed, phones are left to the engine (which reads them as E.164).
+            numbers_allowed = any(entry.startswith("+") for entry in rule.allow)
+            regexes = ([KENYAN_PHONE] if rule.phones and not numbers_allowed else []) + (
+                [EMAIL] if rule.emails else []
+            )
+            allow = [f"*{entry}" if entry.startswith("@") else entry for entry in rule.allow
+                     if not entry.startswith("+")]  # fmt: skip
         specs.append(
             AutomodSpec(
                 name=rule.id, keywords=keywords, regexes=tuple(regexes),
@@ -93,19 +99,6 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
             )
         )  # fmt: skip
     return specs
-
-
-def _automod_forms(entry: str) -> list[str]:
-    """A pii allow entry as Discord's allow_list needs it: "@lists.x" for any address there,
-    a number as the mirrored pattern matches it (international digits, Kenyan 07...)."""
-    if entry.startswith("@"):
-        return [f"*{entry}"]
-    if not entry.startswith("+"):
-        return [entry]
-    forms = [entry[1:]]
-    if entry.startswith("+254"):
-        forms.append("0" + entry[4:])
-    return forms
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator, MessageBlocked
 from bridge.config import parse_settings
-from bridge.service import automod_specs
+from bridge.service import EMAIL, automod_specs
 from tests.component.harness import ModBot
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
@@ -167,9 +167,10 @@ def test_automod_specs_carry_the_contacts_anyone_may_post() -> None:
         "allow = ['@lists.openinfra.dev', 'info@example.org', '0708 374149']\n"
     ).policy
     (spec,) = automod_specs(policy)
-    assert spec.allow == (
-        "*@lists.openinfra.dev", "info@example.org", "254708374149", "0708374149",
-    )  # fmt: skip
+    assert spec.allow == ("*@lists.openinfra.dev", "info@example.org")
+    # Discord's allow list cannot follow "0708 374149" with its space: with a number
+    # allowed, phone numbers are left to the engine, e-mail addresses are still mirrored.
+    assert spec.regexes == (EMAIL,)
 
 
 async def test_the_allow_list_reaches_discord_and_is_honoured(

@@ -131,7 +131,7 @@ class Linking:
                 await schedule_end(
                     self._repos, sanction.kind, case_id=sanction.case_id, member_id=member_id,
                     until=sanction.until, reason=sanction.reason, now=now, tx=tx,
-                    key_suffix=f":member:{member_id}",
+                    key_suffix=f":member:{member_id}", renew_now=True,
                 )  # fmt: skip
 
     async def unlink(self, account: Account, *, by: str, reason: str) -> str:

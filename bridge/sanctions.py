@@ -82,10 +82,12 @@ async def schedule_end(
     now: datetime,
     tx: Transaction,
     key_suffix: str = "",
+    renew_now: bool = False,
 ) -> None:
     """The timer that ends one timed mute or ban (``kind``) of a case, and for a mute
     longer than Discord allows, the first renewal. ``key_suffix`` tells apart the timers
-    of the same case for another member (an account unlinked while sanctioned)."""
+    of the same case for another member (an account unlinked while sanctioned), whose
+    Discord timeout was set earlier: ``renew_now`` renews it at once, not in 26 days."""
     end = "unmute" if kind == "mute" else "unban"
     await repos.timers.schedule(
         NewTimer(
@@ -99,7 +101,8 @@ async def schedule_end(
         await repos.timers.schedule(
             NewTimer(
                 key=f"renew-mute:case:{case_id}{key_suffix}:1", kind="renew-mute",
-                due_at=now + DISCORD_RENEW_AFTER, member_id=member_id, case_id=case_id,
+                due_at=now if renew_now else now + DISCORD_RENEW_AFTER,
+                member_id=member_id, case_id=case_id,
                 payload={"until": until.isoformat(), "reason": reason},
             ),
             tx=tx,

@@ -230,3 +230,20 @@ async def test_a_code_can_come_up_again_and_two_members_never_hold_the_same(
     assert "Linked" in await bot.dm(DC, "link 111111")
     draws = iter(["111111"])
     assert "111111" in await bot.dm(other, "link")  # used up, so free again
+
+
+async def test_an_account_unlinked_during_a_long_mute_stays_timed_out_on_discord(
+    bot: ModBot,
+) -> None:
+    """A 60-day mute: Discord timeouts last 27 days and are renewed. The separated account
+    takes a renewal that starts now, not 26 days after the unlink."""
+    await bot.linking.link(MX, DC, by="test", reason="same person")
+    await bot.command("!mute @ann:hs 60d raid", origin="long")
+    await bot.drain()
+    bot.clock.advance(days=20)
+    await bot.command(f"!unlink {DC.key} wrong person", origin="u")
+    assert await bot.scheduler.fire_due() == 1  # the separated account's renewal, at once
+    await bot.drain()
+    renewed = [a for a, s in bot.discord.done if isinstance(a, Mute)]
+    assert len(renewed) == 4  # g1 and g2 at the mute, and again now
+    assert all(a.target.id == DC.id for a in renewed[2:])

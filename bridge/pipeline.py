@@ -30,7 +30,7 @@ from bridge.model import (
 )
 from bridge.planner import Community, PlannedAction, plan
 from bridge.sanctions import record_sanctions, schedule_timers
-from rules.engine import Engine
+from rules.engine import Engine, sanction_for
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
 from storage.codec import ActionKind
@@ -211,6 +211,10 @@ class Pipeline:
         actions: list[Action] = []
         if any(spec.kind == "warn" for spec in rule.actions):
             actions.append(Warn(target=author, reason=f"{rule.id}: blocked", clause=rule.clause))
+        for spec in rule.actions:  # the rule's own mute, removal or ban, as for any hit
+            action = sanction_for(spec, author, self._clock(), f"{rule.id}: blocked")
+            if action is not None:
+                actions.append(action)
         actions.append(
             NotifyModerators(
                 text=f"{author.key} in {channel.id}: {rule.id} ({rule.clause}), "

@@ -239,14 +239,8 @@ class Engine:
         reason = f"{rule_id}: escalation"
         if step.kind == "warn":
             return (Warn(target=target, reason=reason),)
-        if step.kind == "mute" and step.duration is not None:
-            return (Mute(target=target, until=now + step.duration, reason=reason),)
-        if step.kind == "remove":
-            return (Remove(target=target, reason=reason),)
-        if step.kind == "ban":
-            until = now + step.duration if step.duration else None
-            return (Ban(target=target, reason=reason, until=until),)
-        return ()
+        action = sanction_for(step, target, now, reason)
+        return () if action is None else (action,)
 
     @staticmethod
     def _materialise(
@@ -287,13 +281,8 @@ class Engine:
             elif kind == "warn":
                 # The member reads this: the plain reason, not the rule's id.
                 actions.append(Warn(target=target, reason=hit.reason, clause=hit.clause))
-            elif kind == "mute" and spec.duration is not None:
-                actions.append(Mute(target=target, until=now + spec.duration, reason=reason))
-            elif kind == "remove":
-                actions.append(Remove(target=target, reason=reason))
-            elif kind == "ban":
-                until = now + spec.duration if spec.duration else None
-                actions.append(Ban(target=target, reason=reason, until=until))
+            elif (action := sanction_for(spec, target, now, reason)) is not None:
+                actions.append(action)
             elif kind == "notify":
                 rules = ", ".join(f"{h.rule_id} ({h.clause})" for h in hits)
                 actions.append(
@@ -302,6 +291,18 @@ class Engine:
                     )
                 )
         return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))
+
+
+def sanction_for(spec: ActionSpec, target: Account, now: datetime, reason: str) -> Action | None:
+    """The mute, removal or ban an action of a rule (or a ladder step) asks for, else None."""
+    if spec.kind == "mute" and spec.duration is not None:
+        return Mute(target=target, until=now + spec.duration, reason=reason)
+    if spec.kind == "remove":
+        return Remove(target=target, reason=reason)
+    if spec.kind == "ban":
+        until = now + spec.duration if spec.duration else None
+        return Ban(target=target, reason=reason, until=until)
+    return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -242,6 +242,19 @@ async def test_points_from_a_message_discord_blocked_climb_the_ladder(bot: ModBo
     assert sorted(s for a, s in bot.matrix.done if isinstance(a, Mute)) == ["!a:hs", "!b:hs"]
 
 
+async def test_a_message_discord_blocked_gets_the_rules_own_sanction(bot: ModBot) -> None:
+    """Doxxing blocked by AutoMod bans everywhere, as doxxing seen by the engine does."""
+    troll = Account(platform=Platform.DISCORD, id="444444444444444444")
+    await bot.core.on_automod_hit(
+        rule_name="doxxing",
+        author=troll,
+        channel=Channel(platform=Platform.DISCORD, id="c1", space_id="g1"),
+        matched="0712 345 678",
+    )
+    await bot.drain()
+    assert sorted(s for a, s in bot.discord.done if isinstance(a, Ban)) == ["g1", "g2"]
+
+
 async def test_a_message_replayed_after_a_restart_is_not_judged_again(tmp_path: Path) -> None:
     first = await ModBot.open(tmp_path / "db.sqlite")
     await first.say("idiot", mid="$replayed")

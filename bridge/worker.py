@@ -97,15 +97,18 @@ class ActionWorker:
         rooms does not hold up a redaction), up to ``batch`` in flight; actions on the same
         member in the same space still run in the order they were queued.
         """
-        running: set[asyncio.Task[None]] = set()
+        # Up to ``batch`` in hand per platform: a hung platform fills only its own share.
+        running: dict[Platform, set[asyncio.Task[None]]] = {p: set() for p in Platform}
         tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         while not self._stopping:
-            free = self._batch - len(running)
+            rows: list[ActionRow] = []
             try:
-                rows = await self._outbox.claim(limit=free) if free > 0 else []
+                for platform, tasks in running.items():
+                    free = self._batch - len(tasks)
+                    if free > 0:
+                        rows += await self._outbox.claim(platform=platform, limit=free)
             except Exception as exc:  # the database is locked or failing: try again soon
                 log.error("claiming actions failed: %s; retrying", type(exc).__name__)
-                rows = []
                 await asyncio.sleep(self._poll)
             for row in rows:
                 if row.id in self._in_flight:
@@ -114,23 +117,25 @@ class ActionWorker:
                 key = _group(row)
                 task = asyncio.create_task(self._after(tails.get(key), row))
                 tails[key] = task
-                running.add(task)
-                task.add_done_callback(running.discard)
+                running[row.platform].add(task)
+                task.add_done_callback(running[row.platform].discard)
             for key in [k for k, t in tails.items() if t.done()]:
                 del tails[key]
-            if not running:
+            in_hand = set().union(*running.values())
+            if not in_hand:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
                 self._wake.clear()
             else:
                 waiter = asyncio.create_task(self._wake.wait())
                 await asyncio.wait(
-                    [waiter, *running], timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+                    [waiter, *in_hand], timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
                 )
                 waiter.cancel()
                 self._wake.clear()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+        in_hand = set().union(*running.values())
+        if in_hand:
+            await asyncio.gather(*in_hand, return_exceptions=True)
 
     async def _after(self, previous: asyncio.Task[None] | None, row: ActionRow) -> None:
         try:

@@ -401,11 +401,12 @@ async def test_actions_waiting_past_their_lease_are_not_carried_out_twice(
 
 
 async def test_a_hung_platform_holds_up_only_its_own_actions(bot: ModBot) -> None:
-    """Twenty raid bans stuck on Discord take every Discord slot, none of Matrix's."""
+    """Sixty raid bans stuck on Discord (more than the worker holds at once) take every
+    Discord slot and place in hand, none of Matrix's."""
     gate = asyncio.Event()
     bot.discord.held_spaces.update({"g1": gate, "g2": gate})
     bot.moderation._answer_wait = 0
-    for n in range(10):
+    for n in range(30):
         await bot.command(f"!ban discord:2222222222222222{n:02d} raid", origin=f"raid{n}")
     await bot.say("call her on 0712 345 678", author="@doxer:hs", mid="$dox")
     await eventually(lambda: any(isinstance(a, DeleteMessage) for a, _ in bot.matrix.done))

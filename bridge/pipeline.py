@@ -25,6 +25,7 @@ from bridge.model import (
     Mute,
     NotifyModerators,
     Platform,
+    Tell,
     Verdict,
     Warn,
 )
@@ -33,10 +34,10 @@ from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine, sanction_for
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
-from storage.codec import ActionKind
+from storage.codec import ActionKind, action_target
 from storage.db import Database, Transaction
 from storage.links import SanctionRow
-from storage.outbox import NewAction
+from storage.outbox import ActionRow, NewAction
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -331,6 +332,24 @@ class Pipeline:
             actions=actions,
             tx=tx,
             not_before=not_before,
+        )
+
+    async def tell_failure(self, row: ActionRow, reason: str) -> None:
+        """Tell the moderators that an action failed for good (or keeps failing), and why."""
+        if isinstance(row.action, Tell):
+            # Its recipient may be a reporter, or an admin told about a hidden case: the
+            # moderators learn only that something did not arrive.
+            text = "A private message from modbridge could not be delivered."
+        else:
+            target = action_target(row.action)
+            who = f" {target.key}" if target else ""
+            case = f"Case #{row.case_id}: " if row.case_id else ""
+            text = f"{case}could not {row.kind}{who} in {row.space_id}: {reason}"
+        await self.enqueue_actions(
+            None if isinstance(row.action, Tell) else row.case_id,
+            [NotifyModerators(text=text)],
+            member_id=None,
+            origin=f"failed:{row.id}:{row.attempts}",  # "still failing", then maybe "failed"
         )
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:

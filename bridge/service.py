@@ -30,7 +30,7 @@ from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
-from bridge.model import Account, Mode, NotifyModerators, Platform, Tell
+from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
@@ -42,9 +42,7 @@ from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
-from storage.codec import action_target
 from storage.db import Database
-from storage.outbox import ActionRow
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -208,7 +206,8 @@ class Service:
         if released:
             log.info("%d action(s) left unfinished by the previous run are due again", released)
         worker = ActionWorker(
-            outbox=repos.outbox, executors=self._executors, on_failure=self._on_failure,
+            outbox=repos.outbox, executors=self._executors,
+            on_failure=lambda row, reason: self.pipeline.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
         )  # fmt: skip
         self._worker = worker
@@ -392,23 +391,6 @@ class Service:
             [NotifyModerators(text=text)],
             member_id=None,
             origin=f"notice:{utc_now().isoformat()}",
-        )
-
-    async def _on_failure(self, row: ActionRow, reason: str) -> None:
-        if isinstance(row.action, Tell):
-            # Its recipient may be a reporter, or an admin told about a hidden case: the
-            # moderators learn only that something did not arrive.
-            text = "A private message from modbridge could not be delivered."
-        else:
-            target = action_target(row.action)
-            who = f" {target.key}" if target else ""
-            case = f"Case #{row.case_id}: " if row.case_id else ""
-            text = f"{case}could not {row.kind}{who} in {row.space_id}: {reason}"
-        await self.pipeline.enqueue_actions(
-            None if isinstance(row.action, Tell) else row.case_id,
-            [NotifyModerators(text=text)],
-            member_id=None,
-            origin=f"failed:{row.id}:{row.attempts}",  # "still failing", then maybe "failed"
         )
 
 

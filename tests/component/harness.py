@@ -25,6 +25,7 @@ from bridge.texts import Texts
 from bridge.worker import ActionWorker
 from rules.engine import Engine
 from storage.db import Database
+from storage.outbox import ActionRow
 from storage.repositories import Repositories
 
 POLICY = """
@@ -158,8 +159,10 @@ class ModBot:
         """The bot's answers to people, as they would read them."""
         self.answers.append((channel.id, text))
 
-    async def _failed(self, row: object, reason: str) -> None:
+    async def _failed(self, row: ActionRow, reason: str) -> None:
+        """The service's failure handler (the moderators are told), and a record of it."""
         self.failures.append(reason)
+        await self.pipeline.tell_failure(row, reason)
 
     @classmethod
     async def open(cls, path: Path, policy: str = POLICY) -> ModBot:

@@ -118,7 +118,17 @@ async def test_a_platform_failing_for_long_is_told_once_and_still_retried(bot: M
     # Told once per room after ten attempts, with the reason; still pending, still tried.
     assert len(bot.failures) == 2
     assert all(f.startswith("still failing after 10 attempts") for f in bot.failures)
-    rows = [r for r in await bot.repos.outbox.of_case(1) if r.platform.value == "matrix"]
+    told = [a.text for a, s in bot.discord.done if isinstance(a, NotifyModerators)]
+    assert [t for t in told if "still failing" in t] == [
+        f"Case #1: could not ban matrix:@troll:hs in {room}: still failing after 10 attempts,"
+        " retrying: server error 502"
+        for room in ("!a:hs", "!b:hs")
+    ]
+    rows = [
+        r
+        for r in await bot.repos.outbox.of_case(1)
+        if r.platform.value == "matrix" and r.kind == "ban"
+    ]
     assert {r.state for r in rows} == {ActionState.PENDING}
     assert {r.attempts for r in rows} == {41}
     bot.matrix.transient_failures = 0  # back
@@ -137,8 +147,13 @@ async def test_permanent_failure_is_reported_to_moderators(bot: ModBot) -> None:
     bot.matrix.permanent = "the bot's power level (50) is below the ban level (100)"
     answer = await bot.command("!ban @eve:hs harassment", origin="c3")
     assert "FAILED: ban in matrix !a:hs: the bot's power level (50)" in answer
-    assert bot.failures
-    assert "power level" in bot.failures[0]
+    await bot.drain()
+    # The moderators read it in their rooms (Matrix's refuses everything here: Discord's).
+    told = [a.text for a, s in bot.discord.done if isinstance(a, NotifyModerators)]
+    assert (
+        "Case #1: could not ban matrix:@eve:hs in !a:hs: the bot's power level (50) is below "
+        "the ban level (100)"
+    ) in told
 
 
 async def test_moderator_command_answer_says_what_happened_where(bot: ModBot) -> None:

@@ -37,7 +37,7 @@ from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
 from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
-from bridge.scheduler import Scheduler
+from bridge.scheduler import Chore, Scheduler
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
@@ -114,6 +114,15 @@ def _only_instance(database: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def housekeeping(repos: Repositories) -> list[Chore]:
+    """What the scheduler deletes every hour: fired timers after 30 days, abandoned report
+    conversations after their hour."""
+    return [
+        lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
+        lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
+    ]
 
 
 def utc_now() -> datetime:
@@ -237,10 +246,7 @@ class Service:
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
-            chores=[
-                lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
-                lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
-            ],
+            chores=housekeeping(repos),
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.commands import parse_command
-from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL
+from bridge.conversation import DRAFT_PREFIX
 from bridge.model import (
     Account,
     Action,
@@ -27,6 +26,7 @@ from bridge.model import (
     Warn,
 )
 from bridge.scheduler import Scheduler
+from bridge.service import housekeeping
 from bridge.worker import backoff
 from storage.outbox import ActionState
 from tests.component.harness import ModBot, eventually
@@ -439,16 +439,17 @@ async def test_housekeeping_deletes_fired_timers_and_abandoned_report_drafts(
     assert await bot.scheduler.fire_due() == 1
     scheduler = Scheduler(
         timers=bot.repos.timers, pipeline=bot.pipeline, clock=bot.clock,
-        chores=[
-            lambda now: bot.repos.timers.delete_done(now - timedelta(days=30)),
-            lambda now: bot.repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
-        ],
+        chores=housekeeping(bot.repos),  # the service's own
     )  # fmt: skip
     await scheduler.tidy()
     assert await bot.repos.kv.get(f"{DRAFT_PREFIX}{member.key}") is None  # over an hour old
     async with bot.db.transaction(write=False) as t:
         assert (await t.fetchrow("SELECT count(*) AS n FROM timers"))["n"] == 1  # fired today
-    bot.clock.advance(days=31)
+    bot.clock.advance(days=29)
+    await scheduler.tidy()
+    async with bot.db.transaction(write=False) as t:
+        assert (await t.fetchrow("SELECT count(*) AS n FROM timers"))["n"] == 1  # kept 30 days
+    bot.clock.advance(days=2)
     await scheduler.tidy()
     async with bot.db.transaction(write=False) as t:
         assert (await t.fetchrow("SELECT count(*) AS n FROM timers"))["n"] == 0

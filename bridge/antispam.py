@@ -264,6 +264,14 @@ class AntispamServer:
         log.info("antispam callbacks listening on %s:%d%s", host, bound, PREFIX)
         return bound
 
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where it listens (host, port), once started."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        host, port = self._runner.addresses[0][:2]
+        return str(host), int(port)
+
     async def close(self) -> None:
         """Stop listening; closing twice is harmless."""
         runner, self._runner = self._runner, None

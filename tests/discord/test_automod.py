@@ -226,11 +226,10 @@ async def test_a_block_counts_as_a_hit_of_the_policy_rule_in_the_core(
     case with the points (a block used to be 'not one of our rules' and count for nothing)."""
     bot = await ModBot.open(tmp_path / "db.sqlite")
     try:
-        connection = await connect(
+        await connect(
             automod=True, automod_rules=[AutomodSpec(name="insults", keywords=("idiot",))],
             handlers=bot.core,
         )  # fmt: skip
-        assert connection is not None
         with pytest.raises(MessageBlocked):
             sim.post_message(world.alice, world.general, "you IDIOT")
 

@@ -158,7 +158,7 @@ async def test_message_context_menu_and_modal_round_trip(
 async def test_an_unregistered_command_cannot_be_invoked(
     sim: DiscordSimulator, world: World, client: SimBot
 ) -> None:
-    with pytest.raises(SimulatorError):
+    with pytest.raises(SimulatorError, match="registered no command 'warn'"):
         sim.invoke_slash_command(world.bot, world.alice, world.general, "warn")
 
 

@@ -79,3 +79,24 @@ class MessageFetcher(Protocol):
     async def fetch(self, link: str) -> Message | None:
         """The message behind ``link`` if it is one of this platform's and can be read."""
         ...
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split ``text`` at line ends into pieces of at most ``limit`` characters (a platform's
+    largest message); a longer line is cut."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        if len(line) > limit and current:  # what came before goes first
+            out.append(current)
+            current = ""
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            out.append(current)
+            current = ""
+        current += line
+    if current:
+        out.append(current)
+    return out

@@ -97,24 +97,3 @@ class Texts(BaseModel):
             can = ", ".join(f"{{{n}}}" for n in sorted(allowed))
             raise ValueError(f"unknown placeholder {names}: this text can use {can}")
         return value
-
-
-def split_message(text: str, limit: int) -> list[str]:
-    """Split ``text`` at line ends into pieces of at most ``limit`` characters (a platform's
-    largest message); a longer line is cut."""
-    out: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        if len(line) > limit and current:  # what came before goes first
-            out.append(current)
-            current = ""
-        while len(line) > limit:
-            out.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            out.append(current)
-            current = ""
-        current += line
-    if current:
-        out.append(current)
-    return out

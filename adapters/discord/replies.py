@@ -5,8 +5,7 @@ from __future__ import annotations
 import discord
 
 from bridge.model import Channel
-from bridge.ports import PermanentError, TransientError
-from bridge.texts import split_message
+from bridge.ports import PermanentError, TransientError, split_message
 
 LIMIT = 2000  # Discord refuses longer messages
 

@@ -6,7 +6,7 @@ from nio import AsyncClient, RoomSendResponse
 
 from adapters.matrix.executor import error_from_response
 from bridge.model import Channel
-from bridge.texts import split_message
+from bridge.ports import split_message
 
 # Matrix events are at most 64 KiB of JSON: 10,000 characters fit whatever their UTF-8 size.
 LIMIT = 10_000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bridge.commands import parse_command
 from bridge.model import (
     Account,
@@ -13,6 +15,7 @@ from bridge.model import (
     MembershipEvent,
     Mute,
     Platform,
+    Remove,
     Space,
     SpaceKind,
     Unmute,
@@ -247,3 +250,25 @@ async def test_an_account_unlinked_during_a_long_mute_stays_timed_out_on_discord
     renewed = [a for a, s in bot.discord.done if isinstance(a, Mute)]
     assert len(renewed) == 4  # g1 and g2 at the mute, and again now
     assert all(a.target.id == DC.id for a in renewed[2:])
+
+
+@pytest.mark.parametrize("carried", [False, True])
+async def test_a_kick_by_hand_is_recorded_and_carried_only_if_the_policy_says(
+    bot: ModBot, carried: bool
+) -> None:
+    """`[sync] mirror_manual_kicks` (off by default): a kick in Element, then every space?"""
+    bot.core._mirror_kicks = carried
+    await bot.core.on_membership(
+        MembershipEvent(
+            account=MX,
+            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
+            change=MembershipChange.KICK,
+            ts=bot.clock(),
+            actor=Account(platform=Platform.MATRIX, id="@mod:hs"),
+            reason="off-topic flood",
+        )
+    )
+    await bot.drain()
+    assert "off-topic flood" in await bot.command("!case 1", origin="k")
+    removed = sorted(s for a, s in bot.matrix.done if isinstance(a, Remove))
+    assert removed == (["!a:hs", "!b:hs"] if carried else [])

@@ -179,6 +179,11 @@ class ServiceProcess:
         self._process = None
         return status, time.monotonic() - started
 
+    def hang_up(self) -> None:
+        """SIGHUP: the admin's way to say "read the policy again"."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGHUP)
+
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()

@@ -10,6 +10,7 @@ it reads everything the service logged.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -438,6 +439,31 @@ async def test_policy_reload_refuses_a_bad_file_and_takes_a_good_one(
     await eventually(lambda: told("Policy reloaded: 2 rules in force."), "the reload notice")
     sent = await people.say(people.member2, rooms.random, "you nincompoop")
     await _redacted_soon(people, rooms.random, sent.event_id, "the newly forbidden word")
+
+
+async def test_sighup_reloads_a_policy_the_watcher_cannot_see_change(
+    world: World, people: People
+) -> None:
+    """An edit that keeps the file's size and time (a copy with `cp -p`, a clock skew): the
+    watcher sees nothing, SIGHUP makes the service read it anyway."""
+    rooms = world.rooms
+    world.write_config(words=("idiot", "nincompoop"))
+    await asyncio.sleep(3.0)  # whatever that write makes the watcher do, it has done
+    before = len(await notices(people.moderator, rooms.mod))
+    stat = world.config.stat()
+    text = world.config.read_text()
+    assert "nincompoop" in text
+    world.config.write_text(text.replace("nincompoop", "dunderhead"))  # same size
+    os.utime(world.config, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    world.service.hang_up()
+
+    async def reloaded() -> bool:
+        fresh = (await notices(people.moderator, rooms.mod))[before:]
+        return any("Policy reloaded: 2 rules in force." in n for n in fresh)
+
+    await eventually(reloaded, "the reload notice after SIGHUP")
+    sent = await people.say(people.member2, rooms.random, "you dunderhead")
+    await _redacted_soon(people, rooms.random, sent.event_id, "the word the SIGHUP brought in")
 
 
 # -- 5. restart of the service ------------------------------------------------------------------

@@ -26,6 +26,24 @@ MX = Account(platform=Platform.MATRIX, id="@ann:hs")
 DC = Account(platform=Platform.DISCORD, id="111111111111111111")
 
 
+def happened(
+    account: Account,
+    space_id: str,
+    change: MembershipChange,
+    ts: datetime,
+    *,
+    actor: Account | None = None,
+    reason: str = "",
+) -> MembershipEvent:
+    """A membership change in one of the harness's spaces (g1/g2 on Discord, !a/!b on Matrix)."""
+    platform = Platform.MATRIX if space_id.startswith("!") else Platform.DISCORD
+    kind = SpaceKind.ROOM if platform is Platform.MATRIX else SpaceKind.GUILD
+    space = Space(platform=platform, id=space_id, kind=kind)
+    return MembershipEvent(
+        account=account, space=space, change=change, ts=ts, actor=actor, reason=reason
+    )
+
+
 async def test_member_links_two_accounts_with_a_one_time_code(bot: ModBot) -> None:
     answer = await bot.dm(MX, "link")
     assert "Your link code is 123456" in answer
@@ -87,14 +105,7 @@ async def test_an_account_unlinked_during_a_mute_is_unmuted_on_time(bot: ModBot)
     answer = await bot.command(f"!unlink {DC.key} wrong person", origin="u1")
     assert answer == f"Unlinked: {DC.key} is a separate member again."
     # Rejoining from the separated account does not shake the mute off either.
-    await bot.core.on_membership(
-        MembershipEvent(
-            account=DC,
-            space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
-            change=MembershipChange.JOIN,
-            ts=bot.clock(),
-        )
-    )
+    await bot.core.on_membership(happened(DC, "g1", MembershipChange.JOIN, bot.clock()))
     await bot.drain()
     assert [s for a, s in bot.discord.done if isinstance(a, Mute)].count("g1") == 2
     bot.clock.advance(hours=2)
@@ -110,12 +121,7 @@ async def test_rejoining_does_not_shake_off_a_ban(bot: ModBot) -> None:
     before = len([a for a, _ in bot.matrix.done if isinstance(a, Ban)])
     bot.matrix.banned.discard((MX, "!b:hs"))  # somehow back in (a ban event the bot missed)
     await bot.core.on_membership(
-        MembershipEvent(
-            account=MX,
-            space=Space(platform=Platform.MATRIX, id="!b:hs", kind=SpaceKind.ROOM),
-            change=MembershipChange.JOIN,
-            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
-        )
+        happened(MX, "!b:hs", MembershipChange.JOIN, datetime(2026, 11, 24, 13, tzinfo=UTC))
     )
     await bot.drain()
     bans = [s for a, s in bot.matrix.done if isinstance(a, Ban)]
@@ -135,11 +141,11 @@ async def test_a_second_ban_says_nothing_changed(bot: ModBot) -> None:
 async def test_a_ban_by_hand_is_recorded_and_carried_to_every_space(bot: ModBot) -> None:
     await bot.linking.link(MX, DC, by="test", reason="same person")
     await bot.core.on_membership(
-        MembershipEvent(
-            account=DC,
-            space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
-            change=MembershipChange.BAN,
-            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
+        happened(
+            DC,
+            "g1",
+            MembershipChange.BAN,
+            datetime(2026, 11, 24, 13, tzinfo=UTC),
             actor=Account(platform=Platform.DISCORD, id="555555555555555555"),
             reason="spam bot",
         )
@@ -154,22 +160,22 @@ async def test_a_ban_by_hand_is_recorded_and_carried_to_every_space(bot: ModBot)
 
 async def test_the_bots_own_bans_are_not_recorded_twice(bot: ModBot) -> None:
     await bot.core.on_membership(
-        MembershipEvent(
-            account=MX,
-            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
-            change=MembershipChange.BAN,
-            ts=datetime(2026, 11, 24, 13, tzinfo=UTC),
+        happened(
+            MX,
+            "!a:hs",
+            MembershipChange.BAN,
+            datetime(2026, 11, 24, 13, tzinfo=UTC),
             actor=Account(platform=Platform.MATRIX, id="@bot:hs"),
         )
     )
     assert await bot.command("!case 1", origin="k1") == "There is no case #1."
     # The same ban by a moderator in Element is recorded.
     await bot.core.on_membership(
-        MembershipEvent(
-            account=MX,
-            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
-            change=MembershipChange.BAN,
-            ts=datetime(2026, 11, 24, 13, 5, tzinfo=UTC),
+        happened(
+            MX,
+            "!a:hs",
+            MembershipChange.BAN,
+            datetime(2026, 11, 24, 13, 5, tzinfo=UTC),
             actor=Account(platform=Platform.MATRIX, id="@mod:hs"),
         )
     )
@@ -181,23 +187,11 @@ async def test_a_discord_ban_without_an_actor_is_told_apart_from_our_own(bot: Mo
     await bot.linking.link(MX, DC, by="test", reason="same person")
     await bot.command(f"!ban {DC.key} raid", origin="ours")
     await bot.drain()
-    event = MembershipEvent(
-        account=DC,
-        space=Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD),
-        change=MembershipChange.BAN,
-        ts=bot.clock(),
-    )
+    event = happened(DC, "g1", MembershipChange.BAN, bot.clock())
     await bot.core.on_membership(event)
     assert await bot.repos.cases.get(2) is None  # our own ban: not recorded twice
     other = Account(platform=Platform.DISCORD, id="777777777777777777")
-    await bot.core.on_membership(
-        MembershipEvent(
-            account=other,
-            space=Space(platform=Platform.DISCORD, id="g2", kind=SpaceKind.GUILD),
-            change=MembershipChange.BAN,
-            ts=bot.clock(),
-        )
-    )
+    await bot.core.on_membership(happened(other, "g2", MembershipChange.BAN, bot.clock()))
     case = await bot.repos.cases.get(2)
     assert case is not None
     assert case.origin == "someone on discord"
@@ -259,11 +253,11 @@ async def test_a_kick_by_hand_is_recorded_and_carried_only_if_the_policy_says(
     """`[sync] mirror_manual_kicks` (off by default): a kick in Element, then every space?"""
     bot.core._mirror_kicks = carried
     await bot.core.on_membership(
-        MembershipEvent(
-            account=MX,
-            space=Space(platform=Platform.MATRIX, id="!a:hs", kind=SpaceKind.ROOM),
-            change=MembershipChange.KICK,
-            ts=bot.clock(),
+        happened(
+            MX,
+            "!a:hs",
+            MembershipChange.KICK,
+            bot.clock(),
             actor=Account(platform=Platform.MATRIX, id="@mod:hs"),
             reason="off-topic flood",
         )

@@ -111,15 +111,17 @@ class DirectMessages:
 
     async def _start(self, message: Message, text: str) -> str:
         body = text[len("report") :].strip() if text.lower().startswith("report") else text
-        who = await self._who(body, message.author.account)
+        # The reporter's accounts, once: never the reported member, their messages no evidence.
+        mine = await self._own_accounts(message.author.account)
+        who = await self._who(body, mine)
         if who is not None and len(_USER.sub("", body).strip()) >= 15:
             # Everything in one message: straight through, anonymously.
             opened = await self._reports.submit(
                 Report(
                     reporter=message.author.account,
                     subject=who,
-                    what=await self._without_own_links(body[:1000], message.author.account),
-                    evidence=tuple(await self._evidence(body, message.author.account)),
+                    what=await self._without_own_links(body[:1000], mine),
+                    evidence=tuple(await self._evidence(body, mine)),
                     unsolicited_dm=_mentions_dm(body),
                     origin=f"{message.platform.value}:{message.id}",
                 )
@@ -140,7 +142,7 @@ class DirectMessages:
             draft.update(what=text[:1000], step="who")
             reply = self._texts.report_ask_who
         elif step == "who":
-            who = await self._who(text, account)
+            who = await self._who(text, await self._own_accounts(account))
             if who is None:
                 return self._texts.report_who_unclear
             draft.update(who=who.key, step="where")
@@ -149,18 +151,20 @@ class DirectMessages:
             draft.update(where=text[:300], step="evidence")
             reply = self._texts.report_ask_evidence
         elif step == "evidence":
-            evidence = [] if text.lower() in _NO else await self._evidence(text, account)
+            mine = await self._own_accounts(account)
+            evidence = [] if text.lower() in _NO else await self._evidence(text, mine)
             draft.update(evidence=evidence, step="share")
             reply = self._texts.report_ask_share
         else:
             share = text.lower().split()[0] in _YES if text else False
+            mine = await self._own_accounts(account)
             await self._repos.kv.delete(self._key(account))
             opened = await self._reports.submit(
                 Report(
                     reporter=account,
                     subject=_account(str(draft["who"])),
-                    what=await self._without_own_links(str(draft.get("what", "")), account),
-                    where=await self._without_own_links(str(draft.get("where", "")), account),
+                    what=await self._without_own_links(str(draft.get("what", "")), mine),
+                    where=await self._without_own_links(str(draft.get("where", "")), mine),
                     evidence=tuple(str(e) for e in _list(draft.get("evidence"))),
                     unsolicited_dm=_mentions_dm(str(draft.get("where", ""))),
                     share_identity=share,
@@ -174,10 +178,9 @@ class DirectMessages:
         await self._save(account, draft)
         return reply
 
-    async def _who(self, text: str, reporter: Account) -> Account | None:
+    async def _who(self, text: str, mine: set[Account]) -> Account | None:
         """The reported account: a mention or id, or the author of a linked message; never
         the reporter ("I (@me) was insulted by @them" names @them)."""
-        mine = await self._own_accounts(reporter)
         for match in _USER.finditer(text):
             try:
                 account = parse_account(match.group(0).rstrip(_TRAILING))
@@ -191,10 +194,9 @@ class DirectMessages:
                 return fetched.author.account
         return None
 
-    async def _evidence(self, text: str, reporter: Account) -> list[str]:
+    async def _evidence(self, text: str, mine: set[Account]) -> list[str]:
         """Message links resolved to excerpts (what the message said, by whom). The
         reporter's own messages are left out: their link and words would name them."""
-        mine = await self._own_accounts(reporter)
         out = []
         for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
@@ -208,9 +210,8 @@ class DirectMessages:
                 out.append(f"{fetched.author.account.key}: '{said}' ({link})")
         return out
 
-    async def _without_own_links(self, text: str, reporter: Account) -> str:
+    async def _without_own_links(self, text: str, mine: set[Account]) -> str:
         """``text`` without links to the reporter's own messages (they would name them)."""
-        mine = await self._own_accounts(reporter)
         for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
             if fetched is not None and _bare(fetched.author.account) in mine:

@@ -31,7 +31,7 @@ from bridge.model import (
 )
 from bridge.planner import Community, PlannedAction, plan
 from bridge.sanctions import record_sanctions, schedule_timers
-from rules.engine import Engine, sanction_for
+from rules.engine import Engine, plain_reason, sanction_for
 from rules.escalation import Strike
 from storage.cases import CaseRow, NewCase, OriginKind
 from storage.codec import ActionKind, action_target
@@ -211,7 +211,8 @@ class Pipeline:
         member_id = await self.member_of(author)
         actions: list[Action] = []
         if any(spec.kind == "warn" for spec in rule.actions):
-            actions.append(Warn(target=author, reason=f"{rule.id}: blocked", clause=rule.clause))
+            # The member reads this: the rule's plain reason, as for any hit, not its id.
+            actions.append(Warn(target=author, reason=plain_reason(rule), clause=rule.clause))
         for spec in rule.actions:  # the rule's own mute, removal or ban, as for any hit
             action = sanction_for(spec, author, self._clock(), f"{rule.id}: blocked")
             if action is not None:

@@ -177,7 +177,7 @@ class Engine:
                 rule_id=rule.id,
                 kind=rule.kind,
                 clause=rule.clause,
-                reason=rule.description or _REASONS[rule.kind],
+                reason=plain_reason(rule),
                 matched=matched,
                 points=rule.points,
                 mode=rule.mode,
@@ -291,6 +291,11 @@ class Engine:
                     )
                 )
         return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))
+
+
+def plain_reason(rule: RuleConfig) -> str:
+    """Why a hit of ``rule`` is a problem, in words a member reads (no rule ids)."""
+    return rule.description or _REASONS[rule.kind]
 
 
 def sanction_for(spec: ActionSpec, target: Account, now: datetime, reason: str) -> Action | None:

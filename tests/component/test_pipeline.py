@@ -255,6 +255,9 @@ async def test_points_from_a_message_discord_blocked_climb_the_ladder(bot: ModBo
     )  # 4 points: the ladder's mute
     await bot.drain()
     assert sorted(s for a, s in bot.matrix.done if isinstance(a, Mute)) == ["!a:hs", "!b:hs"]
+    # The member's warning for the blocked message reads like any other, without rule ids.
+    warned = [a.reason for a, _ in bot.matrix.done if isinstance(a, Warn)]
+    assert warned[-1] == warned[0] == "a listed word or phrase"
 
 
 async def test_a_message_discord_blocked_gets_the_rules_own_sanction(bot: ModBot) -> None:

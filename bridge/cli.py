@@ -5,24 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TextIO
 
+from bridge.admin import backup_command, restore_command
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
-from bridge.logs import quiet_libraries
+from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
 from bridge.model import Platform
 from bridge.service import Service
 from rules.engine import Engine
 from rules.policy import format_duration
+from storage.backup import BackupError
 
 EXIT_CONFIG = 2
 
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="modbridge",
         description="One code of conduct, enforced across Discord servers and Matrix rooms.",
     )
+    parser.add_argument("--version", action="version", version=f"modbridge {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -39,7 +42,27 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the moderation service")
     run.add_argument("--config", type=Path, required=True)
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    run.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS,
+        default=os.environ.get("MODBRIDGE_LOG_LEVEL", "INFO").upper(),
+        help="DEBUG, INFO (default), WARNING or ERROR; or MODBRIDGE_LOG_LEVEL",
+    )  # fmt: skip
+    run.add_argument(
+        "--log-format", type=str.lower, choices=LOG_FORMATS,
+        default=os.environ.get("MODBRIDGE_LOG_FORMAT", "text").lower(),
+        help="text (default) or json, one object a line; or MODBRIDGE_LOG_FORMAT",
+    )  # fmt: skip
+    run.add_argument(
+        "--dry-run", action="store_true",
+        help="judge, record and tell the moderators, but do nothing on the platforms",
+    )  # fmt: skip
+
+    save = sub.add_parser("backup", help="a consistent copy of the database, while it runs")
+    save.add_argument("--config", type=Path, required=True)
+    save.add_argument("out", type=Path, help="the backup file to write (must not exist)")
+    back = sub.add_parser("restore", help="put a backup in place (the service stopped)")
+    back.add_argument("--config", type=Path, required=True)
+    back.add_argument("backup", type=Path, help="a file written by `modbridge backup`")
 
     sub.add_parser(
         "demo",
@@ -136,13 +159,22 @@ def _rules_replay(engine: Engine, path: Path | None, out: TextIO) -> int:
     return 0
 
 
-def _run(path: Path, level: str) -> int:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    quiet_libraries()
+def _version() -> str:
+    try:
+        return metadata.version("modbridge")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _run(path: Path, level: str, log_format: str, dry_run: bool) -> int:
+    # argparse checks choices on the command line only, not on defaults from the environment.
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"MODBRIDGE_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"MODBRIDGE_LOG_FORMAT: {log_format!r} is not one of text, json")
+    configure(level, log_format, sys.stderr)
     settings = load_settings(path)
-    service = Service(settings, path)
+    service = Service(settings, path, dry_run=dry_run)
     asyncio.run(service.run())
     return 0
 
@@ -152,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.config, args.log_level)
+            return _run(args.config, args.log_level, args.log_format, args.dry_run)
+        if args.command == "backup":
+            return backup_command(args.config, args.out, sys.stdout)
+        if args.command == "restore":
+            return restore_command(args.config, args.backup, sys.stdout)
         if args.command == "demo":
             return run_demo(sys.stdout)
         if args.command == "check-config":
@@ -160,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(_summary(settings, args.path)))
             return 0
         engine = Engine(load_settings(args.config).policy)
-    except ConfigError as exc:
+    except (ConfigError, BackupError) as exc:
         print(f"modbridge: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.rules_command == "test":

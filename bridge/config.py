@@ -151,6 +151,45 @@ class AntispamConfig(BaseModel):
         return int(self.listen.rsplit(":", 1)[1])
 
 
+def _split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class HttpConfig(BaseModel):
+    """The status server: ``GET /healthz`` and ``GET /metrics`` (off unless configured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str = Field(default="127.0.0.1:9187", pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 0 <= _split_listen(value)[1] <= 65535:
+            raise ValueError('the port must be between 0 and 65535, e.g. "127.0.0.1:9187"')
+        return value
+
+    @property
+    def host(self) -> str:
+        """The address part of ``listen`` (brackets of an IPv6 address removed)."""
+        return _split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The port part of ``listen``."""
+        return _split_listen(self.listen)[1]
+
+
+class ServiceConfig(BaseModel):
+    """How the service runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Judge, record and tell the moderators, but do nothing on the platforms.
+    dry_run: bool = False
+
+
 class Settings(BaseSettings):
     """The whole configuration of one modbridge service."""
 
@@ -160,6 +199,8 @@ class Settings(BaseSettings):
 
     community: CommunityConfig = CommunityConfig()
     storage: StorageConfig = StorageConfig()
+    service: ServiceConfig = ServiceConfig()
+    http: HttpConfig | None = None
     sync: SyncConfig = SyncConfig()
     reports: ReportsConfig = ReportsConfig()
     texts: Texts = Texts()

@@ -80,8 +80,10 @@ class Pipeline:
         community: Callable[[], Community],
         wake_worker: Callable[[], None],
         clock: Callable[[], datetime],
+        on_judged: Callable[[Message, Verdict], None] | None = None,
     ) -> None:
         self._db = db
+        self._on_judged = on_judged  # the metrics: counts only, never the text
         self._repos = repos
         self._engine = engine
         self._community = community
@@ -156,6 +158,8 @@ class Pipeline:
                 self._loaded[1].discard(member_id)
                 raise
             self._recent[key] = None
+            if self._on_judged is not None:
+                self._on_judged(message, verdict)
             if len(self._recent) > RECENT_MESSAGES:
                 self._recent.popitem(last=False)
             return verdict

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import signal
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,9 +30,11 @@ from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
+from bridge.observe import Link, Observatory
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
@@ -113,6 +116,9 @@ def _only_instance(database: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            # Removed before unlocking: a service starting meanwhile locks a new file.
+            with contextlib.suppress(OSError):
+                os.unlink(f"{database}.lock")
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -154,10 +160,12 @@ def check_platforms(settings: Settings) -> None:
 class Service:
     """One modbridge service: every configured platform, one engine, one outbox."""
 
-    def __init__(self, settings: Settings, config_path: Path) -> None:
+    def __init__(self, settings: Settings, config_path: Path, *, dry_run: bool = False) -> None:
         check_platforms(settings)
         self.settings = settings
         self._path = config_path
+        # Judge and record, tell the moderators, do nothing on the platforms.
+        self.dry_run = dry_run or settings.service.dry_run
         self._stop = asyncio.Event()
         # Set once each platform has connected: timers wait for all (they act in every space).
         self._up = {platform: asyncio.Event() for platform in Platform}
@@ -198,7 +206,7 @@ class Service:
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
-        path = Path(self.settings.storage.path)
+        path = database_path(self.settings, self._path)
         with _only_instance(path):
             db = await Database.open(path, clock=utc_now)
             try:
@@ -214,21 +222,28 @@ class Service:
         released = await repos.outbox.release_claims()
         if released:
             log.info("%d action(s) left unfinished by the previous run are due again", released)
+        tasks: list[asyncio.Task[None]] = []
+        observatory = Observatory(
+            outbox=repos.outbox, clock=utc_now, links=self._links,
+            worker_running=lambda: bool(tasks) and not tasks[0].done(),
+        )  # fmt: skip
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors,
             on_failure=lambda row, reason: self.pipeline.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
+            on_outcome=observatory.on_outcome,
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now,
+            wake_worker=worker.wake, clock=utc_now, on_judged=observatory.on_judged,
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
             pipeline=self.pipeline, repos=repos, clock=utc_now, config=self.settings.reports,
             texts=self.settings.texts, is_moderator=self._is_moderator,
+            on_received=observatory.on_report,
         )  # fmt: skip
         moderation = Moderation(
             pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
@@ -237,7 +252,7 @@ class Service:
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
         )  # fmt: skip
-        core = Core(
+        core = (DryRunCore if self.dry_run else Core)(
             pipeline=self.pipeline, moderation=moderation, audit=repos.audit, direct=direct,
             reports=reports,
             repliers=self._repliers, bots=self._bots,
@@ -250,12 +265,16 @@ class Service:
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None
-        tasks = [
+        tasks += [
             asyncio.create_task(worker.run(), name="worker"),
             asyncio.create_task(scheduler.run(ready=self._platforms_up()), name="timers"),
             asyncio.create_task(self.policy.run(self._stop), name="policy"),
         ]
+        status = None
         try:
+            if self.settings.http is not None:
+                status = observatory.serve(self.settings.http.host, self.settings.http.port)
+                await status.start()
             if self.settings.antispam is not None:
                 antispam = AntispamServer(
                     identity=repos.identity, consent=repos.consent, audit=repos.audit,
@@ -273,7 +292,10 @@ class Service:
                 discord = asyncio.create_task(self._run_discord(core, repos), name="Discord")
                 discord.add_done_callback(self._platform_ended)
                 tasks.append(discord)
-            log.info("modbridge running")
+            if self.dry_run:
+                log.info("modbridge running (dry run): nothing is done on the platforms")
+            else:
+                log.info("modbridge running")
             await self._stop.wait()
         finally:
             log.info("modbridge stopping")
@@ -291,6 +313,8 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             if antispam is not None:
                 await antispam.close()
+            if status is not None:
+                await status.close()
             log.info("modbridge stopped")
         if isinstance(self._failure, PermanentError | DiscordStartupError):
             # Refused credentials and the like: the admin has to fix the configuration.
@@ -339,10 +363,13 @@ class Service:
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
-        self._executors[Platform.MATRIX] = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
-        )
-        self._repliers[Platform.MATRIX] = MatrixReplier(client)
+        self._executors[Platform.MATRIX] = self._twin(
+            MatrixExecutor(
+                client, mod_room_id=connection.mod_room_id or "", levels=memory,
+                direct_rooms=memory,
+            )
+        )  # fmt: skip
+        self._repliers[Platform.MATRIX] = self._marked(MatrixReplier(client))
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         self._up[Platform.MATRIX].set()
@@ -364,7 +391,7 @@ class Service:
             moderator_roles=config.moderator_roles,
             handlers=core,
             state=repos.kv,
-            automod=config.automod,
+            automod=config.automod and not self.dry_run,  # AutoMod would block messages
             automod_rules=automod_specs(self.policy.engine.policy, config.moderator_roles),
         )
         self.discord = connection
@@ -374,8 +401,8 @@ class Service:
 
         self.policy.listeners.append(remirror)
         await connection.start()
-        self._executors[Platform.DISCORD] = connection.executor()
-        self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)
+        self._executors[Platform.DISCORD] = self._twin(connection.executor())
+        self._repliers[Platform.DISCORD] = self._marked(DiscordReplier(connection.client))
         self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
@@ -383,6 +410,29 @@ class Service:
         self._up[Platform.DISCORD].set()
         log.info("Discord connection up: %d protected guilds", len(connection.protected_guilds))
         await connection.run()
+
+    def _twin(self, executor: ActionExecutor) -> ActionExecutor:
+        return SimulatedExecutor(executor) if self.dry_run else executor
+
+    def _marked(self, replier: Replier) -> Replier:
+        return DryRunReplier(replier) if self.dry_run else replier
+
+    def _links(self) -> dict[Platform, Link]:
+        """Each configured platform's connection, for /healthz and the metrics."""
+        links = {}
+        if self.settings.matrix is not None:
+            matrix = self.matrix
+            links[Platform.MATRIX] = Link(
+                up=self._up[Platform.MATRIX].is_set(),
+                down_since=matrix.down_since if matrix is not None else None,
+            )
+        if self.settings.discord is not None:
+            discord = self.discord
+            links[Platform.DISCORD] = Link(
+                up=self._up[Platform.DISCORD].is_set(),
+                down_since=discord.down_since if discord is not None else None,
+            )
+        return links
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -398,6 +448,11 @@ class Service:
             member_id=None,
             origin=f"notice:{utc_now().isoformat()}",
         )
+
+
+def database_path(settings: Settings, config_path: Path) -> Path:
+    """``[storage] path``, read relative to the configuration file (like ``words_file``)."""
+    return config_path.parent / settings.storage.path
 
 
 async def run_service(config_path: Path) -> None:

@@ -257,6 +257,15 @@ class OutboxRepository:
             tx,
         )
 
+    async def pending_summary(self) -> tuple[int, datetime | None]:
+        """How many actions wait in the outbox, and when the oldest of them was queued."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n, min(created_at) AS oldest FROM actions"
+                " WHERE state = 'pending'"
+            )
+        return int(row["n"]), opt_from_db_time(row["oldest"])
+
     async def release_claims(self) -> int:
         """Make every claimed, unsettled action due now. Called at start-up: a claim left by
         a process that died (kill -9, power cut) would otherwise wait out its lease."""

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from nio import (
@@ -127,6 +128,8 @@ class MatrixConnection:
         self._stopped = asyncio.Event()
         self._stopped.set()  # run() is not running
         self._warned: set[str] = set()  # rooms and aliases already warned about
+        # When syncing last started failing (None while it works): the service's /healthz.
+        self.down_since: datetime | None = None
 
     # -- the public side ------------------------------------------------------------------------
 
@@ -197,17 +200,21 @@ class MatrixConnection:
                 try:
                     await self._sync(full_state=False)
                 except TransientError as exc:
+                    self._went_down()
                     await self._sleep(outage.failed(exc))
                 except PermanentError as exc:
+                    self._went_down()
                     # Nothing the bot can fix by itself (e.g. an expired token without a
                     # password); keep trying slowly so it recovers when an admin fixes it.
                     logger.error("Matrix sync refused: %s", exc)
                     await self._sleep(BACKOFF_CAP)
                 except Exception as exc:
                     # A bug or an answer nio cannot parse: stalling for good would be worse.
+                    self._went_down()
                     logger.error("Matrix sync failed: %s", type(exc).__name__)
                     await self._sleep(BACKOFF_CAP)
                 else:
+                    self.down_since = None
                     outage.recovered()
         finally:
             refresher.cancel()
@@ -424,6 +431,10 @@ class MatrixConnection:
             else:
                 outage.recovered()
                 return
+
+    def _went_down(self) -> None:
+        if self.down_since is None:
+            self.down_since = datetime.now(UTC)
 
     async def _sleep(self, seconds: float) -> None:
         await sleep_unless(self._closed, seconds)

@@ -10,6 +10,7 @@ reporters -- each marked "(dry run)", as is every answer the bot gives.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bridge.core import Core
@@ -33,6 +34,7 @@ from bridge.model import (
     Warn,
 )
 from bridge.ports import ActionExecutor, Replier
+from storage.cases import NewCase, OriginKind
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,18 @@ def would(action: Action) -> str:
             return f"tell {action.target.key}"
         case NotifyModerators():
             return "notify the moderators"
+
+
+def with_notice(case: NewCase, actions: Sequence[Action]) -> Sequence[Action]:
+    """A case's actions plus a notice telling the moderators what would have been done, when
+    the case has no notice of its own: in a dry run the moderators see every case."""
+    if case.origin_kind is OriginKind.MODERATOR or any(
+        isinstance(a, NotifyModerators) for a in actions
+    ):
+        return actions  # a moderator's own command is answered; a notice would repeat it
+    done = ", ".join(would(a) for a in actions) or "nothing"
+    text = f"{case.subject.key}: {case.reason or case.origin}. Would: {done}"
+    return [*actions, NotifyModerators(text=text)]
 
 
 class SimulatedExecutor:

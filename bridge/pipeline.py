@@ -81,7 +81,9 @@ class Pipeline:
         wake_worker: Callable[[], None],
         clock: Callable[[], datetime],
         on_judged: Callable[[Message, Verdict], None] | None = None,
+        amend: Callable[[NewCase, Sequence[Action]], Sequence[Action]] | None = None,
     ) -> None:
+        self._amend = amend  # a dry run adds a notice to every case: bridge.dryrun
         self._db = db
         self._on_judged = on_judged  # the metrics: counts only, never the text
         self._repos = repos
@@ -272,6 +274,8 @@ class Pipeline:
         """Open ``case`` and queue ``actions`` on every linked account, in one transaction,
         with the strikes, the timers that end timed actions, and the audit record."""
         now = self._clock()
+        if self._amend is not None:
+            actions = self._amend(case, actions)
         accounts = await self.accounts_of(member_id) or [case.subject]
         community = self._community()
         async with self._db.transaction() as tx:

@@ -30,7 +30,7 @@ from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
-from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor
+from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_notice
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
@@ -238,6 +238,7 @@ class Service:
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
             wake_worker=worker.wake, clock=utc_now, on_judged=observatory.on_judged,
+            amend=with_notice if self.dry_run else None,
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(

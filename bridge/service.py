@@ -453,7 +453,7 @@ class Service:
 
 def database_path(settings: Settings, config_path: Path) -> Path:
     """``[storage] path``, read relative to the configuration file (like ``words_file``)."""
-    return config_path.parent / settings.storage.path
+    return (config_path.parent / settings.storage.path).resolve()
 
 
 async def run_service(config_path: Path) -> None:

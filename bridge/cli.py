@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.admin import backup_command, restore_command
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import ConfigError, Settings, load_settings, missing_secrets
 from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
 from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
@@ -194,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             settings = load_settings(args.path)
             print("\n".join(_summary(settings, args.path)))
+            for missing in missing_secrets(settings):
+                print(f"warning: `modbridge run` will refuse to start: {missing}")
             return 0
         engine = Engine(load_settings(args.config).policy)
     except (ConfigError, BackupError) as exc:

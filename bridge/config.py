@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from bridge import config_errors
 from bridge.texts import Texts
 from rules.engine import Engine
 from rules.policy import ActionSpec, Duration, Escalation, KeywordsRule, Policy, RuleConfig
@@ -250,17 +251,30 @@ _RULE_KINDS_SET = {
 }  # fmt: skip
 
 
-def _explain(exc: ValidationError, data: dict[str, Any], source: str) -> ConfigError:
+def _explain(errors: list[Any] | ValidationError, data: dict[str, Any], source: str) -> ConfigError:
+    if isinstance(errors, ValidationError):
+        errors = list(errors.errors())
     lines = [f"{source}: the configuration is not valid:"]
-    for error in exc.errors():
+    for error in errors:
         msg = error["msg"].removeprefix("Value error, ")
+        loc = tuple(error["loc"])
+        variable = config_errors.env_variable(loc, data)
+        if error["type"] == "extra_forbidden" and variable is not None:
+            lines.append(
+                f"  - environment variable {variable}: no such setting (check its spelling)"
+            )
+            continue
         if error["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling and the section it is in)"
+        elif error["type"] == "string_pattern_mismatch" and config_errors.pattern_hint(loc):
+            msg = f"{config_errors.pattern_hint(loc)}, not {error.get('input')!r}"
+        elif error["type"] in config_errors.TYPE_HINTS:
+            msg = f"{config_errors.TYPE_HINTS[error['type']]}, not {error.get('input')!r}"
         elif error["type"] == "union_tag_invalid":
             msg = f"unknown rule kind; use one of: {', '.join(sorted(_RULE_KINDS_SET))}"
         elif error["type"] == "union_tag_not_found":
             msg = "every rule needs a 'kind'"
-        lines.append(f"  - {_location(data, tuple(error['loc']))}: {msg}")
+        lines.append(f"  - {_location(data, loc)}: {msg}")
     return ConfigError("\n".join(lines))
 
 
@@ -310,23 +324,61 @@ def parse_settings(text: str, *, source: str = "config", base: Path | None = Non
         raise ConfigError(
             f"environment: {exc} (lists and tables in MODBRIDGE_ variables are written as JSON)"
         ) from None
+    coerced = config_errors.strict_errors(Settings, data)
+    if coerced:
+        raise _explain(coerced, data, source)
+    _check_consistency(settings, source)
     try:
         Engine(settings.policy)  # compiles patterns and keyword lists: refuse what cannot run
     except PatternError as exc:
-        rule = _rule_of_pattern(settings.rules, str(exc))
-        raise ConfigError(f"{source}: {rule}: {exc}") from None
+        rule, syntax = _rule_of_pattern(settings.rules, str(exc))
+        raise ConfigError(f"{source}: {rule}: {syntax or exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{source}: rules: " + "; ".join(e["msg"].removeprefix("Value error, ")
+                                             for e in exc.errors())
+        ) from None  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{source}: rules: {exc}") from None
     return settings
 
 
-def _rule_of_pattern(rules: tuple[RuleConfig, ...], message: str) -> str:
+def _check_consistency(settings: Settings, source: str) -> None:
+    """What each key allows on its own but not together with the others."""
+    duplicate = config_errors.duplicate_rule_ids([rule.id for rule in settings.rules])
+    problems = [duplicate] if duplicate else []
+    if settings.discord is not None:
+        problems += config_errors.discord_problems(
+            settings.discord.guilds, settings.discord.mod_channels
+        )
+    if problems:
+        raise ConfigError("\n".join([f"{source}: the configuration is not valid:"] +
+                                    [f"  - {p}" for p in problems]))  # fmt: skip
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """The secrets `modbridge run` needs from the environment and will not find."""
+    matrix, discord, antispam = settings.matrix, settings.discord, settings.antispam
+    return config_errors.missing_secrets(
+        matrix=matrix is not None,
+        matrix_secret=matrix is not None and bool(matrix.password or matrix.access_token),
+        discord=discord is not None,
+        discord_secret=discord is not None and discord.token is not None,
+        antispam=antispam is not None,
+        antispam_secret=antispam is not None and antispam.secret is not None,
+    )
+
+
+def _rule_of_pattern(rules: tuple[RuleConfig, ...], message: str) -> tuple[str, str | None]:
+    """Where the refused pattern is, and why when it is not a regular expression at all."""
     for index, rule in enumerate(rules):
-        if not isinstance(rule, KeywordsRule) and any(
-            repr(p) in message for p in getattr(rule, "patterns", ())
-        ):
-            return f"rules[{index}] (id {rule.id!r}).patterns"
-    return "rules"
+        if isinstance(rule, KeywordsRule):
+            continue
+        for pattern in getattr(rule, "patterns", ()):
+            if repr(pattern) in message:
+                where = f"rules[{index}] (id {rule.id!r}).patterns"
+                return where, config_errors.regex_syntax(pattern)
+    return "rules", None
 
 
 def load_settings(path: str | Path) -> Settings:

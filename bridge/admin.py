@@ -1,15 +1,19 @@
-"""The admin's commands beside `modbridge run`: backup and restore (erase: bridge.erase)."""
+"""The admin's commands beside `modbridge run`: backup, restore, and erasure requests."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bridge.config import load_settings
+from bridge.config import ConfigError, load_settings
+from bridge.model import Account, Platform
 from bridge.service import database_path
 from storage import backup
+from storage.db import Database
+from storage.privacy import Erasure, PrivacyRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,4 +39,39 @@ def restore_command(config: Path, source: Path, stdout: TextIO) -> int:
     for path in aside:
         print(f"  the replaced {path.name.split('.before-restore-')[0]} is kept as {path}",
               file=stdout)  # fmt: skip
+    return 0
+
+
+def parse_account(key: str) -> Account:
+    """An account key as moderators write it: ``matrix:@ann:example.org``, ``discord:1234``."""
+    platform, _, account_id = key.partition(":")
+    if platform not in (Platform.MATRIX.value, Platform.DISCORD.value) or not account_id:
+        raise ConfigError(
+            f"{key!r} is not an account: write matrix:@user:server or discord:<user id>"
+        )
+    return Account(platform=Platform(platform), id=account_id)
+
+
+async def _erase(database: Path, account: Account) -> Erasure:
+    db = await Database.open(database)
+    try:
+        return await PrivacyRepository(db).erase(account)
+    finally:
+        await db.close()
+
+
+def erase_command(config: Path, key: str, stdout: TextIO) -> int:
+    """`modbridge erase --config PATH <account>`: an erasure request. Removes what may be
+    removed, keeps what moderation must keep, and says what was kept and why."""
+    account = parse_account(key)
+    database = database_path(load_settings(config), config)
+    if not database.exists():
+        raise ConfigError(f"there is no database at {database}")
+    erasure = asyncio.run(_erase(database, account))
+    print(f"erasure for {account.key} (and the accounts linked to it):", file=stdout)
+    for line in erasure.removed:
+        print(f"  removed: {line}", file=stdout)
+    for line in erasure.kept:
+        print(f"  kept: {line}", file=stdout)
+    log.info("erasure done for %s", account.key)
     return 0

@@ -15,7 +15,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TextIO
 
-from bridge.admin import backup_command, restore_command
+from bridge.admin import backup_command, erase_command, restore_command
 from bridge.config import ConfigError, Settings, load_settings, missing_secrets
 from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     back = sub.add_parser("restore", help="put a backup in place (the service stopped)")
     back.add_argument("--config", type=Path, required=True)
     back.add_argument("backup", type=Path, help="a file written by `modbridge backup`")
+    erase = sub.add_parser("erase", help="an erasure request: remove a member's data")
+    erase.add_argument("--config", type=Path, required=True)
+    erase.add_argument("account", help="matrix:@user:server or discord:<user id>")
 
     sub.add_parser(
         "demo",
@@ -189,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return backup_command(args.config, args.out, sys.stdout)
         if args.command == "restore":
             return restore_command(args.config, args.backup, sys.stdout)
+        if args.command == "erase":
+            return erase_command(args.config, args.account, sys.stdout)
         if args.command == "demo":
             return run_demo(sys.stdout)
         if args.command == "check-config":

@@ -182,6 +182,15 @@ class HttpConfig(BaseModel):
         return _split_listen(self.listen)[1]
 
 
+class RetentionConfig(BaseModel):
+    """How long members' words are kept once their case is closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Evidence excerpts and report texts are deleted this long after their case is closed.
+    after_close: Duration = timedelta(days=180)
+
+
 class ServiceConfig(BaseModel):
     """How the service runs."""
 
@@ -201,6 +210,7 @@ class Settings(BaseSettings):
     community: CommunityConfig = CommunityConfig()
     storage: StorageConfig = StorageConfig()
     service: ServiceConfig = ServiceConfig()
+    retention: RetentionConfig = RetentionConfig()
     http: HttpConfig | None = None
     sync: SyncConfig = SyncConfig()
     reports: ReportsConfig = ReportsConfig()

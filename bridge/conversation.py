@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from bridge.commands import CommandError, parse_account
 from bridge.linking import Linking
 from bridge.model import Account, Message, Platform
+from bridge.mydata import MY_DATA, describe
 from bridge.ports import MessageFetcher
 from bridge.reports import Report, Reports
 from bridge.texts import Texts
@@ -49,7 +50,9 @@ class DirectMessages:
         texts: Texts,
         fetchers: Mapping[Platform, MessageFetcher],
         clock: Callable[[], datetime],
+        retention_days: int = 180,
     ) -> None:
+        self._retention_days = retention_days  # said in the answer to `my data`
         self._repos = repos
         self._reports = reports
         self._linking = linking
@@ -90,6 +93,9 @@ class DirectMessages:
             # A screenshot: it cannot be kept (nor read), and must not pass for an answer.
             return self._texts.report_no_files
         word = text.split(maxsplit=1)[0].lower() if text else ""
+        if " ".join(text.lower().split()) == MY_DATA:
+            holdings = await self._repos.privacy.holdings(author.account)
+            return describe(holdings, self._retention_days)
         linked = await self._linking.handle(author, text)
         if linked is not None:
             return linked

@@ -122,12 +122,14 @@ def _only_instance(database: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def housekeeping(repos: Repositories) -> list[Chore]:
+def housekeeping(repos: Repositories, retention: timedelta = timedelta(days=180)) -> list[Chore]:
     """What the scheduler deletes every hour: fired timers after 30 days, abandoned report
-    conversations after their hour."""
+    conversations after their hour, evidence and report texts ``retention`` after their case
+    was closed."""
     return [
         lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
         lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
+        lambda now: repos.privacy.purge_closed(now - retention),
     ]
 
 
@@ -252,6 +254,7 @@ class Service:
         direct = DirectMessages(
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
+            retention_days=self.settings.retention.after_close.days,
         )  # fmt: skip
         core = (DryRunCore if self.dry_run else Core)(
             pipeline=self.pipeline, moderation=moderation, audit=repos.audit, direct=direct,
@@ -262,7 +265,7 @@ class Service:
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
-            chores=housekeeping(repos),
+            chores=housekeeping(repos, self.settings.retention.after_close),
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None

@@ -24,6 +24,7 @@ from storage.outbox import (
     NewAction,
     OutboxRepository,
 )
+from storage.privacy import PrivacyRepository
 from storage.reports import ReportRepository
 from storage.strikes import StrikeRepository, StrikeRow
 from storage.timers import NewTimer, TimerRepository, TimerRow
@@ -74,6 +75,7 @@ class Repositories:
     links: LinkCodeRepository
     sanctions: SanctionRepository
     reports: ReportRepository
+    privacy: PrivacyRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -90,4 +92,5 @@ class Repositories:
             links=LinkCodeRepository(db),
             sanctions=SanctionRepository(db),
             reports=ReportRepository(db),
+            privacy=PrivacyRepository(db),
         )

@@ -4,6 +4,7 @@ the systemd unit file of the repository."""
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import discord
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +151,16 @@ def test_the_systemd_unit_runs_a_dedicated_hardened_user_with_secrets_from_a_fil
     problems = [line for line in verified.stderr.splitlines() if "modbridge.service" in line]
     assert verified.returncode == 0, verified.stderr
     assert not problems, verified.stderr
+
+
+def test_the_readme_invite_url_grants_exactly_the_permissions_it_lists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    deploying = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"\(`(\w+)`", deploying.split("Permissions:", 1)[1].split("\n\n")[0])
+    assert "moderate_members" in listed
+    assert "ban_members" in listed
+    expected = discord.Permissions(**dict.fromkeys(listed, True)).value
+    url = re.search(r"https://discord.com/oauth2/authorize\?\S+", deploying)
+    assert url is not None
+    assert "scope=bot+applications.commands" in url.group(0)
+    assert f"permissions={expected}" in url.group(0)

@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,7 +31,7 @@ from tests.e2e.community_helpers import (
     mod_room_notices,
 )
 from tests.e2e.matrix_helpers import send_text
-from tests.e2e.service_helpers import ServiceProcess, is_redacted
+from tests.e2e.service_helpers import ServiceProcess, is_redacted, run_cli
 from tests.e2e.synapse import SynapseServer
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
@@ -266,3 +267,82 @@ async def test_dry_run_records_cases_and_touches_neither_platform(community: Com
     started = time.monotonic()
     await community.stop()
     print(f"stopped in {time.monotonic() - started:.2f}s")
+
+
+def _case_ids(database: Path) -> set[int]:
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return {int(r[0]) for r in conn.execute("SELECT id FROM cases")}
+    finally:
+        conn.close()
+
+
+async def test_a_backup_while_the_service_writes_and_my_data_in_a_dm(
+    community: Community, tmp_path: Path
+) -> None:
+    await _restart(community)
+    database = community.config.parent / "modbridge.db"
+    guild = community.guilds[0]
+    posters = []
+    for index in range(12):
+        user = community.sim.create_user(f"spammer{index}")
+        community.sim.add_member(guild, user)
+        posters.append(user)
+
+    async def violate() -> None:
+        for user in posters:
+            community.sim.post_message(user, community.general[0], f"ring {PHONE} now")
+            await asyncio.sleep(0.15)
+
+    violating = asyncio.create_task(violate())
+    taken = []
+    try:
+        for index in range(2):
+            await asyncio.sleep(0.5)
+            before = await asyncio.to_thread(_case_ids, database)
+            out = tmp_path / f"while-running-{index}.db"
+            status, said = await asyncio.to_thread(
+                run_cli, ["backup", "--config", str(community.config), str(out)],
+                community.service.env,
+            )  # fmt: skip
+            assert status == 0, said
+            taken.append((out, before))
+    finally:
+        await violating
+    for out, before in taken:
+        assert _read(out, "PRAGMA integrity_check") == [("ok",)]
+        assert before <= {int(r[0]) for r in _read(out, "SELECT id FROM cases")}
+    assert len(taken[-1][1]) > len(taken[0][1]), "the service wrote between the backups"
+
+    # `my data` in a Discord DM: what is held about the member, and nothing of its text.
+    person = await community.linked_person("curious")
+    await community.matrix_command(
+        f"!warn {person.matrix.user_id} please keep it civil",
+        lambda n: person.matrix.user_id in n and "warn" in n.lower(),
+    )
+    dm = community.sim.open_dm(person.discord, community.bot)
+    community.sim.post_message(person.discord, dm, "my data")
+    answers: list[str] = []
+
+    async def answered() -> bool:
+        answers[:] = [
+            m.content
+            for m in community.sim.messages_in(dm)
+            if m.author_id == community.bot.id and "Cases about you" in m.content
+        ]
+        return bool(answers)  # fmt: skip
+
+    await eventually(answered, "the bot's answer to `my data`")
+    print(answers[0])
+    assert f"{person.discord_key}, matrix:{person.matrix.user_id}" in answers[0]
+    assert "from a moderator): open" in answers[0]
+    assert "keep it civil" not in answers[0]
+    await community.stop()
+
+
+def _read(path: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bridge.cli import main
+from bridge.logs import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config.example.toml")
@@ -139,3 +143,45 @@ def test_replay_narrates_the_sample_conversation() -> None:
     assert "! insults (keywords)" in result.stdout
     assert "! contact-details (pii)" in result.stdout
     assert "(observe mode: would delete)" in result.stdout
+
+
+def test_log_level_error_and_json_format_are_accepted_and_bad_values_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    # Accepted: the run goes on to the configuration (which has no platform).
+    args = ["run", "--config", str(config), "--log-level", "ERROR", "--log-format", "json"]
+    assert main(args) == 2
+    assert "no platform is configured" in capsys.readouterr().err
+    monkeypatch.setenv("MODBRIDGE_LOG_LEVEL", "loud")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "MODBRIDGE_LOG_LEVEL: 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("MODBRIDGE_LOG_LEVEL", "warning")
+    monkeypatch.setenv("MODBRIDGE_LOG_FORMAT", "xml")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "MODBRIDGE_LOG_FORMAT: 'xml' is not one of text, json" in capsys.readouterr().err
+
+
+def test_json_log_lines_are_one_object_each_with_the_message_only() -> None:
+    record = logging.LogRecord(
+        "bridge.pipeline", logging.ERROR, __file__, 1, "case %s opened for message %s",
+        (7, "m1"), None,
+    )  # fmt: skip
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "case 7 opened for message m1"
+    assert entry["level"] == "ERROR"
+    assert entry["logger"] == "bridge.pipeline"
+    assert "\n" not in line
+
+
+def test_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "--version"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout.startswith("modbridge 0.1.0")

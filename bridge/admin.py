@@ -22,6 +22,8 @@ def backup_command(config: Path, out: Path, stdout: TextIO) -> int:
     """`modbridge backup --config PATH OUT`: a consistent, owner-only copy of the database
     (and the state beside it), safe while the service runs."""
     database = database_path(load_settings(config), config)
+    if out.is_dir():  # a backup directory: a new file in it, named by the time
+        out = out / f"{database.stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.db"
     written = backup.backup(database, out)
     version = backup.check(out)
     print(f"backed up {database} (schema version {version}) to {out}", file=stdout)
@@ -43,7 +45,12 @@ def restore_command(config: Path, source: Path, stdout: TextIO) -> int:
 
 
 def parse_account(key: str) -> Account:
-    """An account key as moderators write it: ``matrix:@ann:example.org``, ``discord:1234``."""
+    """An account key as moderators write it: ``matrix:@ann:example.org``, ``discord:1234``
+    (or a bare ``@ann:example.org`` or Discord user id)."""
+    if key.startswith("@"):  # a Matrix user id as Element shows it
+        key = f"matrix:{key}"
+    elif key.isdigit():  # a Discord user id as "Copy User ID" gives it
+        key = f"discord:{key}"
     platform, _, account_id = key.partition(":")
     if platform not in (Platform.MATRIX.value, Platform.DISCORD.value) or not account_id:
         raise ConfigError(

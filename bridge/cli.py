@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     save = sub.add_parser("backup", help="a consistent copy of the database, while it runs")
     save.add_argument("--config", type=Path, required=True)
-    save.add_argument("out", type=Path, help="the backup file to write (must not exist)")
+    save.add_argument("out", type=Path, help="the backup file to write, or a directory")
     back = sub.add_parser("restore", help="put a backup in place (the service stopped)")
     back.add_argument("--config", type=Path, required=True)
     back.add_argument("backup", type=Path, help="a file written by `modbridge backup`")

@@ -164,7 +164,7 @@ async def test_an_erasure_removes_what_it_may_and_says_what_it_kept_and_why(
     )
     assert (
         await asyncio.to_thread(
-            main, ["erase", "--config", str(tmp_path / "config.toml"), "matrix:@nobody:hs"]
+            main, ["erase", "--config", str(tmp_path / "config.toml"), "@nobody:hs"]
         )
         == 0
     )

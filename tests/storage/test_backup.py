@@ -208,3 +208,8 @@ async def test_a_backup_refuses_to_overwrite_and_needs_a_database(tmp_path: Path
     assert status == 2
     assert "exists already" in said
     assert (tmp_path / "b.db").read_text() == "precious"
+    (tmp_path / "backups").mkdir()
+    status, said = await _cli("backup", "--config", str(config), str(tmp_path / "backups"))
+    assert status == 0, said
+    (made,) = (tmp_path / "backups").glob("modbridge-*.db")
+    assert f"to {made}" in said

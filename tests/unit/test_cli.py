@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -9,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import discord
 import pytest
 
 from bridge.cli import main
-from bridge.logs import JsonFormatter
+from bridge.logs import JsonFormatter, configure
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config.example.toml")
@@ -185,3 +187,12 @@ def test_version() -> None:
     )  # fmt: skip
     assert done.returncode == 0
     assert done.stdout.startswith("modbridge 0.1.0")
+
+
+def test_discord_voice_warnings_are_silenced_and_others_kept() -> None:
+    stream = io.StringIO()
+    configure("INFO", "text", stream)
+    discord.Client(intents=discord.Intents.none())  # warns: no PyNaCl, no davey, no guilds
+    logged = stream.getvalue()
+    assert "voice will NOT be supported" not in logged
+    assert "Guilds intent seems to be disabled" in logged  # other warnings still show

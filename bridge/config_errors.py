@@ -36,6 +36,8 @@ TYPE_HINTS = {
 def pattern_hint(loc: Sequence[int | str]) -> str | None:
     """The hint for a pattern mismatch at ``loc``, if the key has one."""
     last = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    if last == "listen" and loc[0] != "http":
+        return None  # [antispam] listen words its own refusal
     return PATTERN_HINTS.get(last)
 
 

@@ -176,9 +176,15 @@ def restore(source: Path, database: Path, now: datetime) -> list[Path]:
             if moved is not None:
                 aside.append(moved)
         for side in _SQLITE_SIDE_FILES:
-            # The old database's -wal would be replayed into the restored file.
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{database}{side}").unlink()
+            # The old database's -wal goes with it (after a crash it holds the last commits);
+            # left here, it would be replayed into the restored file.
+            old = Path(f"{database}{side}")
+            if old.exists():
+                target = Path(f"{aside[0]}{side}") if aside else None
+                if target is not None:
+                    old.rename(target)
+                else:
+                    old.unlink()
         _copy_sqlite(source, database)
         conn = sqlite3.connect(database)
         try:

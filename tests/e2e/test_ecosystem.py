@@ -29,7 +29,7 @@ from tests.e2e.community_helpers import (
     mod_room_notices,
 )
 from tests.e2e.matrix_helpers import client_for, send_text
-from tests.e2e.service_helpers import is_redacted
+from tests.e2e.service_helpers import is_redacted, notices
 from tests.e2e.synapse import RegisteredUser, SynapseServer
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
@@ -387,3 +387,33 @@ async def test_an_upgraded_room_is_followed_and_a_mute_carried(running: World) -
     finally:
         await mute_client.close()
         await speak_client.close()
+
+
+async def test_an_upgraded_mod_room_is_followed(running: World) -> None:
+    community = running.community
+    admin = client_for(community.server, community.matrix_bot)
+    moderator = client_for(community.server, community.matrix_mod)
+    try:
+        upgraded = await _http(
+            admin, "POST", f"/_matrix/client/v3/rooms/{community.mod_room}/upgrade",
+            {"new_version": "12"},
+        )  # fmt: skip
+        new_room = str(upgraded["replacement_room"])
+        # An invite-only room: its admin invites the moderators again, as Element offers.
+        await admin.room_invite(new_room, community.matrix_mod.user_id)
+        await join_all(moderator, [new_room])
+
+        async def told_there() -> bool:
+            return any("upgraded" in n for n in await notices(moderator, new_room))
+
+        await eventually(told_there, "the upgrade notice in the new mod room", within=WAIT)
+        sent = await send_text(moderator, new_room, "!lists")
+        assert isinstance(sent, RoomSendResponse), sent
+
+        async def answered() -> bool:
+            return any("Subscribed" in n for n in await notices(moderator, new_room))
+
+        await eventually(answered, "the answer to !lists in the new mod room", within=WAIT)
+    finally:
+        await admin.close()
+        await moderator.close()

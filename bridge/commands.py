@@ -19,7 +19,7 @@ USAGE = {
     CommandName.MUTE: "!mute <user> <duration, e.g. 10m, 2h, 7d> <reason>",
     CommandName.UNMUTE: "!unmute <user>",
     CommandName.REMOVE: "!remove <user> <reason>",
-    CommandName.BAN: "!ban <user> <reason> [--local: not published to our policy list]",
+    CommandName.BAN: "!ban <user> <reason>",
     CommandName.UNBAN: "!unban <user>",
     CommandName.CASE: "!case <number>",
     CommandName.HISTORY: "!history <user>",

@@ -68,13 +68,16 @@ class MatrixEcosystem:
         )
 
     async def on_homeserver_report(self, report: HomeserverReport) -> None:
-        """A report made with a client's Report button about a message in a protected room."""
+        """A report made with a client's Report button: about a message in a protected
+        room, or about a member of one."""
         opened = await self._reports.submit(
             Report(
                 reporter=report.reporter,
                 subject=report.sender,
                 what=report.reason.strip() or "reported with the client's Report button",
-                where=f"message {report.event_id} in {report.room_id}",
+                where=f"message {report.event_id} in {report.room_id}"
+                if report.event_id
+                else "a report of the member (no message named)",
                 evidence=(report.text[:300],) if report.text else (),
                 origin=f"homeserver:{report.report_id}",
             )

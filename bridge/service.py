@@ -379,6 +379,7 @@ class Service:
             reports = AbuseReportReader(
                 homeserver=config.homeserver, token=lambda: str(client.access_token),
                 protected=lambda: connection.protected_rooms, handler=self._ecosystem,
+                members=lambda: {a.id for a in connection.ecosystem.members()},
                 seen=repos.kv,
             )  # fmt: skip
             reader = asyncio.create_task(reports.run(self._stop), name="homeserver reports")

@@ -6,11 +6,12 @@ Synapse server admin (``[matrix] read_abuse_reports = true``), :class:`AbuseRepo
 polls ``GET /_synapse/admin/v1/event_reports`` (newest first, paged with ``from`` and
 ``next_token``), reads each new report about a protected room in full
 (``GET /_synapse/admin/v1/event_reports/{id}``, which carries the reported event), and hands
-it to the core. The highest report id examined is kept, so a report is taken once, across
-restarts too; the core's case is also keyed by the report id. Reports about other rooms are
+it to the core. User reports (``GET /_synapse/admin/v1/user_reports``, a client's "Report
+user") are taken when the reported user is a member of a protected room. The highest report
+id examined of each kind is kept, so a report is taken once, across restarts too; the
+core's case is also keyed by the report id. Reports about other rooms (and other users) are
 left alone, and no report is deleted: the homeserver's admins keep their own record.
-Synapse 1.163 lists user reports too (``/user_reports``) but they name no room, and room
-reports have no admin listing: neither is read.
+Synapse 1.163 has no admin listing of room reports: they are not read.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from bridge.ports import PermanentError, TransientError
 logger = logging.getLogger(__name__)
 
 KEY_SEEN = "matrix.event_reports.seen"  # the highest report id examined
+KEY_SEEN_USERS = "matrix.user_reports.seen"
 REPORTS_PATH = "/_synapse/admin/v1/event_reports"
+USER_REPORTS_PATH = "/_synapse/admin/v1/user_reports"
 PAGE = 100
 
 
@@ -58,13 +61,32 @@ def report_from_admin_api(detail: Mapping[str, Any]) -> HomeserverReport | None:
         return None
     stamp = detail.get("received_ts")
     return HomeserverReport(
-        report_id=str(detail.get("id")),
+        report_id=f"event:{detail.get('id')}",
         room_id=str(detail.get("room_id", "")),
         event_id=str(detail.get("event_id", "")),
         reporter=Account(platform=Platform.MATRIX, id=reporter),
         sender=Account(platform=Platform.MATRIX, id=sender),
         reason=str(detail.get("reason") or ""),
         text=body if isinstance(body, str) else "",
+        ts=datetime.fromtimestamp(stamp / 1000, UTC)
+        if isinstance(stamp, int)
+        else datetime.now(UTC),
+    )
+
+
+def report_from_user_report(summary: Mapping[str, Any]) -> HomeserverReport | None:
+    """The report a ``GET /user_reports`` entry describes: a user, no message (pure)."""
+    reporter, target = summary.get("user_id"), summary.get("target_user_id")
+    if not isinstance(reporter, str) or not isinstance(target, str):
+        return None
+    stamp = summary.get("received_ts")
+    return HomeserverReport(
+        report_id=f"user:{summary.get('id')}",
+        room_id="",
+        event_id="",
+        reporter=Account(platform=Platform.MATRIX, id=reporter),
+        sender=Account(platform=Platform.MATRIX, id=target),
+        reason=str(summary.get("reason") or ""),
         ts=datetime.fromtimestamp(stamp / 1000, UTC)
         if isinstance(stamp, int)
         else datetime.now(UTC),
@@ -80,6 +102,7 @@ class AbuseReportReader:
         homeserver: str,
         token: Callable[[], str],
         protected: Callable[[], Collection[str]],
+        members: Callable[[], Collection[str]],
         handler: ReportHandler,
         seen: SeenStore,
         interval: float = 5.0,
@@ -87,6 +110,7 @@ class AbuseReportReader:
         self._base = homeserver.rstrip("/")
         self._token = token
         self._protected = protected
+        self._members = members
         self._handler = handler
         self._seen = seen
         self._interval = interval
@@ -110,20 +134,8 @@ class AbuseReportReader:
 
     async def poll(self, http: aiohttp.ClientSession) -> int:
         """Take every report newer than the last one examined; return how many were ours."""
-        seen = int(await self._seen.get(KEY_SEEN) or 0)
-        new: list[Mapping[str, Any]] = []
-        start = 0
-        while True:  # newest first, until the reports already examined
-            page = await self._get(http, f"{REPORTS_PATH}?dir=b&limit={PAGE}&from={start}")
-            reports = page.get("event_reports") or []
-            fresh = [r for r in reports if isinstance(r.get("id"), int) and r["id"] > seen]
-            new += fresh
-            token = page.get("next_token")
-            if len(fresh) < len(reports) or not isinstance(token, int) or not reports:
-                break
-            start = token
         taken = 0
-        for summary in sorted(new, key=lambda r: int(r["id"])):
+        for summary in await self._new(http, REPORTS_PATH, "event_reports", KEY_SEEN):
             if summary.get("room_id") in self._protected():
                 detail = await self._get(http, f"{REPORTS_PATH}/{int(summary['id'])}")
                 report = report_from_admin_api(detail)
@@ -131,9 +143,34 @@ class AbuseReportReader:
                     await self._handler.on_homeserver_report(report)
                     taken += 1
             await self._seen.set(KEY_SEEN, str(int(summary["id"])))
+        members = self._members()
+        for summary in await self._new(http, USER_REPORTS_PATH, "user_reports", KEY_SEEN_USERS):
+            report = report_from_user_report(summary)
+            if report is not None and report.sender.id in members:
+                await self._handler.on_homeserver_report(report)
+                taken += 1
+            await self._seen.set(KEY_SEEN_USERS, str(int(summary["id"])))
         if taken:
             logger.info("%d report(s) from the homeserver taken", taken)
         return taken
+
+    async def _new(
+        self, http: aiohttp.ClientSession, path: str, field: str, key: str
+    ) -> list[Mapping[str, Any]]:
+        """The reports listed at ``path`` newer than the last one examined, oldest first."""
+        seen = int(await self._seen.get(key) or 0)
+        new: list[Mapping[str, Any]] = []
+        start = 0
+        while True:  # newest first, until the reports already examined
+            page = await self._get(http, f"{path}?dir=b&limit={PAGE}&from={start}")
+            reports = page.get(field) or []
+            fresh = [r for r in reports if isinstance(r.get("id"), int) and r["id"] > seen]
+            new += fresh
+            token = page.get("next_token")
+            if len(fresh) < len(reports) or not isinstance(token, int) or not reports:
+                break
+            start = token
+        return sorted(new, key=lambda r: int(r["id"]))
 
     async def _get(self, http: aiohttp.ClientSession, path: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token()}"}

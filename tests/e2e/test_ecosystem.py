@@ -315,6 +315,32 @@ async def test_the_report_button_reaches_the_moderators_once_without_the_reporte
     assert "and still worthless" in found[1]
 
 
+async def test_a_user_report_about_a_member_reaches_the_moderators(running: World) -> None:
+    world, community = running, running.community
+    reporter = await community.add_person("target")
+    stalker = await community.add_person("stalker")
+    client = client_for(community.server, reporter.matrix)
+    try:
+        # About someone who is in no protected room: left to the homeserver's admins.
+        path = f"/_matrix/client/v3/users/{world.curator.user_id}/report"
+        await _http(client, "POST", path, {"reason": "an outsider"})
+        path = f"/_matrix/client/v3/users/{stalker.matrix.user_id}/report"
+        await _http(client, "POST", path, {"reason": "he follows me into every room"})
+    finally:
+        await client.close()
+    subject = f"report about matrix:{stalker.matrix.user_id}"
+
+    async def arrived() -> bool:
+        return any(subject in n for n in await mod_room_notices(community))
+
+    await eventually(arrived, "the user report in the mod room", within=WAIT)
+    notices_now = await mod_room_notices(community)
+    notice = next(n for n in notices_now if subject in n)
+    assert "he follows me into every room" in notice
+    assert reporter.name not in notice
+    assert all(world.curator.user_id not in n for n in notices_now)
+
+
 async def test_a_server_rule_bans_a_member_who_joins_later(running: World) -> None:
     """Every test member is on this one homeserver, so the rule names them all; it is
     removed again at the end, which lifts all of its bans."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.matrix.abuse_reports import report_from_admin_api
+from adapters.matrix.abuse_reports import report_from_admin_api, report_from_user_report
 from adapters.matrix.rooms import RoomBook, RoomKind
 from bridge.model import Account, Platform
 
@@ -58,7 +58,7 @@ DETAIL = {
 def test_a_report_from_the_admin_api() -> None:
     report = report_from_admin_api(DETAIL)
     assert report is not None
-    assert report.report_id == "3"
+    assert report.report_id == "event:3"
     assert (report.room_id, report.event_id, report.reason, report.text) == (
         "!room:hs", "$ev", "insults", "you idiot",
     )  # fmt: skip
@@ -74,3 +74,15 @@ def test_a_report_of_an_unreadable_event() -> None:
     assert report is not None
     assert (report.text, report.reason) == ("", "")
     assert report_from_admin_api({**DETAIL, "user_id": None}) is None
+
+
+def test_a_user_report_from_the_admin_api() -> None:
+    # An entry of GET /_synapse/admin/v1/user_reports (get_user_reports_paginate).
+    entry = {"id": 4, "received_ts": 1764547200000, "target_user_id": "@bob:hs",
+             "user_id": "@carol:hs", "reason": "he follows me around"}  # fmt: skip
+    report = report_from_user_report(entry)
+    assert report is not None
+    assert (report.report_id, report.event_id, report.text) == ("user:4", "", "")
+    assert report.sender.id == "@bob:hs"
+    assert report.reporter.id == "@carol:hs"
+    assert report.reason == "he follows me around"

@@ -125,6 +125,11 @@ class ListBans:
                 rule.key, account, member_id=member_id, case_id=standing[0].case_id
             )
             return
+        if any(s.kind == "ban" for s in await self._sanctions.in_force(member_id, self._clock())):
+            # Banned already by a moderator or a rule: the list did not cause that ban, and
+            # its removal must not lift it.
+            await self._rows.add(rule.key, account, member_id=member_id, case_id=None)
+            return
         name = self._names.get(rule.list_room, rule.list_room)
         reason = f"policy list {name}: {rule.reason.strip() or 'no reason given'}"
         actions: list[Action] = [

@@ -99,6 +99,17 @@ async def test_a_ban_held_by_another_rule_or_a_moderator_is_not_lifted(bot: ModB
     assert [u for u, _ in unbanned(bot)] == [ANN.id, ANN.id]
 
 
+async def test_a_ban_from_before_the_rule_outlives_the_rule(bot: ModBot) -> None:
+    await bot.command(f"!ban {BOB.id} threats in DMs", origin="mod-ban")
+    await bot.drain()
+    subscribed = lists(bot, [BOB])
+    await subscribed.on_rule(rule("@bob:hs"))
+    await subscribed.on_rule(rule(""))
+    await bot.drain()
+    assert banned(bot) == [(BOB.id, "!a:hs"), (BOB.id, "!b:hs")]  # the moderator's, once
+    assert unbanned(bot) == []
+
+
 async def test_a_later_join_and_our_own_rules(bot: ModBot) -> None:
     subscribed = lists(bot, [])
     await subscribed.on_rule(rule("spam.example", kind="server"))

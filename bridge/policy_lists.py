@@ -20,7 +20,7 @@ from datetime import datetime
 
 from bridge.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
 from bridge.pipeline import Pipeline
-from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban
+from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
 from storage.cases import NewCase, OriginKind
 from storage.links import SanctionRepository
 from storage.list_bans import ListBanRepository, ListBanRow
@@ -109,7 +109,12 @@ class ListBans:
     # -- applying and lifting --------------------------------------------------------------------
 
     async def _apply(self, rule: ListRule) -> None:
-        targets = {a.id: a for a in self.members() if bans_user(rule, a.id)}
+        members = {a.id: a for a in self.members()}
+        if rule.kind == "user" and is_literal(rule.entity):  # most rules: one lookup
+            found = members.get(rule.entity)
+            targets = {rule.entity: found} if found else {}
+        else:
+            targets = {i: a for i, a in members.items() if bans_user(rule, i)}
         targets.pop(self._bot, None)
         for account in targets.values():
             await self._ban(account, rule)

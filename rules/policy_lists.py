@@ -19,7 +19,7 @@ BAN_RECOMMENDATIONS = frozenset({"m.ban", "org.matrix.mjolnir.ban"})
 
 
 @functools.lru_cache(maxsize=4096)
-def _glob(pattern: str, *, fold: bool) -> re.Pattern[str]:
+def _glob(pattern: str, fold: bool) -> re.Pattern[str]:
     parts = []
     for char in pattern:
         if char == "*":
@@ -34,7 +34,9 @@ def _glob(pattern: str, *, fold: bool) -> re.Pattern[str]:
 def glob_matches(pattern: str, value: str, *, fold: bool = False) -> bool:
     """Whether ``value`` matches the Matrix glob ``pattern`` as a whole (``fold``: ignoring
     case, as server names are compared)."""
-    return _glob(pattern, fold=fold).fullmatch(value) is not None
+    if is_literal(pattern):
+        return pattern.lower() == value.lower() if fold else pattern == value
+    return _glob(pattern, fold).fullmatch(value) is not None
 
 
 def is_literal(pattern: str) -> bool:
@@ -52,6 +54,13 @@ def is_ban(rule: ListRule) -> bool:
     return not rule.removed and rule.recommendation in BAN_RECOMMENDATIONS
 
 
+def _servers(user_id: str) -> tuple[str, ...]:
+    """The names a server rule may give the user's server: with and without its port."""
+    server = server_of(user_id)
+    host, _, port = server.rpartition(":")
+    return (server, host) if host and port.isdigit() else (server,)
+
+
 def bans_user(rule: ListRule, user_id: str) -> bool:
     """Whether ``rule`` bans ``user_id``: a user rule matching the id, or a server rule
     matching its server (without or with the port)."""
@@ -60,30 +69,59 @@ def bans_user(rule: ListRule, user_id: str) -> bool:
     if rule.kind == "user":
         return glob_matches(rule.entity, user_id)
     if rule.kind == "server":
-        server = server_of(user_id)
-        host = server.rsplit(":", 1)[0] if server.rsplit(":", 1)[-1].isdigit() else server
-        return glob_matches(rule.entity, server, fold=True) or glob_matches(
-            rule.entity, host, fold=True
-        )
+        return any(glob_matches(rule.entity, name, fold=True) for name in _servers(user_id))
     return False
 
 
 class ListBook:
-    """Every rule of every subscribed list, as the lists' state says now."""
+    """Every rule of every subscribed list, as the lists' state says now.
+
+    Ban rules naming one user or one server (most of a real list) are indexed, so checking
+    a member against thousands of rules costs a few lookups plus the glob rules.
+    """
 
     def __init__(self) -> None:
         self._rules: dict[str, ListRule] = {}
         self._updated: dict[str, datetime] = {}
+        self._users: dict[str, set[str]] = {}  # a literal user id -> rule keys
+        self._servers: dict[str, set[str]] = {}  # a literal server name (lower) -> rule keys
+        self._globs: dict[str, ListRule] = {}  # the other ban rules, by key
 
     def update(self, rule: ListRule) -> ListRule | None:
         """Take in a rule event; return the rule it replaced (or removed), if any."""
         previous = self._rules.pop(rule.key, None)
+        if previous is not None:
+            self._unindex(previous)
         if not rule.removed:
             self._rules[rule.key] = rule
+            self._index(rule)
         last = self._updated.get(rule.list_room)
         if last is None or rule.ts > last:
             self._updated[rule.list_room] = rule.ts
         return previous
+
+    def _slot(self, rule: ListRule) -> set[str] | None:
+        """The literal index a ban rule belongs in (None: a glob, or not a ban)."""
+        if not is_ban(rule) or not is_literal(rule.entity):
+            return None
+        if rule.kind == "user":
+            return self._users.setdefault(rule.entity, set())
+        if rule.kind == "server":
+            return self._servers.setdefault(rule.entity.lower(), set())
+        return None
+
+    def _index(self, rule: ListRule) -> None:
+        slot = self._slot(rule)
+        if slot is not None:
+            slot.add(rule.key)
+        elif is_ban(rule) and rule.kind in ("user", "server"):
+            self._globs[rule.key] = rule
+
+    def _unindex(self, rule: ListRule) -> None:
+        slot = self._slot(rule)
+        if slot is not None:
+            slot.discard(rule.key)
+        self._globs.pop(rule.key, None)
 
     def get(self, key: str) -> ListRule | None:
         """The rule in force under ``key``."""
@@ -91,9 +129,11 @@ class ListBook:
 
     def bans_for(self, user_id: str) -> list[ListRule]:
         """The rules in force that ban ``user_id``, in a stable order."""
-        return sorted(
-            (r for r in self._rules.values() if bans_user(r, user_id)), key=lambda r: r.key
-        )
+        keys = set(self._users.get(user_id, ()))
+        for name in _servers(user_id):
+            keys.update(self._servers.get(name.lower(), ()))
+        keys.update(k for k, r in self._globs.items() if bans_user(r, user_id))
+        return [self._rules[k] for k in sorted(keys)]
 
     def rules_of(self, list_room: str) -> list[ListRule]:
         """The rules in force in one list."""

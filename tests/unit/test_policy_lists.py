@@ -184,3 +184,22 @@ def test_ban_local_and_lists_commands() -> None:
         parse_command("!ban @x:hs --local")
     # --local is a !ban flag only: elsewhere it stays in the text
     assert parse_command("!warn @x:hs --local thing").reason == "--local thing"
+
+
+def test_the_book_index_finds_what_checking_every_rule_finds() -> None:
+    entities = [
+        ("@a:hs", "user"), ("@*:spam.example", "user"), ("@b?:hs", "user"),
+        ("spam.example", "server"), ("SPAM2.example", "server"), ("*.eu.example", "server"),
+        ("hs", "server"), ("@a:hs", "room"),
+    ]  # fmt: skip
+    book = ListBook()
+    rules = [rule(e, kind=k, key=str(i)) for i, (e, k) in enumerate(entities)]
+    for r in rules:
+        book.update(r)
+    book.update(rule("", kind="server", key="6"))  # "hs" removed again
+    in_force = [r for r in rules if r.state_key != "6"]
+    users = ["@a:hs", "@bc:hs", "@x:spam.example", "@x:spam2.example:8448", "@x:a.eu.example",
+             "@x:hs", "@x:other.example"]  # fmt: skip
+    for user in users:
+        expected = sorted(r.key for r in in_force if bans_user(r, user))
+        assert [r.key for r in book.bans_for(user)] == expected, user

@@ -28,7 +28,7 @@ from tests.e2e.community_helpers import (
     member_state,
     mod_room_notices,
 )
-from tests.e2e.matrix_helpers import client_for, send_text
+from tests.e2e.matrix_helpers import client_for, send_text, set_level
 from tests.e2e.service_helpers import is_redacted, notices
 from tests.e2e.synapse import RegisteredUser, SynapseServer
 
@@ -373,14 +373,19 @@ async def test_an_upgraded_room_is_followed_and_a_mute_carried(running: World) -
     speaker = await community.add_person("speaker")
     user = muted.matrix.user_id
     await community.matrix_command(f"!mute {user} 1h noise", lambda n: "muted" in n and user in n)
-    # A room admin (here the rooms' creator) upgrades the second protected room.
-    admin = client_for(community.server, community.matrix_bot)
+    # Another room admin upgrades the second protected room, keeping the bot a creator of
+    # the new room (room version 12 gives creators their power): the bot must join it.
+    creator = client_for(community.server, community.matrix_bot)
+    admin = client_for(community.server, running.curator)
     try:
+        await join_all(admin, [community.rooms[1]])
+        await set_level(creator, community.rooms[1], running.curator.user_id, 150)
         upgraded = await _http(
             admin, "POST", f"/_matrix/client/v3/rooms/{community.rooms[1]}/upgrade",
-            {"new_version": "12"},
+            {"new_version": "12", "additional_creators": [community.matrix_bot.user_id]},
         )  # fmt: skip
     finally:
+        await creator.close()
         await admin.close()
     new_room = str(upgraded["replacement_room"])
 

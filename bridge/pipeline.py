@@ -94,6 +94,9 @@ class Pipeline:
             weakref.WeakValueDictionary()
         )
         self._recent: OrderedDict[str, None] = OrderedDict()  # message keys already judged
+        # Whether a sanction in force reaches an account when re-applied (a rejoin, a new
+        # link); policy-list bans kept to Matrix say no for Discord accounts.
+        self.reaches: Callable[[SanctionRow, Account], Awaitable[bool]] | None = None
 
     async def queued_by_us(self, event: MembershipEvent) -> bool:
         """Whether a ban or kick seen on a platform is one modbridge queued itself."""
@@ -405,6 +408,8 @@ class Pipeline:
         member_id = await self.member_of(account)
         actions: list[Action] = []
         for sanction in await self._repos.sanctions.in_force(member_id, self._clock()):
+            if self.reaches is not None and not await self.reaches(sanction, account):
+                continue
             if sanction.kind == "mute" and sanction.until is not None:
                 actions.append(Mute(target=account, until=sanction.until, reason=sanction.reason))
             elif sanction.kind == "ban":

@@ -22,7 +22,7 @@ from bridge.model import Account, Action, Ban, ListRule, NotifyModerators, Platf
 from bridge.pipeline import Pipeline
 from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
 from storage.cases import NewCase, OriginKind
-from storage.links import SanctionRepository
+from storage.links import SanctionRepository, SanctionRow
 from storage.list_bans import ListBanRepository, ListBanRow
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,13 @@ class ListBans:
             rules = self._book.bans_for(account.id)
             if rules:
                 await self._ban(account, rules[0])
+
+    async def reaches(self, sanction: SanctionRow, account: Account) -> bool:
+        """Whether a ban in force is re-applied to ``account`` (a rejoin, a new link): a
+        list ban kept to Matrix (``list_bans_reach_discord = false``) is not, on Discord."""
+        if self._platforms is None or account.platform in self._platforms:
+            return True
+        return sanction.case_id not in await self._rows.case_ids(sanction.member_id)
 
     def describe(self) -> str:
         """The answer to ``!lists``: each subscribed list, its rules, its last update."""

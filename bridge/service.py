@@ -248,6 +248,7 @@ class Service:
             clock=utc_now,
         )  # fmt: skip
         moderation.lists = self._lists.describe
+        self.pipeline.reaches = self._lists.reaches
         self._ecosystem = MatrixEcosystem(
             pipeline=self.pipeline, lists=self._lists, reports=reports,
             sanctions=repos.sanctions, clock=utc_now,

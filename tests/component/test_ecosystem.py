@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge.ecosystem import MatrixEcosystem
-from bridge.model import Account, Ban, HomeserverReport, ListRule, Platform, Unban
+from bridge.model import Account, Ban, HomeserverReport, ListRule, Mute, Platform, Unban
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from tests.component.harness import ModBot
@@ -77,6 +77,24 @@ async def test_list_bans_can_stay_on_matrix(bot: ModBot) -> None:
     await lists(bot, [ANN], reach_discord=False).on_rule(rule("@*:spam.example"))
     await bot.drain()
     assert banned(bot) == [(ANN.id, "!a:hs"), (ANN.id, "!b:hs")]
+
+
+async def test_a_matrix_only_list_ban_stays_off_a_discord_account_linked_later(
+    bot: ModBot,
+) -> None:
+    kept = lists(bot, [ANN], reach_discord=False)
+    bot.pipeline.reaches = kept.reaches
+    await kept.on_rule(rule("@*:spam.example"))
+    await bot.command(f"!mute {BOB.id} 1h noise", origin="mute")
+    await bot.command(f"!link {ANN.id} discord:{ANN_D.id} same person", origin="link1")
+    await bot.command(f"!link {BOB.id} discord:876543210987654321 same person", origin="link2")
+    await bot.drain()
+    on_discord = [(type(a).__name__, a.target.id, s) for a, s in bot.discord.done
+                  if isinstance(a, Ban | Mute)]  # fmt: skip
+    assert on_discord == [
+        ("Mute", "876543210987654321", "g1"),
+        ("Mute", "876543210987654321", "g2"),
+    ]
 
 
 async def test_a_ban_held_by_another_rule_or_a_moderator_is_not_lifted(bot: ModBot) -> None:

@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.identity import AccountRow, IdentityRepository
 from storage.kv import KeyValueRepository
 from storage.links import LinkCodeRepository, SanctionRepository
+from storage.list_bans import ListBanRepository
 from storage.outbox import (
     ActionRow,
     ActionState,
@@ -76,6 +77,7 @@ class Repositories:
     sanctions: SanctionRepository
     reports: ReportRepository
     privacy: PrivacyRepository
+    list_bans: ListBanRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -93,4 +95,5 @@ class Repositories:
             sanctions=SanctionRepository(db),
             reports=ReportRepository(db),
             privacy=PrivacyRepository(db),
+            list_bans=ListBanRepository(db),
         )

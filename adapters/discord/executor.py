@@ -61,6 +61,12 @@ UNKNOWN_MEMBER: Final = 10007  # not in the guild (left, removed, never joined)
 UNKNOWN_BAN: Final = 10026  # not banned
 UNKNOWN_CHANNEL: Final = 10003
 UNKNOWN_MESSAGE: Final = 10008
+#: Refusals that are rate limits in disguise (JSON error codes): they pass with time, so
+#: they are retried, not dead-lettered. 40003 "You are opening direct messages too fast"
+#: comes as a 403; 20016 slowmode, 20028 the channel's and 20029 the server's write limits.
+#: Discord gives no retry_after with them: the worker waits ``RATE_LIKE_RETRY`` seconds.
+RATE_LIKE: Final = frozenset({40003, 20016, 20028, 20029})
+RATE_LIKE_RETRY: Final = 10.0
 
 
 def _now() -> datetime:
@@ -144,24 +150,38 @@ class DiscordExecutor:
                 f"{doing}: rate limited by Discord for {exc.retry_after:.0f} s",
                 retry_after=exc.retry_after,
             ) from exc
-        except discord.Forbidden as exc:
-            reason = await explain(exc) if explain is not None else ""
-            raise PermanentError(f"{doing}: {reason or _refusal(exc)}") from exc
-        except discord.NotFound as exc:
-            raise PermanentError(f"{doing}: {_described(exc)}") from exc
         except discord.HTTPException as exc:
-            # 5xx after discord.py's own retries, or a 429 from outside Discord's API
-            # (Cloudflare): worth trying again later. Anything else is a request Discord
-            # refuses as written, which retrying will not change.
-            if exc.status >= 500 or exc.status == 429:
-                raise TransientError(f"{doing}: Discord is failing ({_described(exc)})") from exc
-            raise PermanentError(f"{doing}: {_described(exc)}") from exc
+            raise await self._translate(doing, exc, explain) from exc
         except TimeoutError as exc:
             raise TransientError(
                 f"{doing}: no answer from Discord within {self._deadline:.0f} s"
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise TransientError(f"{doing}: Discord unreachable ({type(exc).__name__})") from exc
+
+    async def _translate(
+        self,
+        doing: str,
+        exc: discord.HTTPException,
+        explain: Callable[[discord.Forbidden], Awaitable[str]] | None,
+    ) -> TransientError | PermanentError:
+        """The port's error for an answer Discord gave (not a rate limit discord.py raised)."""
+        if exc.code in RATE_LIKE:
+            return TransientError(
+                f"{doing}: Discord asks to slow down ({_described(exc)})",
+                retry_after=RATE_LIKE_RETRY,
+            )
+        if isinstance(exc, discord.Forbidden):
+            reason = await explain(exc) if explain is not None else ""
+            return PermanentError(f"{doing}: {reason or _refusal(exc)}")
+        if isinstance(exc, discord.NotFound):
+            return PermanentError(f"{doing}: {_described(exc)}")
+        # 5xx after discord.py's own retries, or a 429 from outside Discord's API
+        # (Cloudflare): worth trying again later. Anything else is a request Discord
+        # refuses as written, which retrying will not change.
+        if exc.status >= 500 or exc.status == 429:
+            return TransientError(f"{doing}: Discord is failing ({_described(exc)})")
+        return PermanentError(f"{doing}: {_described(exc)}")
 
     async def _absent(
         self,

@@ -14,7 +14,7 @@ from aiohttp import web
 from .gateway import Gateway
 from .interactions import InteractionRegistry
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
-from .responses import ApiError, json_answer
+from .responses import ApiError, invalid_form, json_answer
 from .rest_base import API_PREFIX, authenticated_bot
 from .rest_guild import GuildRoutes
 from .rest_interactions import InteractionRoutes
@@ -26,6 +26,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Generous enough that discord.py never waits on its own, so tests only wait when they ask.
 RATE_LIMIT: Final = 50
+#: Characters of X-Audit-Log-Reason, decoded.
+MAX_AUDIT_REASON: Final = 512
 #: Routes authenticated by the interaction token in the path instead of a bot token.
 _TOKEN_ROUTES: Final = ("/interactions/", "/webhooks/")
 
@@ -54,6 +56,7 @@ def build_app(
                 token_route = record.route.startswith(_TOKEN_ROUTES)
                 if not token_route and authenticated_bot(world, request) is None:
                     raise ApiError(401, 0, "401: Unauthorized")
+                _check_audit_reason(record)
                 response = await handler(request)
         except ApiError as error:
             response = json_answer(error.body(), error.status)
@@ -95,6 +98,19 @@ async def _record(request: web.Request) -> RecordedRequest:
         headers=dict(request.headers),
         json=body,
     )
+
+
+def _check_audit_reason(record: RecordedRequest) -> None:
+    # Discord documents the X-Audit-Log-Reason header as 1-512 characters, URL-encoded: the
+    # limit applies to the decoded reason (what the audit log shows), so a reason of 512
+    # characters passes however long its percent-encoding is. An empty one is refused too.
+    reason = record.audit_reason
+    if reason is not None and not 1 <= len(reason) <= MAX_AUDIT_REASON:
+        raise invalid_form(
+            "audit_log_reason",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_AUDIT_REASON} in length.",
+        )
 
 
 def _bucket(record: RecordedRequest) -> str:

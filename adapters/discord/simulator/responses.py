@@ -67,7 +67,10 @@ def unknown(kind: str) -> ApiError:
         "Ban": 10026,
         "Interaction": 10062,
         "Application Command": 10063,
-        "Auto Moderation Rule": 10066,
+        # Discord's table of JSON error codes has no code for an unknown AutoMod rule (10066
+        # is "Unknown application command permissions", 10070 "Unknown Guild Scheduled
+        # Event"): answer 404 with code 0 and the message, so nothing can rely on a guess.
+        "Auto Moderation Rule": 0,
     }
     return ApiError(404, codes.get(kind, 0), f"Unknown {kind}")
 

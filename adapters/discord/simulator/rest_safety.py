@@ -18,6 +18,7 @@ MAX_INCIDENT_ACTION: Final = timedelta(hours=24)
 MAX_KEYWORDS: Final = 1000
 MAX_REGEXES: Final = 10
 KEYWORD_TRIGGER: Final = 1
+INCIDENT_FIELDS: Final = ("dms_disabled_until", "invites_disabled_until")
 
 
 class SafetyRoutes(RouteGroup):
@@ -36,20 +37,24 @@ class SafetyRoutes(RouteGroup):
         ]
 
     async def incident_actions(self, request: web.Request) -> web.Response:
-        """``PUT /guilds/{id}/incident-actions``: pause DMs or invites for at most 24 hours."""
+        """``PUT /guilds/{id}/incident-actions``: pause DMs or invites for at most 24 hours.
+
+        A PUT replaces the whole state: a field left out is reset to null (lifted), as other
+        client libraries report from Discord, so a client must send both fields every time.
+        """
         guild = self.guild(request)
         self.require(guild, self.bot(request), perms.MANAGE_GUILD)
         body = await self.body(request)
         latest = datetime.now(UTC) + MAX_INCIDENT_ACTION
-        for field in ("dms_disabled_until", "invites_disabled_until"):
-            if field not in body:
-                continue
-            until = parse_time(body[field], field)
+        wanted: dict[str, datetime | None] = {}
+        for field in INCIDENT_FIELDS:
+            until = parse_time(body.get(field), field)
             if until is not None and until > latest:
                 raise invalid_form(
                     field, "INCIDENT_ACTION_TOO_LONG", "Must be at most 24 hours in the future."
                 )
-            guild.incidents[field] = until
+            wanted[field] = until
+        guild.incidents.update(wanted)
         # Discord tells connected clients through GUILD_UPDATE; discord.py reads
         # Guild.dms_paused_until from the incidents_data there.
         self.gateway.dispatch("GUILD_UPDATE", guild_payload(self.world, guild), guild_id=guild.id)

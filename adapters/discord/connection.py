@@ -225,10 +225,7 @@ class DiscordConnection:
             except discord.HTTPException as exc:
                 log.error("syncing /mod in %s failed: %s %s", guild_id, exc.status, exc.code)
             if self._mirror_automod:
-                try:
-                    await self._automod.sync(guild)
-                except discord.HTTPException as exc:
-                    log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+                await self._sync_automod(guild)
         await self._dm_pauses.restore(self._guilds)
         try:
             await self._backfill.catch_up(self._client, self._guilds, self._router.message)
@@ -252,12 +249,39 @@ class DiscordConnection:
         self._automod.replan(specs)
         for guild_id in self._guilds:
             guild = self._client.get_guild(guild_id)
-            if guild is None:
-                continue
-            try:
-                await self._automod.sync(guild)
-            except discord.HTTPException as exc:
-                log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+            if guild is not None:
+                await self._sync_automod(guild)
+
+    async def _sync_automod(self, guild: discord.Guild) -> None:
+        """Mirror the policy into one guild; tell its moderators what could not be."""
+        try:
+            problems = await self._automod.sync(guild)
+        except discord.HTTPException as exc:
+            log.error("automod sync in %s failed: %s %s", guild.id, exc.status, exc.code)
+            problems = [f"AutoMod rules could not be read (Discord answered {exc.status})"]
+        if problems:
+            await self.tell_moderators(
+                guild.id, "Not everything of the conduct policy is in Discord's AutoMod:", problems
+            )
+
+    async def tell_moderators(self, guild_id: int, heading: str, lines: Sequence[str]) -> None:
+        """Post a notice in the guild's moderators' channel (start-up findings, not cases).
+
+        Best effort: the same findings are logged, and a refused post is logged too.
+        """
+        for line in lines:
+            log.warning("guild %s: %s", guild_id, line)
+        channel_id = self._mod_channels.get(guild_id)
+        if channel_id is None:
+            return
+        text = "\n".join([heading, *(f"- {line}" for line in lines)])
+        if len(text) > 2000:
+            text = text[:1999] + "…"
+        channel = self._client.get_partial_messageable(channel_id)
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.error("could not post in the moderators' channel %s: %s", channel_id, exc.status)
 
     async def run(self) -> None:
         """Stay connected until :meth:`close` (discord.py reconnects and resumes by itself)."""

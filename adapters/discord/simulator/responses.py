@@ -76,10 +76,11 @@ def unknown(kind: str) -> ApiError:
 
 
 def invalid_form(field: str, code: str, message: str) -> ApiError:
-    """400 50035 Invalid Form Body with one field error, as Discord nests it."""
-    return ApiError(
-        400,
-        50035,
-        "Invalid Form Body",
-        {field: {"_errors": [{"code": code, "message": message}]}},
-    )
+    """400 50035 Invalid Form Body with one field error, as Discord nests it.
+
+    A dotted ``field`` (``trigger_metadata.regex_patterns.0``) nests one object per part.
+    """
+    errors: JSON = {"_errors": [{"code": code, "message": message}]}
+    for part in reversed(field.split(".")):
+        errors = {part: errors}
+    return ApiError(400, 50035, "Invalid Form Body", errors)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import automod, events
 from .app import build_app
+from .automod_limits import check_rule
 from .gateway import Gateway
 from .interactions import (
     APPLICATION_COMMAND,
@@ -30,6 +31,7 @@ from .interactions import (
 )
 from .payloads import channel_payload, role_payload
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
+from .responses import ApiError
 from .state import (
     DM_CHANNEL,
     PRIVILEGED_INTENTS,
@@ -154,6 +156,37 @@ class DiscordSimulator:
     def set_dms_open(self, user: User, dms_open: bool) -> None:
         """The user changes their privacy setting for DMs from server members."""
         user.dms_open = dms_open
+
+    def add_automod_rule(
+        self,
+        guild: Guild,
+        name: str,
+        *,
+        creator: User,
+        keywords: list[str] | None = None,
+        trigger_type: int = automod.KEYWORD,
+    ) -> dict[str, Any]:
+        """A moderator makes an AutoMod rule by hand (Discord's limits apply, as in the app)."""
+        rule: dict[str, Any] = {
+            "id": str(self.world.new_id()),
+            "guild_id": str(guild.id),
+            "creator_id": str(creator.id),
+            "name": name,
+            "event_type": 1,
+            "trigger_type": trigger_type,
+            "trigger_metadata": {"keyword_filter": keywords or []},
+            "actions": [{"type": automod.BLOCK_MESSAGE, "metadata": {}}],
+            "enabled": True,
+            "exempt_roles": [],
+            "exempt_channels": [],
+        }
+        try:
+            check_rule(guild, rule)
+        except ApiError as error:
+            raise SimulatorError(str(error)) from None
+        guild.automod_rules[int(rule["id"])] = rule
+        self.gateway.dispatch("AUTO_MODERATION_RULE_CREATE", rule, guild_id=guild.id)
+        return rule
 
     def open_dm(self, user: User, other: User) -> Channel:
         """The DM channel between two users (a human and a bot, or two humans)."""

@@ -24,11 +24,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import aiohttp
 import discord
 
+from adapters.discord.refusals import RefusalExplainer
 from bridge.model import (
     Action,
     Ban,
@@ -100,6 +101,7 @@ class DiscordExecutor:
         self._max_timeout = max_timeout
         self._deadline = deadline
         self._clock = clock
+        self._refusals = RefusalExplainer(client, deadline=deadline)
 
     async def execute(self, action: Action, space: Space) -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
@@ -214,6 +216,9 @@ class DiscordExecutor:
                 self._client.http.delete_message(
                     channel_id, message_id, reason=_reason(action.reason)
                 ),
+                explain=self._refusals.channel_action(
+                    channel_id, "manage_messages", "Manage Messages"
+                ),
             )
         except PermanentError as exc:
             # Deleted already (by its author, a moderator, AutoMod, or a retry of this action):
@@ -270,6 +275,7 @@ class DiscordExecutor:
             f"notify the moderators in channel {channel_id}",
             # Nobody gets pinged by what a rule or a report put in the text.
             channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            explain=self._refusals.channel_action(channel_id, "send_messages", "Send Messages"),
         )
         return f"notified the moderators in channel {channel_id}"
 
@@ -288,7 +294,9 @@ class DiscordExecutor:
                 reason=_reason(action.reason),
                 communication_disabled_until=until.isoformat(),
             ),
-            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+            explain=self._refusals.member_action(
+                guild_id, user_id, "moderate_members", "Moderate Members"
+            ),
         ):
             # A member in only some of the community's guilds: the mute is applied here
             # when they join (mute evasion), so this is not a failure.
@@ -310,7 +318,9 @@ class DiscordExecutor:
                 reason=_reason(action.reason),
                 communication_disabled_until=None,
             ),
-            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+            explain=self._refusals.member_action(
+                guild_id, user_id, "moderate_members", "Moderate Members"
+            ),
         ):
             return f"{user_id} is not in guild {guild_id}: already no timeout to lift"
         return f"lifted the timeout of {user_id} in guild {guild_id}"
@@ -321,7 +331,7 @@ class DiscordExecutor:
             UNKNOWN_MEMBER,
             f"remove {user_id} from guild {guild_id}",
             self._client.http.kick(user_id, guild_id, reason=_reason(action.reason)),
-            explain=self._explainer(guild_id, user_id, "kick_members", "Kick Members"),
+            explain=self._refusals.member_action(guild_id, user_id, "kick_members", "Kick Members"),
         ):
             return f"{user_id} was already out of guild {guild_id}"
         return f"removed {user_id} from guild {guild_id}"
@@ -345,7 +355,7 @@ class DiscordExecutor:
             self._client.http.ban(
                 user_id, guild_id, delete_message_seconds=0, reason=_reason(action.reason)
             ),
-            explain=self._explainer(guild_id, user_id, "ban_members", "Ban Members"),
+            explain=self._refusals.member_action(guild_id, user_id, "ban_members", "Ban Members"),
         )
         return f"banned {user_id} from guild {guild_id}"
 
@@ -355,89 +365,10 @@ class DiscordExecutor:
             UNKNOWN_BAN,
             f"unban {user_id} in guild {guild_id}",
             self._client.http.unban(user_id, guild_id, reason=_reason(action.reason)),
-            explain=self._explainer(guild_id, None, "ban_members", "Ban Members"),
+            explain=self._refusals.member_action(guild_id, None, "ban_members", "Ban Members"),
         ):
             return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
-
-    # -- explaining a refusal ---------------------------------------------------------------
-
-    def _explainer(
-        self, guild_id: int, user_id: int | None, permission: str, label: str
-    ) -> Callable[[discord.Forbidden], Awaitable[str]]:
-        async def explain(exc: discord.Forbidden) -> str:
-            if exc.code != MISSING_PERMISSIONS:
-                return _refusal(exc)
-            try:
-                reason = await self._why_forbidden(guild_id, user_id, permission, label)
-            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError):
-                reason = ""  # the explanation is a courtesy; the refusal stands without it
-            return reason or _refusal(exc)
-
-        return explain
-
-    async def _why_forbidden(
-        self, guild_id: int, user_id: int | None, permission: str, label: str
-    ) -> str:
-        """A moderator-readable reason for a 403 Missing Permissions, from fresh REST reads.
-
-        The cache may be stale (a role changed while the bot was away): read the roles and
-        the two members again. Empty when the reads do not explain it.
-        """
-        http = self._client.http
-        me = self._client.user
-        if me is None:
-            return ""
-        async with asyncio.timeout(self._deadline):
-            guild = await http.get_guild(guild_id)
-            roles = {int(r["id"]): r for r in await http.get_roles(guild_id)}
-            my_roles = [int(r) for r in (await http.get_member(guild_id, me.id))["roles"]]
-            their_roles: list[int] | None = None
-            if user_id is not None:
-                try:
-                    data = await http.get_member(guild_id, user_id)
-                    their_roles = [int(r) for r in data["roles"]]
-                except discord.NotFound:
-                    their_roles = None
-        name = guild["name"]
-        if not getattr(_permissions(roles, guild_id, my_roles), permission):
-            return f"the bot lacks the {label} permission in {name}"
-        if user_id is None or their_roles is None:
-            return ""
-        if user_id == int(guild["owner_id"]):
-            return f"{user_id} owns {name}; nobody can act on the owner"
-        if permission == "moderate_members" and (
-            _permissions(roles, guild_id, their_roles).administrator
-        ):
-            return f"{user_id} is an administrator in {name}; Discord cannot time them out"
-        mine, theirs = _top_role(roles, my_roles), _top_role(roles, their_roles)
-        if theirs is not None and (mine is None or theirs[0] >= mine[0]):
-            my_name = mine[1] if mine else "@everyone"
-            return (
-                f"{user_id}'s highest role ({theirs[1]}) is not below the bot's ({my_name}); "
-                "move the bot's role above it"
-            )
-        return ""
-
-
-def _permissions(
-    roles: dict[int, Any], guild_id: int, member_roles: list[int]
-) -> discord.Permissions:
-    """Guild-level permissions from @everyone (whose id is the guild's) and the member's roles."""
-    value = 0
-    for role_id in [guild_id, *member_roles]:
-        role = roles.get(role_id)
-        if role is not None:
-            value |= int(role["permissions"])
-    permissions = discord.Permissions(value)
-    return discord.Permissions.all() if permissions.administrator else permissions
-
-
-def _top_role(roles: dict[int, Any], member_roles: list[int]) -> tuple[int, str] | None:
-    ranked = [
-        (int(roles[r]["position"]), str(roles[r]["name"])) for r in member_roles if r in roles
-    ]
-    return max(ranked, default=None)
 
 
 def _snowflake(value: str, what: str) -> int:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .responses import invalid_form
+from .responses import ApiError, invalid_form
 from .rust_regex import rust_regex_error
-from .state import JSON, Guild
+from .state import JSON, Guild, SimulatorError, User, World
 
 KEYWORD: Final = 1
 SPAM: Final = 3
@@ -77,6 +77,30 @@ def check_rule(guild: Guild, rule: JSON, *, replacing: int | None = None) -> Non
     _count("exempt_roles", rule["exempt_roles"], MAX_EXEMPT_ROLES)
     _count("exempt_channels", rule["exempt_channels"], MAX_EXEMPT_CHANNELS)
     check_trigger(rule["trigger_metadata"], trigger_type)
+
+
+def hand_made_rule(
+    world: World, guild: Guild, name: str, creator: User, keywords: list[str], trigger_type: int
+) -> JSON:
+    """A rule as a moderator makes it in Discord's app: blocks, enabled, checked."""
+    rule: JSON = {
+        "id": str(world.new_id()),
+        "guild_id": str(guild.id),
+        "creator_id": str(creator.id),
+        "name": name,
+        "event_type": 1,
+        "trigger_type": trigger_type,
+        "trigger_metadata": {"keyword_filter": keywords},
+        "actions": [{"type": 1, "metadata": {}}],
+        "enabled": True,
+        "exempt_roles": [],
+        "exempt_channels": [],
+    }
+    try:
+        check_rule(guild, rule)
+    except ApiError as error:
+        raise SimulatorError(str(error)) from None
+    return rule
 
 
 def check_trigger(metadata: JSON, trigger_type: int) -> None:

@@ -18,8 +18,9 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
+from . import permissions as perms
 from .payloads import guild_create_payload, me_payload, member_payload
-from .state import JSON, PRIVILEGED_INTENTS, Guild, User, World
+from .state import JSON, PRIVILEGED_INTENTS, Channel, Guild, User, World
 
 HEARTBEAT_INTERVAL_MS: Final = 41_250
 #: How many events a session keeps for RESUME; older ones force a fresh IDENTIFY.
@@ -40,6 +41,7 @@ _INTENT_OF_EVENT: Final = {
     "GUILD_DELETE": GUILDS,
     "GUILD_ROLE_CREATE": GUILDS,
     "CHANNEL_CREATE": GUILDS,
+    "CHANNEL_UPDATE": GUILDS,
     "GUILD_MEMBER_ADD": GUILD_MEMBERS,
     "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
     "GUILD_MEMBER_REMOVE": GUILD_MEMBERS,
@@ -123,12 +125,25 @@ class Gateway:
     # -- sending events ---------------------------------------------------------------------
 
     def dispatch(
-        self, event: str, data: JSON, *, guild_id: int | None = None, user_ids: tuple[int, ...] = ()
+        self,
+        event: str,
+        data: JSON,
+        *,
+        guild_id: int | None = None,
+        user_ids: tuple[int, ...] = (),
+        channel: Channel | None = None,
     ) -> None:
-        """Send an event to the bots that are members of ``guild_id`` or among ``user_ids``."""
+        """Send an event to the bots that are members of ``guild_id`` or among ``user_ids``;
+        with a guild ``channel``, only to those whose permissions let them view it."""
         targets = set(user_ids)
         if guild_id is not None:
             targets.update(self._world.guilds[guild_id].members)
+        if channel is not None and channel.guild_id is not None:
+            targets = {
+                t
+                for t in targets
+                if self._world.channel_permissions(channel, t) & perms.VIEW_CHANNEL
+            }
         for session in list(self.sessions.values()):
             if session.bot.id in targets and self._wants(session, event, data):
                 session.emit(event, self._redact(session, event, data))

@@ -79,7 +79,10 @@ def channel_payload(world: World, channel: Channel) -> JSON:
         "guild_id": str(channel.guild_id),
         "name": channel.name,
         "position": channel.position,
-        "permission_overwrites": [],
+        "permission_overwrites": [
+            {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+            for o in channel.overwrites.values()
+        ],
         "nsfw": False,
         "topic": None,
         "parent_id": None,

@@ -79,7 +79,9 @@ class RouteGroup:
             guild = self.world.guilds[channel.guild_id]
             if bot.id not in guild.members:
                 raise missing_access()
-            self.require(guild, bot, perms.VIEW_CHANNEL)
+            # A channel hidden by its overwrites is "Missing Access", as on Discord.
+            if not self.world.channel_permissions(channel, bot.id) & perms.VIEW_CHANNEL:
+                raise missing_access()
         return channel
 
     def message(self, request: web.Request, channel: Channel) -> Message:
@@ -108,6 +110,11 @@ class RouteGroup:
     def require(self, guild: Guild, bot: User, needed: int) -> None:
         """403 Missing Permissions unless the bot holds ``needed`` in ``guild``."""
         if not perms.has(self.world.permissions_of(guild, bot.id), needed):
+            raise missing_permissions()
+
+    def require_in_channel(self, channel: Channel, bot: User, needed: int) -> None:
+        """403 50013 unless the bot holds ``needed`` in this guild channel, overwrites and all."""
+        if not perms.has(self.world.channel_permissions(channel, bot.id), needed):
             raise missing_permissions()
 
     def require_outranks(self, guild: Guild, bot: User, target_id: int) -> None:

@@ -119,8 +119,7 @@ class MessageRoutes(RouteGroup):
         """``GET /channels/{id}/messages`` (``limit``, ``before``, ``after``), newest first."""
         channel = self.channel(request)
         if channel.guild_id is not None:
-            guild = self.world.guilds[channel.guild_id]
-            self.require(guild, self.bot(request), perms.READ_MESSAGE_HISTORY)
+            self.require_in_channel(channel, self.bot(request), perms.READ_MESSAGE_HISTORY)
         messages = self.world.channel_messages(channel.id)
         limit = max(1, min(100, self.query_int(request, "limit", 50)))
         before = self.query_int(request, "before", 0)
@@ -148,7 +147,7 @@ class MessageRoutes(RouteGroup):
             self._check_dm_allowed(bot, channel)
         else:
             guild = self.world.guilds[channel.guild_id or 0]
-            self.require(guild, bot, perms.SEND_MESSAGES)
+            self.require_in_channel(channel, bot, perms.SEND_MESSAGES)
             if guild.members[bot.id].is_timed_out():
                 raise missing_permissions()
         message = self.world.store_message(
@@ -196,7 +195,7 @@ class MessageRoutes(RouteGroup):
         if message.author_id != bot.id:
             if channel.guild_id is None:
                 raise ApiError(403, 50003, "Cannot execute action on a DM channel")
-            self.require(self.world.guilds[channel.guild_id], bot, perms.MANAGE_MESSAGES)
+            self.require_in_channel(channel, bot, perms.MANAGE_MESSAGES)
         message.deleted = True
         events.message_deleted(self.world, self.gateway, message)
         return no_content()
@@ -206,7 +205,7 @@ class MessageRoutes(RouteGroup):
         channel = self.channel(request)
         if channel.guild_id is None:
             raise ApiError(403, 50003, "Cannot execute action on a DM channel")
-        self.require(self.world.guilds[channel.guild_id], self.bot(request), perms.MANAGE_MESSAGES)
+        self.require_in_channel(channel, self.bot(request), perms.MANAGE_MESSAGES)
         ids = [
             snowflake_value(i, "messages") for i in (await self.body(request)).get("messages", [])
         ]

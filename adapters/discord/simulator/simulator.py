@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import automod, events
 from .app import build_app
-from .automod_limits import check_rule
+from .automod_limits import hand_made_rule
 from .gateway import Gateway
 from .interactions import (
     APPLICATION_COMMAND,
@@ -30,8 +30,8 @@ from .interactions import (
     InteractionRegistry,
 )
 from .payloads import channel_payload, role_payload
+from .permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
-from .responses import ApiError
 from .state import (
     DM_CHANNEL,
     PRIVILEGED_INTENTS,
@@ -39,6 +39,7 @@ from .state import (
     Guild,
     Member,
     Message,
+    Overwrite,
     Role,
     SimulatorError,
     User,
@@ -134,6 +135,18 @@ class DiscordSimulator:
         self.gateway.dispatch("CHANNEL_CREATE", data, guild_id=guild.id)
         return channel
 
+    def set_overwrite(
+        self, channel: Channel, target: Role | User, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Set the channel's permission overwrite for a role or a member (CHANNEL_UPDATE);
+        ``allow=deny=0`` removes it."""
+        kind = ROLE_OVERWRITE if isinstance(target, Role) else MEMBER_OVERWRITE
+        if allow or deny:
+            channel.overwrites[target.id] = Overwrite(target.id, kind, allow, deny)
+        else:
+            channel.overwrites.pop(target.id, None)
+        events.channel_updated(self.world, self.gateway, channel)
+
     def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         """``user`` joins ``guild`` (GUILD_MEMBER_ADD; a bot also gets GUILD_CREATE)."""
         member = self.world.add_member(guild, user, roles)
@@ -167,23 +180,7 @@ class DiscordSimulator:
         trigger_type: int = automod.KEYWORD,
     ) -> dict[str, Any]:
         """A moderator makes an AutoMod rule by hand (Discord's limits apply, as in the app)."""
-        rule: dict[str, Any] = {
-            "id": str(self.world.new_id()),
-            "guild_id": str(guild.id),
-            "creator_id": str(creator.id),
-            "name": name,
-            "event_type": 1,
-            "trigger_type": trigger_type,
-            "trigger_metadata": {"keyword_filter": keywords or []},
-            "actions": [{"type": automod.BLOCK_MESSAGE, "metadata": {}}],
-            "enabled": True,
-            "exempt_roles": [],
-            "exempt_channels": [],
-        }
-        try:
-            check_rule(guild, rule)
-        except ApiError as error:
-            raise SimulatorError(str(error)) from None
+        rule = hand_made_rule(self.world, guild, name, creator, keywords or [], trigger_type)
         guild.automod_rules[int(rule["id"])] = rule
         self.gateway.dispatch("AUTO_MODERATION_RULE_CREATE", rule, guild_id=guild.id)
         return rule

@@ -68,6 +68,16 @@ class Role:
 
 
 @dataclass(slots=True)
+class Overwrite:
+    """A channel permission overwrite for a role (type 0) or a member (type 1)."""
+
+    id: int
+    type: int
+    allow: int = 0
+    deny: int = 0
+
+
+@dataclass(slots=True)
 class Channel:
     """A guild text channel or a DM channel (``guild_id`` None, two ``recipients``)."""
 
@@ -78,6 +88,8 @@ class Channel:
     position: int = 0
     recipients: tuple[int, ...] = ()
     last_message_id: int | None = None
+    #: Permission overwrites by role or user id.
+    overwrites: dict[int, Overwrite] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -351,6 +363,25 @@ class World:
                 granted |= role.permissions
         return perms.ALL if granted & perms.ADMINISTRATOR else granted
 
+    def channel_permissions(self, channel: Channel, user_id: int) -> int:
+        """A member's permissions in a guild channel: guild ones, then the overwrites."""
+        guild = self.guilds[channel.guild_id or 0]
+        member = guild.members.get(user_id)
+        if member is None:
+            return 0
+        everyone = channel.overwrites.get(guild.id)
+        mine = channel.overwrites.get(user_id)
+        return perms.apply_overwrites(
+            self.permissions_of(guild, user_id),
+            everyone=None if everyone is None else _pair(everyone),
+            roles=[
+                _pair(o)
+                for role_id in member.roles
+                if (o := channel.overwrites.get(role_id)) is not None and o.type == 0
+            ],
+            member=None if mine is None or mine.type != 1 else _pair(mine),
+        )
+
     def top_position(self, guild: Guild, user_id: int) -> int:
         """The position of the member's highest role (0 when they only have @everyone)."""
         member = guild.members.get(user_id)
@@ -366,3 +397,7 @@ class World:
         if actor_id == guild.owner_id:
             return True
         return self.top_position(guild, actor_id) > self.top_position(guild, target_id)
+
+
+def _pair(overwrite: Overwrite) -> tuple[int, int]:
+    return overwrite.allow, overwrite.deny

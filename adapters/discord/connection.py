@@ -33,6 +33,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from adapters.discord import startup_check
 from adapters.discord.automod import AutomodMirror, AutomodSpec
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers, build_tree
@@ -220,6 +221,7 @@ class DiscordConnection:
             guild = self._client.get_guild(guild_id)
             if guild is None:
                 continue
+            await self._check_permissions(guild)
             try:
                 await self._tree.sync(guild=guild)
             except discord.HTTPException as exc:
@@ -251,6 +253,20 @@ class DiscordConnection:
             guild = self._client.get_guild(guild_id)
             if guild is not None:
                 await self._sync_automod(guild)
+
+    async def _check_permissions(self, guild: discord.Guild) -> None:
+        """Tell the moderators which permissions the bot lacks and what stops working."""
+        me = guild.me
+        if me is None:  # a cold cache: the bot's own member is fetched, not guessed
+            me = await guild.fetch_member(self._client.user.id if self._client.user else 0)
+        lines = startup_check.missing(me.guild_permissions)
+        channel = guild.get_channel(self._mod_channels.get(guild.id, 0))
+        if isinstance(channel, discord.abc.GuildChannel):
+            lines += startup_check.missing_in_channel(channel.permissions_for(me), channel.name)
+        if lines:
+            await self.tell_moderators(
+                guild.id, f"The bot is missing permissions in {guild.name}:", lines
+            )
 
     async def _sync_automod(self, guild: discord.Guild) -> None:
         """Mirror the policy into one guild; tell its moderators what could not be."""

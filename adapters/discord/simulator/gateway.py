@@ -52,6 +52,18 @@ _INTENT_OF_EVENT: Final = {
     "AUTO_MODERATION_RULE_DELETE": AUTO_MODERATION_CONFIGURATION,
     "AUTO_MODERATION_ACTION_EXECUTION": AUTO_MODERATION_EXECUTION,
 }
+#: Events Discord sends only to bots holding one of these guild permissions (Gateway Events:
+#: GUILD_BAN_ADD/REMOVE "require the BAN_MEMBERS or VIEW_AUDIT_LOG permission"; the
+#: AUTO_MODERATION_* events are "only sent to bot users which have the MANAGE_GUILD
+#: permission").
+_PERMISSION_OF_EVENT: Final = {
+    "GUILD_BAN_ADD": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
+    "GUILD_BAN_REMOVE": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
+    "AUTO_MODERATION_RULE_CREATE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_RULE_UPDATE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_RULE_DELETE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_ACTION_EXECUTION": perms.MANAGE_GUILD,
+}
 _MESSAGE_EVENTS: Final = frozenset(
     {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
 )
@@ -137,7 +149,11 @@ class Gateway:
         with a guild ``channel``, only to those whose permissions let them view it."""
         targets = set(user_ids)
         if guild_id is not None:
-            targets.update(self._world.guilds[guild_id].members)
+            guild = self._world.guilds[guild_id]
+            targets.update(guild.members)
+            any_of = _PERMISSION_OF_EVENT.get(event)
+            if any_of is not None:
+                targets = {t for t in targets if self._world.permissions_of(guild, t) & any_of}
         if channel is not None and channel.guild_id is not None:
             targets = {
                 t
@@ -175,7 +191,12 @@ class Gateway:
         # Without the privileged message-content intent Discord blanks the content of messages
         # the bot neither wrote nor was mentioned in, except in DMs: a bot that forgot the
         # intent must see empty strings here too, not a working filter.
-        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE") or session.intents & MESSAGE_CONTENT:
+        if session.intents & MESSAGE_CONTENT:
+            return data
+        if event == "AUTO_MODERATION_ACTION_EXECUTION":
+            # "content and matched_content ... require the MESSAGE_CONTENT intent".
+            return {**data, "content": "", "matched_content": None}
+        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
             return data
         if "guild_id" not in data or data.get("author", {}).get("id") == str(session.bot.id):
             return data

@@ -35,6 +35,7 @@ from .recorder import Fault, Faults, RecordedRequest, RequestLog
 from .state import (
     DM_CHANNEL,
     PRIVILEGED_INTENTS,
+    Ban,
     Channel,
     Guild,
     Member,
@@ -165,6 +166,13 @@ class DiscordSimulator:
         member.roles = [role.id for role in roles]
         events.member_updated(self.world, self.gateway, member)
         return member
+
+    def ban(self, guild: Guild, user: User, reason: str | None = None) -> None:
+        """A moderator bans ``user`` by hand in Discord's app (GUILD_BAN_ADD)."""
+        guild.bans[user.id] = Ban(user_id=user.id, reason=reason)
+        if guild.members.pop(user.id, None) is not None:
+            events.member_removed(self.world, self.gateway, guild, user)
+        events.ban_added(self.world, self.gateway, guild, guild.bans[user.id])
 
     def set_dms_open(self, user: User, dms_open: bool) -> None:
         """The user changes their privacy setting for DMs from server members."""

@@ -149,6 +149,35 @@ class DiscordConnection:
                 return True
         return False
 
+    async def check_moderator(self, user_id: int) -> bool:
+        """Whether the user is a moderator in a protected guild, correct with a cold cache.
+
+        Without the presence intent the member cache starts with the bot alone and fills
+        by chunking; a member not cached yet is fetched over REST (and cached), so a
+        moderator is never taken for a member because the cache was behind.
+        """
+        for guild in self._client.guilds:
+            if guild.id not in self._guilds:
+                continue
+            member = guild.get_member(user_id)
+            if member is None and not guild.chunked:
+                member = await self._fetch_member(guild, user_id)
+            if member is not None and is_moderator(member, self._router.moderator_roles):
+                return True
+        return False
+
+    @staticmethod
+    async def _fetch_member(guild: discord.Guild, user_id: int) -> discord.Member | None:
+        try:
+            member = await guild.fetch_member(user_id)
+        except discord.NotFound:
+            return None
+        except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError):
+            log.warning("could not read member %s of guild %s", user_id, guild.id)
+            return None
+        guild._add_member(member)  # discord.py has no public way to cache a fetched member
+        return member
+
     @property
     def protected_guilds(self) -> frozenset[int]:
         """The guilds this connection moderates."""

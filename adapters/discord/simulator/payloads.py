@@ -197,15 +197,16 @@ def guild_payload(world: World, guild: Guild) -> JSON:
     }
 
 
-def guild_create_payload(world: World, guild: Guild) -> JSON:
-    """GUILD_CREATE data: the guild with every channel and member, as sent after READY."""
+def guild_create_payload(world: World, guild: Guild, *, members: list[Member], large: bool) -> JSON:
+    """GUILD_CREATE data: the guild with every channel and the ``members`` Discord sends
+    this bot (see :mod:`.members`); ``member_count`` is the guild's real count."""
     return {
         **guild_payload(world, guild),
         "unavailable": False,
-        "large": False,
+        "large": large,
         "joined_at": None,
         "member_count": len(guild.members),
-        "members": [member_payload(world, m) for m in guild.members.values()],
+        "members": [member_payload(world, m) for m in members],
         "channels": [channel_payload(world, world.channels[c]) for c in guild.channel_ids],
         "threads": [],
         "presences": [],

@@ -31,6 +31,7 @@ from .interactions import (
 )
 from .payloads import channel_payload, role_payload
 from .permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE
+from .ratelimits import RateLimits
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
 from .state import (
     DM_CHANNEL,
@@ -65,6 +66,8 @@ class DiscordSimulator:
         self.requests = RequestLog()
         self.faults = Faults()
         self.interactions = InteractionRegistry(self.world)
+        #: Per-route buckets and the global limit; ``rate_limits.set(...)`` narrows a route.
+        self.rate_limits = RateLimits(lambda: self.world.clock())
         #: ``http://host:port``, then what discord.py's ``Route.BASE`` and ``DEFAULT_GATEWAY``
         #: must be set to; empty until :meth:`start`.
         self.url = ""
@@ -76,7 +79,14 @@ class DiscordSimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (port 0: a free one) and fill in the URLs."""
-        app = build_app(self.world, self.gateway, self.interactions, self.requests, self.faults)
+        app = build_app(
+            self.world,
+            self.gateway,
+            self.interactions,
+            self.requests,
+            self.faults,
+            self.rate_limits,
+        )
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

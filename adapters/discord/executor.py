@@ -52,6 +52,8 @@ T = TypeVar("T")
 
 #: Discord refuses a timeout of 28 days or more; 27 leaves room for clock skew.
 MAX_TIMEOUT: Final = timedelta(days=27)
+#: Discord's limit on X-Audit-Log-Reason, in decoded characters.
+MAX_AUDIT_REASON: Final = 512
 #: Discord's limit on a message's length.
 MAX_CONTENT: Final = 2000
 #: Discord's JSON error codes the executor tells apart.
@@ -240,7 +242,17 @@ class DiscordExecutor:
         if action.clause:
             # Quote the clause so the member reads the rule itself, not a paraphrase.
             text += "\n\n" + "\n".join(f"> {line}" for line in action.clause.splitlines())
-        doing = f"send a warning to {user_id}"
+        await self._send_dm(user_id, text, f"send a warning to {user_id}")
+        return f"warned {user_id} by DM"
+
+    async def _tell(self, action: Tell) -> str:
+        """A private message to the member (a reporter, an admin)."""
+        user_id = _snowflake(action.target.id, "user")
+        await self._send_dm(user_id, action.text, f"send a private message to {user_id}")
+        return f"told {user_id} by DM"
+
+    async def _send_dm(self, user_id: int, text: str, doing: str) -> None:
+        """Open the DM channel (refused as 40003 when opened too fast: retried) and post."""
 
         async def closed(exc: discord.Forbidden) -> str:
             return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
@@ -251,23 +263,6 @@ class DiscordExecutor:
             dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
             explain=closed,
         )
-        return f"warned {user_id} by DM"
-
-    async def _tell(self, action: Tell) -> str:
-        """A private message to the member (a reporter, an admin)."""
-        user_id = _snowflake(action.target.id, "user")
-        doing = f"send a private message to {user_id}"
-
-        async def closed(exc: discord.Forbidden) -> str:
-            return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
-
-        dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
-        await self._call(
-            doing,
-            dm.send(_clip(action.text), allowed_mentions=discord.AllowedMentions.none()),
-            explain=closed,
-        )
-        return f"told {user_id} by DM"
 
     async def _notify(self, channel_id: int, text: str) -> str:
         channel = self._client.get_partial_messageable(channel_id)
@@ -379,8 +374,13 @@ def _snowflake(value: str, what: str) -> int:
 
 
 def _reason(reason: str) -> str | None:
-    # The audit log shows it; Discord caps X-Audit-Log-Reason at 512 characters.
-    return reason[:512] or None
+    """The audit-log reason, cut to Discord's 512 characters BEFORE discord.py URL-encodes it.
+
+    Discord counts the decoded header (what the audit log shows): cutting the encoded text
+    instead would waste the limit on "%C3%A9"s and could split an escape in two. Blank
+    reasons are left out, since Discord refuses an empty header.
+    """
+    return reason.strip()[:MAX_AUDIT_REASON] or None
 
 
 def _clip(text: str) -> str:

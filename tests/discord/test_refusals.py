@@ -6,7 +6,15 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator, permissions
-from bridge.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind
+from bridge.model import (
+    Account,
+    Ban,
+    DeleteMessage,
+    NotifyModerators,
+    Platform,
+    Space,
+    SpaceKind,
+)
 from bridge.ports import PermanentError
 from tests.discord_sim.conftest import World
 
@@ -52,3 +60,17 @@ async def test_a_notice_refused_by_an_everyone_overwrite_says_so(
     sim.set_overwrite(mods, world.bot_role, allow=permissions.SEND_MESSAGES)
     await connection.executor().execute(NotifyModerators(text="case #3 opened"), space)
     assert [m.content for m in sim.messages_in(mods)] == ["case #3 opened"]
+
+
+async def test_a_long_reason_is_cut_to_512_characters_before_encoding(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection
+) -> None:
+    # 600 "é": 3,600 characters once percent-encoded; Discord counts the decoded 512.
+    space = Space(platform=Platform.DISCORD, id=str(world.guild.id), kind=SpaceKind.GUILD)
+    target = Account(platform=Platform.DISCORD, id=str(world.alice.id))
+
+    await connection.executor().execute(Ban(target=target, reason="é" * 600), space)
+
+    assert sim.is_banned(world.guild, world.alice)
+    (ban,) = sim.requests.find("PUT", "/guilds/{guild_id}/bans/{user_id}")
+    assert ban.audit_reason == "é" * 512

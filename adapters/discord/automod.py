@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import discord
 
@@ -263,30 +263,25 @@ class AutomodMirror:
             regex_patterns=list(planned.regexes),
             allow_list=list(planned.allow),
         )
-        actions = [discord.AutoModRuleAction(type=discord.AutoModRuleActionType.block_message)]
-        roles = [discord.Object(id=r) for r in planned.exempt_roles]
-        channels = [discord.Object(id=c) for c in planned.exempt_channels]
+        options: dict[str, Any] = {
+            "trigger": trigger,
+            "actions": [
+                discord.AutoModRuleAction(type=discord.AutoModRuleActionType.block_message)
+            ],
+            "enabled": True,
+            "exempt_roles": [discord.Object(id=r) for r in planned.exempt_roles],
+            "exempt_channels": [discord.Object(id=c) for c in planned.exempt_channels],
+        }
         if current is None:
             created = await guild.create_automod_rule(
                 name=planned.name,
                 event_type=discord.AutoModRuleEventType.message_send,
-                trigger=trigger,
-                actions=actions,
-                enabled=True,
-                exempt_roles=roles,
-                exempt_channels=channels,
                 reason="modbridge: mirror of the conduct policy",
+                **options,
             )
             self.rule_names[created.id] = created.name
         elif not _same(current, planned):
-            await current.edit(
-                trigger=trigger,
-                actions=actions,
-                enabled=True,
-                exempt_roles=roles,
-                exempt_channels=channels,
-                reason="modbridge: the conduct policy changed",
-            )
+            await current.edit(reason="modbridge: the conduct policy changed", **options)
 
     async def rule_name(self, guild: discord.Guild | None, rule_id: int) -> str:
         """The name of a rule (ours or a moderator's), fetched once if not known yet."""

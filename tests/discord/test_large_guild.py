@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator
-from tests.discord.conftest import Connect
+from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 
 MEMBERS = 50_000
@@ -62,3 +62,21 @@ async def test_a_member_missing_from_the_cache_is_fetched_for_the_moderator_chec
     # Only the missing member is read; once the cache is complete again, it answers alone.
     assert [r.path.rsplit("/", 1)[1] for r in fetched] == [str(world.senior.id)]
     assert connection.is_moderator(world.senior.id)  # the fetched member is cached now
+
+
+async def test_a_message_from_an_uncached_moderator_carries_their_roles(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    guild = connection.client.get_guild(world.guild.id)
+    assert guild is not None
+    member = guild.get_member(world.senior.id)
+    assert member is not None
+    guild._remove_member(member)  # a cold cache: chunking has not reached them
+
+    sim.post_message(world.senior, world.general, "please keep it civil")
+
+    await recorder.wait(lambda: len(recorder.messages) == 1)
+    (message,) = recorder.messages
+    # Discord sends the author's member (roles included) with every guild message.
+    assert message.author.is_moderator
+    assert message.author.roles == (str(world.senior_role.id),)

@@ -13,9 +13,10 @@ Point discord.py at it before the client starts::
 from __future__ import annotations
 
 from . import permissions
+from .automod import MessageBlocked
 from .interactions import InteractionHandle
 from .recorder import RecordedRequest
-from .simulator import DiscordSimulator, MessageBlocked, run_simulator
+from .simulator import DiscordSimulator, run_simulator
 from .state import Channel, Guild, Member, Message, Role, SimulatorError, User
 
 __all__ = [

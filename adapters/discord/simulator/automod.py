@@ -17,7 +17,7 @@ from typing import Final
 
 import re2
 
-from .state import JSON, Guild, Member
+from .state import JSON, Guild, Member, SimulatorError
 
 KEYWORD: Final = 1
 BLOCK_MESSAGE: Final = 1
@@ -37,6 +37,14 @@ class Match:
     def blocks(self) -> bool:
         """Whether the rule's actions stop the message from being posted."""
         return any(a.get("type") == BLOCK_MESSAGE for a in self.rule.get("actions", []))
+
+
+class MessageBlocked(SimulatorError):
+    """AutoMod blocked a scripted member's message; it was never posted."""
+
+    def __init__(self, matches: list[Match]) -> None:
+        super().__init__(f"blocked by AutoMod rule(s) {[m.rule['name'] for m in matches]}")
+        self.matches = matches
 
 
 def _pattern(keyword: str) -> re.Pattern[str]:

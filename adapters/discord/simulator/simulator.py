@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import automod, events
 from .app import build_app
+from .automod import MessageBlocked
 from .automod_limits import hand_made_rule
 from .gateway import Gateway
 from .interactions import (
@@ -49,19 +50,15 @@ from .state import (
 )
 
 
-class MessageBlocked(SimulatorError):
-    """AutoMod blocked a scripted member's message; it was never posted."""
-
-    def __init__(self, matches: list[automod.Match]) -> None:
-        super().__init__(f"blocked by AutoMod rule(s) {[m.rule['name'] for m in matches]}")
-        self.matches = matches
-
-
 class DiscordSimulator:
     """A simulated Discord (REST API v10 and gateway) that the unmodified discord.py talks to."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+        """``clock`` (monotonic seconds) drives interaction deadlines, token expiry and rate
+        limits; a test passes its own to jump 15 minutes ahead (also ``world.clock = ...``)."""
         self.world = World()
+        if clock is not None:
+            self.world.clock = clock
         self.gateway = Gateway(self.world)
         self.requests = RequestLog()
         self.faults = Faults()
@@ -265,15 +262,11 @@ class DiscordSimulator:
         message: Message | None = None,
     ) -> None:
         """Send AUTO_MODERATION_ACTION_EXECUTION, as Discord does for each action it takes."""
+        where = None if channel is None else channel.id
         data = automod.execution_payload(
-            match,
-            action,
-            guild_id=guild.id,
-            user_id=user.id,
-            channel_id=None if channel is None else channel.id,
-            content=content,
-            message_id=None if message is None else message.id,
-        )
+            match, action, guild_id=guild.id, user_id=user.id, channel_id=where,
+            content=content, message_id=None if message is None else message.id,
+        )  # fmt: skip
         self.gateway.dispatch("AUTO_MODERATION_ACTION_EXECUTION", data, guild_id=guild.id)
 
     # -- interactions -----------------------------------------------------------------------
@@ -397,9 +390,11 @@ class DiscordSimulator:
 
 
 @asynccontextmanager
-async def run_simulator(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[DiscordSimulator]:
+async def run_simulator(
+    host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] | None = None
+) -> AsyncIterator[DiscordSimulator]:
     """A started :class:`DiscordSimulator` (port 0: a free one), closed on exit."""
-    simulator = DiscordSimulator()
+    simulator = DiscordSimulator(clock=clock)
     await simulator.start(host, port)
     try:
         yield simulator

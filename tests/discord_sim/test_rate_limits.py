@@ -104,3 +104,12 @@ async def test_discord_py_queues_on_the_headers_and_never_meets_a_429(
     assert sorted(m.content for m in sim.messages_in(world.general)) == [
         f"notice {n}" for n in range(6)
     ]
+
+
+async def test_limits_can_be_lifted_for_benchmarks(sim: DiscordSimulator, world: World) -> None:
+    sim.world.clock = lambda: 0.0
+    sim.rate_limits.set("GET", "/users/@me", 1, 10.0)
+    sim.rate_limits.lift()
+    token = world.bot.token or ""
+    statuses = [(await get(sim, token, "/users/@me"))[0] for _ in range(60)]
+    assert statuses == [200] * 60

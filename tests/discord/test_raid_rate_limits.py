@@ -9,7 +9,7 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
-from adapters.discord.simulator import DiscordSimulator, Message, User
+from adapters.discord.simulator import DiscordSimulator, Limit, Message, User
 from bridge.model import (
     Account,
     Ban,
@@ -98,7 +98,7 @@ async def test_a_wait_longer_than_the_actions_deadline_is_transient_and_the_retr
 async def test_the_global_limit_is_waited_out_and_every_delete_lands(
     sim: DiscordSimulator, world: World, connection: DiscordConnection
 ) -> None:
-    sim.rate_limits.global_limit = type(sim.rate_limits.global_limit)(4, 0.3)
+    sim.rate_limits.global_limit = Limit(4, 0.3)
     messages = raid(sim, world, 10)
     executor = connection.executor()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, permissions
+from adapters.discord.simulator import DiscordSimulator, SimulatorError, permissions
 from adapters.discord.simulator.permissions import apply_overwrites
 from tests.discord_sim.conftest import SimBot, World
 
@@ -67,7 +67,7 @@ async def test_a_channel_hidden_from_the_bot_sends_it_nothing(
     sim: DiscordSimulator, world: World, client: SimBot
 ) -> None:
     hidden = sim.create_text_channel(world.guild, "staff")
-    sim.set_overwrite(hidden, world.guild.roles[world.guild.id], deny=permissions.VIEW_CHANNEL)
+    sim.set_overwrite(hidden, world.bot_role, deny=permissions.VIEW_CHANNEL)
     sim.post_message(world.alice, hidden, "not for the bot")
     sim.post_message(world.alice, world.general, "for everyone")
 
@@ -77,3 +77,14 @@ async def test_a_channel_hidden_from_the_bot_sends_it_nothing(
     with pytest.raises(discord.Forbidden) as refused:
         await client.http.get_channel(hidden.id)
     assert refused.value.code == 50001
+
+
+def test_a_member_denied_send_messages_cannot_post_there(
+    sim: DiscordSimulator, world: World
+) -> None:
+    announcements = sim.create_text_channel(world.guild, "announcements")
+    sim.set_overwrite(announcements, world.guild.roles[world.guild.id], deny=SEND)
+
+    with pytest.raises(SimulatorError, match="may not post"):
+        sim.post_message(world.alice, announcements, "hello")
+    sim.post_message(world.owner, announcements, "rules updated")  # the owner bypasses

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import automod, events
+from . import automod, events, permissions
 from .app import build_app
 from .automod import MessageBlocked
 from .automod_limits import hand_made_rule
@@ -210,8 +210,8 @@ class DiscordSimulator:
         """``author`` posts ``content``: stored, checked by AutoMod, MESSAGE_CREATE to bots.
 
         Raises :class:`SimulatorError` where Discord's client would not let the user post
-        (not a member, timed out, not in the DM) and :class:`MessageBlocked` when an AutoMod
-        rule blocks the message.
+        (not a member, timed out, not in the DM, no View Channel or Send Messages there) and
+        :class:`MessageBlocked` when an AutoMod rule blocks the message.
         """
         if channel.type == DM_CHANNEL:
             if author.id not in channel.recipients:
@@ -223,6 +223,9 @@ class DiscordSimulator:
         member = self._member(guild, author)
         if member.is_timed_out():
             raise SimulatorError(f"{author.username} is timed out in {guild.name}")
+        can = self.world.channel_permissions(channel, author.id)
+        if not permissions.has(can, permissions.VIEW_CHANNEL | permissions.SEND_MESSAGES):
+            raise SimulatorError(f"{author.username} may not post in #{channel.name}")
         matches = automod.find_matches(guild, member, channel.id, content)
         blocked = any(m.blocks for m in matches)
         message = None if blocked else self.world.store_message(author, channel, content)

@@ -15,6 +15,8 @@ from pathlib import Path
 import discord
 import pytest
 
+from adapters.discord.startup_check import NEEDED
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "modbridge.service"
 DEV_TOOLS = ("pytest", "_pytest", "hypothesis", "mypy", "ruff", "importlinter")
@@ -157,8 +159,8 @@ def test_the_readme_invite_url_grants_exactly_the_permissions_it_lists() -> None
     readme = (ROOT / "README.md").read_text()
     deploying = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"\(`(\w+)`", deploying.split("Permissions:", 1)[1].split("\n\n")[0])
-    assert "moderate_members" in listed
-    assert "ban_members" in listed
+    # Everything the adapter checks at start-up (and reports missing) is in the invite.
+    assert {"ban_members", *(attribute for attribute, _, _ in NEEDED)} <= set(listed)
     expected = discord.Permissions(**dict.fromkeys(listed, True)).value
     url = re.search(r"https://discord.com/oauth2/authorize\?\S+", deploying)
     assert url is not None

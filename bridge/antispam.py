@@ -141,18 +141,24 @@ def refusal_text(invitee: str) -> str:
 
 class DirectRooms:
     """Tells DM invites from ordinary ones: an invite into the room its inviter created less
-    than ``window`` seconds before (see the module docstring for why and the limits)."""
+    than ``window`` seconds before (see the module docstring for why and the limits).
+
+    Every creation is counted: two ``/createRoom`` calls at once from one member make two new
+    rooms, and the first invite into each uses up one creation (keeping only the latest
+    creation time let the second DM invite through as an ordinary one).
+    """
 
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._window = window
         self._clock = clock
-        self._creations: dict[str, float] = {}  # user id -> when they asked to create a room
+        # user id -> when they asked to create a room, oldest first, one entry per creation
+        self._creations: dict[str, list[float]] = {}
         self._rooms: dict[str, tuple[str, float]] = {}  # room id -> (creator, created at)
 
     def room_created(self, user_id: str) -> None:
         """``user_id`` is creating a room now."""
         self._prune()
-        self._creations[user_id] = self._clock()
+        self._creations.setdefault(user_id, []).append(self._clock())
 
     def is_direct(self, inviter: str, room_id: str) -> bool:
         """Whether this invite goes into a room ``inviter`` has just created."""
@@ -160,15 +166,19 @@ class DirectRooms:
         known = self._rooms.get(room_id)
         if known is not None:
             return known[0] == inviter
-        created = self._creations.pop(inviter, None)
-        if created is None:
+        pending = self._creations.get(inviter)
+        if not pending:
             return False
+        created = pending.pop(0)
+        if not pending:
+            del self._creations[inviter]
         self._rooms[room_id] = (inviter, created)
         return True
 
     def _prune(self) -> None:
         oldest = self._clock() - self._window
-        self._creations = {u: t for u, t in self._creations.items() if t >= oldest}
+        kept = {u: [t for t in times if t >= oldest] for u, times in self._creations.items()}
+        self._creations = {u: times for u, times in kept.items() if times}
         self._rooms = {r: v for r, v in self._rooms.items() if v[1] >= oldest}
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from nio import MatrixRoom, RoomMemberEvent, RoomMessage
+from nio import BadEvent, MatrixRoom, RoomMemberEvent, RoomMessage
 
 from adapters.matrix.rooms import SPACE_CHILD_EVENT, RoomBook, RoomKind, is_command
-from adapters.matrix.translate import membership_from_event, message_from_event
+from adapters.matrix.translate import is_message, membership_from_event, message_from_event
 from bridge.model import MembershipEvent, Message
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class EventRouter:
         if kind is RoomKind.OTHER:
             return
         try:
-            if isinstance(event, RoomMessage):
+            if is_message(event):
                 await self._message(room_id, kind, event)
             elif isinstance(event, RoomMemberEvent) and kind is RoomKind.PROTECTED:
                 await self._membership(room_id, event)
@@ -126,7 +126,7 @@ class EventRouter:
             return False
         return self._book.state(mod_room).level(user_id) >= self._moderator_level
 
-    async def _message(self, room_id: str, kind: RoomKind, event: RoomMessage) -> None:
+    async def _message(self, room_id: str, kind: RoomKind, event: RoomMessage | BadEvent) -> None:
         if event.sender == self._me:
             return
         room = self._rooms.get(room_id)

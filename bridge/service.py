@@ -29,6 +29,7 @@ from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.health import STORAGE_ERRORS, StorageHealth, describe
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
@@ -103,7 +104,11 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
 def _only_instance(database: Path) -> Iterator[None]:
     """Hold ``<database>.lock`` while running: a second service on the same database would
     take the first one's actions in hand again (it believes them left by a crash)."""
-    with open(f"{database}.lock", "a") as lock:
+    try:
+        lock = open(f"{database}.lock", "a")  # noqa: SIM115 -- closed below, after the run
+    except OSError as exc:
+        raise ConfigError(f"cannot write next to the database {database}: {exc.strerror}") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -200,7 +205,10 @@ class Service:
         """Run until stop() or a termination signal."""
         path = Path(self.settings.storage.path)
         with _only_instance(path):
-            db = await Database.open(path, clock=utc_now)
+            try:
+                db = await Database.open(path, clock=utc_now)
+            except STORAGE_ERRORS as exc:  # a read-only or full directory: one clear line
+                raise ConfigError(f"cannot open the database {path}: {describe(exc)}") from None
             try:
                 await self._run(db)
             finally:
@@ -243,6 +251,7 @@ class Service:
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
+            health=StorageHealth(community=self.community, repliers=self._repliers),
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,

@@ -67,6 +67,7 @@ homeserver.yaml::
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -78,6 +79,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import AntispamConfig, ConfigError
+from bridge.listener import BoundedListener, read_body
 from bridge.model import Account, Platform
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository, DmPolicy
@@ -245,7 +247,8 @@ class AntispamServer:
         self._servers = frozenset(s.lower() for s in config.community_servers)
         self._fallback = DmPolicy(config.default)
         self._direct = DirectRooms(config.direct_window_seconds, clock)
-        self._runner: web.AppRunner | None = None
+        self._listener: BoundedListener | None = None
+        self._address: tuple[str, int] | None = None
 
     def app(self) -> web.Application:
         """The aiohttp application (tests serve it with aiohttp's test utilities)."""
@@ -254,39 +257,37 @@ class AntispamServer:
         return app
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
-        """Listen on ``host:port`` (the configured ``listen`` by default); return the port."""
+        """Listen on ``host:port`` (the configured ``listen`` by default); return the port.
+
+        Slow and idle connections are closed after ``request_timeout_seconds`` and at most
+        ``max_connections`` are served at once (see :mod:`bridge.listener`)."""
         host = self._config.host if host is None else host
         port = self._config.port if port is None else port
-        runner = web.AppRunner(self.app(), access_log=None)
-        await runner.setup()
+        listener = BoundedListener(
+            self.app(),
+            max_connections=self._config.max_connections,
+            timeout=self._config.request_timeout_seconds,
+        )
         try:
-            await web.TCPSite(runner, host, port).start()
+            self._address = await listener.start(host, port)
         except OSError as exc:
-            await runner.cleanup()
             raise ConfigError(
                 f"[antispam] cannot listen on {host}:{port}: {exc.strerror}"
             ) from None
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound = int(runner.addresses[0][1])
-        log.info("antispam callbacks listening on %s:%d%s", host, bound, PREFIX)
-        return bound
+        self._listener = listener
+        log.info("antispam callbacks listening on %s:%d%s", host, self._address[1], PREFIX)
+        return self._address[1]
 
     @property
     def address(self) -> tuple[str, int] | None:
         """Where it listens (host, port), once started."""
-        if self._runner is None or not self._runner.addresses:
-            return None
-        host, port = self._runner.addresses[0][:2]
-        return str(host), int(port)
+        return self._address if self._listener is not None else None
 
     async def close(self) -> None:
         """Stop listening; closing twice is harmless."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -322,8 +323,11 @@ class AntispamServer:
         handle = handlers.get(callback)
         if handle is None:
             return _error(404, "M_UNRECOGNIZED", f"unknown callback {callback!r}")
+        raw = await read_body(request, self._config.request_timeout_seconds)
+        if raw is None:  # a client that sends its body slowly holds a connection: not long
+            return _error(408, "M_UNKNOWN", f"{callback}: the body came too slowly")
         try:
-            data = await request.json()
+            data = json.loads(raw)
         except ValueError:
             return _error(400, "M_NOT_JSON", f"{callback}: the body is not JSON")
         return await handle(data)

@@ -82,3 +82,45 @@ async def test_two_dm_invites_at_once_are_both_refused(listener: str, repos: Rep
     assert invited == [403, 403]
     refused = [e.event for e in await repos.audit.recent()]
     assert refused == ["dm_invite_refused", "dm_invite_refused"]
+
+
+async def half_request(port: int, body_too: bool = False) -> tuple[asyncio.StreamReader, Any]:
+    """A connection that sends part of a request and waits (a slowloris)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"POST {PREFIX}/ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\r\n"
+    if body_too:  # the whole head, then a body that never comes
+        head += "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    writer.write(head.encode())
+    await writer.drain()
+    return reader, writer
+
+
+async def ping(base: str) -> int:
+    async with aiohttp.ClientSession() as session:
+        return await post(session, f"{base}/ping", {"id": "x"})
+
+
+async def test_slow_and_idle_connections_are_closed_and_excess_ones_refused_at_once(
+    repos: Repositories,
+) -> None:
+    server, base = await serve(repos, max_connections=8, request_timeout_seconds=1.0)
+    assert server.address is not None
+    port = server.address[1]
+    slow = [await half_request(port, body_too=n % 2 == 1) for n in range(40)]
+    try:
+        # Beyond the limit: answered 503 and closed at once, not left waiting.
+        answers = await asyncio.gather(
+            *(asyncio.wait_for(reader.read(), 0.5) for reader, _ in slow[8:])
+        )
+        assert all(a.startswith(b"HTTP/1.1 503") for a in answers), answers[:3]
+        assert await ping(base) == 503  # the homeserver's module: fail_open applies
+        # Within the limit: closed when the request has not come in time.
+        held = await asyncio.gather(
+            *(asyncio.wait_for(reader.read(), 5.0) for reader, _ in slow[:8])
+        )
+        assert all(not a or a.startswith(b"HTTP/1.1 408") for a in held), held
+        assert await ping(base) == 200  # and the listener serves again
+    finally:
+        for _, writer in slow:
+            writer.close()
+        await server.close()

@@ -68,7 +68,7 @@ class Setup:
     service: ServiceProcess
 
 
-def _config(setup: Setup, homeserver: str) -> str:
+def _config(setup: Setup, homeserver: str, listener: str = "request_timeout_seconds = 3") -> str:
     return f"""
 [[rules]]
 id = "insults"
@@ -91,7 +91,7 @@ moderators = ["{setup.moderator.user_id}"]
 [antispam]
 listen = "127.0.0.1:{setup.antispam_port}"
 community_servers = ["localhost"]
-request_timeout_seconds = 3
+{listener}
 """
 
 
@@ -203,18 +203,34 @@ async def _ping(setup: Setup) -> int:
             return response.status
 
 
+async def _slow_connections(setup: Setup) -> list[asyncio.StreamWriter]:
+    """Up to SLOW_CONNECTIONS connections to the antispam port, each with half a request
+    (a connection the kernel's backlog cannot take any more is given up after 3 s)."""
+    head = f"POST {PREFIX}/user_may_invite HTTP/1.1\r\nHost: x\r\n".encode()
+
+    async def connect() -> asyncio.StreamWriter | None:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", setup.antispam_port), 3.0
+            )
+        except (OSError, TimeoutError):
+            return None
+        writer.write(head)
+        return writer
+
+    made = await asyncio.gather(*(connect() for _ in range(SLOW_CONNECTIONS)))
+    slow = [writer for writer in made if writer is not None]
+    # Those beyond the service's limit are refused at once (reset): expected.
+    await asyncio.gather(*(w.drain() for w in slow), return_exceptions=True)
+    return slow
+
+
 async def test_idle_connections_to_the_antispam_port_do_not_stop_moderation(
     setup: Setup, people: People
 ) -> None:
     slow: list[asyncio.StreamWriter] = []
-    head = f"POST {PREFIX}/user_may_invite HTTP/1.1\r\nHost: x\r\n".encode()
     try:
-        for _ in range(SLOW_CONNECTIONS):  # half a request each, then nothing
-            _, writer = await asyncio.open_connection("127.0.0.1", setup.antispam_port)
-            writer.write(head)
-            slow.append(writer)
-        # Those beyond the service's limit are refused at once (reset): expected.
-        await asyncio.gather(*(w.drain() for w in slow), return_exceptions=True)
+        slow = await _slow_connections(setup)
         event_id = await _insult(setup, people)
         took = await _redacted(setup, people, event_id)
         print(f"redacted {took:.2f}s after the insult, {SLOW_CONNECTIONS} idle connections open")
@@ -261,6 +277,29 @@ async def test_a_violation_during_a_full_disk_is_redacted_when_space_comes_back(
     assert said.count(RECOVERED) == 1, said
     later = await _insult(setup, people, "idiot, again")
     await _redacted(setup, people, later)
+
+
+async def test_when_descriptors_run_out_anyway_a_violation_waits_for_them(
+    setup: Setup, people: People
+) -> None:
+    """An admin who allows more connections than the process has descriptors: accepting
+    fails (EMFILE) and so does SQLite. The violation read meanwhile is judged once the
+    descriptors come back, not dropped."""
+    service = setup.service
+    service.terminate()
+    listener = "max_connections = 1000\nrequest_timeout_seconds = 300"
+    service.config.write_text(_config(setup, setup.server.base_url, listener))
+    service.start()
+    slow: list[asyncio.StreamWriter] = []
+    try:
+        slow = await _slow_connections(setup)
+        event_id = await _insult(setup, people, "idiot, with no descriptors left")
+        await asyncio.sleep(3)
+    finally:
+        for writer in slow:
+            writer.close()
+    await _redacted(setup, people, event_id, within=45.0)
+    assert "out of system resource" in service.log()  # descriptors did run out
 
 
 def test_a_read_only_database_directory_is_one_clear_line(setup: Setup, tmp_path: Path) -> None:

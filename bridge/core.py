@@ -80,7 +80,8 @@ class Core:
     async def on_membership(self, event: MembershipEvent) -> None:
         """Joins, leaves, kicks and bans, including those done by hand outside the bot.
         Raises NotRecorded when storage fails (hand it in again)."""
-        await self._health.recording("a membership change", self._membership(event))
+        doing = f"membership {event.change.value} of {event.account.key} in {event.space.id}"
+        await self._health.recording(f"{doing} at {event.ts.isoformat()}", self._membership(event))
 
     async def _membership(self, event: MembershipEvent) -> None:
         await self._audit.append(
@@ -165,7 +166,7 @@ class Core:
         Raises NotRecorded when storage fails (hand it in again)."""
         # No account in this log line: a direct message may be a confidential report.
         log.info("direct message %s received", message.id)
-        await self._health.recording("a direct message", self._direct_message(message))
+        await self._health.recording(f"direct message {message.id}", self._direct_message(message))
 
     async def _direct_message(self, message: Message) -> None:
         refusal = self._direct.pace(message.author.account)
@@ -194,7 +195,7 @@ class Core:
         """Discord's AutoMod blocked a message for one of our rules: count it as a hit.
         Raises NotRecorded when storage fails (hand it in again)."""
         await self._health.recording(
-            "an AutoMod block",
+            f"AutoMod block of {author.key} in {channel.id} ({rule_name})",
             self._pipeline.record_blocked_hit(
                 rule_id=rule_name, author=author, channel=channel, matched=matched
             ),

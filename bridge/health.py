@@ -73,6 +73,9 @@ class StorageHealth:
         self._community = community
         self._repliers = repliers
         self._down: str | None = None  # why writes fail, while they do
+        # The events that failed: only one of them succeeding says writes work again (an
+        # event that writes nothing, a clean message, succeeds on a full disk too).
+        self._held: set[str] = set()
 
     @property
     def down(self) -> bool:
@@ -80,13 +83,17 @@ class StorageHealth:
         return self._down is not None
 
     async def recording(self, doing: str, handle: Awaitable[T]) -> T:
-        """Await ``handle`` (the core recording an event); a storage failure becomes
-        NotRecorded, so that the adapter hands the event in again."""
+        """Await ``handle`` (the core recording the event ``doing`` names uniquely); a storage
+        failure becomes NotRecorded, so that the adapter hands the event in again."""
         try:
             result = await handle
         except STORAGE_ERRORS as exc:
+            self._held.add(doing)
             await self._failed(doing, exc)
             raise NotRecorded(f"{doing}: {describe(exc)}") from exc
+        if doing not in self._held:
+            return result
+        self._held.discard(doing)
         if self._down is not None:
             self._down = None
             log.warning("storage works again; held events are being handled")

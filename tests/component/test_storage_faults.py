@@ -19,12 +19,12 @@ from tests.disks import SmallDisk, small_disk
 MODS = ("!mods:hs", "modchan")  # the harness's moderators' rooms, Matrix then Discord
 
 
-def insult(mid: str) -> Message:
+def insult(mid: str, text: str = "you idiot") -> Message:
     return Message(
         id=mid,
         author=Author(account=Account(platform=Platform.MATRIX, id="@ann:hs")),
         channel=Channel(platform=Platform.MATRIX, id="!a:hs", space_id="!a:hs"),
-        text="you idiot",
+        text=text,
         ts=datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
     )
 
@@ -65,6 +65,28 @@ async def check_full_disk(bot: ModBot, disk: SmallDisk) -> None:
     await bot.drain()
     assert bot.matrix.kinds().count(("DeleteMessage", "!a:hs")) == 1
     assert len(told(bot, DISK_FULL)) == len(MODS)
+
+
+async def test_a_message_that_writes_nothing_does_not_say_the_disk_is_back(
+    tmp_path: Path,
+) -> None:
+    """On Discord each event is retried on its own: a clean message (nothing to write) that
+    goes through meanwhile must not tell the moderators that writes work again."""
+    with small_disk(tmp_path / "disk") as disk:
+        bot = await ModBot.open(disk.path / "db.sqlite")
+        try:
+            await bot.core.on_message(insult("$hello", "hello"))  # Ann is known from now on
+            disk.fill()
+            with pytest.raises(NotRecorded):
+                await bot.core.on_message(insult("$held"))
+            await bot.core.on_message(insult("$chat", "how is everyone"))
+            assert told(bot, RECOVERED) == []
+            disk.free()
+            await bot.core.on_message(insult("$held"))
+            assert sorted(told(bot, RECOVERED)) == sorted(MODS)
+            assert sorted(told(bot, DISK_FULL)) == sorted(MODS)
+        finally:
+            await bot.db.close()
 
 
 async def test_a_bug_is_not_a_full_disk(tmp_path: Path) -> None:

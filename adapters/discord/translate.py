@@ -123,9 +123,7 @@ def message(
     # A forward's own content is empty: what members see is the forwarded snapshot, and the
     # member who forwards it into a protected channel answers for it.
     snapshots = msg.message_snapshots
-    text = "\n".join(
-        t for t in (msg.content, *(m.content for m in snapshots), *_written(msg)) if t
-    )
+    text = "\n".join(t for t in (msg.content, *(m.content for m in snapshots), *_written(msg)) if t)
     return Message(
         id=str(msg.id),
         author=author(msg.author, moderator_roles),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from bridge.commands import CommandError, parse_command
@@ -33,6 +34,8 @@ from storage.cases import NewCase, OriginKind
 
 log = logging.getLogger(__name__)
 
+PACED_KEPT = 1000  # direct message ids remembered, so a message handed in again is paced once
+
 
 class Core:
     """Routes adapter events into the pipeline and the moderators' commands."""
@@ -57,6 +60,7 @@ class Core:
             community=lambda: Community(spaces={}, mod_rooms={}), repliers={}
         )
         self._direct = direct
+        self._paced: OrderedDict[str, None] = OrderedDict()  # direct message ids seen
         self._reports = reports
         self._commands: set[asyncio.Task[None]] = set()
         self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
@@ -169,7 +173,12 @@ class Core:
         await self._health.recording(f"direct message {message.id}", self._direct_message(message))
 
     async def _direct_message(self, message: Message) -> None:
-        refusal = self._direct.pace(message.author.account)
+        # A message handed in again (held while storage failed) counts once towards the pace.
+        again = message.id in self._paced
+        self._paced[message.id] = None
+        if len(self._paced) > PACED_KEPT:
+            self._paced.popitem(last=False)
+        refusal = None if again else self._direct.pace(message.author.account)
         if refusal is not None:  # too many in a minute: not read
             if refusal:
                 await self._answer(message, refusal)

@@ -13,6 +13,8 @@ import pytest
 from bridge.health import DISK_FULL, RECOVERED
 from bridge.model import Account, Author, Channel, Message, Platform
 from bridge.ports import NotRecorded
+from bridge.texts import Texts
+from storage.db import StorageError
 from tests.component.harness import ModBot
 from tests.disks import SmallDisk, small_disk
 
@@ -89,6 +91,35 @@ async def test_a_message_that_writes_nothing_does_not_say_the_disk_is_back(
             await bot.db.close()
 
 
+async def test_a_direct_message_held_many_times_is_answered_not_paced(tmp_path: Path) -> None:
+    """A direct message written while the disk was full is handed in again and again: it
+    counts once towards the pace of 20 a minute, or its writer would be told to slow down."""
+    ann = Account(platform=Platform.MATRIX, id="@ann:hs")
+    dm = Message(
+        id="$consent",
+        author=Author(account=ann),
+        channel=Channel(platform=Platform.MATRIX, id="!dm-ann:hs", is_dm=True),
+        text="dm open",
+        ts=datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
+    )
+    with small_disk(tmp_path / "disk") as disk:
+        bot = await ModBot.open(disk.path / "db.sqlite")
+        try:
+            disk.fill()
+            for _ in range(25):
+                with pytest.raises(NotRecorded):
+                    await bot.core.on_direct_message(dm)
+            disk.free()
+            await bot.core.on_direct_message(dm)
+            to_ann = [text for room, text in bot.answers if room == "!dm-ann:hs"]
+            assert len(to_ann) == 1
+            assert to_ann != [Texts().too_fast]
+            member = await bot.pipeline.member_of(ann)
+            assert await bot.repos.consent.default(member) is not None  # it was carried out
+        finally:
+            await bot.db.close()
+
+
 async def test_a_bug_is_not_a_full_disk(tmp_path: Path) -> None:
     """Only storage failures hold an event: a handler's bug must not block every event
     behind it (the adapter logs it and goes on)."""
@@ -104,3 +135,16 @@ async def test_a_bug_is_not_a_full_disk(tmp_path: Path) -> None:
         assert bot.answers == []
     finally:
         await bot.db.close()
+
+
+async def test_the_database_closes_on_a_full_disk(tmp_path: Path) -> None:
+    """At shutdown on a full disk: closing must not fail, or the database's thread keeps
+    the process from exiting."""
+    with small_disk(tmp_path / "disk") as disk:
+        bot = await ModBot.open(disk.path / "db.sqlite")
+        await bot.core.on_message(insult("$before"))  # something to write back at close
+        disk.fill()
+        await bot.db.close()
+        with pytest.raises(StorageError, match="closed"):
+            async with bot.db.transaction():
+                pass

@@ -131,7 +131,9 @@ class Engine:
 
     @staticmethod
     def _pii(rule: PiiRule, cleaned: str) -> str | None:
-        for contact in _contacts(cleaned, rule.phones, rule.emails, rule.default_region):
+        for contact in _contacts(
+            cleaned, rule.phones, rule.emails, rule.default_region, rule.handles
+        ):
             if rule.allows(contact.excerpt):
                 continue
             if rule.own_contacts != "include":
@@ -311,6 +313,10 @@ def sanction_for(spec: ActionSpec, target: Account, now: datetime, reason: str) 
 
 
 @functools.lru_cache(maxsize=4)
-def _contacts(cleaned: str, phones: bool, emails: bool, region: str) -> tuple[Contact, ...]:
+def _contacts(
+    cleaned: str, phones: bool, emails: bool, region: str, handles: bool
+) -> tuple[Contact, ...]:
     """The contacts in a message, read once for all the pii rules that judge it."""
-    return tuple(find_contacts(cleaned, phones=phones, emails=emails, default_region=region))
+    return tuple(
+        find_contacts(cleaned, phones=phones, emails=emails, default_region=region, handles=handles)
+    )

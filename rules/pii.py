@@ -21,6 +21,8 @@ from typing import Literal
 
 import phonenumbers
 
+from rules.pii_forms import social_handles, spaced_out, spoken_numbers
+
 __all__ = ["Contact", "find_contacts"]
 
 
@@ -28,7 +30,7 @@ __all__ = ["Contact", "find_contacts"]
 class Contact:
     """One contact detail found in a message, normalised (E.164 number, plain address)."""
 
-    kind: Literal["phone", "email"]
+    kind: Literal["phone", "email", "handle"]
     excerpt: str
     start: int = field(default=0, compare=False)  # where it begins in the cleaned text
 
@@ -44,6 +46,8 @@ _OWN = re.compile(
     r"(?:\s+(?:on|at|via|through|kwa))?"
     r"|\b(?:namba|nambari|simu|email)\s+yangu(?:\s+ni)?"
     r"|\bni(?:pigie|tumie|andikie)(?:\s+(?:kwa|kwenye|on))?"
+    r"|\b(?:my|our)"  # "my ig is @x": the handle's match starts at the platform
+    r"|\b(?:follow|add|find)\s+(?:me|us)"  # "follow me on insta @x"
     r")\s*[:,-]?\s*$"
 )
 
@@ -63,13 +67,19 @@ def is_own(cleaned: str, contact: Contact) -> bool:
 # Runs stop after 32 groups (a number spaced out digit by digit, with its country code, has
 # 12): digit soup is then read in slices, and the check budget can stop it early.
 _PHONE_RUN = re.compile(
-    r"(?<![\w+])(?=[0-9ol ()\[\].+\-]{9})"
-    r"((?:[(\[]\s?)?(?:\+\s?)?(?:[(\[]\s?)?[0-9ol]++(?:[ .\-()\[\]]{1,3}+[0-9ol]++){0,31}+)"
+    r"(?<![\w+#])(?=[0-9oli ()\[\].+\-]{9})"
+    r"((?:[(\[]\s?)?(?:\+\s?)?(?:[(\[]\s?)?[0-9oli]++(?:[ .\-()\[\]]{1,3}+[0-9oli]++){0,31}+)"
     r"([^\W\d_]?)"
 )
-_GROUP = re.compile(r"([^0-9ol]*+)([0-9ol]++)")
+_GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
 _DIGIT = re.compile(r"[0-9]")
-_LETTER_DIGITS = str.maketrans("ol", "01")
+_LETTER_DIGITS = str.maketrans("oli", "011")
+# A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...".
+_LABELLED = re.compile(
+    r"\b(?:order|invoice|receipt|ref|reference|ticket|tracking|transaction|txn|booking|serial"
+    r"|imei|case|issue|build|job|pr|id|oda|risiti)"
+    r"(?:\s++(?:id|no\.?|number|num|namba|code|ref))?(?:\s++(?:is|ni|was))?\s*+[:#=]?\s*+$"
+)
 
 # Digit shapes that are not phone numbers even when their digits would pass as one: dates
 # (2026-11-24, 24.11.2026, a range of two dates), IPv4 addresses and fractions (0.712345678).
@@ -103,6 +113,7 @@ class _Plan:
 
     country_code: str
     trunk: str  # the national (trunk) prefix, "0" in Kenya; "" where there is none
+    mobile_lengths: tuple[int, ...]  # digits of a national mobile number, 9 in Kenya
 
 
 @lru_cache(maxsize=64)
@@ -110,7 +121,9 @@ def _plan(region: str) -> _Plan:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
     if metadata is None:
         raise ValueError(f"unknown phone region {region!r}")
-    return _Plan(str(metadata.country_code), metadata.national_prefix or "")
+    mobile = metadata.mobile
+    lengths = tuple(mobile.possible_length) if mobile is not None else ()
+    return _Plan(str(metadata.country_code), metadata.national_prefix or "", lengths)
 
 
 @lru_cache(maxsize=8192)
@@ -199,8 +212,8 @@ def _phones_in_groups(groups: list[_Group], region: str, plan: _Plan, budget: _B
                 break
             if len(joined) < _MIN_DIGITS or budget.left <= 0:
                 continue
-            if pairs and end - start >= 4:
-                continue  # "00 01 02 03 04": a hex dump's bytes, not a number
+            if pairs and end - start >= 4 and (international or start or end < len(groups) - 1):
+                continue  # "00 01 02 03 04 05 06": a hex dump's bytes; "07-12-34-56-78" alone
             if international and not plus and len(joined) - len(number) > 3:
                 continue  # an IDD prefix is "00" or "000"; "0000080000" is padding
             budget.left -= _PARSE_COST if international else 1
@@ -229,14 +242,38 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             # digit group): drop it rather than the whole run.
             cut = max(text.rfind(c) for c in " .-()[]")
             text = text[: cut + 1] if cut >= 0 else ""
+        if _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()) is not None:
+            continue  # an order or ticket number that happens to look like a phone
         segments = _segments(text) if ("-" in text or "." in text) else (text,)
         for segment in segments:
-            found.extend(
-                (number, run.start()) for number in _phones_in_groups(
-                    _groups(segment), region, plan, budget
-                )
-            )  # fmt: skip
+            groups = _groups(segment)
+            numbers = _phones_in_groups(groups, region, plan, budget)
+            if not numbers and budget.left > 0:
+                numbers = _without_trunk(groups, region, plan, budget)
+            found.extend((number, run.start()) for number in numbers)
     return found
+
+
+def _without_trunk(groups: list[_Group], region: str, plan: _Plan, budget: _Budget) -> list[str]:
+    """A mobile number written without its trunk prefix ("712 345 678"): only as digit
+    groups that make exactly a national mobile number, so ids and sums stay out."""
+    if len(groups) < 2 or any(not digits or plus for digits, plus, _ in groups):
+        return []
+    joined = "".join(digits for digits, _, _ in groups)
+    if len(joined) not in plan.mobile_lengths or (plan.trunk and joined.startswith(plan.trunk)):
+        return []
+    budget.left -= 1
+    return [e164] if (e164 := _valid_mobile(joined, region)) is not None else []
+
+
+@lru_cache(maxsize=1024)
+def _valid_mobile(national: str, region: str) -> str | None:
+    number = phonenumbers.PhoneNumber(
+        country_code=int(_plan(region).country_code), national_number=int(national)
+    )
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _segments(run: str) -> tuple[str, ...]:
@@ -324,10 +361,16 @@ def _email(match: re.Match[str]) -> str | None:
 
 def _find_emails(cleaned: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
-    for match in _EMAIL.finditer(cleaned):
+    position = 0
+    while (match := _EMAIL.search(cleaned, position)) is not None:
         address = _email(match)
         if address is not None:
             found.append((address, match.start()))
+            position = match.end()
+        else:
+            # "write to him at jo.k@x.org": the bare-word "at" reading failed; the real
+            # address may start inside what it took
+            position = match.start() + 1
     return found
 
 
@@ -335,7 +378,12 @@ def _find_emails(cleaned: str) -> list[tuple[str, int]]:
 
 
 def find_contacts(
-    cleaned: str, *, phones: bool = True, emails: bool = True, default_region: str = "KE"
+    cleaned: str,
+    *,
+    phones: bool = True,
+    emails: bool = True,
+    default_region: str = "KE",
+    handles: bool = True,
 ) -> list[Contact]:
     """Every phone number and e-mail address in ``cleaned`` (text passed through ``clean``).
 
@@ -349,9 +397,20 @@ def find_contacts(
         contacts.extend(
             Contact("phone", e164, start) for e164, start in _find_phones(cleaned, default_region)
         )
+    if phones:
+        for digits, start in spoken_numbers(cleaned):
+            contacts.extend(
+                Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)
+            )
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
     if emails and ("@" in cleaned or ("at" in cleaned and _AT_WORD.search(cleaned))):
         contacts.extend(
             Contact("email", address, start) for address, start in _find_emails(cleaned)
+        )
+        for closed, start in spaced_out(cleaned) if "@" in cleaned else ():
+            contacts.extend(Contact("email", address, start) for address, _ in _find_emails(closed))
+    if handles:
+        contacts.extend(
+            Contact("handle", handle, start) for handle, start in social_handles(cleaned)
         )
     return contacts

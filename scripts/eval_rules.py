@@ -4,8 +4,8 @@ Usage: .venv/bin/python scripts/eval_rules.py [--config config.example.toml]
                                               [--data tests/data/conduct_eval.jsonl] [--show]
 
 A violation counts as caught when a rule enforcing its clause hits it in enforce mode; a clean
-or false-alarm message counts as a false positive when any rule hits it in enforce mode
-(observe-only and notify-only hits are counted apart: they delete nothing and add no points).
+or false-alarm message counts as a false positive when a rule hits it that deletes, sanctions
+or adds points (observe-only and notify-only hits are counted apart: a moderator reads them).
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class Report:
 
 def evaluate(config: Path = ROOT / "config.example.toml", data: Path = DATA) -> Report:
     """Run every labelled message through a fresh member of one engine."""
-    engine = Engine(load_settings(config).policy)
+    policy = load_settings(config).policy
+    engine = Engine(policy)
+    rules = {rule.id: rule for rule in policy.rules}
     report = Report()
     t0 = datetime(2026, 11, 24, tzinfo=UTC)
     for i, raw in enumerate(data.read_text(encoding="utf-8").splitlines()):
@@ -62,7 +64,13 @@ def evaluate(config: Path = ROOT / "config.example.toml", data: Path = DATA) -> 
             text=text, ts=t0 + timedelta(minutes=i),
         )  # fmt: skip
         verdict = engine.evaluate(message)
-        enforced = [h.rule_id for h in verdict.hits if h.mode is Mode.ENFORCE]
+        # what deletes or adds points: an enforced hit with points or more than a notice
+        enforced = [
+            h.rule_id
+            for h in verdict.hits
+            if h.mode is Mode.ENFORCE
+            and (h.points or any(a.kind != "notify" for a in rules[h.rule_id].actions))
+        ]
         report.total[category] = report.total.get(category, 0) + 1
         if category in INNOCENT:
             hit = bool(enforced)
@@ -87,8 +95,9 @@ def main() -> None:
     print(f"{'category':16} {'messages':>8} {'caught':>8} {'recall':>8}")
     for category in CATCHERS:
         if category in report.total:
-            print(f"{category:16} {report.total[category]:>8} "
-                  f"{report.caught.get(category, 0):>8} {report.recall(category):>8.3f}")  # fmt: skip
+            caught = report.caught.get(category, 0)
+            print(f"{category:16} {report.total[category]:>8} {caught:>8} "
+                  f"{report.recall(category):>8.3f}")  # fmt: skip
     for category in INNOCENT:
         n, fp = report.total.get(category, 0), report.caught.get(category, 0)
         note = report.notified.get(category, 0)

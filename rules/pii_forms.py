@@ -1,0 +1,95 @@
+"""Contact details in the less usual shapes: numbers spelled out, spaced-out addresses,
+social handles.
+
+Helpers of ``rules.pii``; they read text already passed through ``rules.text.clean``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Digits spelled out in English and Swahili ("zero seven one ...", "sifuri saba moja ...");
+# "oh" and "o" are read as 0 only between other number words.
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "sifuri": "0", "moja": "1", "mbili": "2", "tatu": "3", "nne": "4", "tano": "5",
+    "sita": "6", "saba": "7", "nane": "8", "tisa": "9",
+}  # fmt: skip
+_REPEAT_WORDS = {"double": 2, "triple": 3, "mara mbili": 2}
+_NUMBER_TOKEN = (
+    r"(?:" + "|".join(sorted(_DIGIT_WORDS, key=len, reverse=True))
+    + r"|double|triple|\d{1,4})"
+)  # fmt: skip
+# Seven or more number words or short digit groups in a row, at least three of them words:
+# a phone number (9-12 digits) said aloud. "moja moja" or "one or two" stay far below.
+_SPOKEN_RUN = re.compile(
+    rf"(?<![\w@]){_NUMBER_TOKEN}(?:[\s,.\-]{{1,3}}+{_NUMBER_TOKEN}){{5,}}+(?![\w@])"
+)
+_TOKEN = re.compile(r"\w+")
+# A cheap test first: most messages hold fewer than three number words.
+_ANY_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_DIGIT_WORDS) + r"|double|triple)\b")
+
+
+def spoken_numbers(cleaned: str) -> list[tuple[str, int]]:
+    """Runs of spelled-out digits turned into digits, each with where it starts."""
+    words = _ANY_NUMBER_WORD.findall(cleaned)
+    if len(words) < 3:
+        return []
+    found = []
+    for run in _SPOKEN_RUN.finditer(cleaned):
+        digits: list[str] = []
+        repeat = 1
+        spoken = 0
+        for token in _TOKEN.findall(run.group()):
+            if token in ("double", "triple"):
+                repeat = _REPEAT_WORDS[token]
+                continue
+            if token.isdigit():
+                digits.append(token * repeat if len(token) == 1 else token)
+            else:
+                digits.append(_DIGIT_WORDS[token] * repeat)
+                spoken += 1
+            repeat = 1
+        if spoken >= 3:
+            found.append((" ".join(digits), run.start()))
+    return found
+
+
+# Single characters separated by single spaces around an "@": "b a r a k a @ g m a i l . c o m".
+_SPACED = re.compile(r"(?<!\S)[\w.@+\-](?: [\w.@+\-]){4,}+(?!\S)")
+
+
+def spaced_out(cleaned: str) -> list[tuple[str, int]]:
+    """Spaced-out runs that hold an "@", closed up, each with where it starts."""
+    return [
+        (match.group().replace(" ", ""), match.start())
+        for match in _SPACED.finditer(cleaned)
+        if "@" in match.group()
+    ]
+
+
+# "her IG is @njeri.w", "insta: @x", "follow him on tiktok @x", "@x on snapchat". Only
+# platforms where a handle is a private channel to a person; a GitHub or Matrix handle is how
+# a tech community works together.
+_PLATFORM = (
+    r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|sc|facebook|fb|telegram|tg"
+    r"|threads|whats\s?app|wa|x)"
+)
+_HANDLE = r"@[a-z0-9_][a-z0-9_.]{1,29}"
+_NAMED = r"(?:\s++(?:handle|username|user\s?name|account|acc|id|name|page|profile))?"
+_HANDLES = re.compile(
+    rf"\b{_PLATFORM}{_NAMED}\s*+(?:is\s++|ni\s++|[:=\-]\s*+)?(?P<h1>{_HANDLE})"
+    rf"|\bon\s++{_PLATFORM}\s*+(?:as\s++|at\s++|[:\-]\s*+)?(?P<h2>{_HANDLE})"
+    rf"|(?<![\w@])(?P<h3>{_HANDLE})\s++on\s++{_PLATFORM}\b"
+)
+
+
+def social_handles(cleaned: str) -> list[tuple[str, int]]:
+    """Handles given together with the platform they reach someone on, with the match start."""
+    if "@" not in cleaned:
+        return []
+    return [
+        ((m.group("h1") or m.group("h2") or m.group("h3")).rstrip("."), m.start())
+        for m in _HANDLES.finditer(cleaned)
+    ]

@@ -20,8 +20,9 @@ from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
+import re2
 
-from rules.pii_forms import social_handles, spaced_out, spoken_numbers
+from rules.pii_forms import DIGIT_WORDS, social_handles, spaced_out, spoken_numbers
 
 __all__ = ["Contact", "find_contacts"]
 
@@ -72,7 +73,6 @@ _PHONE_RUN = re.compile(
     r"([^\W\d_]?)"
 )
 _GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
-_DIGIT = re.compile(r"[0-9]")
 _LETTER_DIGITS = str.maketrans("oli", "011")
 # A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...".
 _LABELLED = re.compile(
@@ -242,14 +242,14 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             # digit group): drop it rather than the whole run.
             cut = max(text.rfind(c) for c in " .-()[]")
             text = text[: cut + 1] if cut >= 0 else ""
-        if _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()) is not None:
-            continue  # an order or ticket number that happens to look like a phone
         segments = _segments(text) if ("-" in text or "." in text) else (text,)
         for segment in segments:
             groups = _groups(segment)
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
                 numbers = _without_trunk(groups, region, plan, budget)
+            if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
+                break  # an order or ticket number that happens to look like a phone
             found.extend((number, run.start()) for number in numbers)
     return found
 
@@ -374,6 +374,16 @@ def _find_emails(cleaned: str) -> list[tuple[str, int]]:
     return found
 
 
+# One automaton pass tells which readers a message needs (most chat needs none): six digits
+# or more (a phone number has nine or more; o, l and i may stand for a few), three number words.
+_ENOUGH_DIGITS, _NUMBER_WORDS = 0, 1
+_SIGNALS = re2.Set.SearchSet()
+_SIGNALS.Add(r"[0-9](?:[^0-9]*[0-9]){5}")
+_WORDS = "|".join(DIGIT_WORDS)
+_SIGNALS.Add(rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b")
+_SIGNALS.Compile()
+
+
 # --- public entry point --------------------------------------------------------------------
 
 
@@ -393,11 +403,12 @@ def find_contacts(
     a country code. Messages with no digit, no "@" and no word "at" return at once.
     """
     contacts: list[Contact] = []
-    if phones and _DIGIT.search(cleaned):
+    signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
+    if phones and _ENOUGH_DIGITS in signals:
         contacts.extend(
             Contact("phone", e164, start) for e164, start in _find_phones(cleaned, default_region)
         )
-    if phones:
+    if phones and _NUMBER_WORDS in signals:
         for digits, start in spoken_numbers(cleaned):
             contacts.extend(
                 Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)

@@ -10,7 +10,7 @@ import re
 
 # Digits spelled out in English and Swahili ("zero seven one ...", "sifuri saba moja ...");
 # "oh" and "o" are read as 0 only between other number words.
-_DIGIT_WORDS = {
+DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
     "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
     "sifuri": "0", "moja": "1", "mbili": "2", "tatu": "3", "nne": "4", "tano": "5",
@@ -18,7 +18,7 @@ _DIGIT_WORDS = {
 }  # fmt: skip
 _REPEAT_WORDS = {"double": 2, "triple": 3, "mara mbili": 2}
 _NUMBER_TOKEN = (
-    r"(?:" + "|".join(sorted(_DIGIT_WORDS, key=len, reverse=True))
+    r"(?:" + "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
     + r"|double|triple|\d{1,4})"
 )  # fmt: skip
 # Seven or more number words or short digit groups in a row, at least three of them words:
@@ -28,7 +28,7 @@ _SPOKEN_RUN = re.compile(
 )
 _TOKEN = re.compile(r"\w+")
 # A cheap test first: most messages hold fewer than three number words.
-_ANY_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_DIGIT_WORDS) + r"|double|triple)\b")
+_ANY_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(DIGIT_WORDS) + r"|double|triple)\b")
 
 
 def spoken_numbers(cleaned: str) -> list[tuple[str, int]]:
@@ -48,7 +48,7 @@ def spoken_numbers(cleaned: str) -> list[tuple[str, int]]:
             if token.isdigit():
                 digits.append(token * repeat if len(token) == 1 else token)
             else:
-                digits.append(_DIGIT_WORDS[token] * repeat)
+                digits.append(DIGIT_WORDS[token] * repeat)
                 spoken += 1
             repeat = 1
         if spoken >= 3:

@@ -165,13 +165,16 @@ _GRAMMAR = re.compile(
 )
 
 # Every pattern above needs one of these words; most messages have none of them. RE2 runs
-# this alternation as one automaton: ~11 us on 8 KB where the re module takes ~200 us.
-_PREFILTER = re2.compile(
+# this alternation as one automaton: ~11 us on 8 KB where the re module takes ~200 us. A set
+# of one pattern, matched on bytes: the plain search wrapper costs more than the search.
+_PREFILTER = re2.Set.SearchSet()
+_PREFILTER.Add(
     r"\b(?:number|numba|namba|nambari|no|num|nmbr|digits|digitz|contacts?|phone|mobile|cell"
     r"|cellphone|whats\s?app|wh?ats\s?ap+|wa|telegram|tele|tg|insta|instagram|ig|snap"
     r"|snapchat|sc|signal|e-?\s?mail|gmail|address|addy|live|stay|reside|house|home|place"
     r"|crib|hood|wapi)\b"
 )
+_PREFILTER.Compile()
 
 
 def find_solicitation(cleaned: str) -> str | None:
@@ -180,7 +183,7 @@ def find_solicitation(cleaned: str) -> str | None:
     ``cleaned`` is text passed through ``rules.text.clean``. The phrase is returned as it
     stands in the text, e.g. ``"what's ur number"`` or ``"let's move this to whatsapp"``.
     """
-    if not _PREFILTER.search(cleaned):
+    if not _PREFILTER.Match(cleaned.encode("utf-8", "surrogatepass")):
         return None
     match = _GRAMMAR.search(cleaned)
     return match.group().strip() if match else None

@@ -114,6 +114,7 @@ _SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in _LEET)
 _SLOW_SPACE = str.maketrans(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
 # Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either.
 _DECODE = str.maketrans("013456789@$!|l#", "oieasgtbgasiii*")
+_ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
 _MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
 _MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one word
@@ -224,6 +225,12 @@ class KeywordIndex:
         """
         if self._empty:
             return {}
+        if not cleaned.isascii():
+            # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
+            # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).
+            symbols = set(cleaned).difference(_ASCII_CHARS)
+            if not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols):
+                cleaned = cleaned.translate(dict.fromkeys(map(ord, symbols), " "))
         if cleaned.isascii():
             signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
             if not signs:  # most chat: plain words, no closer look needed

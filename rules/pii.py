@@ -359,10 +359,13 @@ def _email(match: re.Match[str]) -> str | None:
     return f"{local}@{'.'.join(labels)}"
 
 
+_MAX_EMAILS = 32  # addresses read per message; an address list or spam is judged by these
+
+
 def _find_emails(cleaned: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     position = 0
-    while (match := _EMAIL.search(cleaned, position)) is not None:
+    while len(found) < _MAX_EMAILS and (match := _EMAIL.search(cleaned, position)) is not None:
         address = _email(match)
         if address is not None:
             found.append((address, match.start()))

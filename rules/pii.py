@@ -74,6 +74,11 @@ _PHONE_RUN = re.compile(
 )
 _GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
 _LETTER_DIGITS = str.maketrans("oli", "011")
+# Words that announce a contact detail right after them.
+_CUE = re.compile(
+    r"\b(?:call|text|sms|ring|reach|ping|phone|number|no|namba|nambari|simu|mobile|cell"
+    r"|whatsapp|wa|piga|mpigie|nipigie|contact|line|on|kwa)\b\W*+$"
+)
 # A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...".
 _LABELLED = re.compile(
     r"\b(?:order|invoice|receipt|ref|reference|ticket|tracking|transaction|txn|booking|serial"
@@ -247,17 +252,21 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             groups = _groups(segment)
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
-                numbers = _without_trunk(groups, region, plan, budget)
+                cue = _CUE.search(cleaned, max(0, run.start() - 30), run.start()) is not None
+                numbers = _without_trunk(groups, region, plan, budget, cue=cue)
             if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
                 break  # an order or ticket number that happens to look like a phone
             found.extend((number, run.start()) for number in numbers)
     return found
 
 
-def _without_trunk(groups: list[_Group], region: str, plan: _Plan, budget: _Budget) -> list[str]:
+def _without_trunk(
+    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, *, cue: bool
+) -> list[str]:
     """A mobile number written without its trunk prefix ("712 345 678"): only as digit
-    groups that make exactly a national mobile number, so ids and sums stay out."""
-    if len(groups) < 2 or any(not digits or plus for digits, plus, _ in groups):
+    groups that make exactly a national mobile number, so ids and sums stay out; as one
+    group of digits only after a word that announces a contact ("text him on 712345678")."""
+    if len(groups) < (1 if cue else 2) or any(not digits or plus for digits, plus, _ in groups):
         return []
     joined = "".join(digits for digits, _, _ in groups)
     if len(joined) not in plan.mobile_lengths or (plan.trunk and joined.startswith(plan.trunk)):
@@ -377,6 +386,8 @@ def _find_emails(cleaned: str) -> list[tuple[str, int]]:
     return found
 
 
+_ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
+
 # One automaton pass tells which readers a message needs (most chat needs none): six digits
 # or more (a phone number has nine or more; o, l and i may stand for a few), three number words.
 _ENOUGH_DIGITS, _NUMBER_WORDS = 0, 1
@@ -408,8 +419,11 @@ def find_contacts(
     contacts: list[Contact] = []
     signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
     if phones and _ENOUGH_DIGITS in signals:
+        # "zero7 12 34 56 78", "sifuri 722 ...": the word for 0 written before digits
+        digits_text = _ZERO_WORD.sub("0", cleaned) if _ZERO_WORD.search(cleaned) else cleaned
         contacts.extend(
-            Contact("phone", e164, start) for e164, start in _find_phones(cleaned, default_region)
+            Contact("phone", e164, start)
+            for e164, start in _find_phones(digits_text, default_region)
         )
     if phones and _NUMBER_WORDS in signals:
         for digits, start in spoken_numbers(cleaned):

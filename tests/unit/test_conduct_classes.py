@@ -46,6 +46,8 @@ def enforced(engine: Engine, text: str) -> set[str]:
         "follow him on snapchat @otieno_254",
         "you can write to her at amina.k@outlook.com",  # third person after a verb
         "reach him at +44 20 7946 0958",
+        "her line: zero7 22 33 44 55",  # the word for 0 glued to the digits
+        "whatsapp him on 722334455",  # no leading 0, one group, after a contact word
     ],
 )
 def test_contact_details_in_their_less_usual_shapes_are_enforced(engine: Engine, text: str) -> None:
@@ -114,6 +116,7 @@ def test_a_right_to_left_override_is_read_as_members_see_it(engine: Engine) -> N
         "order #0722123456 was delivered to the venue",
         "receipt 0711222333 attached for the projector",
         "ticket no. 0733444555 is still open with the ISP",
+        "build 722334455 passed, the job took 712345678 ms",
     ],
 )
 def test_innocent_uses_are_not_enforced(engine: Engine, text: str) -> None:

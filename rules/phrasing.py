@@ -20,8 +20,11 @@ YOU_FORMS = {
     "yourselves": "yourself", "uself": "yourself", "yoself": "yourself",
 }  # fmt: skip
 # Words that may stand between "you" and what is said about them without changing it:
-# verbs of being, articles, intensifiers.
+# verbs of being, articles, intensifiers, and the adjectives insults are padded with. A
+# filler is only dropped with a word after it: "you are stupid" stays "you stupid".
 FILLERS = frozenset({
+    "stupid", "dumb", "useless", "worthless", "ugly", "fat", "lazy", "silly", "one",
+    "clueless", "brainless", "incompetent", "annoying", "sad", "old", "lil",
     "are", "r", "re", "is", "a", "an", "the", "such", "so", "really", "absolute",
     "absolutely", "complete", "completely", "total", "totally", "utter", "utterly",
     "fucking", "freaking", "bloody", "big", "biggest", "huge", "massive", "damn",
@@ -37,7 +40,8 @@ def second_person(words: Sequence[str]) -> list[str]:
     """``words`` with second-person forms unified and the fillers after them dropped."""
     out: list[str] = []
     after_you = False
-    for word in words:
+    last = len(words) - 1
+    for i, word in enumerate(words):
         form = YOU_FORMS.get(word)
         if form is not None:
             out.append(form)
@@ -47,7 +51,7 @@ def second_person(words: Sequence[str]) -> list[str]:
             out[-1] = "yourself"
             after_you = False
             continue
-        if after_you and word in FILLERS:
+        if after_you and word in FILLERS and i < last:
             continue
         after_you = False
         out.append(word)

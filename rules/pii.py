@@ -41,7 +41,9 @@ class Contact:
 _OWN = re.compile(
     r"(?:\b(?:my|our)\s+(?:own\s+|personal\s+|work\s+|office\s+|phone\s+|mobile\s+"
     r"|cell\s+|whatsapp\s+|safaricom\s+|airtel\s+|email\s+|e-mail\s+)?"
-    r"(?:number|no|phone|line|contact|contacts|email|e-mail|mail|address|whatsapp)"
+    r"(?:number|no|phone|line|contact|contacts|email|e-mail|mail|address|whatsapp"
+    r"|ig|insta|instagram|twitter|tiktok|snap|snapchat|facebook|fb|telegram|tg|handle"
+    r"|username)"
     r"(?:\s+(?:is|ni))?"
     r"|\b(?:call|text|sms|reach|ping|email|mail|whatsapp|contact|phone|dm)\s+(?:me|us)"
     r"(?:\s+(?:on|at|via|through|kwa))?"

@@ -88,16 +88,29 @@ _HANDLES = re2.compile(
     rf"\b{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)?(?P<h1>{_HANDLE})"
     rf"|\bon\s+{_PLATFORM}\s*(?:as\s+|at\s+|[:\-]\s*)?(?P<h2>{_HANDLE})"
     rf"|(?:^|[^\w@])(?P<h3>{_HANDLE})\s+on\s+{_PLATFORM}\b"
+    # "her ig is wanjiku_k": without the "@", after a possessive and "is" or ":"
+    rf"|\b(?:her|his|their|my|our)\s+{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)"
+    r"(?P<h4>[a-z0-9_.]{3,30})"
 )
+_H4 = _HANDLES.groupindex["h4"]  # RE2's match.start takes group numbers only
+_POSSESSIVE = re.compile(r"\b(?:her|his|their|my|our)\b")
+_HANDLE_LIKE = re.compile(r"(?=.*[a-z])[a-z0-9]*[_.0-9]")  # a letter and a _ . or digit
 
 
 def social_handles(cleaned: str) -> list[tuple[str, int]]:
     """Handles given together with the platform they reach someone on, with the match start."""
-    if "@" not in cleaned:
+    if "@" not in cleaned and not _POSSESSIVE.search(cleaned):
         return []
     found: list[tuple[str, int]] = []
     for match in _HANDLES.finditer(cleaned):
         handle = match.group("h1") or match.group("h2") or match.group("h3")
+        if handle is None:
+            bare = match.group("h4").rstrip(".")
+            if not _HANDLE_LIKE.match(bare):
+                continue  # "her ig is private", "his insta: down again"
+            handle = "@" + bare
+            found.append((handle, match.start(_H4)))  # "my ig is ..." then reads as own
+            continue
         found.append((handle.rstrip("."), match.start()))
         if len(found) >= _MAX_FOUND:
             break

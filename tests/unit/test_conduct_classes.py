@@ -8,6 +8,8 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.config import load_settings
 from bridge.evaluate import make_message
@@ -44,6 +46,7 @@ def enforced(engine: Engine, text: str) -> set[str]:
         "mail her: w a n j i k u 7 @ y a h o o . c o m",  # spaced-out e-mail
         "her insta is @wanjiku.codes",  # a handle about someone
         "follow him on snapchat @otieno_254",
+        "his ig is otieno_254 if you want to find him",  # no "@"
         "you can write to her at amina.k@outlook.com",  # third person after a verb
         "reach him at +44 20 7946 0958",
         "her line: zero7 22 33 44 55",  # the word for 0 glued to the digits
@@ -54,8 +57,14 @@ def test_contact_details_in_their_less_usual_shapes_are_enforced(engine: Engine,
     assert "contact-details" in enforced(engine, text)
 
 
-def test_a_members_own_handle_is_only_told_to_the_moderators(engine: Engine) -> None:
-    assert enforced(engine, "my tiktok is @baraka.dev") == set()
+@pytest.mark.parametrize("text", ["my tiktok is @baraka.dev", "my insta is baraka_dev"])
+def test_a_members_own_handle_is_only_told_to_the_moderators(engine: Engine, text: str) -> None:
+    assert enforced(engine, text) == set()
+
+
+@pytest.mark.parametrize("text", ["her ig is private now", "his twitter is down again"])
+def test_talk_about_someones_account_is_not_a_handle(engine: Engine, text: str) -> None:
+    assert enforced(engine, text) == set()
 
 
 @pytest.mark.parametrize(
@@ -121,3 +130,22 @@ def test_a_right_to_left_override_is_read_as_members_see_it(engine: Engine) -> N
 )
 def test_innocent_uses_are_not_enforced(engine: Engine, text: str) -> None:
     assert enforced(engine, text) == set()
+
+
+_PIECES = [
+    "her", "his", "my", "ig", "insta", "is", ":", "@", "_", ".", "zero", "sifuri", "seven",
+    "saba", "0", "7", "12", "345", "you", "ur", "r", "an", "idiot", "f", "u", "k", " ",
+    "\u202e", "\u202c", "\x00", "\u3164", "at", "dot", "com", "-", "#", "order", "on", "call",
+]  # fmt: skip
+
+
+_ENGINE = Engine(load_settings(ROOT / "config.example.toml").policy)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60))
+def test_the_engine_never_raises_on_mixed_pieces_of_these_shapes(pieces: list[str]) -> None:
+    # pieces of every shape above, in any order and spacing: a crash would drop the message
+    engine = _ENGINE
+    enforced(engine, " ".join(pieces))
+    enforced(engine, "".join(pieces))

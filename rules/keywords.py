@@ -157,6 +157,29 @@ def _plurals(word: str) -> tuple[str, ...]:
     return (word + "s",)
 
 
+_BEFORE_YOU, _AFTER_YOU = 6, 12  # words of a listed phrase before "you", and after it
+_SHORT = 40  # words in a message read again whole
+
+
+def _around_you(words: list[str]) -> list[list[str]]:
+    """The stretches of ``words`` around each second-person word, overlapping ones merged."""
+    if len(words) <= _SHORT:
+        return [words]
+    parts: list[list[str]] = []
+    start = end = -1
+    for i, word in enumerate(words):
+        if word in _SECOND_PERSON:
+            if start >= 0 and i - _BEFORE_YOU <= end:
+                end = i + _AFTER_YOU
+                continue
+            if start >= 0:
+                parts.append(words[start:end])
+            start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    if start >= 0:
+        parts.append(words[start:end])
+    return parts
+
+
 class KeywordIndex:
     """All keyword rules' words and phrases, searched in one pass over a cleaned message."""
 
@@ -246,11 +269,12 @@ class KeywordIndex:
             for rule_id, keyword in entries:
                 hits.setdefault(rule_id, keyword)
         if not _SECOND_PERSON.isdisjoint(words):
-            # "ur an absolute idiot" read as "you idiot" (see rules.phrasing)
-            words = second_person(words)
-            for _end, entries in self._automaton.iter(f" {' '.join(words)} "):
-                for rule_id, keyword in entries:
-                    hits.setdefault(rule_id, keyword)
+            # "ur an absolute idiot" read as "you idiot" (see rules.phrasing); in a long
+            # message only the words around each "you" are read again
+            for part in _around_you(words):
+                for _end, entries in self._automaton.iter(f" {' '.join(second_person(part))} "):
+                    for rule_id, keyword in entries:
+                        hits.setdefault(rule_id, keyword)
         return hits
 
     def _words_of(self, text: str, syntax: _Syntax, signs: set[int]) -> list[str]:

@@ -18,14 +18,22 @@ from storage.privacy import Erasure, PrivacyRepository
 log = logging.getLogger(__name__)
 
 
+def _refusal(error: backup.BackupError) -> ConfigError:
+    """A refused backup or restore, said as the CLI says configuration problems (exit 2)."""
+    return ConfigError(str(error))
+
+
 def backup_command(config: Path, out: Path, stdout: TextIO) -> int:
     """`modbridge backup --config PATH OUT`: a consistent, owner-only copy of the database
     (and the state beside it), safe while the service runs."""
     database = database_path(load_settings(config), config)
     if out.is_dir():  # a backup directory: a new file in it, named by the time
         out = out / f"{database.stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.db"
-    written = backup.backup(database, out)
-    version = backup.check(out)
+    try:
+        written = backup.backup(database, out)
+        version = backup.check(out)
+    except backup.BackupError as exc:
+        raise _refusal(exc) from None
     print(f"backed up {database} (schema version {version}) to {out}", file=stdout)
     for extra in written[1:]:
         print(f"  with {extra}", file=stdout)
@@ -36,7 +44,10 @@ def restore_command(config: Path, source: Path, stdout: TextIO) -> int:
     """`modbridge restore --config PATH BACKUP`: put a backup in place of the database, with
     the service stopped (refused while it runs); the replaced files are kept aside."""
     database = database_path(load_settings(config), config)
-    aside = backup.restore(source, database, datetime.now(UTC))
+    try:
+        aside = backup.restore(source, database, datetime.now(UTC))
+    except backup.BackupError as exc:
+        raise _refusal(exc) from None
     print(f"restored {source} to {database}", file=stdout)
     for path in aside:
         print(f"  the replaced {path.name.split('.before-restore-')[0]} is kept as {path}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -15,16 +14,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TextIO
 
-from bridge.admin import backup_command, erase_command, restore_command
 from bridge.config import ConfigError, Settings, load_settings, missing_secrets
-from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
 from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
 from bridge.model import Platform
-from bridge.service import Service
 from rules.engine import Engine
 from rules.policy import format_duration
-from storage.backup import BackupError
 
 EXIT_CONFIG = 2
 
@@ -170,6 +165,12 @@ def _version() -> str:
 
 
 def _run(path: Path, level: str, log_format: str, dry_run: bool) -> int:
+    # The service (and with it discord.py, nio, aiohttp) is imported only here: `rules` and
+    # `check-config` start without it.
+    import asyncio
+
+    from bridge.service import Service
+
     # argparse checks choices on the command line only, not on defaults from the environment.
     if level not in LOG_LEVELS:
         raise ConfigError(f"MODBRIDGE_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -182,19 +183,28 @@ def _run(path: Path, level: str, log_format: str, dry_run: bool) -> int:
     return 0
 
 
+def _admin(args: argparse.Namespace) -> int:
+    # Storage and the service are imported only for these commands, as for `run`.
+    from bridge.admin import backup_command, erase_command, restore_command
+
+    if args.command == "backup":
+        return backup_command(args.config, args.out, sys.stdout)
+    if args.command == "restore":
+        return restore_command(args.config, args.backup, sys.stdout)
+    return erase_command(args.config, args.account, sys.stdout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `modbridge` console command."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args.config, args.log_level, args.log_format, args.dry_run)
-        if args.command == "backup":
-            return backup_command(args.config, args.out, sys.stdout)
-        if args.command == "restore":
-            return restore_command(args.config, args.backup, sys.stdout)
-        if args.command == "erase":
-            return erase_command(args.config, args.account, sys.stdout)
+        if args.command in ("backup", "restore", "erase"):
+            return _admin(args)
         if args.command == "demo":
+            from bridge.demo import run_demo
+
             return run_demo(sys.stdout)
         if args.command == "check-config":
             settings = load_settings(args.path)
@@ -203,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"warning: `modbridge run` will refuse to start: {missing}")
             return 0
         engine = Engine(load_settings(args.config).policy)
-    except (ConfigError, BackupError) as exc:
+    except ConfigError as exc:
         print(f"modbridge: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.rules_command == "test":

@@ -196,3 +196,31 @@ def test_discord_voice_warnings_are_silenced_and_others_kept() -> None:
     logged = stream.getvalue()
     assert "voice will NOT be supported" not in logged
     assert "Guilds intent seems to be disabled" in logged  # other warnings still show
+
+
+def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_demo() -> None:
+    # `rules` and `check-config` are an admin's quick tools: the service, the adapters,
+    # discord.py, nio and the demo cost most of a second of imports and are not needed.
+    script = (
+        "import sys\n"
+        "from bridge.cli import main\n"
+        f"main(['rules', 'test', '--config', {EXAMPLE!r}, 'you idiot'])\n"
+        f"main(['check-config', {EXAMPLE!r}])\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hit  insults" in result.stdout
+    modules = result.stdout.split("MODULES ", 1)[1].split()
+    loaded = [
+        name
+        for name in modules
+        if name.split(".")[0] in {"adapters", "discord", "nio", "aiosqlite", "storage"}
+        or name in {"bridge.service", "bridge.worker", "bridge.pipeline"}
+        or name.startswith("bridge.demo")
+    ]
+    assert loaded == []

@@ -61,6 +61,9 @@ class MatrixConfig(BaseModel):
     mod_room: str | None = None
     moderators: tuple[str, ...] = ()
     moderator_power_level: int | None = 50  # in the mod room; None: only the listed ids
+    # What commands start with in the mod room: "!mb" when other bots share the room.
+    command_prefix: str = Field(default="!", min_length=1, max_length=16, pattern=r"^\S+$")
+    modlog: bool = True  # the mod room gets one line per case (the shared modlog)
     password: SecretStr | None = None
     access_token: SecretStr | None = None
 
@@ -74,7 +77,16 @@ class DiscordConfig(BaseModel):
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
     automod: bool = False
+    # The moderators' channels get one line per case (the shared modlog): true for all,
+    # false for none, or per guild like mod_channels ({ "<guild id>" = false }; others: true).
+    modlog: bool | dict[str, bool] = True
     token: SecretStr | None = None
+
+    def keeps_modlog(self, guild_id: int | str) -> bool:
+        """Whether the moderators' channel of ``guild_id`` gets the modlog."""
+        if isinstance(self.modlog, bool):
+            return self.modlog
+        return self.modlog.get(str(guild_id), True)
 
 
 class SyncConfig(BaseModel):

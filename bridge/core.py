@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from bridge.commands import CommandError, parse_command
 from bridge.conversation import DirectMessages
@@ -47,7 +47,11 @@ class Core:
         bots: set[str],
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
+        prefixes: Mapping[Platform, str] | None = None,
+        known: Callable[[str], Awaitable[list[Account]]] | None = None,
     ) -> None:
+        self._prefixes = prefixes or {}
+        self._known = known
         self._direct = direct
         self._reports = reports
         self._commands: set[asyncio.Task[None]] = set()
@@ -108,7 +112,9 @@ class Core:
 
     async def _command(self, message: Message) -> None:
         try:
-            command = parse_command(message.text)
+            command = parse_command(
+                message.text, prefix=self.prefix(message.platform), mentions=message.mentions
+            )
         except CommandError as exc:
             if not message.author.is_moderator:
                 # In a direct message, the account could tie a reporter to their report.
@@ -124,6 +130,14 @@ class Core:
             origin=f"{message.platform.value}:{message.id}",
         )
         await self._answer(message, answer)
+
+    def prefix(self, platform: Platform) -> str:
+        """What text commands start with on ``platform`` (``[matrix] command_prefix``)."""
+        return self._prefixes.get(platform, "!")
+
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts whose id or name contains ``text``, for a command's autocomplete."""
+        return await self._known(text) if self._known is not None else []
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
         """A command, parsed (Matrix text) or structured (Discord's slash commands)."""
@@ -154,7 +168,7 @@ class Core:
             if refusal:
                 await self._answer(message, refusal)
             return
-        if message.text.lstrip().startswith("!"):
+        if message.text.lstrip().startswith(self.prefix(message.platform)):
             # A non-moderator's command (a moderator's arrives as on_command): refuse it
             # as a command rather than answer with the linking help.
             await self._command(message)

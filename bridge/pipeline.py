@@ -19,6 +19,7 @@ from bridge.model import (
     Action,
     Ban,
     Channel,
+    DeleteMessage,
     MembershipChange,
     MembershipEvent,
     Message,
@@ -29,7 +30,8 @@ from bridge.model import (
     Verdict,
     Warn,
 )
-from bridge.planner import Community, PlannedAction, plan
+from bridge.modlog import ModLog, member_actions
+from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
 from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine, plain_reason, sanction_for
 from rules.escalation import Strike
@@ -80,7 +82,9 @@ class Pipeline:
         community: Callable[[], Community],
         wake_worker: Callable[[], None],
         clock: Callable[[], datetime],
+        modlog: ModLog | None = None,
     ) -> None:
+        self._modlog = modlog
         self._db = db
         self._repos = repos
         self._engine = engine
@@ -275,16 +279,14 @@ class Pipeline:
             key = origin or case.dedupe_key or f"case:{row.id}"
             numbered = [
                 replace(a, text=f"Case #{row.id}: {a.text}")
-                if isinstance(a, NotifyModerators) else a
+                if isinstance(a, NotifyModerators) and not a.modlog else a
                 for a in actions
             ]  # fmt: skip
-            planned = plan(
-                key,
-                numbered,
-                community=community,
-                accounts=accounts,
-                message_space=_message_space(message) if message else None,
-            )
+            space = _message_space(message) if message else None
+            planned = plan(key, numbered, community=community, accounts=accounts,
+                           message_space=space)  # fmt: skip
+            if created:
+                planned += self._modlog_planned(key, row, actions, planned, community)
             enqueued = await self._repos.outbox.enqueue(
                 [
                     NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
@@ -311,6 +313,46 @@ class Pipeline:
                 )
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
+
+    def _modlog_planned(
+        self,
+        key: str,
+        case: CaseRow,
+        actions: Sequence[Action],
+        planned: Sequence[PlannedAction],
+        community: Community,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> list[PlannedAction]:
+        """The case's modlog line, planned into every room and channel keeping the modlog."""
+        if self._modlog is None:
+            return []
+        where = [
+            (p.platform, p.space_id)
+            for p in planned
+            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
+        ]
+        line = self._modlog.line(case, member_actions(actions), where, by=by, reason=reason)
+        return plan(key, [line], community=community) if line is not None else []
+
+    async def log_case(
+        self, case_id: int, actions: Sequence[Action], *, origin: str, by: str, reason: str
+    ) -> None:
+        """A modlog line for something done later in a case (a timer ended it, a moderator
+        changed it): ``actions`` say what, ``by`` who, ``reason`` why."""
+        case = await self._repos.cases.get(case_id)
+        if case is None:
+            return
+        community = self._community()
+        accounts = await self.accounts_of(case.member_id) or [case.subject]
+        planned = plan(origin, actions, community=community, accounts=accounts)
+        lines = self._modlog_planned(
+            origin, case, actions, planned, community, by=by, reason=reason
+        )
+        await self._enqueue_planned(
+            lines, case_id=case_id, member_id=None, actions=[], record=False
+        )
 
     async def enqueue_actions(
         self,

@@ -122,6 +122,11 @@ class Scheduler:
         await self._pipeline.enqueue_actions(
             timer.case_id, actions, member_id=timer.member_id, origin=f"timer:{timer.id}"
         )
+        if timer.case_id is not None:
+            await self._pipeline.log_case(
+                timer.case_id, actions, origin=f"timer:{timer.id}", by="the timer",
+                reason=f"the {wanted} ran its time",
+            )  # fmt: skip
         log.info("timer %s fired: %s for case %s", timer.id, timer.kind, timer.case_id)
 
     async def _renew(self, timer: TimerRow, accounts: list[Account]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
 from adapters.discord.fetch import DiscordFetcher
+from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
@@ -32,12 +33,15 @@ from bridge.core import Core
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
+from bridge.modlog import ModLog
+from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
-from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
+from bridge.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Chore, Scheduler
+from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
@@ -167,6 +171,7 @@ class Service:
         self._repliers: dict[Platform, Replier] = {}
         self._bots: set[str] = set()
         self._fetchers: dict[Platform, MessageFetcher] = {}
+        self._directories: dict[Platform, Directory] = {}  # names, as platforms connect
         self._failure: BaseException | None = None  # why a platform connection gave up
         self._failed = ""  # which one
 
@@ -186,15 +191,38 @@ class Service:
     def community(self) -> Community:
         spaces: dict[Platform, list[str]] = {}
         mod_rooms: dict[Platform, list[str]] = {}
+        modlog: dict[Platform, list[str]] = {}
         if self.matrix is not None:
             mod_room = self.matrix.mod_room_id
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
             if mod_room:
                 mod_rooms[Platform.MATRIX] = [mod_room]
-        if self.discord is not None:
+                keeps = self.settings.matrix is not None and self.settings.matrix.modlog
+                modlog[Platform.MATRIX] = [mod_room] if keeps else []
+        if self.discord is not None and self.settings.discord is not None:
             spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
-            mod_rooms[Platform.DISCORD] = [str(c) for c in self.discord.mod_channel_ids.values()]
-        return Community(spaces=spaces, mod_rooms=mod_rooms)
+            channels = self.discord.mod_channel_ids
+            mod_rooms[Platform.DISCORD] = [str(c) for c in channels.values()]
+            modlog[Platform.DISCORD] = [
+                str(c) for g, c in channels.items() if self.settings.discord.keeps_modlog(g)
+            ]
+        return Community(spaces=spaces, mod_rooms=mod_rooms, modlog_rooms=modlog)
+
+    def _configured(self) -> dict[Platform, bool]:
+        """The configured platforms, and whether each is connected now."""
+        configured = {}
+        if self.settings.matrix is not None:
+            configured[Platform.MATRIX] = self._up[Platform.MATRIX].is_set()
+        if self.settings.discord is not None:
+            configured[Platform.DISCORD] = self._up[Platform.DISCORD].is_set()
+        return configured
+
+    def _policy_state(self) -> PolicyState:
+        return PolicyState(
+            rules=len(self.policy.engine.policy.rules),
+            source=str(self._path),
+            loaded_at=self.policy.loaded_at,
+        )
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
@@ -221,18 +249,25 @@ class Service:
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
+        names = Names(self._directories)
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now,
+            wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
             pipeline=self.pipeline, repos=repos, clock=utc_now, config=self.settings.reports,
             texts=self.settings.texts, is_moderator=self._is_moderator,
         )  # fmt: skip
+        prefix = self.settings.matrix.command_prefix if self.settings.matrix else "!"
+        status = ServiceStatus(
+            configured=self._configured, community=self.community, outbox=repos.outbox,
+            policy=self._policy_state, clock=utc_now,
+        )  # fmt: skip
         moderation = Moderation(
-            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
-        )
+            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now,
+            names=names, status=status, prefix=prefix,
+        )  # fmt: skip
         direct = DirectMessages(
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
@@ -243,6 +278,7 @@ class Service:
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
+            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search,
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
@@ -333,8 +369,10 @@ class Service:
             moderator_power_level=config.moderator_power_level,
             state=repos.kv,
             handlers=core,
+            command_prefix=config.command_prefix,
         )
         self.matrix = connection
+        self._directories[Platform.MATRIX] = connection
         self._bots.add(f"matrix:{config.user_id}")
         await connection.start()
         client = connection.new_client()
@@ -377,6 +415,7 @@ class Service:
         self._executors[Platform.DISCORD] = connection.executor()
         self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)
         self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
+        self._directories[Platform.DISCORD] = DiscordDirectory(connection.client)
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()

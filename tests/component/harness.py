@@ -16,6 +16,8 @@ from bridge.core import Core
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
+from bridge.modlog import ModLog
+from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.ports import PermanentError, TransientError
@@ -124,6 +126,7 @@ class ModBot:
             community=lambda: self.community,
             wake_worker=self.worker.wake,
             clock=clock,
+            modlog=ModLog(Names(), clock),
         )
         self.linking = Linking(
             repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code

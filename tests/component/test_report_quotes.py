@@ -21,6 +21,6 @@ async def test_reply_fallback_quoting_the_reporter_names_the_member_reported(bot
     await bot.drain()
     assert any("report about matrix:@creep:hs" in n for n in notices(bot))
     case = await bot.command("!case 1", origin="k")
-    assert "matrix:@creep:hs" in case
+    assert case.startswith("Case #1 (open): @creep:hs")
     said_to_others = [t for t in everything_said(bot) if t not in {a for _, a in bot.answers}]
     assert not [t for t in [*said_to_others, case] if "wanjiku" in t]

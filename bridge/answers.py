@@ -64,7 +64,9 @@ def _summary_lines(
         elif state is ActionState.PENDING and row.last_error:
             lines.append(f"  {head}: {kind} in {where} (last error: {row.last_error})")
         elif state is ActionState.DONE and was_already(row):
-            lines.append(f"  {head}: {kind} in {where} (already so: nothing changed)")
+            purge = _purge_words(row)
+            extra = f"already so; {purge}" if purge else "already so: nothing changed"
+            lines.append(f"  {head}: {kind} in {where} ({extra})")
         else:
             purge = _purge_words(row)
             lines.append(f"  {head}: {kind} in {where}" + (f" ({purge})" if purge else ""))

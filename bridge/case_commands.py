@@ -224,11 +224,10 @@ class CaseDesk:
                 case.id, moderator.account.key,
                 f"duration changed to {format_duration(command.duration)}", tx=tx,
             )  # fmt: skip
-            if sanction.kind == "mute":  # Discord's timeout carries its own end: set it again
-                await self._pipeline.enqueue_actions(
-                    case.id, [action], member_id=case.member_id,
-                    origin=f"duration:{origin}", tx=tx,
-                )  # fmt: skip
+        if sanction.kind == "mute":  # Discord's timeout carries its own end: set it again
+            await self._pipeline.enqueue_actions(
+                case.id, [action], member_id=case.member_id, origin=f"duration:{origin}"
+            )
         await self._pipeline.log_case(
             case.id, [action], origin=f"duration:{origin}",
             by=self._names.account(moderator.account),

@@ -41,9 +41,10 @@ def looks_like_duration(text: str) -> bool:
 
 
 def format_duration(value: timedelta) -> str:
-    """A duration in the largest unit that says it exactly: 3600 s -> '1h', 5400 s -> '90m'."""
+    """A duration in the largest unit that says it exactly: 3600 s -> '1h', 5400 s -> '90m',
+    14 days -> '14d' (moderators count bans in days)."""
     seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds % UNIT_SECONDS[unit] == 0:
             return f"{seconds // UNIT_SECONDS[unit]}{unit}"
     return f"{seconds}s"

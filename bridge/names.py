@@ -65,7 +65,7 @@ class Names:
             if name not in names:
                 names.append(name)
         parts = []
-        for platform, names in by_platform.items():
+        for platform, names in sorted(by_platform.items()):
             label = PLATFORM_NAMES.get(platform, platform.value)
             unit = "guilds" if platform is Platform.DISCORD else "rooms"
             shown = ", ".join(names) if len(names) <= 5 else f"{len(names)} {unit}"

@@ -162,6 +162,8 @@ class Moderation:
 
     async def _act(self, command: ModCommand, moderator: Author, origin: str) -> str:
         target = _target(command)
+        # Named before acting: a banned member leaves the rooms that knew their name.
+        named = self._names.account(target)
         member_id = await self._pipeline.member_of(target)
         opened = await self._pipeline.enqueue_case(
             NewCase(
@@ -176,7 +178,7 @@ class Moderation:
         )
         rows = await self._settled(opened.case.id)
         verb = _PAST.get(command.name, command.name.value)
-        head = f"Case #{opened.case.id}: {self._names.account(target)} {verb}"
+        head = f"Case #{opened.case.id}: {named} {verb}"
         if command.duration is not None:
             end = self._clock() + command.duration
             head += f" for {format_duration(command.duration)} (until {end:%Y-%m-%d %H:%M} UTC)"

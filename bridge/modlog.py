@@ -9,7 +9,7 @@ as its actions; a timer ending a mute or ban adds its own line to the case.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bridge.durations import format_duration
 from bridge.model import (
@@ -33,19 +33,28 @@ HIDDEN_ORIGINS = frozenset({"report about a moderator"})  # cases only admins ma
 MAX_REASON = 200
 
 
+def _left(until: datetime, now: datetime) -> str:
+    """How long from ``now`` to ``until``, as the moderator wrote it: the case was opened a
+    moment after the command's own clock read, so whole minutes are rounded to."""
+    seconds = (until - now).total_seconds()
+    if seconds >= 120:
+        seconds = 60 * round(seconds / 60)
+    return format_duration(timedelta(seconds=round(seconds)))
+
+
 def describe(action: Action, now: datetime) -> str | None:
     """What an action does, in a word or three (``ban 7d``, ``mute 1h``, ``kick``)."""
     match action:
         case Warn():
             return "warn"
         case Mute():
-            return f"mute {format_duration(action.until - now)}" if action.until > now else "mute"
+            return f"mute {_left(action.until, now)}" if action.until > now else "mute"
         case Unmute():
             return "unmute"
         case Remove():
             return "kick"
         case Ban():
-            words = "ban" if action.until is None else f"ban {format_duration(action.until - now)}"
+            words = "ban" if action.until is None else f"ban {_left(action.until, now)}"
             if action.purge is not None:
                 words += f", purge {format_duration(action.purge)}"
             return words

@@ -162,7 +162,7 @@ class MatrixExecutor:
                 removed = await purge_room(
                     self._call, self._client, room, action.target.id, since, action.reason
                 )
-                return f"{done}; {removed} messages removed"
+                return f"{done}; {removed} message{'' if removed == 1 else 's'} removed"
             case Unban():
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():

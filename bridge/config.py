@@ -310,3 +310,32 @@ def load_settings(path: str | Path) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return parse_settings(text, source=str(path), base=path.parent)
+
+
+NO_PLATFORM = (
+    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
+    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
+    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
+)
+
+
+def check_platforms(settings: Settings) -> None:
+    """Refuse to start without a platform, or with one that lacks its secret."""
+    if settings.matrix is None and settings.discord is None:
+        raise ConfigError(NO_PLATFORM)
+    if settings.antispam is not None and settings.antispam.secret is None:
+        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
+    if settings.discord is not None and settings.discord.token is None:
+        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
+    matrix = settings.matrix
+    if matrix is not None and matrix.password is None and matrix.access_token is None:
+        raise ConfigError(
+            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
+            "in the environment"
+        )
+    if matrix is not None and not matrix.mod_room:
+        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
+    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
+        raise ConfigError(
+            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
+        )

@@ -26,6 +26,7 @@ from bridge.model import (
     Warn,
 )
 from bridge.names import Names
+from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
 from storage.cases import CaseRow, OriginKind
 
 NO_REASON = "no reason given"
@@ -109,6 +110,27 @@ class ModLog:
             parts.append(places)
         parts.extend([f"by {by or self.by(case)}", reason])
         return NotifyModerators(text="[modlog] " + " · ".join(parts), modlog=True)
+
+    def planned(
+        self,
+        key: str,
+        case: CaseRow,
+        actions: Sequence[Action],
+        planned: Sequence[PlannedAction],
+        community: Community,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> list[PlannedAction]:
+        """The case's modlog line, planned into every room and channel keeping the modlog;
+        ``planned`` (the case's actions, planned) says where they applied."""
+        where = [
+            (p.platform, p.space_id)
+            for p in planned
+            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
+        ]
+        line = self.line(case, member_actions(actions), where, by=by, reason=reason)
+        return plan(key, [line], community=community) if line is not None else []
 
 
 def member_actions(actions: Iterable[Action]) -> list[Action]:

@@ -19,7 +19,6 @@ from bridge.model import (
     Action,
     Ban,
     Channel,
-    DeleteMessage,
     MembershipChange,
     MembershipEvent,
     Message,
@@ -30,8 +29,8 @@ from bridge.model import (
     Verdict,
     Warn,
 )
-from bridge.modlog import ModLog, member_actions
-from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
+from bridge.modlog import ModLog
+from bridge.planner import Community, PlannedAction, plan
 from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine, plain_reason, sanction_for
 from rules.escalation import Strike
@@ -285,8 +284,8 @@ class Pipeline:
             space = _message_space(message) if message else None
             planned = plan(key, numbered, community=community, accounts=accounts,
                            message_space=space)  # fmt: skip
-            if created:
-                planned += self._modlog_planned(key, row, actions, planned, community)
+            if created and self._modlog is not None:
+                planned += self._modlog.planned(key, row, actions, planned, community)
             enqueued = await self._repos.outbox.enqueue(
                 [
                     NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
@@ -314,42 +313,19 @@ class Pipeline:
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
-    def _modlog_planned(
-        self,
-        key: str,
-        case: CaseRow,
-        actions: Sequence[Action],
-        planned: Sequence[PlannedAction],
-        community: Community,
-        *,
-        by: str | None = None,
-        reason: str | None = None,
-    ) -> list[PlannedAction]:
-        """The case's modlog line, planned into every room and channel keeping the modlog."""
-        if self._modlog is None:
-            return []
-        where = [
-            (p.platform, p.space_id)
-            for p in planned
-            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
-        ]
-        line = self._modlog.line(case, member_actions(actions), where, by=by, reason=reason)
-        return plan(key, [line], community=community) if line is not None else []
-
     async def log_case(
         self, case_id: int, actions: Sequence[Action], *, origin: str, by: str, reason: str
     ) -> None:
         """A modlog line for something done later in a case (a timer ended it, a moderator
         changed it): ``actions`` say what, ``by`` who, ``reason`` why."""
         case = await self._repos.cases.get(case_id)
-        if case is None:
+        if case is None or self._modlog is None:
             return
         community = self._community()
         accounts = await self.accounts_of(case.member_id) or [case.subject]
         planned = plan(origin, actions, community=community, accounts=accounts)
-        lines = self._modlog_planned(
-            origin, case, actions, planned, community, by=by, reason=reason
-        )
+        lines = self._modlog.planned(origin, case, actions, planned, community, by=by,
+                                     reason=reason)  # fmt: skip
         await self._enqueue_planned(
             lines, case_id=case_id, member_id=None, actions=[], record=False
         )

@@ -27,7 +27,7 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
 from bridge.linking import Linking
@@ -56,12 +56,6 @@ KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 
 KEEP_DONE_TIMERS = timedelta(days=30)  # fired timers kept this long, for a look afterwards
-
-NO_PLATFORM = (
-    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
-    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
-    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
-)
 
 
 def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
@@ -131,28 +125,6 @@ def housekeeping(repos: Repositories) -> list[Chore]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def check_platforms(settings: Settings) -> None:
-    """Refuse to start without a platform, or with one that lacks its secret."""
-    if settings.matrix is None and settings.discord is None:
-        raise ConfigError(NO_PLATFORM)
-    if settings.antispam is not None and settings.antispam.secret is None:
-        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
-    if settings.discord is not None and settings.discord.token is None:
-        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
-    matrix = settings.matrix
-    if matrix is not None and matrix.password is None and matrix.access_token is None:
-        raise ConfigError(
-            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
-            "in the environment"
-        )
-    if matrix is not None and not matrix.mod_room:
-        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
-    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
-        raise ConfigError(
-            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
-        )
 
 
 class Service:

@@ -23,6 +23,7 @@ from bridge.model import (
     Remove,
 )
 from bridge.moderation import Moderation
+from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.ports import PlatformError, Replier
 from bridge.reports import Reports
@@ -49,7 +50,9 @@ class Core:
         mirror_kicks: bool = False,
         prefixes: Mapping[Platform, str] | None = None,
         known: Callable[[str], Awaitable[list[Account]]] | None = None,
+        names: Names | None = None,
     ) -> None:
+        self._names = names or Names()
         self._prefixes = prefixes or {}
         self._known = known
         self._direct = direct
@@ -199,12 +202,12 @@ class Core:
         if actor is not None and actor.key in self._bots:
             return
         if await self._pipeline.lift_by_hand(event.account, "ban"):
-            by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
+            by = self._actor(event)
+            who, where = self._names.account(event.account), self._where(event)
             await self._pipeline.enqueue_actions(
                 None,
-                [NotifyModerators(text=f"{event.account.key}: unbanned by {by} in "
-                                  f"{event.space.id}; the ban is lifted (use !unban to lift it "
-                                  "everywhere)")],
+                [NotifyModerators(text=f"{who}: unbanned by {by} in {where}; the ban is "
+                                  "lifted (use !unban to lift it everywhere)")],
                 member_id=None,
                 origin=f"unban-by-hand:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
             )  # fmt: skip
@@ -221,7 +224,8 @@ class Core:
         kind = "ban" if banned else "kick"
         reason = event.reason or f"{kind} by hand on {event.space.platform.value}"
         by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
-        notice = f"{event.account.key}: {kind} by {by} in {event.space.id} recorded"
+        who, named_by = self._names.account(event.account), self._actor(event)
+        notice = f"{who}: {kind} by {named_by} in {self._where(event)} recorded"
         actions: list[Action] = [NotifyModerators(text=notice)]
         if carry:
             sanction = Ban if banned else Remove
@@ -238,6 +242,14 @@ class Core:
             actions,
             member_id=await self._pipeline.member_of(event.account),
         )
+
+    def _actor(self, event: MembershipEvent) -> str:
+        if event.actor is None:
+            return f"someone on {event.space.platform.value}"
+        return self._names.account(event.actor)
+
+    def _where(self, event: MembershipEvent) -> str:
+        return event.space.name or self._names.space(event.space.platform, event.space.id)
 
     async def _answer(self, message: Message, text: str) -> None:
         replier = self._repliers.get(message.platform)

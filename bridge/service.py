@@ -250,7 +250,7 @@ class Service:
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
-            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search,
+            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search, names=names,
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,

@@ -194,10 +194,13 @@ def parse_command(text: str, *, prefix: str = "!", mentions: Sequence[Account] =
     body = strip_prefix(text, prefix)
     if body is None:
         raise CommandError(f"commands start with {prefix!r}; try {written(prefix, 'help')}")
-    words = _words(resolve_pills(body, mentions))
-    if not words:
+    parts = body.split(maxsplit=1)
+    if not parts:
         raise CommandError(help_text(prefix))
-    name = command_name(words[0], prefix)
+    head, rest = parts[0], parts[1] if len(parts) > 1 else ""
+    name = command_name(head, prefix)
+    # Pills only in the arguments: a member called "Ban" must not rename the command.
+    words = [head, *_words(resolve_pills(rest, mentions))]
     usage = f"Usage: {written(prefix, USAGE[name])}"
     args, flags = _split_flags(name, words[1:], usage)
     purge = flags.pop("purge", None)

@@ -136,6 +136,16 @@ def test_element_pills_name_the_member() -> None:
     assert command.reason == "insulted @ann:hs"
 
 
+def test_a_member_named_like_a_command_is_still_the_member() -> None:
+    ban = Account(platform=Platform.MATRIX, id="@ban:hs", display_name="Ban")
+    command = parse_command("!ban Ban spam", mentions=[ban])
+    assert (command.name, command.target, command.reason) == (
+        CommandName.BAN,
+        Account(platform=Platform.MATRIX, id="@ban:hs"),
+        "spam",
+    )
+
+
 def test_help_lists_every_command_with_the_prefix() -> None:
     from bridge.commands import help_text
 

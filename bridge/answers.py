@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bridge.model import NotifyModerators, Tell
+from bridge.model import DeleteMessage, NotifyModerators, Platform, Tell
 from bridge.names import PLATFORM_NAMES, Names
 from storage.outbox import ActionRow, ActionState
 
@@ -57,7 +57,7 @@ def _summary_lines(
         return [f"  {head}: {kind} in {where}" + (f" ({extra})" if extra else "")]
     lines = []
     for row in rows:
-        space = names.space(row.platform, row.space_id)
+        space = names.space(row.platform, _where(row))
         where = f"{space} ({label})" if row.space_id else f"a direct message ({label})"
         if state is ActionState.FAILED:
             lines.append(f"  {head}: {kind} in {where}: {row.last_error}")
@@ -71,6 +71,14 @@ def _summary_lines(
             purge = _purge_words(row)
             lines.append(f"  {head}: {kind} in {where}" + (f" ({purge})" if purge else ""))
     return lines
+
+
+def _where(row: ActionRow) -> str:
+    """The space to name: a deleted message's channel (``#general in OpenInfra KE``)."""
+    action = row.action
+    if isinstance(action, DeleteMessage) and action.platform is Platform.DISCORD:
+        return action.channel_id
+    return row.space_id
 
 
 def _purge_words(row: ActionRow) -> str:

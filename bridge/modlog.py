@@ -125,7 +125,10 @@ class ModLog:
         """The case's modlog line, planned into every room and channel keeping the modlog;
         ``planned`` (the case's actions, planned) says where they applied."""
         where = [
-            (p.platform, p.space_id)
+            # A deleted Discord message is named by its channel: "#general in OpenInfra KE".
+            (p.platform, p.action.channel_id)
+            if isinstance(p.action, DeleteMessage) and p.platform is Platform.DISCORD
+            else (p.platform, p.space_id)
             for p in planned
             if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
         ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.dms import state_key
+from adapters.discord.names import DiscordDirectory
 from adapters.discord.simulator import DiscordSimulator, Message, permissions
 from bridge.model import CommandName, ModCommand, Platform
 from tests.discord.conftest import Connect, MemoryState, Recorder
@@ -332,3 +333,14 @@ async def test_kick_and_its_old_name_remove_do_the_same(
         await handle.wait_for_content()
     assert [c.name for c, _, _ in recorder.commands] == [CommandName.KICK, CommandName.KICK]
     assert {c.reason for c, _, _ in recorder.commands} == {""}
+
+
+async def test_the_directory_names_guilds_channels_and_members_from_the_cache(
+    world: World, connection: DiscordConnection
+) -> None:
+    directory = DiscordDirectory(connection.client)
+    assert directory.space_name(str(world.guild.id)) == world.guild.name
+    assert directory.space_name(str(world.general.id)) == f"#general in {world.guild.name}"
+    assert directory.account_name(str(world.alice.id)) == world.alice.username
+    assert directory.space_name("not-a-snowflake") == ""
+    assert directory.account_name("1") == ""

@@ -114,10 +114,17 @@ class Core:
             await asyncio.gather(*list(self._commands), return_exceptions=True)
 
     async def _command(self, message: Message) -> None:
+        took = ""
         try:
-            command = parse_command(
-                message.text, prefix=self.prefix(message.platform), mentions=message.mentions
-            )
+            try:
+                command = parse_command(
+                    message.text, prefix=self.prefix(message.platform), mentions=message.mentions
+                )
+            except CommandError as exc:
+                guessed = self._by_name(message, exc) if message.author.is_moderator else None
+                if guessed is None:
+                    raise
+                command, took = guessed
         except CommandError as exc:
             if not message.author.is_moderator:
                 # In a direct message, the account could tie a reporter to their report.
@@ -132,7 +139,29 @@ class Core:
             moderator=message.author,
             origin=f"{message.platform.value}:{message.id}",
         )
-        await self._answer(message, answer)
+        await self._answer(message, took + answer)
+
+    def _by_name(self, message: Message, error: CommandError) -> tuple[ModCommand, str] | None:
+        """A member written by display name alone (``!ban Kip spam``, no pill): taken if the
+        name, of one to three words, is exactly one member's in the protected spaces."""
+        if "is not a user" not in str(error):
+            return None
+        words = message.text.split()
+        prefix = self.prefix(message.platform)
+        start = 2 if words and words[0] == prefix else 1  # "!mb ban Kip": the name is third
+        for count in (3, 2, 1):
+            name = " ".join(words[start : start + count])
+            found = self._names.named(name) if len(words) >= start + count else []
+            if len(found) != 1:
+                continue
+            try:
+                command = parse_command(
+                    message.text, prefix=prefix, mentions=[*message.mentions, *found]
+                )
+            except CommandError:
+                return None
+            return command, f"(Taking {name!r} to be {self._names.account(found[0])}.)\n"
+        return None
 
     def prefix(self, platform: Platform) -> str:
         """What text commands start with on ``platform`` (``[matrix] command_prefix``)."""

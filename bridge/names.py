@@ -47,6 +47,14 @@ class Names:
         account = account_from_key(key)
         return self.account(account) if account is not None else key
 
+    def named(self, name: str) -> list[Account]:
+        """The members of the protected spaces, on every platform, called ``name``."""
+        return [
+            Account(platform=platform, id=account_id, display_name=name)
+            for platform, directory in self._directories.items()
+            for account_id in dict.fromkeys(directory.accounts_named(name))
+        ]
+
     def space(self, platform: Platform, space_id: str) -> str:
         """A space (guild, room, channel) by name, its id when the name is unknown."""
         if not space_id:

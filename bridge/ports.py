@@ -85,6 +85,10 @@ class Directory(Protocol):
         """A guild's, channel's or room's name as members read it, or "" when unknown."""
         ...
 
+    def accounts_named(self, name: str) -> list[str]:
+        """Ids of the protected spaces' members whose display name is ``name`` (any case)."""
+        ...
+
 
 class MessageFetcher(Protocol):
     """Reads a message a member linked to (evidence in a report)."""

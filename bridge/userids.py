@@ -149,15 +149,15 @@ def resolve_pills(text: str, mentions: Sequence[Account]) -> str:
     taken for "Kip"; each name once, the first time it is written.
     """
     named = sorted(
-        (m for m in mentions if m.display_name.strip() and m.platform is Platform.MATRIX),
-        key=lambda m: -len(m.display_name),
+        (m for m in mentions if m.display_name.strip()), key=lambda m: -len(m.display_name)
     )
     for mention in named:
         if mention.id in text:
             continue
+        written = mention.id if mention.platform is Platform.MATRIX else f"discord:{mention.id}"
         name = mention.display_name.strip()
         pattern = re.compile(rf"(?<![\w@])@?{re.escape(name)}(?![\w])")
-        text = pattern.sub(mention.id, text, count=1)
+        text = pattern.sub(lambda _, id_=written: id_, text, count=1)  # no escapes read
     return text
 
 

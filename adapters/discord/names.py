@@ -35,3 +35,14 @@ class DiscordDirectory:
         if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
             return f"#{channel.name} in {channel.guild.name}"
         return ""
+
+    def accounts_named(self, name: str) -> list[str]:
+        """Members of the bot's guilds whose shown, global or user name is ``name``."""
+        wanted = name.casefold()
+        found: dict[str, None] = {}
+        for guild in self._client.guilds:
+            for member in guild.members:
+                names = (member.display_name, member.global_name or "", member.name)
+                if not member.bot and any(n.casefold() == wanted for n in names):
+                    found[str(member.id)] = None
+        return list(found)

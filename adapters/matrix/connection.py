@@ -154,6 +154,17 @@ class MatrixConnection:
         name = room.name or room.canonical_alias or ""
         return str(name)
 
+    def accounts_named(self, name: str) -> list[str]:
+        """Members of the protected rooms whose display name is ``name`` (a Directory)."""
+        wanted = name.casefold()
+        found: dict[str, None] = {}
+        for room_id in self.protected_rooms:
+            room = self._client.rooms.get(room_id)
+            for user in room.users.values() if room is not None else ():
+                if (user.display_name or "").casefold() == wanted and user.user_id != self.user_id:
+                    found[user.user_id] = None
+        return list(found)
+
     def is_direct(self, room_id: str) -> bool:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""
         return self._book.kind(room_id) is RoomKind.DIRECT

@@ -123,3 +123,44 @@ async def test_a_report_case_in_the_modlog_never_names_the_reporter(bot: ModBot)
     (line,) = modlog(bot, Platform.MATRIX)
     assert line == ("[modlog] Case #1 · report · @creep:hs · by a member's report · see the case")
     assert "wanjiku" not in line.lower()
+
+
+class Directory:
+    """What a platform knows of names (the real ones read discord.py's and nio's caches)."""
+
+    def __init__(self, members: dict[str, str], spaces: dict[str, str]) -> None:
+        self.members = members
+        self.spaces = spaces
+
+    def account_name(self, account_id: str) -> str:
+        return self.members.get(account_id, "")
+
+    def space_name(self, space_id: str) -> str:
+        return self.spaces.get(space_id, "")
+
+    def accounts_named(self, name: str) -> list[str]:
+        return [i for i, n in self.members.items() if n.casefold() == name.casefold()]
+
+
+async def test_a_display_name_alone_is_taken_when_exactly_one_member_has_it(bot: ModBot) -> None:
+    bot.directories[Platform.MATRIX] = Directory(
+        {"@kip:hs": "Kip Kamau", "@ann:hs": "Ann", "@ann2:hs": "Ann"},
+        {"!a:hs": "General", "!b:hs": "Random"},
+    )
+    bot.directories[Platform.DISCORD] = Directory({}, {"g1": "OpenInfra KE", "g2": "Nairobi"})
+    answer = await bot.typed("!ban Kip Kamau 1d spam", mid="$1")
+    assert answer.splitlines()[:2] == [
+        "(Taking 'Kip Kamau' to be Kip Kamau (@kip:hs).)",
+        "Case #1: Kip Kamau (@kip:hs) banned for 1d (until 2026-11-25 12:00 UTC):",
+    ]
+    assert answer.splitlines()[2:] == [
+        "  done: ban in General (Matrix)",
+        "  done: ban in Random (Matrix)",
+    ]
+    await bot.drain()
+    assert modlog(bot, Platform.DISCORD) == [
+        "[modlog] Case #1 · ban 1d · Kip Kamau (@kip:hs) · Matrix: General, Random"
+        " · by @mod:hs · spam"
+    ]
+    # Two members called Ann: nobody is taken; the moderator is asked for the id.
+    assert "'Ann' is not a user" in await bot.typed("!ban Ann spam", mid="$2")

@@ -157,7 +157,9 @@ def resolve_pills(text: str, mentions: Sequence[Account]) -> str:
         written = mention.id if mention.platform is Platform.MATRIX else f"discord:{mention.id}"
         name = mention.display_name.strip()
         pattern = re.compile(rf"(?<![\w@])@?{re.escape(name)}(?![\w])")
-        text = pattern.sub(lambda _, id_=written: id_, text, count=1)  # no escapes read
+        match = pattern.search(text)
+        if match is not None:  # spliced in, not substituted: an id holds no escapes to read
+            text = text[: match.start()] + written + text[match.end() :]
     return text
 
 

@@ -164,3 +164,31 @@ async def test_a_display_name_alone_is_taken_when_exactly_one_member_has_it(bot:
     ]
     # Two members called Ann: nobody is taken; the moderator is asked for the id.
     assert "'Ann' is not a user" in await bot.typed("!ban Ann spam", mid="$2")
+
+
+async def test_status_says_what_a_moderator_checks_first(bot: ModBot) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.status import PolicyState, ServiceStatus
+
+    status = ServiceStatus(
+        configured=lambda: {Platform.MATRIX: True, Platform.DISCORD: False},
+        community=lambda: bot.community,
+        outbox=bot.repos.outbox,
+        policy=lambda: PolicyState(
+            rules=2, source="/etc/modbridge.toml", loaded_at=datetime(2026, 11, 24, 9, tzinfo=UTC)
+        ),
+        clock=bot.clock,
+    )
+    bot.moderation._status = status  # the service wires its own the same way
+    bot.discord.transient_failures = 1000  # Discord keeps failing: its bans wait, retried
+    await bot.typed("!ban discord:222222222222222222", mid="$b")
+    answer = await bot.typed("!status", mid="$s")
+    assert answer.splitlines() == [
+        "modbridge status:",
+        "  Matrix: connected, 2 protected rooms",
+        "  Discord: NOT connected, 2 protected guilds",
+        "  outbox: 3 action(s) waiting (3 being retried)",  # 2 bans, the modlog line
+        "  failures in the last hour: 0",
+        "  policy: 2 rules from /etc/modbridge.toml, loaded 2026-11-24 09:00 UTC",
+    ]

@@ -175,7 +175,7 @@ async def test_mute_is_reapplied_after_leaving_and_rejoining(running: Community)
         "mod mute", {"member": person.discord, "duration": "10m", "reason": "evading"}
     )
     answer = await handle.wait_for_content(timeout=WAIT)
-    assert f"done: mute in {ROOMS} matrix rooms" in answer, answer
+    assert f"done: mute in {ROOMS} Matrix rooms" in answer, answer
     room, guild = community.rooms[5], community.guilds[1]
 
     # Matrix: the member leaves; while they are away a room admin tidies the power levels

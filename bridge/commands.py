@@ -27,7 +27,7 @@ USAGE = {
     CommandName.MUTE: "mute <member> <duration> [reason]",
     CommandName.UNMUTE: "unmute <member> [reason]",
     CommandName.KICK: "kick <member> [reason]   (also: remove)",
-    CommandName.BAN: "ban <member> [duration] [reason] [--purge <duration>]",
+    CommandName.BAN: "ban <member> [duration] [reason] [--purge <duration>] [--local]",
     CommandName.UNBAN: "unban <member> [reason]",
     CommandName.CASE: "case <number>",
     CommandName.CASES: "cases [page]",
@@ -40,6 +40,7 @@ USAGE = {
     CommandName.LINK: "link <member> <other account> [reason]",
     CommandName.UNLINK: "unlink <member> [reason]",
     CommandName.STATUS: "status",
+    CommandName.LISTS: "lists",
     CommandName.HELP: "help",
 }
 ALIASES = {"remove": CommandName.KICK}
@@ -56,6 +57,16 @@ class CommandError(ValueError):
     """A command that cannot be carried out as written; the text says how to write it."""
 
 
+MAX_PURGE = timedelta(days=7)  # Discord deletes at most a week of a banned member's messages
+
+
+def _purge(text: str) -> timedelta:
+    window = parse_duration(text)
+    if window > MAX_PURGE:
+        raise ValueError("--purge reaches back at most 7d (Discord's limit)")
+    return window
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """A ``--name`` a command accepts: a switch, or with a value read by ``parse``."""
@@ -65,10 +76,12 @@ class Flag:
     example: str = ""
 
 
-# Every flag of every command. A new flag is one line here and one field in ModCommand
-# (a switch needs no field: it lands in ModCommand.flags).
+# Every flag of every command: a new flag is one line here and its field in ModCommand
+# (a switch sets the boolean field of its name).
 FLAGS: dict[str, Flag] = {
-    "purge": Flag(frozenset({CommandName.BAN}), parse=parse_duration, example="--purge 24h"),
+    "purge": Flag(frozenset({CommandName.BAN}), parse=_purge, example="--purge 24h"),
+    # Not published to the community's policy list (Matrix policy lists).
+    "local": Flag(frozenset({CommandName.BAN})),
 }
 
 
@@ -206,7 +219,7 @@ def parse_command(text: str, *, prefix: str = "!", mentions: Sequence[Account] =
     purge = flags.pop("purge", None)
     common = {
         "purge": purge if isinstance(purge, timedelta) else None,
-        "flags": frozenset(flags),
+        "local": flags.pop("local", False) is True,
     }
     if name in _ON_MEMBERS:
         return _on_member(name, args, usage, common)
@@ -215,7 +228,7 @@ def parse_command(text: str, *, prefix: str = "!", mentions: Sequence[Account] =
 
 def _on_cases(name: CommandName, args: list[str], usage: str, prefix: str) -> ModCommand:
     """Commands about cases and the service, not about a member."""
-    if name in (CommandName.HELP, CommandName.STATUS):
+    if name in (CommandName.HELP, CommandName.STATUS, CommandName.LISTS):
         return ModCommand(name=name)
     if name is CommandName.CASES:
         if len(args) > 1 or (args and not args[0].isdecimal()):
@@ -269,7 +282,6 @@ def _on_member(
     elif name is CommandName.BAN and rest and looks_like_duration(rest[0]):
         duration, rest = _parsed(rest[0], parse_duration, usage), rest[1:]
     purge = common["purge"]
-    flags = common["flags"]
     return ModCommand(
         name=name,
         target=target,
@@ -277,5 +289,5 @@ def _on_member(
         duration=duration,
         reason=" ".join(rest).strip()[:500],
         purge=purge if isinstance(purge, timedelta) else None,
-        flags=flags if isinstance(flags, frozenset) else frozenset(),
+        local=common["local"] is True,
     )

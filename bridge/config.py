@@ -64,6 +64,11 @@ class MatrixConfig(BaseModel):
     # What commands start with in the mod room: "!mb" when other bots share the room.
     command_prefix: str = Field(default="!", min_length=1, max_length=16, pattern=r"^\S+$")
     modlog: bool = True  # the mod room gets one line per case (the shared modlog)
+    # Policy lists (m.policy.rule.*) whose ban rules apply here; ids or aliases.
+    policy_lists: tuple[str, ...] = ()
+    list_bans_reach_discord: bool = True  # a list ban bans the member's linked Discord accounts
+    publish_list: str | None = None  # the policy list room every ban case is published to
+    read_abuse_reports: bool = False  # read Synapse's event reports (the bot is a server admin)
     password: SecretStr | None = None
     access_token: SecretStr | None = None
 

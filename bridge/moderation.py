@@ -108,6 +108,8 @@ class Moderation:
         self._desk = CaseDesk(
             pipeline=pipeline, reports=reports, repos=repos, names=self._names, clock=clock
         )
+        # The answer to !lists; the service sets it when policy lists are configured.
+        self.lists: Callable[[], str] = lambda: "No policy lists are subscribed."
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
         """Carry out ``command`` if ``moderator`` may; return the answer to show them."""
@@ -140,6 +142,8 @@ class Moderation:
         match command.name:
             case CommandName.HELP:
                 return help_text(self._prefix)
+            case CommandName.LISTS:
+                return self.lists()
             case CommandName.STATUS:
                 return await self._status() if self._status else "No status to give."
             case CommandName.CASE:
@@ -175,6 +179,7 @@ class Moderation:
             ),
             _actions(command, self._clock()),
             member_id=member_id,
+            publish=not command.local,
         )
         rows = await self._settled(opened.case.id)
         verb = _PAST.get(command.name, command.name.value)

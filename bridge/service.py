@@ -22,14 +22,17 @@ from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordS
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
+from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
+from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.ecosystem import MatrixEcosystem
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
@@ -37,6 +40,7 @@ from bridge.modlog import ModLog
 from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
+from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
 from bridge.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
@@ -164,6 +168,7 @@ class Service:
         spaces: dict[Platform, list[str]] = {}
         mod_rooms: dict[Platform, list[str]] = {}
         modlog: dict[Platform, list[str]] = {}
+        publish_list: str | None = None
         if self.matrix is not None:
             mod_room = self.matrix.mod_room_id
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
@@ -171,6 +176,7 @@ class Service:
                 mod_rooms[Platform.MATRIX] = [mod_room]
                 keeps = self.settings.matrix is not None and self.settings.matrix.modlog
                 modlog[Platform.MATRIX] = [mod_room] if keeps else []
+            publish_list = self.matrix.ecosystem.publish_list_id
         if self.discord is not None and self.settings.discord is not None:
             spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
             channels = self.discord.mod_channel_ids
@@ -178,7 +184,9 @@ class Service:
             modlog[Platform.DISCORD] = [
                 str(c) for g, c in channels.items() if self.settings.discord.keeps_modlog(g)
             ]
-        return Community(spaces=spaces, mod_rooms=mod_rooms, modlog_rooms=modlog)
+        return Community(
+            spaces=spaces, mod_rooms=mod_rooms, modlog_rooms=modlog, publish_list=publish_list
+        )
 
     def _configured(self) -> dict[Platform, bool]:
         """The configured platforms, and whether each is connected now."""
@@ -240,6 +248,20 @@ class Service:
             pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now,
             names=names, status=status, prefix=prefix,
         )  # fmt: skip
+        matrix_config = self.settings.matrix
+        self._lists = ListBans(
+            pipeline=self.pipeline, list_bans=repos.list_bans, sanctions=repos.sanctions,
+            lists=matrix_config.policy_lists if matrix_config else (),
+            bot_user=matrix_config.user_id if matrix_config else "",
+            reach_discord=matrix_config.list_bans_reach_discord if matrix_config else True,
+            clock=utc_now,
+        )  # fmt: skip
+        moderation.lists = self._lists.describe
+        self.pipeline.reaches = self._lists.reaches
+        self._ecosystem = MatrixEcosystem(
+            pipeline=self.pipeline, lists=self._lists, reports=reports,
+            sanctions=repos.sanctions, clock=utc_now,
+        )  # fmt: skip
         direct = DirectMessages(
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
@@ -251,6 +273,7 @@ class Service:
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
             prefixes={Platform.MATRIX: prefix}, known=repos.identity.search, names=names,
+            lists=self._lists,
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
@@ -342,23 +365,43 @@ class Service:
             state=repos.kv,
             handlers=core,
             command_prefix=config.command_prefix,
+            policy_lists=config.policy_lists,
+            publish_list=config.publish_list,
+            ecosystem=self._ecosystem,
         )
         self.matrix = connection
         self._directories[Platform.MATRIX] = connection
+        # Before start(): the first sync already hands the lists' rules on.
+        self._lists.members = connection.ecosystem.members
         self._bots.add(f"matrix:{config.user_id}")
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
-        self._executors[Platform.MATRIX] = MatrixExecutor(
+        executor = MatrixExecutor(
             client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
+        )
+        self._executors[Platform.MATRIX] = (
+            PublishingExecutor(executor, client) if config.publish_list else executor
         )
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         self._up[Platform.MATRIX].set()
+        reader: asyncio.Task[None] | None = None
+        if config.read_abuse_reports:
+            reports = AbuseReportReader(
+                homeserver=config.homeserver, token=lambda: str(client.access_token),
+                protected=lambda: connection.protected_rooms, handler=self._ecosystem,
+                members=lambda: {a.id for a in connection.ecosystem.members()},
+                seen=repos.kv,
+            )  # fmt: skip
+            reader = asyncio.create_task(reports.run(self._stop), name="homeserver reports")
         try:
             await connection.run()
         finally:
+            if reader is not None:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
             await client.close()
 
     async def _run_discord(self, core: Core, repos: Repositories) -> None:

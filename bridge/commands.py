@@ -164,9 +164,12 @@ def _split_flags(
         flag_name, _, inline = word[2:].partition("=")
         flag = FLAGS.get(flag_name.lower())
         if flag is None or name not in flag.commands:
-            accepted = [f"--{n}" for n, f in FLAGS.items() if name in f.commands]
-            offer = f" (it takes {', '.join(accepted)})" if accepted else ""
-            raise CommandError(f"{name.value} has no {word[:32]} flag{offer}. {usage}")
+            own = [n for n, f in FLAGS.items() if name in f.commands]
+            close = difflib.get_close_matches(flag_name.lower(), own, n=1, cutoff=0.6)
+            if close:  # a typo of one of this command's flags must not pass as the reason
+                raise CommandError(f"{word[:32]}: did you mean --{close[0]}? {usage}")
+            rest.append(word)  # not a flag of this command: part of what the moderator wrote
+            continue
         if flag.parse is None:
             found[flag_name.lower()] = True
             continue

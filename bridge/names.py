@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from bridge.model import Account, Platform
+from bridge.model import LIST_SPACE_PREFIX, Account, Platform
 from bridge.ports import Directory
 
 PLATFORM_NAMES = {Platform.DISCORD: "Discord", Platform.MATRIX: "Matrix", Platform.TEST: "test"}
@@ -59,6 +59,8 @@ class Names:
         """A space (guild, room, channel) by name, its id when the name is unknown."""
         if not space_id:
             return "a direct message"
+        if space_id.startswith(LIST_SPACE_PREFIX):  # a ban published to our policy list
+            return f"the policy list {self.space(platform, space_id[len(LIST_SPACE_PREFIX) :])}"
         directory = self._directories.get(platform)
         name = directory.space_name(space_id) if directory is not None else ""
         return name or space_id

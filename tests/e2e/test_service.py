@@ -391,7 +391,7 @@ async def test_refused_and_malformed_commands(world: World, people: People) -> N
     answer = await people.command(f"!mute {member} soon spamming", lambda n: "Usage" in n)
     assert "Usage: !mute <member> <duration" in answer
     answer = await people.command("!ban", lambda n: "Usage" in n)
-    assert answer == "Usage: !ban <member> [duration] [reason] [--purge <duration>]"
+    assert answer == "Usage: !ban <member> [duration] [reason] [--purge <duration>] [--local]"
     assert await membership(people.observer, rooms.general, member) == "join"
 
 

@@ -62,6 +62,9 @@ class MatrixConfig(BaseModel):
     mod_room: str | None = None
     moderators: tuple[str, ...] = ()
     moderator_power_level: int | None = 50  # in the mod room; None: only the listed ids
+    # What commands start with in the mod room: "!mb" when other bots share the room.
+    command_prefix: str = Field(default="!", min_length=1, max_length=16, pattern=r"^\S+$")
+    modlog: bool = True  # the mod room gets one line per case (the shared modlog)
     # Policy lists (m.policy.rule.*) whose ban rules apply here; ids or aliases.
     policy_lists: tuple[str, ...] = ()
     list_bans_reach_discord: bool = True  # a list ban bans the member's linked Discord accounts
@@ -80,7 +83,16 @@ class DiscordConfig(BaseModel):
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
     automod: bool = False
+    # The moderators' channels get one line per case (the shared modlog): true for all,
+    # false for none, or per guild like mod_channels ({ "<guild id>" = false }; others: true).
+    modlog: bool | dict[str, bool] = True
     token: SecretStr | None = None
+
+    def keeps_modlog(self, guild_id: int | str) -> bool:
+        """Whether the moderators' channel of ``guild_id`` gets the modlog."""
+        if isinstance(self.modlog, bool):
+            return self.modlog
+        return self.modlog.get(str(guild_id), True)
 
 
 class SyncConfig(BaseModel):
@@ -411,3 +423,32 @@ def load_settings(path: str | Path) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return parse_settings(text, source=str(path), base=path.parent)
+
+
+NO_PLATFORM = (
+    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
+    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
+    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
+)
+
+
+def check_platforms(settings: Settings) -> None:
+    """Refuse to start without a platform, or with one that lacks its secret."""
+    if settings.matrix is None and settings.discord is None:
+        raise ConfigError(NO_PLATFORM)
+    if settings.antispam is not None and settings.antispam.secret is None:
+        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
+    if settings.discord is not None and settings.discord.token is None:
+        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
+    matrix = settings.matrix
+    if matrix is not None and matrix.password is None and matrix.access_token is None:
+        raise ConfigError(
+            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
+            "in the environment"
+        )
+    if matrix is not None and not matrix.mod_room:
+        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
+    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
+        raise ConfigError(
+            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
+        )

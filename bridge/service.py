@@ -21,6 +21,7 @@ from pathlib import Path
 
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
 from adapters.discord.fetch import DiscordFetcher
+from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
@@ -29,7 +30,7 @@ from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
 from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_notice
@@ -38,14 +39,17 @@ from bridge.health import STORAGE_ERRORS, StorageHealth, describe
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
+from bridge.modlog import ModLog
+from bridge.names import Names
 from bridge.observe import Link, Observatory
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
-from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
+from bridge.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Chore, Scheduler
+from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
@@ -60,12 +64,6 @@ KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 
 KEEP_DONE_TIMERS = timedelta(days=30)  # fired timers kept this long, for a look afterwards
-
-NO_PLATFORM = (
-    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
-    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
-    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
-)
 
 
 def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
@@ -146,28 +144,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_platforms(settings: Settings) -> None:
-    """Refuse to start without a platform, or with one that lacks its secret."""
-    if settings.matrix is None and settings.discord is None:
-        raise ConfigError(NO_PLATFORM)
-    if settings.antispam is not None and settings.antispam.secret is None:
-        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
-    if settings.discord is not None and settings.discord.token is None:
-        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
-    matrix = settings.matrix
-    if matrix is not None and matrix.password is None and matrix.access_token is None:
-        raise ConfigError(
-            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
-            "in the environment"
-        )
-    if matrix is not None and not matrix.mod_room:
-        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
-    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
-        raise ConfigError(
-            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
-        )
-
-
 class Service:
     """One modbridge service: every configured platform, one engine, one outbox."""
 
@@ -186,6 +162,7 @@ class Service:
         self._repliers: dict[Platform, Replier] = {}
         self._bots: set[str] = set()
         self._fetchers: dict[Platform, MessageFetcher] = {}
+        self._directories: dict[Platform, Directory] = {}  # names, as platforms connect
         self._failure: BaseException | None = None  # why a platform connection gave up
         self._failed = ""  # which one
 
@@ -205,17 +182,42 @@ class Service:
     def community(self) -> Community:
         spaces: dict[Platform, list[str]] = {}
         mod_rooms: dict[Platform, list[str]] = {}
+        modlog: dict[Platform, list[str]] = {}
         publish_list: str | None = None
         if self.matrix is not None:
             mod_room = self.matrix.mod_room_id
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
             if mod_room:
                 mod_rooms[Platform.MATRIX] = [mod_room]
+                keeps = self.settings.matrix is not None and self.settings.matrix.modlog
+                modlog[Platform.MATRIX] = [mod_room] if keeps else []
             publish_list = self.matrix.ecosystem.publish_list_id
-        if self.discord is not None:
+        if self.discord is not None and self.settings.discord is not None:
             spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
-            mod_rooms[Platform.DISCORD] = [str(c) for c in self.discord.mod_channel_ids.values()]
-        return Community(spaces=spaces, mod_rooms=mod_rooms, publish_list=publish_list)
+            channels = self.discord.mod_channel_ids
+            mod_rooms[Platform.DISCORD] = [str(c) for c in channels.values()]
+            modlog[Platform.DISCORD] = [
+                str(c) for g, c in channels.items() if self.settings.discord.keeps_modlog(g)
+            ]
+        return Community(
+            spaces=spaces, mod_rooms=mod_rooms, modlog_rooms=modlog, publish_list=publish_list
+        )
+
+    def _configured(self) -> dict[Platform, bool]:
+        """The configured platforms, and whether each is connected now."""
+        configured = {}
+        if self.settings.matrix is not None:
+            configured[Platform.MATRIX] = self._up[Platform.MATRIX].is_set()
+        if self.settings.discord is not None:
+            configured[Platform.DISCORD] = self._up[Platform.DISCORD].is_set()
+        return configured
+
+    def _policy_state(self) -> PolicyState:
+        return PolicyState(
+            rules=len(self.policy.engine.policy.rules),
+            source=str(self._path),
+            loaded_at=self.policy.loaded_at,
+        )
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
@@ -251,10 +253,11 @@ class Service:
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
+        names = Names(self._directories)
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now, on_judged=observatory.on_judged,
-            amend=with_notice if self.dry_run else None,
+            wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
+            on_judged=observatory.on_judged, amend=with_notice if self.dry_run else None,
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
@@ -262,9 +265,15 @@ class Service:
             texts=self.settings.texts, is_moderator=self._is_moderator,
             on_received=observatory.on_report,
         )  # fmt: skip
+        prefix = self.settings.matrix.command_prefix if self.settings.matrix else "!"
+        status = ServiceStatus(
+            configured=self._configured, community=self.community, outbox=repos.outbox,
+            policy=self._policy_state, clock=utc_now,
+        )  # fmt: skip
         moderation = Moderation(
-            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
-        )
+            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now,
+            names=names, status=status, prefix=prefix,
+        )  # fmt: skip
         matrix_config = self.settings.matrix
         self._lists = ListBans(
             pipeline=self.pipeline, list_bans=repos.list_bans, sanctions=repos.sanctions,
@@ -290,6 +299,7 @@ class Service:
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
+            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search, names=names,
             lists=self._lists,
             health=StorageHealth(community=self.community, repliers=self._repliers),
         )  # fmt: skip
@@ -304,11 +314,11 @@ class Service:
             asyncio.create_task(scheduler.run(ready=self._platforms_up()), name="timers"),
             asyncio.create_task(self.policy.run(self._stop), name="policy"),
         ]
-        status = None
+        status_server = None
         try:
             if self.settings.http is not None:
-                status = observatory.serve(self.settings.http.host, self.settings.http.port)
-                await status.start()
+                status_server = observatory.serve(self.settings.http.host, self.settings.http.port)
+                await status_server.start()
             if self.settings.antispam is not None:
                 antispam = AntispamServer(
                     identity=repos.identity, consent=repos.consent, audit=repos.audit,
@@ -347,8 +357,8 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             if antispam is not None:
                 await antispam.close()
-            if status is not None:
-                await status.close()
+            if status_server is not None:
+                await status_server.close()
             log.info("modbridge stopped")
         if isinstance(self._failure, PermanentError | DiscordStartupError):
             # Refused credentials and the like: the admin has to fix the configuration.
@@ -391,11 +401,13 @@ class Service:
             moderator_power_level=config.moderator_power_level,
             state=repos.kv,
             handlers=core,
+            command_prefix=config.command_prefix,
             policy_lists=config.policy_lists,
             publish_list=config.publish_list,
             ecosystem=self._ecosystem,
         )
         self.matrix = connection
+        self._directories[Platform.MATRIX] = connection
         # Before start(): the first sync already hands the lists' rules on.
         self._lists.members = connection.ecosystem.members
         self._bots.add(f"matrix:{config.user_id}")
@@ -456,6 +468,7 @@ class Service:
         self._executors[Platform.DISCORD] = self._twin(connection.executor())
         self._repliers[Platform.DISCORD] = self._marked(DiscordReplier(connection.client))
         self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
+        self._directories[Platform.DISCORD] = DiscordDirectory(connection.client)
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()

@@ -318,6 +318,24 @@ class OutboxRepository:
             )
         return [_row(r) for r in rows]
 
+    async def backlog(self) -> tuple[int, int]:
+        """How many actions wait: (pending, of them already tried at least once)."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n, coalesce(sum(attempts > 0), 0) AS tried FROM actions"
+                " WHERE state = 'pending'"
+            )
+        return int(row["n"]), int(row["tried"])
+
+    async def failed_since(self, since: datetime) -> int:
+        """How many actions failed for good since ``since``."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n FROM actions WHERE state = 'failed' AND updated_at >= ?",
+                (to_db_time(since),),
+            )
+        return int(row["n"])
+
     async def _settle(self, sql: str, params: tuple[object, ...], tx: Transaction | None) -> bool:
         async with self._db.using(tx) as t:
             return await t.execute(sql, params) == 1

@@ -93,6 +93,7 @@ class MatrixConnection:
         handlers: MatrixHandlers,
         hierarchy_refresh: float = 60.0,
         sync_timeout_ms: int = 30000,
+        command_prefix: str = "!",
         policy_lists: Sequence[str] = (),
         publish_list: str | None = None,
         ecosystem: EcosystemHandlers | None = None,
@@ -129,6 +130,7 @@ class MatrixConnection:
             moderators=moderators,
             moderator_power_level=moderator_power_level,
             on_space_change=self._refresh_soon,
+            command_prefix=command_prefix,
         )
         self._next_batch: str | None = None
         # A synced batch not yet handed on in full (the core could not record an event) and
@@ -156,6 +158,29 @@ class MatrixConnection:
     def mod_room_id(self) -> str | None:
         """The moderators' room id (None when none is configured or its alias is unresolved)."""
         return self._book.mod_room_id
+
+    def account_name(self, account_id: str) -> str:
+        """A user's display name in a room the bot shares with them (a Directory)."""
+        return self._router.display_name(account_id)
+
+    def space_name(self, space_id: str) -> str:
+        """A room's name as members read it (a Directory); "" when unknown."""
+        room = self._client.rooms.get(space_id)
+        if room is None:
+            return ""
+        name = room.name or room.canonical_alias or ""
+        return str(name)
+
+    def accounts_named(self, name: str) -> list[str]:
+        """Members of the protected rooms whose display name is ``name`` (a Directory)."""
+        wanted = name.casefold()
+        found: dict[str, None] = {}
+        for room_id in self.protected_rooms:
+            room = self._client.rooms.get(room_id)
+            for user in room.users.values() if room is not None else ():
+                if (user.display_name or "").casefold() == wanted and user.user_id != self.user_id:
+                    found[user.user_id] = None
+        return list(found)
 
     def is_direct(self, room_id: str) -> bool:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""

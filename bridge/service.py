@@ -340,8 +340,9 @@ class Service:
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
         self._executors[Platform.MATRIX] = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
-        )
+            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory,
+            known_powers=connection.known_powers,
+        )  # fmt: skip
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()

@@ -195,7 +195,9 @@ class ActionWorker:
         )
         try:
             # Well inside the claim's lease, so a hung platform cannot make it run twice.
-            result = await asyncio.wait_for(executor.execute(row.action, space), ACTION_TIMEOUT)
+            result = await asyncio.wait_for(
+                executor.execute(row.action, space, key=row.key), ACTION_TIMEOUT
+            )
         except TimeoutError:
             await self._retry(row, f"no answer from {row.platform.value} in time", None)
         except TransientError as exc:

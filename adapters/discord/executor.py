@@ -16,12 +16,17 @@ This is the boundary where discord.py's exceptions become the two of :mod:`bridg
 
 discord.py also retries 500/502/504 five times with growing sleeps (25 s in all); each action
 has a ``deadline`` so a persistent outage comes back as a TransientError in bounded time.
+
+Messages (warnings, private words, notices) carry a nonce derived from the action's
+idempotency key, and discord.py sends it with ``enforce_nonce``: a retry of a message Discord
+already created (its answer was lost) returns that message instead of posting a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -43,7 +48,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, PermanentError, TransientError
+from bridge.ports import ActionExecutor, PermanentError, TransientError, request_token
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ T = TypeVar("T")
 MAX_TIMEOUT: Final = timedelta(days=27)
 #: Discord's limit on a message's length.
 MAX_CONTENT: Final = 2000
+#: Discord's limit on a message nonce's length.
+NONCE_LENGTH: Final = 25
 #: Discord's JSON error codes the executor tells apart.
 CANNOT_DM: Final = 50007
 MISSING_PERMISSIONS: Final = 50013
@@ -95,23 +102,26 @@ class DiscordExecutor:
         self._deadline = deadline
         self._clock = clock
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
+
+        ``key`` (the action's idempotency key) gives the nonce of a message sent.
 
         Raises TransientError (rate limited beyond what discord.py waits out, Discord failing
         or unreachable, deadline passed) or PermanentError (refused, unknown target).
         """
         if space.platform is not Platform.DISCORD:
             raise PermanentError(f"{space.platform} space {space.id} given to the Discord executor")
+        nonce = _nonce(key)
         match action:
             case DeleteMessage():
                 return await self._delete(action)
             case Warn():
-                return await self._warn(action, space)
+                return await self._warn(action, space, nonce)
             case NotifyModerators():
-                return await self._notify(_snowflake(space.id, "channel"), action.text)
+                return await self._notify(_snowflake(space.id, "channel"), action.text, nonce)
             case Tell():
-                return await self._tell(action)
+                return await self._tell(action, nonce)
         guild_id = _snowflake(space.id, "guild")
         match action:
             case Mute():
@@ -208,7 +218,7 @@ class DiscordExecutor:
             raise
         return f"deleted message {message_id} in channel {channel_id}"
 
-    async def _warn(self, action: Warn, space: Space) -> str:
+    async def _warn(self, action: Warn, space: Space, nonce: str | int) -> str:
         user_id = _snowflake(action.target.id, "user")
         where = f" of {space.name}" if space.name else ""
         text = f"A warning from the moderators{where}: {action.reason}"
@@ -223,12 +233,12 @@ class DiscordExecutor:
         dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
         await self._call(
             doing,
-            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
             explain=closed,
         )
         return f"warned {user_id} by DM"
 
-    async def _tell(self, action: Tell) -> str:
+    async def _tell(self, action: Tell, nonce: str | int) -> str:
         """A private message to the member (a reporter, an admin)."""
         user_id = _snowflake(action.target.id, "user")
         doing = f"send a private message to {user_id}"
@@ -239,17 +249,19 @@ class DiscordExecutor:
         dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
         await self._call(
             doing,
-            dm.send(_clip(action.text), allowed_mentions=discord.AllowedMentions.none()),
+            dm.send(
+                _clip(action.text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce
+            ),
             explain=closed,
         )
         return f"told {user_id} by DM"
 
-    async def _notify(self, channel_id: int, text: str) -> str:
+    async def _notify(self, channel_id: int, text: str, nonce: str | int) -> str:
         channel = self._client.get_partial_messageable(channel_id)
         await self._call(
             f"notify the moderators in channel {channel_id}",
             # Nobody gets pinged by what a rule or a report put in the text.
-            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
         )
         return f"notified the moderators in channel {channel_id}"
 
@@ -425,6 +437,11 @@ def _snowflake(value: str, what: str) -> int:
         return int(value)
     except ValueError:
         raise PermanentError(f"{value!r} is not a Discord {what} id") from None
+
+
+def _nonce(key: str) -> str | int:
+    """The message nonce for an action: from its key, or random as discord.py would pick."""
+    return request_token(key, NONCE_LENGTH) or secrets.randbits(63)
 
 
 def _reason(reason: str) -> str | None:

@@ -72,7 +72,7 @@ class FakeExecutor:
     held_spaces: dict[str, asyncio.Event] = field(default_factory=dict)  # wait until set
     banned: set[tuple[Account, str]] = field(default_factory=set)
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         if space.id in self.held_spaces:
             await self.held_spaces[space.id].wait()
         if self.transient_failures > 0:

@@ -33,7 +33,7 @@ class SlowTalker:
     done: list[tuple[Action, str]] = field(default_factory=list)
     fail_first: type | None = None  # the first action of this type fails (a 502)
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         if isinstance(action, Warn | Tell | NotifyModerators):
             await self.talk.wait()
         if self.fail_first is not None and isinstance(action, self.fail_first):

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bridge.digest import NoticeDigest
 from bridge.model import (
     Account,
     Action,
@@ -39,6 +40,7 @@ from storage.db import Database, Transaction
 from storage.links import SanctionRow
 from storage.outbox import ActionRow, NewAction
 from storage.repositories import Repositories
+from storage.timers import TimerRow
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,11 @@ class Pipeline:
         community: Callable[[], Community],
         wake_worker: Callable[[], None],
         clock: Callable[[], datetime],
+        digest: NoticeDigest | None = None,
     ) -> None:
         self._db = db
+        # Per member and window, one warning and one notice for a rule's hits (None: each).
+        self._digest = digest
         self._repos = repos
         self._engine = engine
         self._community = community
@@ -273,10 +278,13 @@ class Pipeline:
         async with self._db.transaction() as tx:
             row, created = await self._repos.cases.open(case, tx=tx)
             key = origin or case.dedupe_key or f"case:{row.id}"
+            told = actions
+            if created and self._digest is not None:
+                told = await self._digest.admit(member_id, row, actions, tx=tx)
             numbered = [
                 replace(a, text=f"Case #{row.id}: {a.text}")
                 if isinstance(a, NotifyModerators) else a
-                for a in actions
+                for a in told
             ]  # fmt: skip
             planned = plan(
                 key,
@@ -352,6 +360,11 @@ class Pipeline:
             member_id=None,
             origin=f"failed:{row.id}:{row.attempts}",  # "still failing", then maybe "failed"
         )
+
+    async def fire_digest(self, timer: TimerRow) -> None:
+        """A digest window ended (the scheduler's handler for its timers)."""
+        if self._digest is not None:
+            await self._digest.fire(timer, self.enqueue_actions)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction, for a caller that records several things at once."""

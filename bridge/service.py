@@ -29,6 +29,7 @@ from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.digest import DIGEST_TIMER, NoticeDigest
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
@@ -221,9 +222,14 @@ class Service:
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
+        digest = self.settings.digest
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
             wake_worker=worker.wake, clock=utc_now,
+            digest=NoticeDigest(
+                db=db, repos=repos, engine=lambda: self.policy.engine,
+                window=digest.window if digest.enabled else None,
+            ),
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
@@ -246,7 +252,7 @@ class Service:
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
-            chores=housekeeping(repos),
+            chores=housekeeping(repos), handlers={DIGEST_TIMER: self.pipeline.fire_digest},
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None

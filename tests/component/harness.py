@@ -13,6 +13,7 @@ from bridge.commands import parse_command
 from bridge.config import ReportsConfig, parse_settings
 from bridge.conversation import DirectMessages
 from bridge.core import Core
+from bridge.digest import DIGEST_TIMER, NoticeDigest
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
@@ -96,7 +97,9 @@ class FakeExecutor:
 class ModBot:
     """The whole core over a temp SQLite file."""
 
-    def __init__(self, db: Database, clock: Clock, policy: str = POLICY) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, policy: str = POLICY, digest: timedelta | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.repos = Repositories.over(db)
@@ -124,6 +127,7 @@ class ModBot:
             community=lambda: self.community,
             wake_worker=self.worker.wake,
             clock=clock,
+            digest=NoticeDigest(db=db, repos=self.repos, engine=lambda: self.engine, window=digest),
         )
         self.linking = Linking(
             repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
@@ -150,7 +154,10 @@ class ModBot:
             bots={"matrix:@bot:hs", "discord:999999999999999999"},
         )  # fmt: skip
         self.codes = iter(["123456", "654321", "111111", "222222"])
-        self.scheduler = Scheduler(timers=self.repos.timers, pipeline=self.pipeline, clock=clock)
+        self.scheduler = Scheduler(
+            timers=self.repos.timers, pipeline=self.pipeline, clock=clock,
+            handlers={DIGEST_TIMER: self.pipeline.fire_digest},
+        )  # fmt: skip
 
     def _code(self) -> str:
         return next(self.codes)
@@ -165,10 +172,12 @@ class ModBot:
         await self.pipeline.tell_failure(row, reason)
 
     @classmethod
-    async def open(cls, path: Path, policy: str = POLICY) -> ModBot:
+    async def open(
+        cls, path: Path, policy: str = POLICY, digest: timedelta | None = None
+    ) -> ModBot:
         clock = Clock()
         db = await Database.open(path, clock=clock)
-        return cls(db, clock, policy)
+        return cls(db, clock, policy, digest)
 
     async def say(
         self,

@@ -120,10 +120,20 @@ class ActionWorker:
         # A hung platform, or a slow kind of action, fills only its own lane.
         running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in self._slots}
         tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        idle_claimed = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             rows: list[ActionRow] = []
+            # A platform that is not connected yet only needs a look once a poll (its actions
+            # are retried, and counted, as "not connected"): during a raid every claim is a
+            # write transaction, and most loops come from one action finishing.
+            idle = loop.time() - idle_claimed >= self._poll
+            if idle:
+                idle_claimed = loop.time()
             try:
                 for platform in Platform:
+                    if platform not in self._executors and not idle:
+                        continue
                     free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
                     if any(n > 0 for n in free.values()):
                         rows += await self._outbox.claim(platform=platform, lanes=free)

@@ -145,8 +145,7 @@ class CaseRepository:
 
     async def opened_for(self, dedupe_key: str) -> bool:
         """Whether a case was already opened for this event (a replay after a restart)."""
-        async with self._db.transaction(write=False) as t:
-            row = await t.fetchone("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
+        row = await self._db.read_now("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
         return row is not None
 
     async def of_member(

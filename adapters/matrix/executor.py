@@ -174,7 +174,8 @@ class MatrixExecutor:
             case Unban():
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():
-                return await self._notify(action.text, txn)
+                # The planner names the mod room as it is now (it may have been upgraded).
+                return await self._notify(action.text, room or self._mod_room_id, txn)
             case Tell():
                 return await self._tell(action, txn)
         raise PermanentError(f"the Matrix executor cannot carry out {type(action).__name__}")
@@ -402,13 +403,13 @@ class MatrixExecutor:
         await self._direct_rooms.set_direct_room(target, room_id)
         return room_id
 
-    async def _notify(self, text: str, txn: str | None) -> str:
+    async def _notify(self, text: str, mod_room: str, txn: str | None) -> str:
         content = {"msgtype": "m.notice", "body": text}
         await self._call(
-            f"notify the moderators in {self._mod_room_id}",
-            self._client.room_send(self._mod_room_id, "m.room.message", content, tx_id=txn),
+            f"notify the moderators in {mod_room}",
+            self._client.room_send(mod_room, "m.room.message", content, tx_id=txn),
         )
-        return f"notified the moderators in {self._mod_room_id}"
+        return f"notified the moderators in {mod_room}"
 
 
 if TYPE_CHECKING:

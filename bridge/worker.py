@@ -32,6 +32,9 @@ _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROO
 
 
 ACTION_TIMEOUT = 60.0  # seconds; the outbox lease is five minutes
+# Deletions are independent of each other and cheap for a platform: during a raid, when a
+# loaded homeserver takes seconds for each, this many times more of them are in flight.
+REMOVAL_SHARE = 4
 # Transient failures are retried for as long as it takes (a platform may be down for days),
 # but after this many attempts (about 20 minutes) the moderators are told, once.
 STILL_FAILING_AFTER = 10
@@ -90,7 +93,9 @@ class ActionWorker:
         # Per platform and urgency: a platform that hangs holds up only its own actions,
         # and slow notices hold up only notices.
         self._slots = {
-            (platform, urgency): asyncio.Semaphore(concurrency)
+            (platform, urgency): asyncio.Semaphore(
+                concurrency * REMOVAL_SHARE if urgency is Urgency.REMOVAL else concurrency
+            )
             for platform in Platform
             for urgency in Urgency
         }

@@ -45,6 +45,11 @@ from storage.timers import TimerRow
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one run
+# Cases opened this long back are known in memory: a replay of a message younger than that
+# (a reconnect, a restart's catch-up) is recognised without asking the database, so judging
+# a clean message during a raid never waits for another's commit.
+JUDGED_MEMORY = timedelta(days=2)
+JUDGED_MAX = 200_000  # case keys kept at most (then only younger messages skip the database)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +104,8 @@ class Pipeline:
             weakref.WeakValueDictionary()
         )
         self._recent: OrderedDict[str, None] = OrderedDict()  # message keys already judged
+        self._judged: set[str] = set()  # dedupe keys of the cases opened since _judged_since
+        self._judged_since: datetime | None = None
         # Whether a sanction in force reaches an account when re-applied (a rejoin, a new
         # link); policy-list bans kept to Matrix say no for Discord accounts.
         self.reaches: Callable[[SanctionRow, Account], Awaitable[bool]] | None = None
@@ -154,7 +161,7 @@ class Pipeline:
         member_id = await self.member_of(message.author.account)
         lock = self._member_locks.setdefault(member_id, asyncio.Lock())
         async with lock:  # one member's messages one at a time: a replay waits its turn
-            if key in self._recent or await self._repos.cases.opened_for(key):
+            if await self._judged_before(key, message):
                 return None  # delivered twice (a replay after a reconnect or a restart)
             try:
                 verdict = await self._judge(message, member_id)
@@ -167,6 +174,22 @@ class Pipeline:
             if len(self._recent) > RECENT_MESSAGES:
                 self._recent.popitem(last=False)
             return verdict
+
+    async def _judged_before(self, key: str, message: Message) -> bool:
+        """Whether the message was judged already (a replay after a reconnect or restart)."""
+        if key in self._recent or key in self._judged:
+            return True
+        if self._judged_since is None or len(self._judged) > JUDGED_MAX:
+            since = self._clock() - JUDGED_MEMORY
+            loaded = await self._repos.cases.dedupe_keys_since(since)
+            # Keys added while loading stay: their cases are committed too.
+            self._judged = loaded | self._judged if self._judged_since is None else loaded
+            self._judged_since = since
+            if key in self._judged:
+                return True
+        if message.ts >= self._judged_since:
+            return False  # every case about so recent a message is in memory
+        return await self._repos.cases.opened_for(key)
 
     async def _judge(self, message: Message, member_id: int) -> Verdict:
         engine = self._engine()
@@ -328,6 +351,8 @@ class Pipeline:
                     {"case": row.id, "origin": case.origin, "actions": len(planned)},
                     tx=tx,
                 )
+        if created and case.dedupe_key is not None:
+            self._judged.add(case.dedupe_key)  # committed: a replay of it is known now
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 

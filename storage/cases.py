@@ -148,6 +148,15 @@ class CaseRepository:
         row = await self._db.read_now("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
         return row is not None
 
+    async def dedupe_keys_since(self, since: datetime) -> set[str]:
+        """The dedupe keys of every case opened since ``since`` (what a replay would repeat)."""
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                "SELECT dedupe_key FROM cases WHERE created_at >= ? AND dedupe_key IS NOT NULL",
+                (to_db_time(since),),
+            )
+        return {str(r["dedupe_key"]) for r in rows}
+
     async def of_member(
         self,
         member_id: int,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bridge.model import (
     Account,
     Action,
+    Author,
     Ban,
+    Channel,
     DeleteMessage,
+    Message,
     Mute,
     NotifyModerators,
     Platform,
@@ -101,3 +105,31 @@ async def test_a_mute_and_its_unmute_keep_their_order_when_the_mute_must_be_retr
     for room in ("!a:hs", "!b:hs"):
         order = [type(a).__name__ for a, space in homeserver.done if space == room]
         assert [k for k in order if k != "DeleteMessage"] == ["Mute", "Unmute", "Ban", "Unban"]
+
+
+async def test_replays_are_recognised_from_memory_and_old_ones_from_the_database(
+    tmp_path: Path,
+) -> None:
+    """Judging a clean message asks the database nothing (raids are fast); a replay is still
+    recognised after a restart, also of a message older than what is kept in memory."""
+    first = await ModBot.open(tmp_path / "db.sqlite")
+    await first.say("idiot", mid="$old")
+    sent_at = first.clock()
+    await first.drain()
+    await first.db.close()
+    second = await ModBot.open(tmp_path / "db.sqlite")
+    second.clock.advance(days=3)  # the restart's catch-up hands over a message of 3 days ago
+    old = Message(
+        id="$old",
+        author=Author(account=Account(platform=Platform.MATRIX, id="@ann:hs")),
+        channel=Channel(platform=Platform.MATRIX, id="!a:hs", space_id="!a:hs"),
+        text="idiot",
+        ts=sent_at,
+    )
+    try:
+        assert await second.pipeline.on_message(old) is None  # not judged again
+        await second.say("idiot", mid="$new")
+        await second.drain()
+        assert [type(a).__name__ for a, _ in second.matrix.done].count("DeleteMessage") == 1
+    finally:
+        await second.db.close()

@@ -178,14 +178,14 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
-    def _is_moderator(self, account: Account) -> bool:
+    async def _is_moderator(self, account: Account) -> bool:
         """Whether ``account`` is one of the configured moderators (reports about them go to
         the admins only)."""
         matrix = self.settings.matrix
         if matrix is not None and account.platform is Platform.MATRIX:
             return account.id in matrix.moderators
         if self.discord is not None and account.platform is Platform.DISCORD:
-            return self.discord.is_moderator(int(account.id))
+            return await self.discord.check_moderator(int(account.id))
         return False
 
     def community(self) -> Community:

@@ -1,6 +1,8 @@
 """Benchmark of the Matrix side of the real service, against a local Synapse it starts itself.
 
 Usage: .venv/bin/python scripts/bench_matrix.py [--rates 20,200] [--samples 40] [--rooms 50]
+       .venv/bin/python scripts/bench_matrix.py --scenario raid [--rate 45] [--seconds 60]
+       (the raid: mixed traffic, 1 in 10 a violation; scripts/bench_raid.py)
 
 Starts a throwaway Synapse on loopback (rate limits raised, tests/e2e/synapse.py), registers
 a bot, a moderator, a member, an observer, a target and a few background senders, lets the

@@ -22,6 +22,7 @@ from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordS
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.e2ee import EncryptedDirectRooms, EncryptionOptions
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.replies import MatrixReplier
@@ -333,15 +334,19 @@ class Service:
             moderator_power_level=config.moderator_power_level,
             state=repos.kv,
             handlers=core,
+            encryption=self._encryption(),
+            notify=self._notify_moderators,
         )
         self.matrix = connection
         self._bots.add(f"matrix:{config.user_id}")
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
+        direct_rooms = EncryptedDirectRooms(memory, connection.encrypted_direct_room)
         self._executors[Platform.MATRIX] = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
-        )
+            client, mod_room_id=connection.mod_room_id or "", levels=memory,
+            direct_rooms=direct_rooms,
+        )  # fmt: skip
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
@@ -350,6 +355,19 @@ class Service:
             await connection.run()
         finally:
             await client.close()
+
+    def _encryption(self) -> EncryptionOptions | None:
+        """Encryption on (the default): the crypto store goes beside the database."""
+        config = self.settings.matrix
+        if config is None or not config.encryption:
+            return None
+        storage = Path(self.settings.storage.path)
+        return EncryptionOptions(
+            store_dir=storage.with_name(storage.name + ".crypto"),
+            key_wait=config.key_wait.total_seconds(),
+            password=config.password.get_secret_value() if config.password else None,
+            recovery_key=config.recovery_key.get_secret_value() if config.recovery_key else None,
+        )
 
     async def _run_discord(self, core: Core, repos: Repositories) -> None:
         config = self.settings.discord

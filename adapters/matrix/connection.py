@@ -27,6 +27,8 @@ from nio import (
     SyncResponse,
 )
 
+from adapters.matrix.crypto import EncryptingClient, crypto_config, share_crypto
+from adapters.matrix.e2ee import Encryption, EncryptionOptions, Notify
 from adapters.matrix.executor import client_config
 from adapters.matrix.rooms import RoomBook, RoomKind, children_from_hierarchy
 from adapters.matrix.routing import EventRouter, MatrixHandlers, own_join_index
@@ -91,6 +93,8 @@ class MatrixConnection:
         handlers: MatrixHandlers,
         hierarchy_refresh: float = 60.0,
         sync_timeout_ms: int = 30000,
+        encryption: EncryptionOptions | None = None,
+        notify: Notify | None = None,
     ) -> None:
         if (password is None) == (access_token is None):
             raise ValueError(
@@ -102,7 +106,7 @@ class MatrixConnection:
         self._hierarchy_refresh = hierarchy_refresh
         self._sync_timeout_ms = sync_timeout_ms
         self._book = RoomBook(rooms=rooms, spaces=spaces, mod_room=mod_room)
-        self._client = AsyncClient(homeserver, user_id, config=client_config())
+        self._client = self._make_client(encrypted=encryption is not None)
         self._session = Session(
             self._client,
             user_id=user_id,
@@ -120,6 +124,12 @@ class MatrixConnection:
             moderator_power_level=moderator_power_level,
             on_space_change=self._refresh_soon,
         )
+        self._e2ee: Encryption | None = None
+        if encryption is not None:
+            self._e2ee = Encryption(
+                self._client, encryption, book=self._book, dispatch=self._router.dispatch,
+                notify=notify, room_name=self._room_name,
+            )  # fmt: skip
         self._next_batch: str | None = None
         self._started = False
         self._closed = asyncio.Event()
@@ -144,6 +154,22 @@ class MatrixConnection:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""
         return self._book.kind(room_id) is RoomKind.DIRECT
 
+    def encrypted_direct_room(self, user_id: str) -> str | None:
+        """An encrypted direct room ``user_id`` shares with the bot alone, if there is one.
+
+        A member who chose to talk to the bot encrypted gets warnings there too.
+        """
+        for room_id in sorted(self._book.direct_rooms):
+            room = self._client.rooms.get(room_id)
+            if (
+                room is not None
+                and room.encrypted
+                and set(room.users) == {user_id, self.user_id}
+                and not room.users[user_id].invited
+            ):
+                return room_id
+        return None
+
     @property
     def device_id(self) -> str | None:
         """The device the bot is logged in as (kept across restarts)."""
@@ -154,8 +180,10 @@ class MatrixConnection:
         """A second client on the same login, for :class:`MatrixExecutor` (never waits on sync)."""
         if not self._started:
             raise RuntimeError("start() the Matrix connection before asking for a client")
-        client = AsyncClient(self._homeserver, self.user_id, config=client_config())
+        client = self._make_client(encrypted=self._e2ee is not None)
         client.restore_login(self.user_id, self._client.device_id, self._client.access_token)
+        if self._e2ee is not None:
+            share_crypto(self._client, client)
         # A refused token is replaced by the sync's new login (password logins): this client
         # gets it too, or every action would be retried on a dead token forever.
         self._session.followers.append(client)
@@ -171,6 +199,8 @@ class MatrixConnection:
         # Values kept for another account (the configuration changed) are of no use.
         fresh = stored_user != self.user_id
         await self._retrying("log in to Matrix", lambda: self._session.log_in(fresh=fresh))
+        if self._e2ee is not None:
+            await self._e2ee.open(self._state)
         if not fresh:
             self._next_batch = await self._state.get(KEY_NEXT_BATCH)
             for room_id in json.loads(await self._state.get(KEY_DIRECT_ROOMS) or "[]"):
@@ -190,6 +220,8 @@ class MatrixConnection:
         if not self._started:
             raise RuntimeError("start() the Matrix connection before run()")
         refresher = asyncio.create_task(self._refresh_loop())
+        if self._e2ee is not None:
+            counter = asyncio.create_task(self._e2ee.run(self._closed))
         outage = Outage("Matrix sync", logger)
         self._stopped.clear()
         try:
@@ -213,6 +245,10 @@ class MatrixConnection:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            if self._e2ee is not None:
+                counter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await counter
             self._stopped.set()
 
     async def close(self) -> None:
@@ -343,6 +379,15 @@ class MatrixConnection:
     def _refresh_soon(self) -> None:
         self._refresh.set()
 
+    def _room_name(self, room_id: str) -> str:
+        room = self._client.rooms.get(room_id)
+        return str(room.display_name) if room is not None else room_id
+
+    def _make_client(self, *, encrypted: bool) -> AsyncClient:
+        if encrypted:
+            return EncryptingClient(self._homeserver, self.user_id, config=crypto_config())
+        return AsyncClient(self._homeserver, self.user_id, config=client_config())
+
     # -- sync -------------------------------------------------------------------------------------
 
     async def _first_sync(self) -> None:
@@ -383,7 +428,10 @@ class MatrixConnection:
                 batches.append((room_id, events[own_join_index(events, self.user_id) + 1 :]))
         for room_id, events in batches:
             for event in events:
-                await self._router.dispatch(room_id, event)
+                if self._e2ee is None or not await self._e2ee.intercept(room_id, event):
+                    await self._router.dispatch(room_id, event)
+        if self._e2ee is not None:
+            await self._e2ee.after_sync()
         self._next_batch = response.next_batch
         await self._state.set(KEY_NEXT_BATCH, response.next_batch)
 

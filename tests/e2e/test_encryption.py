@@ -240,11 +240,14 @@ async def test_the_bot_device_publishes_keys_and_keeps_its_store_private(world: 
 
 async def test_a_report_in_an_encrypted_dm_runs_encrypted_to_the_end(world: World) -> None:
     bot = world.bot.user_id
-    async with members(world, "reporter", "member", "moderator") as people:
+    async with members(world, "reporter", "member", "moderator", "late") as people:
         reporter, offender, moderator = people["reporter"], people["member"], people["moderator"]
         evidence = await offender.say(world.encrypted, "nobody wants you here, go away")
         assert isinstance(evidence, RoomSendResponse), evidence
         link = f"https://matrix.to/#/{world.encrypted}/{evidence.event_id}"
+        # A message the bot never got the key of: evidence it cannot read.
+        hidden = await people["late"].withhold_key(world.encrypted, "words nobody can see")
+        hidden_link = f"https://matrix.to/#/{world.encrypted}/{hidden}"
         world.dm = await reporter.create_encrypted_room(invite=[bot], direct=True)
 
         async def bot_joined() -> bool:
@@ -258,7 +261,8 @@ async def test_a_report_in_an_encrypted_dm_runs_encrypted_to_the_end(world: Worl
         assert "Who was it?" in await _answer(reporter, dm, "They tell me to leave", bot)
         assert "Where did it happen?" in await _answer(reporter, dm, offender.user.user_id, bot)
         assert "Any evidence?" in await _answer(reporter, dm, "in the encrypted room", bot)
-        assert "May I tell the moderators" in await _answer(reporter, dm, link, bot)
+        evidence_answer = await _answer(reporter, dm, f"{link} and {hidden_link}", bot)
+        assert "May I tell the moderators" in evidence_answer
         answer = await _answer(reporter, dm, "no", bot)
         assert "not told who reported it" in answer
         # Everything the bot said in the DM was encrypted, and the reporter read all of it.
@@ -268,6 +272,8 @@ async def test_a_report_in_an_encrypted_dm_runs_encrypted_to_the_end(world: Worl
         notice = await _read(moderator, world.mod, "They tell me to leave", "the report notice")
     assert f"report about matrix:{offender.user.user_id}" in notice
     assert "'nobody wants you here, go away'" in notice  # the evidence, decrypted
+    assert f"'could not be read (encrypted)' ({hidden_link})" in notice
+    assert "words nobody can see" not in notice
     assert world.people["reporter"].user_id not in notice
     assert all(s.encrypted for s in moderator.seen[world.mod] if s.sender == bot)
 
@@ -384,7 +390,7 @@ async def test_unreadable_messages_are_counted_for_the_moderators(world: World) 
         for text in ("one", "two", "three"):
             await withholder.withhold_key(world.encrypted, f"{text}: you cannot read this")
         notice = await _read(
-            people["moderator"], world.mod, "could not be read", "the unreadable count"
+            people["moderator"], world.mod, "3 encrypted messages", "the unreadable count"
         )
         print(f"counted after {time.monotonic() - started:.1f}s")
     assert "3 encrypted messages" in notice

@@ -27,9 +27,8 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.matrix.crypto import EncryptingClient, crypto_config, share_crypto
-from adapters.matrix.e2ee import Encryption, EncryptionOptions, Notify
-from adapters.matrix.executor import client_config
+from adapters.matrix.crypto import make_client, share_crypto
+from adapters.matrix.e2ee import Encryption, EncryptionOptions, Notify, encrypted_direct_room
 from adapters.matrix.rooms import RoomBook, RoomKind, children_from_hierarchy
 from adapters.matrix.routing import EventRouter, MatrixHandlers, own_join_index
 from adapters.matrix.session import (
@@ -155,20 +154,8 @@ class MatrixConnection:
         return self._book.kind(room_id) is RoomKind.DIRECT
 
     def encrypted_direct_room(self, user_id: str) -> str | None:
-        """An encrypted direct room ``user_id`` shares with the bot alone, if there is one.
-
-        A member who chose to talk to the bot encrypted gets warnings there too.
-        """
-        for room_id in sorted(self._book.direct_rooms):
-            room = self._client.rooms.get(room_id)
-            if (
-                room is not None
-                and room.encrypted
-                and set(room.users) == {user_id, self.user_id}
-                and not room.users[user_id].invited
-            ):
-                return room_id
-        return None
+        """An encrypted direct room ``user_id`` shares with the bot alone, if there is one."""
+        return encrypted_direct_room(self._client.rooms, self._book.direct_rooms, user_id)
 
     @property
     def device_id(self) -> str | None:
@@ -384,9 +371,7 @@ class MatrixConnection:
         return str(room.display_name) if room is not None else room_id
 
     def _make_client(self, *, encrypted: bool) -> AsyncClient:
-        if encrypted:
-            return EncryptingClient(self._homeserver, self.user_id, config=crypto_config())
-        return AsyncClient(self._homeserver, self.user_id, config=client_config())
+        return make_client(self._homeserver, self.user_id, encrypted=encrypted)
 
     # -- sync -------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.store import SqliteStore
 
+from adapters.matrix.executor import client_config
 from adapters.matrix.stores import MatrixStateStore
 from bridge.ports import TransientError
 
@@ -110,6 +111,13 @@ def decrypted_or_placeholder(client: AsyncClient, room_id: str, event: MegolmEve
         "content": {"msgtype": "m.notice", "body": UNREADABLE},
     }
     return RoomMessageNotice.from_dict(source)
+
+
+def make_client(homeserver: str, user_id: str, *, encrypted: bool) -> AsyncClient:
+    """A client on the service's terms (nio never retries): encrypting, or as before."""
+    if encrypted:
+        return EncryptingClient(homeserver, user_id, config=crypto_config())
+    return AsyncClient(homeserver, user_id, config=client_config())
 
 
 def encryption_available() -> bool:

@@ -14,13 +14,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, BadEvent, MegolmEvent, ToDeviceMessage, UnknownBadEvent
+from nio import (
+    AsyncClient,
+    BadEvent,
+    MatrixRoom,
+    MegolmEvent,
+    ToDeviceMessage,
+    UnknownBadEvent,
+)
 from nio.exceptions import EncryptionError, LocalProtocolError
 
 from adapters.matrix.cross_signing import CrossSigning, CrossSigningError
@@ -47,6 +54,26 @@ class EncryptionOptions:
 
     def __repr__(self) -> str:  # never the password or the recovery key
         return f"EncryptionOptions(store_dir={self.store_dir!r}, key_wait={self.key_wait})"
+
+
+def encrypted_direct_room(
+    rooms: Mapping[str, MatrixRoom], direct_rooms: Iterable[str], user_id: str
+) -> str | None:
+    """An encrypted direct room ``user_id`` has joined and shares with the bot alone.
+
+    A member who chose to talk to the bot encrypted gets warnings there too.
+    """
+    for room_id in sorted(direct_rooms):
+        room = rooms.get(room_id)
+        if (
+            room is not None
+            and room.encrypted
+            and len(room.users) == 2
+            and user_id in room.users
+            and not room.users[user_id].invited
+        ):
+            return room_id
+    return None
 
 
 class EncryptedDirectRooms:

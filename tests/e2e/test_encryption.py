@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 from nio import (
     AsyncClient,
@@ -31,8 +29,6 @@ from nio import (
     RoomVisibility,
 )
 
-from adapters.matrix.cross_signing import CrossSigningKeys, b64, public_key
-from adapters.matrix.secret_storage import ALGORITHM, encode_recovery_key, encrypt_secret
 from tests.e2e.crypto_helpers import (
     ENCRYPTION_STATE,
     EncryptingMember,
@@ -408,99 +404,3 @@ async def test_the_log_holds_no_decrypted_text_and_no_key_material(world: World)
     for seed in seeds.values():
         assert seed not in log
     assert world.bot.password not in log
-
-
-# -- the switch and an account whose cross-signing was made elsewhere ---------------------------
-
-
-def _second_service(world: World, name: str, user: RegisteredUser, extra: str, **env: str):
-    """Another service on its own database, for an account of its own (mod room: Plain)."""
-    tmp = world.tmp / name
-    tmp.mkdir()
-    config = tmp / "modbridge.toml"
-    text = _config(world.server, user.user_id, ("", "", world.plain), "@nobody:localhost")
-    text = text.replace('rooms = ["", ""]', "rooms = []") + extra
-    config.write_text(text)
-    secrets = {"MODBRIDGE_MATRIX__PASSWORD": user.password, **env}
-    return ServiceProcess(config, service_env(tmp / "modbridge.db", **secrets), tmp / "log")
-
-
-async def test_encryption_false_turns_the_device_s_encryption_off(world: World) -> None:
-    user = world.server.register("plainbot")
-    service = _second_service(world, "plain-service", user, "encryption = false\n")
-    service.start()
-    try:
-        async with members(world, "member") as people:
-            keys = await people["member"].device_keys_of(user.user_id)
-    finally:
-        service.terminate()
-    assert not (world.tmp / "plain-service" / "modbridge.db.crypto").exists()
-    devices = keys["device_keys"].get(user.user_id, {})
-    assert not [d for d, k in devices.items() if k.get("keys")]  # no device keys uploaded
-    assert "cross-signing" not in service.log()
-
-
-async def _cross_signing_elsewhere(world: World, user: RegisteredUser) -> tuple[str, str]:
-    """Set the account up as Element does: cross-signing keys, and secret storage holding
-    them under a recovery key. Returns the recovery key and the self-signing public key."""
-    keys = CrossSigningKeys.generate()
-    key = os.urandom(32)
-    base = f"{world.server.base_url}/_matrix/client/v3"
-    headers = {"Authorization": f"Bearer {user.access_token}"}
-    check = encrypt_secret(key, "", "\0" * 32, os.urandom(16))
-    account_data = {
-        "m.secret_storage.default_key": {"key": "elsewhere"},
-        "m.secret_storage.key.elsewhere": {
-            "algorithm": ALGORITHM, "iv": check["iv"], "mac": check["mac"],
-        },
-    }  # fmt: skip
-    for usage, seed in (("master", keys.master), ("self_signing", keys.self_signing)):
-        assert seed is not None
-        name = f"m.cross_signing.{usage}"
-        secret = encrypt_secret(key, name, b64(seed), os.urandom(16))
-        account_data[name] = {"encrypted": {"elsewhere": secret}}
-    async with aiohttp.ClientSession(headers=headers) as http:
-        body = keys.upload_body(user.user_id)
-        async with http.post(f"{base}/keys/device_signing/upload", json=body) as response:
-            answer = await response.json()
-        if response.status == 401:
-            body["auth"] = {
-                "type": "m.login.password",
-                "identifier": {"type": "m.id.user", "user": user.user_id},
-                "password": user.password,
-                "session": answer["session"],
-            }
-            async with http.post(f"{base}/keys/device_signing/upload", json=body) as response:
-                assert response.status == 200, await response.text()
-        for kind, content in account_data.items():
-            url = f"{base}/user/{user.user_id}/account_data/{kind}"
-            async with http.put(url, json=content) as response:
-                assert response.status == 200, await response.text()
-    return encode_recovery_key(key), public_key(keys.self_signing)
-
-
-async def test_an_account_cross_signed_elsewhere_is_used_through_the_recovery_key(
-    world: World,
-) -> None:
-    user = world.server.register("crossbot")
-    recovery, ssk = await _cross_signing_elsewhere(world, user)
-    without = _second_service(world, "cross-without", user, "")
-    without.start()
-    without.terminate()
-    # Without the recovery key the bot works on, and says what the admin must do.
-    assert "MODBRIDGE_MATRIX__RECOVERY_KEY" in without.log()
-    service = _second_service(
-        world, "cross-with", user, "", MODBRIDGE_MATRIX__RECOVERY_KEY=recovery
-    )
-    service.start()
-    try:
-        async with members(world, "careful") as people:
-            keys = await people["careful"].device_keys_of(user.user_id)
-    finally:
-        service.terminate()
-    published = keys["self_signing_keys"][user.user_id]["keys"]
-    assert list(published.values()) == [ssk]  # the account's own key, not a new one
-    devices = keys["device_keys"][user.user_id]
-    assert [d for d in devices if cross_signed_device(keys, user.user_id, d)]
-    assert recovery not in service.log()
-    assert recovery.replace(" ", "") not in service.log()

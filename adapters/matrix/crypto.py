@@ -45,18 +45,26 @@ ENCRYPTION_EVENT = "m.room.encryption"
 UNREADABLE = "could not be read (encrypted)"
 
 
-class EncryptingClient(AsyncClient):  # type: ignore[misc]  # nio is untyped
+class ServiceClient(AsyncClient):  # type: ignore[misc]  # nio is untyped
+    """nio's client, loading a crypto store only where and when the connection says.
+
+    With the e2e extra installed nio loads a store on every ``restore_login``, and refuses
+    one without a device id (a first login with an access token has none yet).
+    """
+
+    def load_store(self) -> None:
+        """nio's, once the connection has chosen the store's place (and knows the device)."""
+        if self.store_path and self.config.encryption_enabled:
+            super().load_store()
+
+
+class EncryptingClient(ServiceClient):
     """A nio client whose sends trust members' devices and know every room's encryption.
 
     nio refuses to send into an encrypted room with an unverified device in it, and into a
     room its sync has not seen yet; a moderation bot must do both (a warning goes into a
     direct room seconds old).
     """
-
-    def load_store(self) -> None:
-        """nio's, once the connection has chosen the store's place (and knows the device)."""
-        if self.store_path:
-            super().load_store()
 
     async def room_send(self, room_id: str, message_type: str, content: Any, *args: Any,
                         **kwargs: Any) -> Any:  # fmt: skip
@@ -117,7 +125,7 @@ def make_client(homeserver: str, user_id: str, *, encrypted: bool) -> AsyncClien
     """A client on the service's terms (nio never retries): encrypting, or as before."""
     if encrypted:
         return EncryptingClient(homeserver, user_id, config=crypto_config())
-    return AsyncClient(homeserver, user_id, config=client_config())
+    return ServiceClient(homeserver, user_id, config=client_config())
 
 
 def encryption_available() -> bool:

@@ -126,6 +126,9 @@ class Encryption:
         """Load the device's crypto store and publish its keys (after the login)."""
         await open_store(self._client, self._options.store_dir, state)
         await upkeep(self._client)
+
+    async def cross_sign(self) -> None:
+        """Make sure the device is cross-signed; a failure is logged (the bot works on)."""
         signing = CrossSigning(
             homeserver=self._client.homeserver, access_token=self._client.access_token,
             user_id=self._client.user_id, device_id=self._client.device_id,
@@ -159,7 +162,10 @@ class Encryption:
             await self._dispatch(held.room_id, event)
 
     async def run(self, closed: asyncio.Event) -> None:
-        """Until ``closed``: count what waited too long and tell the moderators."""
+        """Cross-sign the device, then until ``closed``: count what waited too long for its
+        key and tell the moderators."""
+        # Not on the way to "connected": a start should not wait for it.
+        await self.cross_sign()
         every = max(0.5, min(5.0, self._options.key_wait / 2))
         while not closed.is_set():
             with contextlib.suppress(TimeoutError):

@@ -13,7 +13,7 @@ import asyncio
 import json
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +155,9 @@ async def members(world: World, *names: str) -> AsyncIterator[dict[str, Encrypti
     """The named people's encrypting clients (each keeps its crypto store between tests)."""
     if not world.service.running:
         world.service.start()
+        # Cross-signing runs once the service is up; members wait for it as Element would
+        # wait for the bot's device to be verified.
+        await until(_cross_signed(world), "the bot's device to be cross-signed")
     opened = {
         name: EncryptingMember.open(world.server, world.people[name], world.tmp / "members" / name)
         for name in names
@@ -166,6 +169,13 @@ async def members(world: World, *names: str) -> AsyncIterator[dict[str, Encrypti
     finally:
         for member in opened.values():
             await member.close()
+
+
+def _cross_signed(world: World) -> Callable[[], Awaitable[bool]]:
+    async def done() -> bool:
+        return "cross-signing:" in world.service.log()
+
+    return done
 
 
 async def _read(member: EncryptingMember, room_id: str, wanted: str, what: str) -> str:
@@ -361,6 +371,7 @@ async def test_a_client_trusting_only_cross_signed_devices_can_talk_to_the_bot(
     bot = world.bot.user_id
     async with members(world, "careful") as people:
         careful = people["careful"]
+        await until(_cross_signed(world), "the bot's device to be cross-signed")
         keys = await careful.device_keys_of(bot)
         devices = [d for d in keys["device_keys"][bot] if cross_signed_device(keys, bot, d)]
         assert devices, "the bot's device is not cross-signed: a careful client shares no key"

@@ -18,7 +18,7 @@ from nio import RoomCreateResponse, RoomPreset
 
 from adapters.matrix.cross_signing import CrossSigningKeys, b64, public_key
 from adapters.matrix.secret_storage import ALGORITHM, encode_recovery_key, encrypt_secret
-from tests.e2e.crypto_helpers import cross_signed_device
+from tests.e2e.crypto_helpers import cross_signed_device, until
 from tests.e2e.matrix_helpers import client_for
 from tests.e2e.service_helpers import ServiceProcess, service_env
 from tests.e2e.synapse import RegisteredUser, SynapseServer
@@ -69,6 +69,15 @@ moderators = ["{place.reader.user_id}"]
     )
     secrets = {"MODBRIDGE_MATRIX__PASSWORD": user.password, **env}
     return ServiceProcess(config, service_env(tmp / "modbridge.db", **secrets), tmp / "log")
+
+
+async def _logged(service: ServiceProcess, text: str) -> None:
+    """Wait until the service has logged ``text`` (cross-signing runs once it is up)."""
+    await until(lambda: _contains(service, text), f"{text!r} in the service's log")
+
+
+async def _contains(service: ServiceProcess, text: str) -> bool:
+    return text in service.log()
 
 
 async def _published(place: Place, user_id: str) -> dict[str, Any]:
@@ -144,12 +153,14 @@ async def test_an_account_cross_signed_elsewhere_is_used_through_the_recovery_ke
     recovery, ssk = await _cross_signing_elsewhere(place, user)
     without = _service(place, "cross-without", user, "")
     without.start()
+    await _logged(without, "cross-signing")
     without.terminate()
     # Without the recovery key the bot works on, and says what the admin must do.
     assert "MODBRIDGE_MATRIX__RECOVERY_KEY" in without.log()
     service = _service(place, "cross-with", user, "", MODBRIDGE_MATRIX__RECOVERY_KEY=recovery)
     service.start()
     try:
+        await _logged(service, "cross-signing:")
         keys = await _published(place, user.user_id)
     finally:
         service.terminate()

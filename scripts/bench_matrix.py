@@ -787,9 +787,11 @@ def report_encrypted(latencies: dict[str, list[float]], samples: int) -> str:
         p50[label] = percentile(values, 50) if values else None
         p99 = percentile(values, 99) if values else None
         lines.append(f"| {label} | {len(values)} / {samples} | {ms(p50[label])} | {ms(p99)} |")
+    lines.append("")
     if p50["encrypted"] and p50["plain"]:
-        lines.append("")
         lines.append(f"encrypted / plain, p50: {p50['encrypted'] / p50['plain']:.2f}x")
+    # Other jobs on the machine change the absolute figures far more than encryption does.
+    lines.append(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
     return "\n".join(lines)
 
 

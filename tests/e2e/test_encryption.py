@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from nio import (
     AsyncClient,
@@ -282,6 +283,50 @@ async def test_a_report_in_an_encrypted_dm_runs_encrypted_to_the_end(world: Worl
     assert "words nobody can see" not in notice
     assert world.people["reporter"].user_id not in notice
     assert all(s.encrypted for s in moderator.seen[world.mod] if s.sender == bot)
+
+
+async def _new_device(world: World, name: str) -> RegisteredUser:
+    """``name`` logs in on another device (a new phone), as Element does."""
+    user = world.people[name]
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": user.user_id},
+        "password": user.password,
+    }
+    url = f"{world.server.base_url}/_matrix/client/v3/login"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
+        answer = await response.json()
+        assert response.status == 200, answer
+    return RegisteredUser(
+        user_id=user.user_id,
+        access_token=answer["access_token"],
+        device_id=answer["device_id"],
+        password=user.password,
+    )
+
+
+async def test_a_member_s_new_device_reads_the_bot_s_next_answers(world: World) -> None:
+    bot = world.bot.user_id
+    phone_user = await _new_device(world, "reporter")
+    phone = EncryptingMember.open(world.server, phone_user, world.tmp / "members" / "phone")
+    try:
+        async with members(world, "reporter") as people:
+            reporter = people["reporter"]
+            await phone.sync()  # the phone's keys go up
+
+            async def phone_reads() -> bool:
+                await reporter.say(world.dm, "hello again")
+                await asyncio.sleep(0.5)
+                await phone.sync()
+                readable = [
+                    s for s in phone.seen.get(world.dm, []) if s.sender == bot and s.encrypted
+                ]
+                return bool(readable)
+
+            await until(phone_reads, "the new device to read the bot's answer")
+            await _answer(reporter, world.dm, "cancel", bot)
+    finally:
+        await phone.close()
 
 
 # -- moderation in an encrypted room ---------------------------------------------------------

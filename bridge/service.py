@@ -22,6 +22,7 @@ from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordS
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.crypto import encryption_available
 from adapters.matrix.e2ee import EncryptedDirectRooms, EncryptionOptions
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
@@ -361,6 +362,11 @@ class Service:
         config = self.settings.matrix
         if config is None or not config.encryption:
             return None
+        if not encryption_available():
+            raise ConfigError(
+                "[matrix] encryption is on but matrix-nio's e2e extra is missing: install "
+                "modbridge again (pip install -e .), or set encryption = false"
+            )
         storage = Path(self.settings.storage.path)
         return EncryptionOptions(
             store_dir=storage.with_name(storage.name + ".crypto"),

@@ -29,6 +29,7 @@ USAGE = {
     CommandName.LINK: "!link <user> <other user> <reason>",
     CommandName.UNLINK: "!unlink <user> <reason>",
     CommandName.HELP: "!help",
+    CommandName.LISTS: "!lists",
 }
 NEEDS_REASON = {
     CommandName.WARN, CommandName.MUTE, CommandName.REMOVE, CommandName.BAN, CommandName.LINK,
@@ -103,8 +104,11 @@ def parse_command(text: str) -> ModCommand:
         raise CommandError(f"unknown command !{words[0][:32]}; {HELP_TEXT}") from None
     args = words[1:]
     usage = f"Usage: {USAGE[name]}"
-    if name is CommandName.HELP:
+    if name is CommandName.HELP or name is CommandName.LISTS:
         return ModCommand(name=name)
+    local = name is CommandName.BAN and "--local" in args
+    if local:
+        args = [a for a in args if a != "--local"]
     if name is CommandName.CASE or name is CommandName.PARDON:
         if len(args) != 1:
             raise CommandError(usage)
@@ -139,4 +143,7 @@ def parse_command(text: str) -> ModCommand:
     reason = " ".join(rest).strip()
     if name in NEEDS_REASON and not reason:
         raise CommandError(f"a reason is required. {usage}")
-    return ModCommand(name=name, target=target, other=other, duration=duration, reason=reason[:500])
+    return ModCommand(
+        name=name, target=target, other=other, duration=duration, reason=reason[:500],
+        local=local,
+    )  # fmt: skip

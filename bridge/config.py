@@ -62,6 +62,11 @@ class MatrixConfig(BaseModel):
     mod_room: str | None = None
     moderators: tuple[str, ...] = ()
     moderator_power_level: int | None = 50  # in the mod room; None: only the listed ids
+    # Policy lists (m.policy.rule.*) whose ban rules apply here; ids or aliases.
+    policy_lists: tuple[str, ...] = ()
+    list_bans_reach_discord: bool = True  # a list ban bans the member's linked Discord accounts
+    publish_list: str | None = None  # the policy list room every ban case is published to
+    read_abuse_reports: bool = False  # read Synapse's event reports (the bot is a server admin)
     password: SecretStr | None = None
     access_token: SecretStr | None = None
     # End-to-end encryption of the bot's device (crypto store beside the database).

@@ -24,6 +24,7 @@ from bridge.model import (
 )
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
+from bridge.policy_lists import ListBans
 from bridge.ports import PlatformError, Replier
 from bridge.reports import Reports
 from storage.audit import AuditRepository
@@ -47,6 +48,7 @@ class Core:
         bots: set[str],
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
+        lists: ListBans | None = None,
     ) -> None:
         self._direct = direct
         self._reports = reports
@@ -58,6 +60,7 @@ class Core:
         self._moderation = moderation
         self._audit = audit
         self._repliers = repliers
+        self._lists = lists  # subscribed Matrix policy lists: a joining member may match
 
     async def on_message(self, message: Message) -> None:
         """A message (or an edit) in a protected space: judge it, and watch for retaliation
@@ -81,6 +84,8 @@ class Core:
                 space_id=event.space.id,
                 occasion=f"join:{event.space.id}:{event.ts.isoformat()}",
             )
+            if self._lists is not None:
+                await self._lists.on_join(event.account)
         elif event.change in (MembershipChange.BAN, MembershipChange.KICK):
             await self._manual_action(event)
         elif event.change is MembershipChange.UNBAN:

@@ -204,6 +204,7 @@ class CommandName(StrEnum):
     LINK = "link"
     UNLINK = "unlink"
     HELP = "help"
+    LISTS = "lists"  # the subscribed Matrix policy lists
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,6 +218,7 @@ class ModCommand:
     reason: str = ""
     case_id: int | None = None
     action_taken: bool = False  # !close: did the moderators act on the report?
+    local: bool = False  # !ban --local: not published to the community's policy list
 
 
 class Mode(StrEnum):
@@ -252,3 +254,54 @@ class Verdict:
     @property
     def clean(self) -> bool:
         return not self.hits
+
+
+# --- The Matrix moderation ecosystem: policy lists, homeserver reports -------------------------
+
+# The outbox's space id of the published policy list (``list:!room:hs``): a ban or unban
+# "in" it is a rule written to (or removed from) that list.
+LIST_SPACE_PREFIX = "list:"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRule:
+    """One rule of a Matrix policy list (an ``m.policy.rule.*`` state event) as it stands now.
+
+    ``kind`` is ``user``, ``server`` or ``room``; a rule whose state event was emptied (the
+    way a list removes a rule) has no ``entity``. ``list_name`` is the list as configured
+    (an alias or a room id), ``sender`` who wrote the rule, ``ts`` when.
+    """
+
+    list_room: str
+    list_name: str
+    kind: str
+    state_key: str
+    entity: str = ""
+    recommendation: str = ""
+    reason: str = ""
+    sender: str = ""
+    ts: datetime
+
+    @property
+    def key(self) -> str:
+        """What identifies the rule in its list: a later event with this key replaces it."""
+        return f"{self.list_room}|{self.kind}|{self.state_key}"
+
+    @property
+    def removed(self) -> bool:
+        return not self.entity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HomeserverReport:
+    """A member's report made with their client's own Report button, read from the
+    homeserver's admin API. ``reporter`` must be kept apart exactly as for DM reports."""
+
+    report_id: str
+    room_id: str
+    event_id: str
+    reporter: Account
+    sender: Account  # who sent the reported message
+    reason: str = ""
+    text: str = ""  # the reported message's text ("" when it cannot be read)
+    ts: datetime

@@ -159,6 +159,8 @@ class Moderation:
         self._repos = repos
         self._clock = clock
         self._answer_wait = answer_wait
+        # The answer to !lists; the service sets it when policy lists are configured.
+        self.lists: Callable[[], str] = lambda: "No policy lists are subscribed."
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
         """Carry out ``command`` if ``moderator`` may; return the answer to show them."""
@@ -172,6 +174,8 @@ class Moderation:
             return "Only moderators can use moderation commands."
         if command.name is CommandName.HELP:
             return HELP_TEXT
+        if command.name is CommandName.LISTS:
+            return self.lists()
         if command.name is CommandName.CASE:
             return await self._show_case(command, moderator)
         if command.name is CommandName.HISTORY:
@@ -207,6 +211,7 @@ class Moderation:
             ),
             _actions(command, self._clock()),
             member_id=member_id,
+            publish=not command.local,
         )
         rows = await self._settled(opened.case.id)
         verb = _PAST.get(command.name, command.name.value)

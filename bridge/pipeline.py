@@ -9,7 +9,7 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -94,6 +94,9 @@ class Pipeline:
             weakref.WeakValueDictionary()
         )
         self._recent: OrderedDict[str, None] = OrderedDict()  # message keys already judged
+        # Whether a sanction in force reaches an account when re-applied (a rejoin, a new
+        # link); policy-list bans kept to Matrix say no for Discord accounts.
+        self.reaches: Callable[[SanctionRow, Account], Awaitable[bool]] | None = None
 
     async def queued_by_us(self, event: MembershipEvent) -> bool:
         """Whether a ban or kick seen on a platform is one modbridge queued itself."""
@@ -264,11 +267,18 @@ class Pipeline:
         strikes: Sequence[tuple[str, int, timedelta]] = (),
         origin: str | None = None,
         on_open: Callable[[CaseRow, Transaction], Awaitable[None]] | None = None,
+        platforms: Collection[Platform] | None = None,
+        publish: bool = True,
     ) -> Opened:
         """Open ``case`` and queue ``actions`` on every linked account, in one transaction,
-        with the strikes, the timers that end timed actions, and the audit record."""
+        with the strikes, the timers that end timed actions, and the audit record.
+
+        ``platforms`` limits the accounts acted on (a policy list's ban kept to Matrix);
+        ``publish`` False keeps a ban out of the published policy list (``!ban --local``)."""
         now = self._clock()
         accounts = await self.accounts_of(member_id) or [case.subject]
+        if platforms is not None:
+            accounts = [a for a in accounts if a.platform in platforms] or [case.subject]
         community = self._community()
         async with self._db.transaction() as tx:
             row, created = await self._repos.cases.open(case, tx=tx)
@@ -284,6 +294,7 @@ class Pipeline:
                 community=community,
                 accounts=accounts,
                 message_space=_message_space(message) if message else None,
+                publish=publish,
             )
             enqueued = await self._repos.outbox.enqueue(
                 [
@@ -397,6 +408,8 @@ class Pipeline:
         member_id = await self.member_of(account)
         actions: list[Action] = []
         for sanction in await self._repos.sanctions.in_force(member_id, self._clock()):
+            if self.reaches is not None and not await self.reaches(sanction, account):
+                continue
             if sanction.kind == "mute" and sanction.until is not None:
                 actions.append(Mute(target=account, until=sanction.until, reason=sanction.reason))
             elif sanction.kind == "ban":
@@ -404,8 +417,9 @@ class Pipeline:
         if not actions:
             return 0
         planned = plan(
-            f"reapply:{occasion}", actions, community=self._community(), accounts=[account]
-        )
+            f"reapply:{occasion}", actions, community=self._community(), accounts=[account],
+            publish=False,
+        )  # fmt: skip
         if space_id is not None:
             planned = [p for p in planned if p.space_id == space_id]
         log.info("re-applying %d sanction(s) to %s", len(planned), account.key)

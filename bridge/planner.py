@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bridge.model import (
+    LIST_SPACE_PREFIX,
     Account,
     Action,
     Ban,
@@ -44,6 +45,7 @@ class Community:
 
     spaces: Mapping[Platform, Sequence[str]]
     mod_rooms: Mapping[Platform, Sequence[str]]
+    publish_list: str | None = None  # the Matrix policy list room bans are published to
 
 
 def _kind(action: Action) -> str:
@@ -57,12 +59,14 @@ def plan(
     community: Community,
     accounts: Sequence[Account] = (),
     message_space: str | None = None,
+    publish: bool = True,
 ) -> list[PlannedAction]:
     """Fan ``actions`` out over the member's ``accounts`` and the community's spaces.
 
     ``origin`` names the cause (``msg:matrix:$event``, ``cmd:discord:123``); ``accounts`` are
     every account linked to the target (the target itself when empty); ``message_space`` is
-    the space a deleted message lives in.
+    the space a deleted message lives in. With ``publish`` and a ``publish_list``, a ban or
+    unban of a Matrix account is also written to (or removed from) that policy list.
     """
     planned: list[PlannedAction] = []
     for action in actions:
@@ -109,4 +113,23 @@ def plan(
                 for account in accounts or (action.target,)
                 for space in community.spaces.get(account.platform, ())
             )
+            if publish and community.publish_list and isinstance(action, Ban | Unban):
+                planned.extend(_published(origin, action, accounts, community.publish_list))
     return planned
+
+
+def _published(
+    origin: str, action: Ban | Unban, accounts: Sequence[Account], room: str
+) -> list[PlannedAction]:
+    """The policy-list entries of a ban or unban: Matrix accounts only (a list names Matrix
+    users); a timed ban is listed too, and unlisted when its timer unbans."""
+    return [
+        PlannedAction(
+            key=f"{origin}:publish-{_kind(action)}:{account.key}",
+            platform=Platform.MATRIX,
+            space_id=LIST_SPACE_PREFIX + room,
+            action=replace(action, target=account),
+        )
+        for account in accounts or (action.target,)
+        if account.platform is Platform.MATRIX
+    ]

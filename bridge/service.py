@@ -21,21 +21,25 @@ from pathlib import Path
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.replies import DiscordReplier
+from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.crypto import encryption_available
 from adapters.matrix.e2ee import EncryptedDirectRooms, EncryptionOptions
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
+from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.ecosystem import MatrixEcosystem
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
+from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
 from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
@@ -188,15 +192,17 @@ class Service:
     def community(self) -> Community:
         spaces: dict[Platform, list[str]] = {}
         mod_rooms: dict[Platform, list[str]] = {}
+        publish_list: str | None = None
         if self.matrix is not None:
             mod_room = self.matrix.mod_room_id
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
             if mod_room:
                 mod_rooms[Platform.MATRIX] = [mod_room]
+            publish_list = self.matrix.ecosystem.publish_list_id
         if self.discord is not None:
             spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
             mod_rooms[Platform.DISCORD] = [str(c) for c in self.discord.mod_channel_ids.values()]
-        return Community(spaces=spaces, mod_rooms=mod_rooms)
+        return Community(spaces=spaces, mod_rooms=mod_rooms, publish_list=publish_list)
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
@@ -235,6 +241,20 @@ class Service:
         moderation = Moderation(
             pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
         )
+        matrix_config = self.settings.matrix
+        self._lists = ListBans(
+            pipeline=self.pipeline, list_bans=repos.list_bans, sanctions=repos.sanctions,
+            lists=matrix_config.policy_lists if matrix_config else (),
+            bot_user=matrix_config.user_id if matrix_config else "",
+            reach_discord=matrix_config.list_bans_reach_discord if matrix_config else True,
+            clock=utc_now,
+        )  # fmt: skip
+        moderation.lists = self._lists.describe
+        self.pipeline.reaches = self._lists.reaches
+        self._ecosystem = MatrixEcosystem(
+            pipeline=self.pipeline, lists=self._lists, reports=reports,
+            sanctions=repos.sanctions, clock=utc_now,
+        )  # fmt: skip
         direct = DirectMessages(
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
@@ -245,6 +265,7 @@ class Service:
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
+            lists=self._lists,
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
@@ -335,26 +356,47 @@ class Service:
             moderator_power_level=config.moderator_power_level,
             state=repos.kv,
             handlers=core,
+            policy_lists=config.policy_lists,
+            publish_list=config.publish_list,
+            ecosystem=self._ecosystem,
             encryption=self._encryption(),
             notify=self._notify_moderators,
         )
         self.matrix = connection
+        # Before start(): the first sync already hands the lists' rules on.
+        self._lists.members = connection.ecosystem.members
         self._bots.add(f"matrix:{config.user_id}")
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
+        # A member's own encrypted DM with the bot carries their warnings.
         direct_rooms = EncryptedDirectRooms(memory, connection.encrypted_direct_room)
-        self._executors[Platform.MATRIX] = MatrixExecutor(
+        executor = MatrixExecutor(
             client, mod_room_id=connection.mod_room_id or "", levels=memory,
             direct_rooms=direct_rooms,
         )  # fmt: skip
+        self._executors[Platform.MATRIX] = (
+            PublishingExecutor(executor, client) if config.publish_list else executor
+        )
         self._repliers[Platform.MATRIX] = MatrixReplier(client)
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         self._up[Platform.MATRIX].set()
+        reader: asyncio.Task[None] | None = None
+        if config.read_abuse_reports:
+            reports = AbuseReportReader(
+                homeserver=config.homeserver, token=lambda: str(client.access_token),
+                protected=lambda: connection.protected_rooms, handler=self._ecosystem,
+                members=lambda: {a.id for a in connection.ecosystem.members()},
+                seen=repos.kv,
+            )  # fmt: skip
+            reader = asyncio.create_task(reports.run(self._stop), name="homeserver reports")
         try:
             await connection.run()
         finally:
+            if reader is not None:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
             await client.close()
 
     def _encryption(self) -> EncryptionOptions | None:

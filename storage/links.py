@@ -164,3 +164,13 @@ class SanctionRepository:
                 (member_id, to_db_time(now)),
             )
         return [_sanction(r) for r in rows]
+
+    async def members_in_force(self, now: datetime) -> list[int]:
+        """Every member with a mute or ban in force at ``now`` (carried to an upgraded room)."""
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                "SELECT DISTINCT member_id FROM sanctions WHERE lifted_at IS NULL"
+                " AND (until IS NULL OR until > ?) ORDER BY member_id",
+                (to_db_time(now),),
+            )
+        return [int(r["member_id"]) for r in rows]

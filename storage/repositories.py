@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.identity import AccountRow, IdentityRepository
 from storage.kv import KeyValueRepository
 from storage.links import LinkCodeRepository, SanctionRepository
+from storage.list_bans import ListBanRepository
 from storage.outbox import (
     ActionRow,
     ActionState,
@@ -74,6 +75,7 @@ class Repositories:
     links: LinkCodeRepository
     sanctions: SanctionRepository
     reports: ReportRepository
+    list_bans: ListBanRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -90,4 +92,5 @@ class Repositories:
             links=LinkCodeRepository(db),
             sanctions=SanctionRepository(db),
             reports=ReportRepository(db),
+            list_bans=ListBanRepository(db),
         )

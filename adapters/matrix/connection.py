@@ -29,6 +29,7 @@ from nio import (
 
 from adapters.matrix.crypto import make_client, share_crypto
 from adapters.matrix.e2ee import Encryption, EncryptionOptions, Notify, encrypted_direct_room
+from adapters.matrix.ecosystem import Ecosystem, EcosystemHandlers
 from adapters.matrix.rooms import RoomBook, RoomKind, children_from_hierarchy
 from adapters.matrix.routing import EventRouter, MatrixHandlers, own_join_index
 from adapters.matrix.session import (
@@ -92,6 +93,9 @@ class MatrixConnection:
         handlers: MatrixHandlers,
         hierarchy_refresh: float = 60.0,
         sync_timeout_ms: int = 30000,
+        policy_lists: Sequence[str] = (),
+        publish_list: str | None = None,
+        ecosystem: EcosystemHandlers | None = None,
         encryption: EncryptionOptions | None = None,
         notify: Notify | None = None,
     ) -> None:
@@ -114,6 +118,11 @@ class MatrixConnection:
             state=state,
         )
         self._call = self._session.call
+        # Policy lists and room upgrades (adapters/matrix/ecosystem.py).
+        self.ecosystem = Ecosystem(
+            client=self._client, call=self._call, book=self._book, state=state,
+            handlers=ecosystem, policy_lists=policy_lists, publish_list=publish_list,
+        )  # fmt: skip
         self._router = EventRouter(
             user_id=user_id,
             book=self._book,
@@ -193,6 +202,7 @@ class MatrixConnection:
             for room_id in json.loads(await self._state.get(KEY_DIRECT_ROOMS) or "[]"):
                 self._book.add_direct(room_id)
         await self._state.set(KEY_USER, self.user_id)
+        await self.ecosystem.restore()
         await self._retrying("join the Matrix rooms", self._reconcile)
         await self._retrying("the first Matrix sync", self._first_sync)
         self._started = True
@@ -283,6 +293,7 @@ class MatrixConnection:
                 logger.info("no longer protecting %s, gone from space %s", room_id, space)
         for room_id in self._book.protected - member_of - tried:
             await self._join(room_id)
+        await self.ecosystem.reconcile()
 
     async def _hierarchy(self, space: str) -> list[str]:
         rooms: list[dict[str, Any]] = []
@@ -396,11 +407,14 @@ class MatrixConnection:
         # Fetch every gap before handing anything on: a failure then retries the whole batch
         # without handlers seeing any event twice.
         batches: list[tuple[str, list[Any]]] = []
+        surroundings: list[tuple[str, Any]] = []  # for the ecosystem: lists, upgrades
         for section in (response.rooms.join, response.rooms.leave):
             for room_id, info in section.items():
                 for event in info.state:
                     self._router.observe(room_id, event.source)
                 events = list(info.timeline.events)
+                if section is response.rooms.join:
+                    surroundings += [(room_id, e.source) for e in [*info.state, *events]]
                 await self._note_direct_room(room_id, [*info.state, *events])
                 if since is None:
                     # The very first start: history is not judged; only its state counts.
@@ -417,6 +431,8 @@ class MatrixConnection:
                     await self._router.dispatch(room_id, event)
         if self._e2ee is not None:
             await self._e2ee.after_sync()
+        for room_id, source in surroundings:
+            await self.ecosystem.take(room_id, source)
         self._next_batch = response.next_batch
         await self._state.set(KEY_NEXT_BATCH, response.next_batch)
 

@@ -157,7 +157,8 @@ class MatrixExecutor:
             case Unban():
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():
-                return await self._notify(action.text)
+                # The planner names the mod room as it is now (it may have been upgraded).
+                return await self._notify(action.text, room or self._mod_room_id)
             case Tell():
                 return await self._tell(action)
         raise PermanentError(f"the Matrix executor cannot carry out {type(action).__name__}")
@@ -370,14 +371,14 @@ class MatrixExecutor:
         await self._direct_rooms.set_direct_room(target, room_id)
         return room_id
 
-    async def _notify(self, text: str) -> str:
+    async def _notify(self, text: str, mod_room: str) -> str:
         await self._call(
-            f"notify the moderators in {self._mod_room_id}",
+            f"notify the moderators in {mod_room}",
             self._client.room_send(
-                self._mod_room_id, "m.room.message", {"msgtype": "m.notice", "body": text}
+                mod_room, "m.room.message", {"msgtype": "m.notice", "body": text}
             ),
         )
-        return f"notified the moderators in {self._mod_room_id}"
+        return f"notified the moderators in {mod_room}"
 
 
 if TYPE_CHECKING:

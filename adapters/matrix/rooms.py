@@ -120,6 +120,26 @@ class RoomBook:
         self._children: dict[str, tuple[str, ...]] = {}  # space id -> its descendants
         self._direct: set[str] = set()
         self._states: dict[str, RoomState] = {}
+        self._upgrades: dict[str, str] = {}  # an upgraded room -> its replacement
+
+    def follow(self, old: str, new: str) -> None:
+        """``old`` was upgraded to ``new``: whatever ``old`` was (a protected room, the mod
+        room, a space), ``new`` is from now on; ``old`` is left behind."""
+        if old != new and self.current(new) != old:  # never a loop
+            self._upgrades[old] = new
+
+    def current(self, room_id: str) -> str:
+        """The room ``room_id`` has become through upgrades (itself if never upgraded)."""
+        seen = {room_id}
+        while room_id in self._upgrades and self._upgrades[room_id] not in seen:
+            room_id = self._upgrades[room_id]
+            seen.add(room_id)
+        return room_id
+
+    @property
+    def upgrades(self) -> dict[str, str]:
+        """Every upgrade followed so far (to be kept across restarts)."""
+        return dict(self._upgrades)
 
     # -- what the configuration names ---------------------------------------------------------
 
@@ -135,17 +155,24 @@ class RoomBook:
     @property
     def mod_room_id(self) -> str | None:
         """The moderators' room id, once known."""
-        return self._resolved.get(self._mod_ref) if self._mod_ref else None
+        room = self._resolved.get(self._mod_ref) if self._mod_ref else None
+        return self.current(room) if room else None
 
     @property
     def space_ids(self) -> list[str]:
         """The configured spaces that have a room id."""
-        return [self._resolved[ref] for ref in self._space_refs if ref in self._resolved]
+        return [
+            self.current(self._resolved[ref]) for ref in self._space_refs if ref in self._resolved
+        ]
 
     def configured_ids(self) -> list[str]:
         """Rooms, spaces and the mod room the configuration names (resolved ones)."""
         refs = (*self._room_refs, *self._space_refs, *([self._mod_ref] if self._mod_ref else []))
-        return list(dict.fromkeys(self._resolved[ref] for ref in refs if ref in self._resolved))
+        return list(
+            dict.fromkeys(
+                self.current(self._resolved[ref]) for ref in refs if ref in self._resolved
+            )
+        )
 
     def set_children(self, space_id: str, children: Sequence[str]) -> tuple[list[str], list[str]]:
         """Replace what is known to be below ``space_id``.
@@ -174,6 +201,7 @@ class RoomBook:
         rooms = {self._resolved[ref] for ref in refs if ref in self._resolved}
         for space in self.space_ids:
             rooms.update(self._children.get(space, ()))
+        rooms = {self.current(room) for room in rooms}
         # The moderators talk about offences there; what they quote must not be judged.
         rooms.discard(self.mod_room_id or "")
         return frozenset(rooms)

@@ -413,6 +413,7 @@ class Service:
         return EncryptionOptions(
             store_dir=storage.with_name(storage.name + ".crypto"),
             key_wait=config.key_wait.total_seconds(),
+            unreadable_text=self.settings.texts.unreadable_message,
             password=config.password.get_secret_value() if config.password else None,
             recovery_key=config.recovery_key.get_secret_value() if config.recovery_key else None,
         )

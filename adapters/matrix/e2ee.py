@@ -49,6 +49,8 @@ class EncryptionOptions:
 
     store_dir: Path
     key_wait: float = 120.0  # seconds
+    # Said in a direct chat whose message stayed unreadable (None: nothing is said).
+    unreadable_text: str | None = None
     password: str | None = None  # for the user-interactive auth of cross-signing
     recovery_key: str | None = None  # when the account's cross-signing was made elsewhere
 
@@ -121,6 +123,7 @@ class Encryption:
         self._room_name = room_name
         self._held = HeldEvents(wait=options.key_wait)
         self._tally = UndecryptableTally()
+        self._unanswered: set[str] = set()  # direct rooms with a message the bot cannot read
 
     async def open(self, state: MatrixStateStore) -> None:
         """Load the device's crypto store and publish its keys (after the login)."""
@@ -174,6 +177,7 @@ class Encryption:
                 self._lost(held)
             if self._tally:
                 await self._tell()
+            await self._answer_unreadable()
 
     def _decrypt(self, held: Waiting) -> Any | None:
         try:
@@ -188,6 +192,8 @@ class Encryption:
             self._tally.add(
                 held.room_id, held.event.sender, timestamp(held.event), time.monotonic()
             )
+        elif kind is RoomKind.DIRECT:
+            self._unanswered.add(held.room_id)
         # Neither the room of a direct chat (it points at the member) nor any content.
         where = held.room_id if kind is RoomKind.PROTECTED else f"a {kind.value} room"
         logger.warning("an encrypted message in %s stayed unreadable (no key)", where)
@@ -201,6 +207,21 @@ class Encryption:
                 await self._notify(text)
             except Exception as exc:
                 logger.error("could not tell the moderators: %s", type(exc).__name__)
+
+    async def _answer_unreadable(self) -> None:
+        """Tell the member in each direct chat whose message stayed unreadable: a report
+        must not vanish without a word."""
+        rooms, self._unanswered = self._unanswered, set()
+        text = self._options.unreadable_text
+        for room_id in sorted(rooms) if text else ():
+            try:
+                answer = await self._client.room_send(
+                    room_id, "m.room.message", {"msgtype": "m.notice", "body": text}
+                )
+            except Exception as exc:
+                answer = exc
+            if type(answer).__name__.endswith("Error"):
+                logger.warning("could not answer in a direct room: %s", type(answer).__name__)
 
     async def _request_key(self, room_id: str, event: MegolmEvent) -> None:
         """Ask the bot's own devices (nio's request) and the sender's device for the key."""

@@ -435,6 +435,23 @@ async def test_a_client_trusting_only_cross_signed_devices_can_talk_to_the_bot(
         assert "What happened?" in await _answer(careful, room, "report", bot)
 
 
+async def test_a_member_whose_dm_the_bot_cannot_read_is_told_so(world: World) -> None:
+    bot = world.bot.user_id
+    async with members(world, "withholder") as people:
+        withholder = people["withholder"]
+        room = await withholder.create_encrypted_room(invite=[bot], direct=True)
+
+        async def bot_joined() -> bool:
+            await withholder.sync()
+            info = withholder.client.rooms.get(room)
+            return info is not None and bot in info.users and not info.users[bot].invited
+
+        await until(bot_joined, "the bot to join the DM")
+        await withholder.withhold_key(room, "report: someone is harassing me")
+        answer = await _read(withholder, room, "could not read your last message", "the answer")
+    assert "encryption key" in answer
+
+
 async def test_unreadable_messages_are_counted_for_the_moderators(world: World) -> None:
     async with members(world, "withholder", "moderator") as people:
         withholder = people["withholder"]

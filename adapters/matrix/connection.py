@@ -246,6 +246,7 @@ class MatrixConnection:
                 counter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await counter
+                await self._e2ee.save(self._state)
             self._stopped.set()
 
     async def close(self) -> None:

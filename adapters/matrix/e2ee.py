@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -38,6 +39,8 @@ from adapters.matrix.translate import timestamp
 from adapters.matrix.undecryptable import HeldEvents, UndecryptableTally, Waiting
 
 logger = logging.getLogger(__name__)
+
+KEY_HELD = "matrix.held_events"
 
 Dispatch = Callable[[str, Any], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
@@ -126,9 +129,23 @@ class Encryption:
         self._unanswered: set[str] = set()  # direct rooms with a message the bot cannot read
 
     async def open(self, state: MatrixStateStore) -> None:
-        """Load the device's crypto store and publish its keys (after the login)."""
+        """Load the device's crypto store and publish its keys (after the login); take back
+        what a clean stop left waiting for its key (the sync will not bring it again)."""
         await open_store(self._client, self._options.store_dir, state)
         await upkeep(self._client)
+        stored = json.loads(await state.get(KEY_HELD) or "[]")
+        await state.set(KEY_HELD, "[]")
+        now = time.monotonic()
+        for room_id, source in stored:
+            event = MegolmEvent.from_dict(source)
+            if isinstance(event, MegolmEvent):
+                event.room_id = room_id
+                self._held.hold(room_id, event, now)
+
+    async def save(self, state: MatrixStateStore) -> None:
+        """Keep what still waits for its key across a clean stop (ciphertext only)."""
+        held = [(w.room_id, w.event.source) for w in self._held.waiting()]
+        await state.set(KEY_HELD, json.dumps(held))
 
     async def cross_sign(self) -> None:
         """Make sure the device is cross-signed; a failure is logged (the bot works on)."""

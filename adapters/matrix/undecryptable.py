@@ -54,6 +54,10 @@ class HeldEvents:
             self._held.pop(held.event.event_id, None)
         return done
 
+    def waiting(self) -> list[Waiting]:
+        """What is held, oldest first."""
+        return list(self._held.values())
+
     def expired(self, now: float) -> list[Waiting]:
         """Take out the events held longer than the wait."""
         gone = [held for held in self._held.values() if now - held.since >= self._wait]

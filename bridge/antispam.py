@@ -67,6 +67,7 @@ homeserver.yaml::
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -78,6 +79,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import AntispamConfig, ConfigError
+from bridge.listener import BoundedListener, read_body
 from bridge.model import Account, Platform
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository, DmPolicy
@@ -141,18 +143,24 @@ def refusal_text(invitee: str) -> str:
 
 class DirectRooms:
     """Tells DM invites from ordinary ones: an invite into the room its inviter created less
-    than ``window`` seconds before (see the module docstring for why and the limits)."""
+    than ``window`` seconds before (see the module docstring for why and the limits).
+
+    Every creation is counted: two ``/createRoom`` calls at once from one member make two new
+    rooms, and the first invite into each uses up one creation (keeping only the latest
+    creation time let the second DM invite through as an ordinary one).
+    """
 
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._window = window
         self._clock = clock
-        self._creations: dict[str, float] = {}  # user id -> when they asked to create a room
+        # user id -> when they asked to create a room, oldest first, one entry per creation
+        self._creations: dict[str, list[float]] = {}
         self._rooms: dict[str, tuple[str, float]] = {}  # room id -> (creator, created at)
 
     def room_created(self, user_id: str) -> None:
         """``user_id`` is creating a room now."""
         self._prune()
-        self._creations[user_id] = self._clock()
+        self._creations.setdefault(user_id, []).append(self._clock())
 
     def is_direct(self, inviter: str, room_id: str) -> bool:
         """Whether this invite goes into a room ``inviter`` has just created."""
@@ -160,15 +168,19 @@ class DirectRooms:
         known = self._rooms.get(room_id)
         if known is not None:
             return known[0] == inviter
-        created = self._creations.pop(inviter, None)
-        if created is None:
+        pending = self._creations.get(inviter)
+        if not pending:
             return False
+        created = pending.pop(0)
+        if not pending:
+            del self._creations[inviter]
         self._rooms[room_id] = (inviter, created)
         return True
 
     def _prune(self) -> None:
         oldest = self._clock() - self._window
-        self._creations = {u: t for u, t in self._creations.items() if t >= oldest}
+        kept = {u: [t for t in times if t >= oldest] for u, times in self._creations.items()}
+        self._creations = {u: times for u, times in kept.items() if times}
         self._rooms = {r: v for r, v in self._rooms.items() if v[1] >= oldest}
 
 
@@ -235,7 +247,8 @@ class AntispamServer:
         self._servers = frozenset(s.lower() for s in config.community_servers)
         self._fallback = DmPolicy(config.default)
         self._direct = DirectRooms(config.direct_window_seconds, clock)
-        self._runner: web.AppRunner | None = None
+        self._listener: BoundedListener | None = None
+        self._address: tuple[str, int] | None = None
 
     def app(self) -> web.Application:
         """The aiohttp application (tests serve it with aiohttp's test utilities)."""
@@ -244,39 +257,37 @@ class AntispamServer:
         return app
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
-        """Listen on ``host:port`` (the configured ``listen`` by default); return the port."""
+        """Listen on ``host:port`` (the configured ``listen`` by default); return the port.
+
+        Slow and idle connections are closed after ``request_timeout_seconds`` and at most
+        ``max_connections`` are served at once (see :mod:`bridge.listener`)."""
         host = self._config.host if host is None else host
         port = self._config.port if port is None else port
-        runner = web.AppRunner(self.app(), access_log=None)
-        await runner.setup()
+        listener = BoundedListener(
+            self.app(),
+            max_connections=self._config.max_connections,
+            timeout=self._config.request_timeout_seconds,
+        )
         try:
-            await web.TCPSite(runner, host, port).start()
+            self._address = await listener.start(host, port)
         except OSError as exc:
-            await runner.cleanup()
             raise ConfigError(
                 f"[antispam] cannot listen on {host}:{port}: {exc.strerror}"
             ) from None
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound = int(runner.addresses[0][1])
-        log.info("antispam callbacks listening on %s:%d%s", host, bound, PREFIX)
-        return bound
+        self._listener = listener
+        log.info("antispam callbacks listening on %s:%d%s", host, self._address[1], PREFIX)
+        return self._address[1]
 
     @property
     def address(self) -> tuple[str, int] | None:
         """Where it listens (host, port), once started."""
-        if self._runner is None or not self._runner.addresses:
-            return None
-        host, port = self._runner.addresses[0][:2]
-        return str(host), int(port)
+        return self._address if self._listener is not None else None
 
     async def close(self) -> None:
         """Stop listening; closing twice is harmless."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -312,8 +323,11 @@ class AntispamServer:
         handle = handlers.get(callback)
         if handle is None:
             return _error(404, "M_UNRECOGNIZED", f"unknown callback {callback!r}")
+        raw = await read_body(request, self._config.request_timeout_seconds)
+        if raw is None:  # a client that sends its body slowly holds a connection: not long
+            return _error(408, "M_UNKNOWN", f"{callback}: the body came too slowly")
         try:
-            data = await request.json()
+            data = json.loads(raw)
         except ValueError:
             return _error(400, "M_NOT_JSON", f"{callback}: the body is not JSON")
         return await handle(data)

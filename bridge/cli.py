@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -16,11 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, Settings, load_settings
-from bridge.demo import run_demo
 from bridge.evaluate import describe, evaluate_lines, make_message
-from bridge.logs import quiet_libraries
 from bridge.model import Platform
-from bridge.service import Service
 from rules.engine import Engine
 from rules.policy import format_duration
 
@@ -137,6 +133,13 @@ def _rules_replay(engine: Engine, path: Path | None, out: TextIO) -> int:
 
 
 def _run(path: Path, level: str) -> int:
+    # The service (and with it discord.py, nio, aiohttp) is imported only here: `rules` and
+    # `check-config` start without it.
+    import asyncio
+
+    from bridge.logs import quiet_libraries
+    from bridge.service import Service
+
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -154,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.config, args.log_level)
         if args.command == "demo":
+            from bridge.demo import run_demo
+
             return run_demo(sys.stdout)
         if args.command == "check-config":
             settings = load_settings(args.path)

@@ -142,6 +142,11 @@ class AntispamConfig(BaseModel):
     community_servers: tuple[str, ...] = ()  # every user on these homeservers is a member
     default: Literal["closed", "open"] = "closed"  # for members who never chose a DM default
     direct_window_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Idle or slow clients must not take the service's file descriptors: connections beyond
+    # this many are refused at once, and one that has not sent its request within the timeout
+    # (or sits idle that long) is closed.
+    max_connections: int = Field(default=64, ge=1, le=10000)
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     secret: SecretStr | None = None
 
     @field_validator("listen")

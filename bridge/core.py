@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from bridge.commands import CommandError, parse_command
 from bridge.conversation import DirectMessages
+from bridge.health import StorageHealth
 from bridge.model import (
     Account,
     Action,
@@ -24,6 +26,7 @@ from bridge.model import (
 )
 from bridge.moderation import Moderation
 from bridge.pipeline import Pipeline
+from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from bridge.ports import PlatformError, Replier
 from bridge.reports import Reports
@@ -31,6 +34,8 @@ from storage.audit import AuditRepository
 from storage.cases import NewCase, OriginKind
 
 log = logging.getLogger(__name__)
+
+PACED_KEPT = 1000  # direct message ids remembered, so a message handed in again is paced once
 
 
 class Core:
@@ -49,8 +54,15 @@ class Core:
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
         lists: ListBans | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
+        # Storage failures while recording an event become NotRecorded: the adapter holds the
+        # event and hands it in again (without a health, nobody is told; tests).
+        self._health = health or StorageHealth(
+            community=lambda: Community(spaces={}, mod_rooms={}), repliers={}
+        )
         self._direct = direct
+        self._paced: OrderedDict[str, None] = OrderedDict()  # direct message ids seen
         self._reports = reports
         self._commands: set[asyncio.Task[None]] = set()
         self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
@@ -64,13 +76,21 @@ class Core:
 
     async def on_message(self, message: Message) -> None:
         """A message (or an edit) in a protected space: judge it, and watch for retaliation
-        against reporters."""
-        await self._pipeline.on_message(message)
+        against reporters. Raises NotRecorded when storage fails (hand it in again)."""
+        await self._health.recording(f"message {message.id}", self._judge(message))
+
+    async def _judge(self, message: Message) -> None:
+        await self._pipeline.on_message(message)  # a message delivered again is judged once
         if message.mentions and not message.author.is_bot:
             await self._reports.watch(message)
 
     async def on_membership(self, event: MembershipEvent) -> None:
-        """Joins, leaves, kicks and bans, including those done by hand outside the bot."""
+        """Joins, leaves, kicks and bans, including those done by hand outside the bot.
+        Raises NotRecorded when storage fails (hand it in again)."""
+        doing = f"membership {event.change.value} of {event.account.key} in {event.space.id}"
+        await self._health.recording(f"{doing} at {event.ts.isoformat()}", self._membership(event))
+
+    async def _membership(self, event: MembershipEvent) -> None:
         await self._audit.append(
             event.actor.key if event.actor else event.account.key,
             f"membership_{event.change.value}",
@@ -151,10 +171,19 @@ class Core:
             )
 
     async def on_direct_message(self, message: Message) -> None:
-        """A member wrote to the bot directly: a report, DM consent, linking accounts."""
+        """A member wrote to the bot directly: a report, DM consent, linking accounts.
+        Raises NotRecorded when storage fails (hand it in again)."""
         # No account in this log line: a direct message may be a confidential report.
         log.info("direct message %s received", message.id)
-        refusal = self._direct.pace(message.author.account)
+        await self._health.recording(f"direct message {message.id}", self._direct_message(message))
+
+    async def _direct_message(self, message: Message) -> None:
+        # A message handed in again (held while storage failed) counts once towards the pace.
+        again = message.id in self._paced
+        self._paced[message.id] = None
+        if len(self._paced) > PACED_KEPT:
+            self._paced.popitem(last=False)
+        refusal = None if again else self._direct.pace(message.author.account)
         if refusal is not None:  # too many in a minute: not read
             if refusal:
                 await self._answer(message, refusal)
@@ -177,9 +206,13 @@ class Core:
     async def on_automod_hit(
         self, *, rule_name: str, author: Account, channel: Channel, matched: str
     ) -> None:
-        """Discord's AutoMod blocked a message for one of our rules: count it as a hit."""
-        await self._pipeline.record_blocked_hit(
-            rule_id=rule_name, author=author, channel=channel, matched=matched
+        """Discord's AutoMod blocked a message for one of our rules: count it as a hit.
+        Raises NotRecorded when storage fails (hand it in again)."""
+        await self._health.recording(
+            f"AutoMod block of {author.key} in {channel.id} ({rule_name})",
+            self._pipeline.record_blocked_hit(
+                rule_id=rule_name, author=author, channel=channel, matched=matched
+            ),
         )
 
     async def _manual_unban(self, event: MembershipEvent) -> None:

@@ -100,3 +100,9 @@ def split_message(text: str, limit: int) -> list[str]:
     if current:
         out.append(current)
     return out
+
+
+class NotRecorded(Exception):
+    """The core could not record an event it was handed (its storage failed: disk full,
+    read-only, I/O error). The adapter must hand the event in again later, and must not
+    acknowledge it to the platform (a sync token, a catch-up marker) before that succeeds."""

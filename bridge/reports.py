@@ -10,9 +10,10 @@ without consent the policy's DM rule acts at once.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -82,7 +83,7 @@ class Reports:
         clock: Callable[[], datetime],
         config: ReportsConfig,
         texts: Texts,
-        is_moderator: Callable[[Account], bool] = lambda _account: False,
+        is_moderator: Callable[[Account], bool | Awaitable[bool]] = lambda _account: False,
     ) -> None:
         self._pipeline = pipeline
         self._repos = repos
@@ -136,7 +137,9 @@ class Reports:
                 evidence=tuple(scrub(e, names) for e in report.evidence),
             )
         await self._flag_counter_report(report, reporter_member, subject_member)
-        about_moderator = self._is_moderator(report.subject)
+        # Discord answers from a member cache that may still be filling: it may await a read.
+        verdict = self._is_moderator(report.subject)
+        about_moderator = await verdict if inspect.isawaitable(verdict) else verdict
         evidence = " | ".join(report.evidence)[:500]
         summary = (
             f"report about {report.subject.key}: {report.what[:300]!r}"

@@ -34,6 +34,7 @@ from bridge.config import ConfigError, Settings, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
 from bridge.ecosystem import MatrixEcosystem
+from bridge.health import STORAGE_ERRORS, StorageHealth, describe
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
@@ -109,7 +110,11 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
 def _only_instance(database: Path) -> Iterator[None]:
     """Hold ``<database>.lock`` while running: a second service on the same database would
     take the first one's actions in hand again (it believes them left by a crash)."""
-    with open(f"{database}.lock", "a") as lock:
+    try:
+        lock = open(f"{database}.lock", "a")  # noqa: SIM115 -- closed below, after the run
+    except OSError as exc:
+        raise ConfigError(f"cannot write next to the database {database}: {exc.strerror}") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -179,14 +184,14 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
-    def _is_moderator(self, account: Account) -> bool:
+    async def _is_moderator(self, account: Account) -> bool:
         """Whether ``account`` is one of the configured moderators (reports about them go to
         the admins only)."""
         matrix = self.settings.matrix
         if matrix is not None and account.platform is Platform.MATRIX:
             return account.id in matrix.moderators
         if self.discord is not None and account.platform is Platform.DISCORD:
-            return self.discord.is_moderator(int(account.id))
+            return await self.discord.check_moderator(int(account.id))
         return False
 
     def community(self) -> Community:
@@ -208,7 +213,10 @@ class Service:
         """Run until stop() or a termination signal."""
         path = Path(self.settings.storage.path)
         with _only_instance(path):
-            db = await Database.open(path, clock=utc_now)
+            try:
+                db = await Database.open(path, clock=utc_now)
+            except STORAGE_ERRORS as exc:  # a read-only or full directory: one clear line
+                raise ConfigError(f"cannot open the database {path}: {describe(exc)}") from None
             try:
                 await self._run(db)
             finally:
@@ -266,6 +274,7 @@ class Service:
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
             lists=self._lists,
+            health=StorageHealth(community=self.community, repliers=self._repliers),
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,

@@ -101,6 +101,10 @@ class Engine:
             if check is not None:
                 self._detectors.append((i, rule, check))
         self._evaluated = 0
+        self._exemptions = any(
+            r.exempt_channels or r.exempt_roles or r.exempt_power_level is not None
+            for r in policy.rules
+        )
 
     def _make_check(self, rule: RuleConfig) -> _Check | None:
         if isinstance(rule, PiiRule):
@@ -131,7 +135,9 @@ class Engine:
 
     @staticmethod
     def _pii(rule: PiiRule, cleaned: str) -> str | None:
-        for contact in _contacts(cleaned, rule.phones, rule.emails, rule.default_region):
+        for contact in _contacts(
+            cleaned, rule.phones, rule.emails, rule.default_region, rule.handles
+        ):
             if rule.allows(contact.excerpt):
                 continue
             if rule.own_contacts != "include":
@@ -156,22 +162,25 @@ class Engine:
         """Judge ``message``; ``member`` defaults to the author's account key."""
         member = member or message.author.account.key
         now = message.ts
+        author = message.author
+        # Most authors are ordinary members and most policies exempt by moderator status
+        # only: then no rule needs its exemptions checked one by one.
+        exemptions = self._exemptions or author.is_bot or author.is_moderator
         cleaned = clean(message.text)
-        keyword_hits = self._keywords.search(cleaned)
-        regex_hits = self._regexes.search(cleaned)
         found: list[tuple[int, RuleConfig, str]] = []
-        for results in (keyword_hits, regex_hits):
+        for results in (self._keywords.search(cleaned), self._regexes.search(cleaned)):
             for rule_id, matched in results.items():
                 position, rule = self._by_id[rule_id]
-                if not self._exempt(rule, message.author, message):
+                if not (exemptions and self._exempt(rule, author, message)):
                     found.append((position, rule, matched))
         for position, rule, check in self._detectors:
-            if self._exempt(rule, message.author, message):
+            if exemptions and self._exempt(rule, author, message):
                 continue
             detected = check(cleaned, member, message)
             if detected is not None:
                 found.append((position, rule, detected))
-        found.sort(key=lambda item: item[0])
+        if len(found) > 1:
+            found.sort(key=_position)
         hits = [
             RuleHit(
                 rule_id=rule.id,
@@ -293,6 +302,10 @@ class Engine:
         return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))
 
 
+def _position(item: tuple[int, RuleConfig, str]) -> int:
+    return item[0]
+
+
 def plain_reason(rule: RuleConfig) -> str:
     """Why a hit of ``rule`` is a problem, in words a member reads (no rule ids)."""
     return rule.description or _REASONS[rule.kind]
@@ -311,6 +324,10 @@ def sanction_for(spec: ActionSpec, target: Account, now: datetime, reason: str) 
 
 
 @functools.lru_cache(maxsize=4)
-def _contacts(cleaned: str, phones: bool, emails: bool, region: str) -> tuple[Contact, ...]:
+def _contacts(
+    cleaned: str, phones: bool, emails: bool, region: str, handles: bool
+) -> tuple[Contact, ...]:
     """The contacts in a message, read once for all the pii rules that judge it."""
-    return tuple(find_contacts(cleaned, phones=phones, emails=emails, default_region=region))
+    return tuple(
+        find_contacts(cleaned, phones=phones, emails=emails, default_region=region, handles=handles)
+    )

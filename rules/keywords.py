@@ -36,6 +36,7 @@ from typing import Any
 import ahocorasick
 import re2
 
+from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
 from rules.text import clean
 
 _LEET = "@$|!*#"  # symbols evaders put inside words: leetspeak and masks
@@ -111,11 +112,15 @@ _PUNCTUATION = string.punctuation
 _FAST_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
 _SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in _LEET)
 _SLOW_SPACE = str.maketrans(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
-# Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either. Digits
-# without a usual letter reading (2, 6, 8, 9) stay, so "k8s" or "sha256" decode to no word.
-_DECODE = str.maketrans("013457@$!|l#", "oieastasiii*")
+# Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either.
+_DECODE = str.maketrans("013456789@$!|l#", "oieasgtbgasiii*")
+_ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
+_MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
+_MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one word
 _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same few
+
+_SECOND_PERSON = frozenset(YOU_FORMS)
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
 _Entries = tuple[tuple[str, str], ...]
@@ -152,6 +157,29 @@ def _plurals(word: str) -> tuple[str, ...]:
     return (word + "s",)
 
 
+_BEFORE_YOU, _AFTER_YOU = 6, 12  # words of a listed phrase before "you", and after it
+_SHORT = 40  # words in a message read again whole
+
+
+def _around_you(words: list[str]) -> list[list[str]]:
+    """The stretches of ``words`` around each second-person word, overlapping ones merged."""
+    if len(words) <= _SHORT:
+        return [words]
+    parts: list[list[str]] = []
+    start = end = -1
+    for i, word in enumerate(words):
+        if word in _SECOND_PERSON:
+            if start >= 0 and i - _BEFORE_YOU <= end:
+                end = i + _AFTER_YOU
+                continue
+            if start >= 0:
+                parts.append(words[start:end])
+            start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    if start >= 0:
+        parts.append(words[start:end])
+    return parts
+
+
 class KeywordIndex:
     """All keyword rules' words and phrases, searched in one pass over a cleaned message."""
 
@@ -172,6 +200,10 @@ class KeywordIndex:
                 for plural in _plurals(tokens[-1]):
                     forms.append(" ".join([*tokens[:-1], plural]))
                     words.append(plural)
+                for form in list(forms):
+                    for variant in variants(form.split()):
+                        forms.append(" ".join(variant))
+                        words.extend(variant)
                 for form in forms:
                     lines.setdefault(f" {form} ", {}).setdefault(rule_id, keyword)
         self._automaton = ahocorasick.Automaton()
@@ -182,6 +214,17 @@ class KeywordIndex:
             self._automaton.make_automaton()
         self._empty = not lines
         self._words = frozenset(words)
+        # what a spaced-out phrase may be split into: listed words and how people address others
+        self._splittable = self._words | YOU_FORMS.keys() | FILLERS
+        # every listed line form with its spaces closed up, for sentences spaced out whole
+        self._closed: Any = None
+        closed = {line.replace(" ", ""): line.strip() for line in lines}
+        closed = {key: form for key, form in closed.items() if len(key) >= _MIN_CLOSED}
+        if closed:
+            self._closed = ahocorasick.Automaton()
+            for key, form in closed.items():
+                self._closed.add_word(key, form)
+            self._closed.make_automaton()
         self._cache: dict[str, str] = {}  # obfuscated-looking word -> what it disguises
         self._runs: dict[str, str] = {}  # run of lone letters -> its word(s)
         self._build_lookups(words)
@@ -205,6 +248,12 @@ class KeywordIndex:
         """
         if self._empty:
             return {}
+        if not cleaned.isascii():
+            # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
+            # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).
+            symbols = set(cleaned).difference(_ASCII_CHARS)
+            if not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols):
+                cleaned = cleaned.translate(dict.fromkeys(map(ord, symbols), " "))
         if cleaned.isascii():
             signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
             if not signs:  # most chat: plain words, no closer look needed
@@ -219,6 +268,13 @@ class KeywordIndex:
         for _end, entries in self._automaton.iter(f" {' '.join(words)} "):
             for rule_id, keyword in entries:
                 hits.setdefault(rule_id, keyword)
+        if not _SECOND_PERSON.isdisjoint(words):
+            # "ur an absolute idiot" read as "you idiot" (see rules.phrasing); in a long
+            # message only the words around each "you" are read again
+            for part in _around_you(words):
+                for _end, entries in self._automaton.iter(f" {' '.join(second_person(part))} "):
+                    for rule_id, keyword in entries:
+                        hits.setdefault(rule_id, keyword)
         return hits
 
     def _words_of(self, text: str, syntax: _Syntax, signs: set[int]) -> list[str]:
@@ -264,6 +320,17 @@ class KeywordIndex:
 
     def _join(self, run: str) -> str:
         joined = _joined(run)
+        if joined != run and not self._known(joined):
+            # "y o u i d i o t": a whole phrase spaced out, cut back into words
+            pieces = split_words(joined, self._splittable)
+            if pieces is not None and len(pieces) > 1:
+                return " ".join(pieces)
+            # a spaced-out sentence with words the policy does not know: the listed phrases
+            # it holds are added after it ("y o u i d i o t , y o u b r o k e m a i n")
+            sentence = self._closed is not None and len(joined) >= _MIN_SENTENCE
+            inside = [form for _end, form in self._closed.iter(joined)] if sentence else []
+            if inside:
+                return " ".join([joined, *dict.fromkeys(inside)])
         # "you are a l o s e r": the article is a word of its own, not the keyword's first letter
         if (
             joined != run

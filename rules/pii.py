@@ -20,6 +20,10 @@ from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
+import re2
+
+from rules.pii_emails import AT_WORD, find_emails
+from rules.pii_forms import DIGIT_WORDS, social_handles, spaced_out, spoken_numbers
 
 __all__ = ["Contact", "find_contacts"]
 
@@ -28,7 +32,7 @@ __all__ = ["Contact", "find_contacts"]
 class Contact:
     """One contact detail found in a message, normalised (E.164 number, plain address)."""
 
-    kind: Literal["phone", "email"]
+    kind: Literal["phone", "email", "handle"]
     excerpt: str
     start: int = field(default=0, compare=False)  # where it begins in the cleaned text
 
@@ -38,12 +42,16 @@ class Contact:
 _OWN = re.compile(
     r"(?:\b(?:my|our)\s+(?:own\s+|personal\s+|work\s+|office\s+|phone\s+|mobile\s+"
     r"|cell\s+|whatsapp\s+|safaricom\s+|airtel\s+|email\s+|e-mail\s+)?"
-    r"(?:number|no|phone|line|contact|contacts|email|e-mail|mail|address|whatsapp)"
+    r"(?:number|no|phone|line|contact|contacts|email|e-mail|mail|address|whatsapp"
+    r"|ig|insta|instagram|twitter|tiktok|snap|snapchat|facebook|fb|telegram|tg|handle"
+    r"|username)"
     r"(?:\s+(?:is|ni))?"
     r"|\b(?:call|text|sms|reach|ping|email|mail|whatsapp|contact|phone|dm)\s+(?:me|us)"
     r"(?:\s+(?:on|at|via|through|kwa))?"
     r"|\b(?:namba|nambari|simu|email)\s+yangu(?:\s+ni)?"
     r"|\bni(?:pigie|tumie|andikie)(?:\s+(?:kwa|kwenye|on))?"
+    r"|\b(?:my|our)"  # "my ig is @x": the handle's match starts at the platform
+    r"|\b(?:follow|add|find)\s+(?:me|us)"  # "follow me on insta @x"
     r")\s*[:,-]?\s*$"
 )
 
@@ -63,13 +71,23 @@ def is_own(cleaned: str, contact: Contact) -> bool:
 # Runs stop after 32 groups (a number spaced out digit by digit, with its country code, has
 # 12): digit soup is then read in slices, and the check budget can stop it early.
 _PHONE_RUN = re.compile(
-    r"(?<![\w+])(?=[0-9ol ()\[\].+\-]{9})"
-    r"((?:[(\[]\s?)?(?:\+\s?)?(?:[(\[]\s?)?[0-9ol]++(?:[ .\-()\[\]]{1,3}+[0-9ol]++){0,31}+)"
+    r"(?<![\w+#])(?=[0-9oli ()\[\].+\-]{9})"
+    r"((?:[(\[]\s?)?(?:\+\s?)?(?:[(\[]\s?)?[0-9oli]++(?:[ .\-()\[\]]{1,3}+[0-9oli]++){0,31}+)"
     r"([^\W\d_]?)"
 )
-_GROUP = re.compile(r"([^0-9ol]*+)([0-9ol]++)")
-_DIGIT = re.compile(r"[0-9]")
-_LETTER_DIGITS = str.maketrans("ol", "01")
+_GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
+_LETTER_DIGITS = str.maketrans("oli", "011")
+# Words that announce a contact detail right after them.
+_CUE = re.compile(
+    r"\b(?:call|text|sms|ring|reach|ping|phone|number|no|namba|nambari|simu|mobile|cell"
+    r"|whatsapp|wa|piga|mpigie|nipigie|contact|line|on|kwa)\b\W*+$"
+)
+# A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...".
+_LABELLED = re.compile(
+    r"\b(?:order|invoice|receipt|ref|reference|ticket|tracking|transaction|txn|booking|serial"
+    r"|imei|case|issue|build|job|pr|id|oda|risiti)"
+    r"(?:\s++(?:id|no\.?|number|num|namba|code|ref))?(?:\s++(?:is|ni|was))?\s*+[:#=]?\s*+$"
+)
 
 # Digit shapes that are not phone numbers even when their digits would pass as one: dates
 # (2026-11-24, 24.11.2026, a range of two dates), IPv4 addresses and fractions (0.712345678).
@@ -103,6 +121,7 @@ class _Plan:
 
     country_code: str
     trunk: str  # the national (trunk) prefix, "0" in Kenya; "" where there is none
+    mobile_lengths: tuple[int, ...]  # digits of a national mobile number, 9 in Kenya
 
 
 @lru_cache(maxsize=64)
@@ -110,7 +129,9 @@ def _plan(region: str) -> _Plan:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
     if metadata is None:
         raise ValueError(f"unknown phone region {region!r}")
-    return _Plan(str(metadata.country_code), metadata.national_prefix or "")
+    mobile = metadata.mobile
+    lengths = tuple(mobile.possible_length) if mobile is not None else ()
+    return _Plan(str(metadata.country_code), metadata.national_prefix or "", lengths)
 
 
 @lru_cache(maxsize=8192)
@@ -199,8 +220,8 @@ def _phones_in_groups(groups: list[_Group], region: str, plan: _Plan, budget: _B
                 break
             if len(joined) < _MIN_DIGITS or budget.left <= 0:
                 continue
-            if pairs and end - start >= 4:
-                continue  # "00 01 02 03 04": a hex dump's bytes, not a number
+            if pairs and end - start >= 4 and (international or start or end < len(groups) - 1):
+                continue  # "00 01 02 03 04 05 06": a hex dump's bytes; "07-12-34-56-78" alone
             if international and not plus and len(joined) - len(number) > 3:
                 continue  # an IDD prefix is "00" or "000"; "0000080000" is padding
             budget.left -= _PARSE_COST if international else 1
@@ -231,12 +252,40 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             text = text[: cut + 1] if cut >= 0 else ""
         segments = _segments(text) if ("-" in text or "." in text) else (text,)
         for segment in segments:
-            found.extend(
-                (number, run.start()) for number in _phones_in_groups(
-                    _groups(segment), region, plan, budget
-                )
-            )  # fmt: skip
+            groups = _groups(segment)
+            numbers = _phones_in_groups(groups, region, plan, budget)
+            if not numbers and budget.left > 0:
+                cue = _CUE.search(cleaned, max(0, run.start() - 30), run.start()) is not None
+                numbers = _without_trunk(groups, region, plan, budget, cue=cue)
+            if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
+                break  # an order or ticket number that happens to look like a phone
+            found.extend((number, run.start()) for number in numbers)
     return found
+
+
+def _without_trunk(
+    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, *, cue: bool
+) -> list[str]:
+    """A mobile number written without its trunk prefix ("712 345 678"): only as digit
+    groups that make exactly a national mobile number, so ids and sums stay out; as one
+    group of digits only after a word that announces a contact ("text him on 712345678")."""
+    if len(groups) < (1 if cue else 2) or any(not digits or plus for digits, plus, _ in groups):
+        return []
+    joined = "".join(digits for digits, _, _ in groups)
+    if len(joined) not in plan.mobile_lengths or (plan.trunk and joined.startswith(plan.trunk)):
+        return []
+    budget.left -= 1
+    return [e164] if (e164 := _valid_mobile(joined, region)) is not None else []
+
+
+@lru_cache(maxsize=1024)
+def _valid_mobile(national: str, region: str) -> str | None:
+    number = phonenumbers.PhoneNumber(
+        country_code=int(_plan(region).country_code), national_number=int(national)
+    )
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _segments(run: str) -> tuple[str, ...]:
@@ -250,92 +299,28 @@ def _segments(run: str) -> tuple[str, ...]:
     return tuple(segments)
 
 
-# --- e-mail addresses ----------------------------------------------------------------------
+_ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 
-# "@" written plainly, spaced out, bracketed "[at]" / "(at)", or as the bare word " at ".
-# A plain "@" with a space only before it is a chat mention ("thanks @bob"), not an address.
-_AT = (
-    r"(?P<at>@|\s{1,3}+@\s{1,3}+|@\s{1,3}+"
-    r"|\s{0,3}+[\[(<{]\s?at\s?[\])>}]\s{0,3}+|\s{1,3}+at\s{1,3}+)"
-)
-_DOT = r"(?:\s{0,3}+\.\s{0,3}+|\s{0,3}+[\[(<{]\s?dot\s?[\])>}]\s{0,3}+|\s{1,3}+dot\s{1,3}+)"
-_LABEL = r"[a-z0-9][a-z0-9\-]{0,62}+"
-_EMAIL = re.compile(
-    r"(?<![a-z0-9._%+\-])(?P<local>[a-z0-9][a-z0-9._%+\-]{0,63}+)"
-    + _AT
-    + rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,8}}+)"
-)
-_DOT_SPLIT = re.compile(_DOT)
-_AT_WORD = re.compile(r"\bat\b")
-
-# Top-level domains accepted in a disguised address; a plain one also accepts any two-letter
-# country domain. Keeps "look at this dot product" and "a@b.transpose" (numpy) out.
-_TLDS = frozenset({
-    "com", "org", "net", "edu", "gov", "mil", "int", "io", "ke", "co", "ac", "dev", "info",
-    "me", "app", "ai", "tech", "biz", "xyz", "online", "site", "africa", "email", "cloud",
-    "pro", "name", "mobi", "uk", "us", "ug", "tz", "rw", "za", "ng", "gh", "et", "de", "fr",
-    "nl", "in", "ca", "au", "eu", "tv", "ly"
-})  # fmt: skip
-
-# Words that stand before "at" in ordinary sentences ("i work at safaricom dot com" reads as
-# speech, not as an address); the bare " at " form is refused after them.
-_AT_STOPWORDS = frozenset({
-    "a", "an", "the", "i", "we", "you", "he", "she", "they", "it", "me", "us", "him", "her",
-    "them", "this", "that", "these", "those", "is", "am", "are", "was", "were", "be",
-    "been", "being", "work", "works", "worked", "working", "look", "looks", "looked",
-    "looking", "meet", "meeting", "see", "seen", "find", "found", "live", "lives", "lived",
-    "stay", "stays", "based", "hosted", "available", "arrive", "arrived", "start",
-    "started", "starts", "job", "role", "team", "here", "there", "someone", "anyone",
-    "everyone", "people", "folks", "devs", "guys", "intern", "engineer", "engineers", "go",
-    "going", "went", "get", "got", "come", "came", "running", "run", "runs", "deployed",
-    "served", "listed", "posted", "published", "good", "great", "bad", "better", "best"
-})  # fmt: skip
-
-
-def _email(match: re.Match[str]) -> str | None:
-    """The normalised address of one e-mail regex match, or None if it is not plausible."""
-    local, at, domain = match.group("local", "at", "domain")
-    after = match.string[match.end() : match.end() + 1]
-    if at == "@" and "." in domain and not any(c in domain for c in " [](){}<>"):
-        labels = domain.split(".")  # the common, plain form: skip the disguise handling
-        dots = ["."] * (len(labels) - 1)
-    else:
-        labels = _DOT_SPLIT.split(domain)
-        dots = _DOT_SPLIT.findall(domain)
-    plain = at == "@" and all(d == "." for d in dots)
-    if plain and after in (":", "/"):
-        return None  # git@github.com:org/repo, a URL's user@host/ or user@host:port
-    # Trim trailing words until the last label is a top-level domain ("...com. next").
-    while len(labels) >= 2 and not (
-        labels[-1] in _TLDS or (plain and len(labels[-1]) == 2 and labels[-1].isalpha())
-    ):
-        labels.pop()
-    if len(labels) < 2:
-        return None
-    used_dots = dots[: len(labels) - 1]
-    # The bare word "at" is only an address with a spelled-out "dot" as well, and not after
-    # a word that usually stands before "at" in a sentence.
-    if at.strip() == "at" and (local in _AT_STOPWORDS or not any("dot" in d for d in used_dots)):
-        return None
-    if local[-1] in "._%+-":
-        return None  # "jane.@..." is not an address; the match took trailing punctuation
-    return f"{local}@{'.'.join(labels)}"
-
-
-def _find_emails(cleaned: str) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    for match in _EMAIL.finditer(cleaned):
-        address = _email(match)
-        if address is not None:
-            found.append((address, match.start()))
-    return found
+# One automaton pass tells which readers a message needs (most chat needs none): six digits
+# or more (a phone number has nine or more; o, l and i may stand for a few), three number words.
+_ENOUGH_DIGITS, _NUMBER_WORDS = 0, 1
+_SIGNALS = re2.Set.SearchSet()
+_SIGNALS.Add(r"[0-9](?:[^0-9]*[0-9]){5}")
+_WORDS = "|".join(DIGIT_WORDS)
+_SIGNALS.Add(rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b")
+_SIGNALS.Compile()
 
 
 # --- public entry point --------------------------------------------------------------------
 
 
 def find_contacts(
-    cleaned: str, *, phones: bool = True, emails: bool = True, default_region: str = "KE"
+    cleaned: str,
+    *,
+    phones: bool = True,
+    emails: bool = True,
+    default_region: str = "KE",
+    handles: bool = True,
 ) -> list[Contact]:
     """Every phone number and e-mail address in ``cleaned`` (text passed through ``clean``).
 
@@ -345,13 +330,26 @@ def find_contacts(
     a country code. Messages with no digit, no "@" and no word "at" return at once.
     """
     contacts: list[Contact] = []
-    if phones and _DIGIT.search(cleaned):
+    signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
+    if phones and _ENOUGH_DIGITS in signals:
+        # "zero7 12 34 56 78", "sifuri 722 ...": the word for 0 written before digits
+        digits_text = _ZERO_WORD.sub("0", cleaned) if _ZERO_WORD.search(cleaned) else cleaned
         contacts.extend(
-            Contact("phone", e164, start) for e164, start in _find_phones(cleaned, default_region)
+            Contact("phone", e164, start)
+            for e164, start in _find_phones(digits_text, default_region)
         )
+    if phones and _NUMBER_WORDS in signals:
+        for digits, start in spoken_numbers(cleaned):
+            contacts.extend(
+                Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)
+            )
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
-    if emails and ("@" in cleaned or ("at" in cleaned and _AT_WORD.search(cleaned))):
+    if emails and ("@" in cleaned or ("at" in cleaned and AT_WORD.search(cleaned))):
+        contacts.extend(Contact("email", address, start) for address, start in find_emails(cleaned))
+        for closed, start in spaced_out(cleaned) if "@" in cleaned else ():
+            contacts.extend(Contact("email", address, start) for address, _ in find_emails(closed))
+    if handles:
         contacts.extend(
-            Contact("email", address, start) for address, start in _find_emails(cleaned)
+            Contact("handle", handle, start) for handle, start in social_handles(cleaned)
         )
     return contacts

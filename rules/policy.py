@@ -137,6 +137,7 @@ class PiiRule(_RuleBase):
     kind: Literal["pii"]
     phones: bool = True
     emails: bool = True
+    handles: bool = True  # social handles given with their platform ("her IG is @...")
     default_region: str = Field(default="KE", pattern=r"^[A-Z]{2}$")
     # Contacts the author gives as their own ("call me on ...", "my email is ...", "namba
     # yangu ni ..."): counted like any other ("include"), not counted ("exclude"), or the

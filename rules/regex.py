@@ -61,7 +61,7 @@ class RegexIndex:
         if self._set is None:
             return {}
         found: dict[str, str] = {}
-        for index in sorted(self._set.Match(cleaned) or ()):
+        for index in sorted(self._set.Match(cleaned.encode("utf-8", "surrogatepass")) or ()):
             rule_id, compiled = self._owners[index]
             if rule_id not in found:
                 match = compiled.search(cleaned)

@@ -13,21 +13,6 @@ import unicodedata
 
 from rules.confusables import lookalike_table
 
-# Format characters (Unicode category Cf: zero-width space and joiners, bidi controls, soft
-# hyphen, tags...) as of Python 3.11's Unicode 14, plus a few invisible marks evaders use the
-# same way (combining grapheme joiner, Mongolian and standard variation selectors, the keycap
-# mark that makes 0⃣ of a digit) and lone
-# surrogates, which malformed JSON can carry in. A fixed list, because scanning all of
-# Unicode for Cf at import would cost ~50 ms per start.
-_INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605), (0x061C, 0x061C),
-    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2),
-    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
-    (0x2066, 0x206F), (0x20E3, 0x20E3), (0xD800, 0xDFFF), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
-)  # fmt: skip
 _LOOKALIKE_MAP = lookalike_table()
 
 
@@ -41,38 +26,105 @@ def _as_list(table: dict[int, str]) -> list[int | str]:
 
 
 _LOOKALIKES = _as_list(_LOOKALIKE_MAP)
-_INVISIBLE = re.compile(
-    "[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _INVISIBLE_RANGES) + "]"
-)
-# Searching first is far cheaper than rewriting every character of a long message. The
-# searches test Basic Multilingual Plane characters against a bitmap and any character above
-# it as "maybe": the regex engine checks a class's astral members one by one, which made an
-# exact search 25 times slower than this on text full of accents.
-_ASTRAL = "\U00010000-\U0010ffff"
-_MAYBE_INVISIBLE = re.compile(
-    "["
-    + "".join(f"{chr(low)}-{chr(high)}" for low, high in _INVISIBLE_RANGES if high < 0x10000)
-    + _ASTRAL
-    + "]"
-)
 _MAYBE_LOOKALIKE = re.compile(
-    "[" + "".join(chr(code) for code in sorted(_LOOKALIKE_MAP) if code < 0x10000) + _ASTRAL + "]"
+    "["
+    + "".join(chr(code) for code in sorted(_LOOKALIKE_MAP) if code < 0x10000)
+    + "\U00010000-\U0010ffff]"
 )
+
+# ASCII control characters (NUL, BEL, ESC...) hide inside words like zero-width ones do;
+# tab, line feed and carriage return are layout and stay.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ASCII = frozenset(chr(code) for code in range(128))
+
+# What a non-ASCII character needs, by class; worked out once per character seen.
+_INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE = 1, 2, 4, 8, 16
+_RLO, _LRO, _PDF, _PDI = "\u202e", "\u202d", "\u202c", "\u2069"
+# Default-ignorable code points that are not format characters (Unicode's
+# Default_Ignorable_Code_Point property less Cf): Hangul fillers, Khmer inherent vowels,
+# Mongolian and standard variation selectors, the combining grapheme joiner, the keycap mark
+# that turns 0 into a keycap, and the reserved ranges kept for future ignorables.
+_IGNORABLE = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x20E3, 0x20E3),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+_CLASS_CACHE_SIZE = 65_536  # distinct characters remembered; text has few
+_classes: dict[str, int] = {}
+
+
+def _classify(char: str) -> int:
+    """The treatment one non-ASCII character needs (a bit set of the classes above)."""
+    code = ord(char)
+    category = unicodedata.category(char)
+    kind = 0
+    if char in (_RLO, _LRO, _PDF, _PDI):
+        kind |= _OVERRIDE
+    if category in ("Cc", "Cf", "Cs") or any(low <= code <= high for low, high in _IGNORABLE):
+        return kind | _INVISIBLE
+    if category in ("Zs", "Zl", "Zp") or code == 0x2800:  # braille blank shows as a space
+        return _SPACE
+    if (
+        category[0] == "M"
+        or unicodedata.normalize("NFKC", char) != char
+        or char.casefold() != char
+        or char.lower() != char
+    ):
+        kind |= _FOLD
+    if code in _LOOKALIKE_MAP:
+        kind |= _LOOKALIKE
+    return kind
+
+
+def _displayed(text: str) -> str:
+    """Text as shown: a right-to-left override shows what follows it reversed (up to the
+    end of the override or the line), so "\u202etoidi" reads "idiot" on screen."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        parts = line.split(_RLO)
+        shown = parts[0]
+        for part in parts[1:]:
+            inside, _, after = part.partition(_PDF)
+            shown += inside[::-1] + after
+        out.append(shown)
+    return "\n".join(out)
 
 
 def clean(text: str) -> str:
     """Fold ``text`` into the form every detector reads (see the module docstring)."""
     if text.isascii():  # most chat: nothing to fold but case
+        if _ASCII_CONTROL.search(text) is not None:
+            text = _ASCII_CONTROL.sub("", text)
         return text.lower()
-    # Invisible characters go first: left in, one between a letter and its accent would keep
-    # NFKC from composing them, and the result would depend on where it was inserted.
-    if _MAYBE_INVISIBLE.search(text) is not None:
-        text = _INVISIBLE.sub("", text)
-    # NFKC again after casefold: folding can leave decomposed sequences (e.g. U+01F0).
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    if _MAYBE_LOOKALIKE.search(folded) is not None:
+    classes = _classes
+    kinds = 0
+    odd: list[str] = []
+    for char in set(text).difference(_ASCII):
+        kind = classes.get(char)
+        if kind is None:
+            if len(classes) >= _CLASS_CACHE_SIZE:
+                classes.clear()
+            kind = classes[char] = _classify(char)
+        if kind & (_INVISIBLE | _SPACE):
+            odd.append(char)
+        kinds |= kind
+    if kinds & _OVERRIDE:
+        text = _displayed(text)
+    if odd:
+        # Invisible characters go first: left in, one between a letter and its accent would
+        # keep NFKC from composing them.
+        table: dict[int, str | None] = {ord(c): (" " if classes[c] & _SPACE else None) for c in odd}
+        text = text.translate(table)
+    if _ASCII_CONTROL.search(text) is not None:
+        text = _ASCII_CONTROL.sub("", text)
+    if not kinds & _FOLD:
+        folded = text.lower()
+    else:
+        # NFKC again after casefold: folding can leave decomposed sequences (e.g. U+01F0).
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    if kinds & _LOOKALIKE or (kinds & _FOLD and _MAYBE_LOOKALIKE.search(folded) is not None):
         folded = folded.translate(_LOOKALIKES)
-    if not unicodedata.is_normalized("NFKC", folded):
-        # a look-alike mapped to Latin may now compose with the accent that follows it
-        folded = unicodedata.normalize("NFKC", folded)
+        if not unicodedata.is_normalized("NFKC", folded):
+            # a look-alike mapped to Latin may now compose with the accent that follows it
+            folded = unicodedata.normalize("NFKC", folded)
     return folded

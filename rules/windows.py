@@ -15,6 +15,22 @@ from urllib.parse import urlsplit
 from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
 
 
+class _Events:
+    """One member's events in a window, with their running total (no re-summing per check)."""
+
+    __slots__ = ("items", "total")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[datetime, int]] = deque()
+        self.total = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __getitem__(self, index: int) -> tuple[datetime, int]:
+        return self.items[index]
+
+
 class SlidingWindow:
     """Weighted events per member within the last ``span``."""
 
@@ -22,16 +38,20 @@ class SlidingWindow:
 
     def __init__(self, span: timedelta) -> None:
         self._span = span
-        self._events: dict[str, deque[tuple[datetime, int]]] = {}
+        self._events: dict[str, _Events] = {}
 
     def add(self, member: str, ts: datetime, weight: int = 1) -> int:
         """Record ``weight`` at ``ts``; return the member's total within the window."""
-        events = self._events.setdefault(member, deque())
-        events.append((ts, weight))
+        events = self._events.get(member)
+        if events is None:
+            events = self._events[member] = _Events()
+        items = events.items
+        items.append((ts, weight))
+        events.total += weight
         horizon = ts - self._span
-        while events and events[0][0] <= horizon:
-            events.popleft()
-        return sum(w for _, w in events)
+        while items and items[0][0] <= horizon:
+            events.total -= items.popleft()[1]
+        return events.total
 
     def forget_idle(self, now: datetime) -> None:
         """Drop members with nothing left in the window (called now and then)."""
@@ -64,26 +84,34 @@ class DuplicateDetector:
 
     def __init__(self, rule: DuplicateRule) -> None:
         self._rule = rule
-        self._seen: dict[str, deque[tuple[datetime, int]]] = {}
+        # per member: the window's (time, text key) pairs and how often each key is in it
+        self._seen: dict[str, tuple[deque[tuple[datetime, str]], dict[str, int]]] = {}
 
     def check(self, member: str, ts: datetime, cleaned: str) -> str | None:
         key = " ".join(cleaned.split())
         if len(key) < self._rule.min_length:  # "thanks!", "+1", emoji repeat innocently
             return None
-        digest = hash(key)
-        events = self._seen.setdefault(member, deque())
-        events.append((ts, digest))
+        seen = self._seen.get(member)
+        if seen is None:
+            seen = self._seen[member] = (deque(), {})
+        events, counts = seen
+        events.append((ts, key))
+        counts[key] = counts.get(key, 0) + 1
         horizon = ts - self._rule.per
         while events and events[0][0] <= horizon:
-            events.popleft()
-        repeats = sum(1 for _, d in events if d == digest)
-        if repeats > self._rule.max_repeats:
+            old = events.popleft()[1]
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
+        if counts[key] > self._rule.max_repeats:
             return key[:80]
         return None
 
     def forget_idle(self, now: datetime) -> None:
         horizon = now - self._rule.per
-        for member in [m for m, ev in self._seen.items() if not ev or ev[-1][0] <= horizon]:
+        for member in [m for m, (ev, _) in self._seen.items() if not ev or ev[-1][0] <= horizon]:
             del self._seen[member]
 
 

@@ -1,76 +1,70 @@
-"""Benchmark of the conduct engine: messages per second on one core, and the worst message.
+"""Benchmark of the conduct engine on distinct messages: msg/s on one core, worst message.
 
-Usage: .venv/bin/python scripts/bench_engine.py [--messages N]
+Usage: .venv/bin/python scripts/bench_engine.py [--messages N] [--skip-eval]
 
-Runs, in the same process and on the same corpus:
+Runs, in the same process and on the same corpus of N distinct generated messages
+(scripts/chat_corpus.py, fixed seed, 7 % violations):
   1. the engine with the example policy (config.example.toml);
-  2. the engine with a large policy: 200 regex rules and 2,000 keywords;
-  3. a naive baseline for the large policy: one Python `re.search` per pattern and keyword;
-and times the slowest 8 KB messages we could think of. Prints a table and the ratios.
+  2. the engine with 200 regex rules and 2,000 keywords alone;
+  3. the example policy plus those 200 regex rules and 2,000 keywords;
+  4. the fair naive baseline for (2): 200 `re` patterns plus ONE alternation regex for the
+     2,000 words, after the same text cleaning;
+  5. (1) and (3) again with every cache emptied before each message;
+  6. `modbridge rules eval` end to end (a subprocess, JSON Lines in and out) on two corpus
+     sizes: the difference is the marginal rate, without the start-up;
+and times the slowest 8 KB messages we could think of. Times are CPU time of this process
+(and of the `rules eval` child), so other work on a shared machine disturbs them less.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
+import resource
 import string
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chat_corpus import distinct_corpus, vocabulary_size
+
 from bridge.config import load_settings, parse_settings
 from bridge.evaluate import make_message
 from bridge.model import Message, Platform
+from rules import engine as engine_module
+from rules import pii
 from rules.engine import Engine
+from rules.policy import Policy
 from rules.text import clean
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config.example.toml"
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
 
-CHATTER = [
-    "has anyone upgraded nova to 2025.1 yet? the placement api keeps timing out",
-    "try bumping the haproxy timeout to 60s, we hit the same on 10.0.0.12:8778",
-    "Karibu! the meetup is on Saturday at iHub, 2pm, slides on github",
-    "kolla-ansible deploy failed: TASK [nova : Check nova-compute containers] fatal",
-    "ceph health detail says HEALTH_WARN 1 pool(s) have no replicas configured",
-    "thanks @wanjiru that fixed it 🎉",
-    "the CI job openstack-tox-py311 is flaky again, see ticket OPS-4821",
-    "commit 9f3c2a1b fixes the neutron ovn metadata agent",
-    "who is bringing the projector? I can bring extension cables",
-    "kubectl get pods -n openstack | grep -v Running",
-    "Budget for the venue is KES 25,000 for the afternoon",
-    "lol yes, the wifi at the last meetup was terrible",
-    "I'll share the recording on the meetup page tomorrow",
-    "swift proxy logs show 503s between 14:00 and 14:30 on 2026-11-20",
-]
-VIOLATIONS = [
-    "you are such an 1d10t, l o s e r",
-    "whats ur whatsapp? lets talk privately",
-    "call him on 0712 345 678, he deserves it",
-    "join https://discord.gg/free-nitro now",
-]
 
-
-def corpus(n: int, seed: int = 7) -> list[Message]:
-    """Realistic traffic: mostly technical chatter, 5 % violations, 40 authors, 2 msg/s."""
+def as_messages(texts: Sequence[str], seed: int = 3) -> list[Message]:
+    """Traffic: 40 authors, 2 messages a second."""
     rng = random.Random(seed)
-    messages = []
-    for i in range(n):
-        text = rng.choice(VIOLATIONS) if rng.random() < 0.05 else rng.choice(CHATTER)
-        messages.append(
-            make_message(
-                id=str(i),
-                platform=Platform.DISCORD,
-                author=f"member{rng.randrange(40)}",
-                channel="general",
-                text=text,
-                ts=T0 + timedelta(seconds=i * 0.5),
-            )
+    return [
+        make_message(
+            id=str(i),
+            platform=Platform.DISCORD,
+            author=f"member{rng.randrange(40)}",
+            channel="general",
+            text=text,
+            ts=T0 + timedelta(seconds=i * 0.5),
         )
-    return messages
+        for i, text in enumerate(texts)
+    ]
 
 
 def _word(rng: random.Random) -> str:
@@ -78,8 +72,8 @@ def _word(rng: random.Random) -> str:
     return "".join(rng.choice(syllables) for _ in range(rng.randint(3, 5)))
 
 
-def large_policy(seed: int = 11) -> tuple[str, list[str], list[str]]:
-    """A TOML policy with 2,000 keywords over 10 rules and 200 regex rules."""
+def large_rules(seed: int = 11) -> tuple[str, list[str], list[str]]:
+    """TOML for 2,000 keywords over 10 rules and 200 regex rules, and the words and patterns."""
     rng = random.Random(seed)
     words = sorted({_word(rng) for _ in range(2600)})[:2000]
     patterns = [
@@ -96,89 +90,180 @@ def large_policy(seed: int = 11) -> tuple[str, list[str], list[str]]:
 
 
 def naive_baseline(words: Sequence[str], patterns: Sequence[str]) -> Callable[[Message], int]:
-    """One Python `re` call per keyword and pattern: what a simple bot does."""
-    compiled = [re.compile(rf"\b{re.escape(w)}\b", re.IGNORECASE) for w in words]
-    compiled += [re.compile(p, re.IGNORECASE) for p in patterns]
+    """What a careful admin writes with `re`: one alternation for all words, one per pattern."""
+    alternation = re.compile(
+        r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b"
+    )
+    compiled = [re.compile(p) for p in patterns]
 
     def evaluate(message: Message) -> int:
         text = clean(message.text)
-        return sum(1 for rx in compiled if rx.search(text))
+        hits = 1 if alternation.search(text) else 0
+        return hits + sum(1 for rx in compiled if rx.search(text))
 
     return evaluate
 
 
-def throughput(evaluate: Callable[[Message], object], messages: Sequence[Message]) -> float:
+def clear_caches(engine: Engine | None = None) -> None:
+    """Empty the engine's memo caches: the figures then get no help from earlier messages."""
+    pii._valid_e164.cache_clear()
+    engine_module._contacts.cache_clear()
+    if engine is not None:
+        engine._keywords._cache.clear()
+        engine._keywords._runs.clear()
+
+
+def throughput(
+    make: Callable[[], tuple[Callable[[Message], object], Engine | None]],
+    messages: Sequence[Message],
+    *,
+    cached: bool = True,
+    repeats: int = 3,
+) -> float:
+    """Best of ``repeats`` runs, each on a fresh evaluator with every cache emptied first."""
     best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
+    for _ in range(repeats):
+        evaluate, engine = make()
+        clear_caches(engine)
+        if not cached:
+            inner = evaluate
+
+            def evaluate(
+                message: Message,
+                inner: Callable[[Message], object] = inner,
+                engine: Engine | None = engine,
+            ) -> object:
+                clear_caches(engine)
+                return inner(message)
+
+        start = time.process_time()
         for message in messages:
             evaluate(message)
-        best = max(best, len(messages) / (time.perf_counter() - start))
+        best = max(best, len(messages) / (time.process_time() - start))
     return best
 
 
-def worst_messages() -> dict[str, str]:
+def worst_messages(chatter: Sequence[str]) -> dict[str, str]:
     size = 8192
     return {
         "one long word": "a" * size,
         "digits": ("0712 345 678 " * 700)[:size],
+        "digit soup": " ".join(str(random.Random(1).randrange(10**12)) for _ in range(700))[:size],
         "spaced letters": ("l o s e r " * 900)[:size],
+        "spaced digits": ("0 7 1 2 3 4 5 6 7 8 " * 500)[:size],
+        "number words": ("zero seven one two three four five six " * 300)[:size],
         "at/dot words": ("name at domain dot com " * 400)[:size],
         "links": ("https://discord.gg/abc " * 400)[:size],
         "look-alikes": ("Ｌ０ѕеr іdіοt " * 700)[:size],
         "zero-width": ("i\u200bd\u200bi\u200bo\u200bt " * 800)[:size],
+        "controls": ("i\x00d\x07i\u202eo\u3164t " * 800)[:size],
         "masks": ("l*s*r i*i*t " * 700)[:size],
         "solicitation": ("what is your whatsapp number " * 300)[:size],
-        "chatter": (" ".join(CHATTER) * 10)[:size],
+        "third person": ("reach her at his ig is @x " * 300)[:size],
+        "chatter": " ".join(chatter)[:size],
     }
 
 
-def worst_time(engine: Engine) -> tuple[str, float]:
+def worst_time(engine: Engine, chatter: Sequence[str]) -> tuple[str, float]:
     worst = ("", 0.0)
-    for name, text in worst_messages().items():
+    for name, text in worst_messages(chatter).items():
         best = float("inf")
         for attempt in range(5):
+            clear_caches(engine)
             message = make_message(
                 id=name, platform=Platform.DISCORD, author=f"w{attempt}", channel="c",
                 text=text, ts=T0 + timedelta(hours=attempt),
             )  # fmt: skip
-            start = time.perf_counter()
+            start = time.process_time()
             engine.evaluate(message)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, time.process_time() - start)
         if best > worst[1]:
             worst = (name, best)
     return worst
 
 
+def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float, float, float]:
+    """`modbridge rules eval` on ``small`` and ``large`` messages: (marginal msg/s, s, s)."""
+    timings = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (small, large):
+            path = Path(tmp) / f"in{size}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                for i, text in enumerate(texts[:size]):
+                    line = {"id": i, "author": f"m{i % 40}", "text": text, "ts": 1.8e9 + i / 2}
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            best = float("inf")
+            for _ in range(3):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run(
+                    [sys.executable, "-m", "bridge.cli", "rules", "eval", "--config",
+                     str(EXAMPLE), "--input", str(path), "--output", os.devnull],
+                    check=False, cwd=ROOT,
+                )  # fmt: skip
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                best = min(best, cpu)
+            timings.append(best)
+    return (large - small) / (timings[1] - timings[0]), timings[0], timings[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--messages", type=int, default=30_000)
+    parser.add_argument("--skip-eval", action="store_true", help="no `rules eval` subprocess")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    messages = corpus(args.messages)
-    example = Engine(load_settings(ROOT / "config.example.toml").policy)
-    toml, words, patterns = large_policy()
+    texts = distinct_corpus(args.messages)
+    messages = as_messages(texts)
+    example_toml = EXAMPLE.read_text(encoding="utf-8")
+    large_toml, words, patterns = large_rules()
+
+    def policy(toml: str) -> Policy:
+        return parse_settings(toml).policy
+
+    example_policy = load_settings(EXAMPLE).policy
+    combined_policy = policy(example_toml + "\n" + large_toml)
+    large_policy = policy(large_toml)
     start = time.perf_counter()
-    large = Engine(parse_settings(toml).policy)
+    Engine(combined_policy)
     build = time.perf_counter() - start
-    baseline = naive_baseline(words, patterns)
 
-    ex_rate = throughput(example.evaluate, messages)
-    large_rate = throughput(large.evaluate, messages)
-    base_rate = throughput(baseline, messages[: max(1000, args.messages // 20)])
-    worst_name, worst = worst_time(example)
-    large_worst_name, large_worst = worst_time(large)
+    def engine(p: Policy) -> Callable[[], tuple[Callable[[Message], object], Engine | None]]:
+        def make() -> tuple[Callable[[Message], object], Engine | None]:
+            built = Engine(p)
+            return built.evaluate, built
 
-    print(f"corpus: {len(messages)} messages, 5% violations; one core")
-    print(f"{'policy':44} {'msg/s':>10}")
-    print(f"{'example policy (config.example.toml)':44} {ex_rate:>10,.0f}")
-    print(f"{'large policy (200 regex rules, 2,000 words)':44} {large_rate:>10,.0f}")
-    print(f"{'naive baseline, large policy (1 re per item)':44} {base_rate:>10,.0f}")
-    print(f"large policy vs naive baseline: {large_rate / base_rate:.1f}x")
-    print(f"large policy build time: {build * 1000:.0f} ms")
-    print(f"worst 8 KB message, example policy: {worst * 1000:.2f} ms ({worst_name})")
-    print(f"worst 8 KB message, large policy: {large_worst * 1000:.2f} ms ({large_worst_name})")
+        return make
+
+    rows = [
+        ("example policy", throughput(engine(example_policy), messages)),
+        ("200 regex rules + 2,000 keywords alone", throughput(engine(large_policy), messages)),
+        ("example + 200 regex rules + 2,000 keywords",
+         throughput(engine(combined_policy), messages)),
+        ("naive baseline (re; one alternation for the words)",
+         throughput(lambda: (naive_baseline(words, patterns), None), messages, repeats=1)),
+        ("example policy, caches emptied per message",
+         throughput(engine(example_policy), messages, cached=False, repeats=1)),
+        ("example + large, caches emptied per message",
+         throughput(engine(combined_policy), messages, cached=False, repeats=1)),
+    ]  # fmt: skip
+    print(f"corpus: {len(texts)} distinct messages ({len(set(texts))} distinct), "
+          f"vocabulary {vocabulary_size()} words + generated numbers; one core")  # fmt: skip
+    print(f"{'evaluator':52} {'msg/s':>10}")
+    for name, rate in rows:
+        print(f"{name:52} {rate:>10,.0f}")
+    print(f"large alone vs naive baseline: {rows[1][1] / rows[3][1]:.1f}x")
+    if not args.skip_eval:
+        small, large = len(texts) // 6, len(texts)
+        marginal, t_small, t_large = eval_end_to_end(texts, small, large)
+        print(f"rules eval end to end, example policy: {marginal:,.0f} msg/s marginal "
+              f"({small} messages in {t_small:.2f} s, {large} in {t_large:.2f} s)")  # fmt: skip
+        print(f"rules eval vs naive baseline: {marginal / rows[3][1]:.1f}x")
+    print(f"example + large engine build: {build * 1000:.0f} ms")
+    for name, p in (("example", example_policy), ("example + large", combined_policy)):
+        worst_name, worst = worst_time(Engine(p), texts[:200])
+        print(f"worst 8 KB message, {name}: {worst * 1000:.2f} ms ({worst_name})")
 
 
 if __name__ == "__main__":

@@ -225,8 +225,12 @@ class Database:
             if self._closed:
                 return
             self._closed = True
-            await _pragma(self._conn, "optimize")
-            await self._conn.close()
+            try:
+                await _pragma(self._conn, "optimize")
+            except sqlite3.Error:  # a full disk: closing matters more (its thread holds exit)
+                pass
+            finally:
+                await self._conn.close()
 
     async def pragma(self, name: str) -> Any:
         """Read one PRAGMA value (``journal_mode``, ``foreign_keys``...), for checks and tests."""

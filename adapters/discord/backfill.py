@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from datetime import datetime, timedelta
 
 import discord
@@ -33,16 +33,35 @@ class Backfill:
         self._clock = clock
         self.newest = 0  # snowflake of the newest message handed on in this run
         self._saved = 0
+        self._handling: set[int] = set()  # being handed on: the core has not recorded them
 
     def seen(self, message_id: int) -> None:
         """A message from a protected guild was handed on."""
         self.newest = max(self.newest, message_id)
 
+    @contextlib.contextmanager
+    def handling(self, message_id: int) -> Iterator[None]:
+        """While a message is being handed on (maybe held, the core's disk being full), the
+        stored marker stays before it, so a restart reads it again; then it counts as seen."""
+        self._handling.add(message_id)
+        try:
+            yield
+        finally:
+            self._handling.discard(message_id)
+        self.seen(message_id)
+
+    def marker(self) -> int:
+        """The newest message id a restart may skip: every message up to it was handed on."""
+        if self._handling:
+            return min(self.newest, min(self._handling) - 1)
+        return self.newest
+
     async def save(self) -> None:
-        """Store the newest message id (called every few seconds and at shutdown)."""
-        if self.newest > self._saved:
-            await self._state.set(KEY, str(self.newest))
-            self._saved = self.newest
+        """Store the marker (called every few seconds and at shutdown)."""
+        marker = self.marker()
+        if marker > self._saved:
+            await self._state.set(KEY, str(marker))
+            self._saved = marker
 
     async def catch_up(
         self,

@@ -33,6 +33,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from adapters.discord import startup_check
 from adapters.discord.automod import AutomodMirror, AutomodSpec
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers, build_tree
@@ -148,6 +149,35 @@ class DiscordConnection:
                 return True
         return False
 
+    async def check_moderator(self, user_id: int) -> bool:
+        """Whether the user is a moderator in a protected guild, correct with a cold cache.
+
+        Without the presence intent the member cache starts with the bot alone and fills
+        by chunking; a member not cached yet is fetched over REST (and cached), so a
+        moderator is never taken for a member because the cache was behind.
+        """
+        for guild in self._client.guilds:
+            if guild.id not in self._guilds:
+                continue
+            member = guild.get_member(user_id)
+            if member is None and not guild.chunked:
+                member = await self._fetch_member(guild, user_id)
+            if member is not None and is_moderator(member, self._router.moderator_roles):
+                return True
+        return False
+
+    @staticmethod
+    async def _fetch_member(guild: discord.Guild, user_id: int) -> discord.Member | None:
+        try:
+            member = await guild.fetch_member(user_id)
+        except discord.NotFound:
+            return None
+        except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError):
+            log.warning("could not read member %s of guild %s", user_id, guild.id)
+            return None
+        guild._add_member(member)  # discord.py has no public way to cache a fetched member
+        return member
+
     @property
     def protected_guilds(self) -> frozenset[int]:
         """The guilds this connection moderates."""
@@ -220,15 +250,13 @@ class DiscordConnection:
             guild = self._client.get_guild(guild_id)
             if guild is None:
                 continue
+            await self._check_permissions(guild)
             try:
                 await self._tree.sync(guild=guild)
             except discord.HTTPException as exc:
                 log.error("syncing /mod in %s failed: %s %s", guild_id, exc.status, exc.code)
             if self._mirror_automod:
-                try:
-                    await self._automod.sync(guild)
-                except discord.HTTPException as exc:
-                    log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+                await self._sync_automod(guild)
         await self._dm_pauses.restore(self._guilds)
         try:
             await self._backfill.catch_up(self._client, self._guilds, self._router.message)
@@ -252,12 +280,53 @@ class DiscordConnection:
         self._automod.replan(specs)
         for guild_id in self._guilds:
             guild = self._client.get_guild(guild_id)
-            if guild is None:
-                continue
-            try:
-                await self._automod.sync(guild)
-            except discord.HTTPException as exc:
-                log.error("automod sync in %s failed: %s %s", guild_id, exc.status, exc.code)
+            if guild is not None:
+                await self._sync_automod(guild)
+
+    async def _check_permissions(self, guild: discord.Guild) -> None:
+        """Tell the moderators which permissions the bot lacks and what stops working."""
+        me = guild.me
+        if me is None:  # a cold cache: the bot's own member is fetched, not guessed
+            me = await guild.fetch_member(self._client.user.id if self._client.user else 0)
+        lines = startup_check.missing(me.guild_permissions)
+        channel = guild.get_channel(self._mod_channels.get(guild.id, 0))
+        if isinstance(channel, discord.abc.GuildChannel):
+            lines += startup_check.missing_in_channel(channel.permissions_for(me), channel.name)
+        if lines:
+            await self.tell_moderators(
+                guild.id, f"The bot is missing permissions in {guild.name}:", lines
+            )
+
+    async def _sync_automod(self, guild: discord.Guild) -> None:
+        """Mirror the policy into one guild; tell its moderators what could not be."""
+        try:
+            problems = await self._automod.sync(guild)
+        except discord.HTTPException as exc:
+            log.error("automod sync in %s failed: %s %s", guild.id, exc.status, exc.code)
+            problems = [f"AutoMod rules could not be read (Discord answered {exc.status})"]
+        if problems:
+            await self.tell_moderators(
+                guild.id, "Not everything of the conduct policy is in Discord's AutoMod:", problems
+            )
+
+    async def tell_moderators(self, guild_id: int, heading: str, lines: Sequence[str]) -> None:
+        """Post a notice in the guild's moderators' channel (start-up findings, not cases).
+
+        Best effort: the same findings are logged, and a refused post is logged too.
+        """
+        for line in lines:
+            log.warning("guild %s: %s", guild_id, line)
+        channel_id = self._mod_channels.get(guild_id)
+        if channel_id is None:
+            return
+        text = "\n".join([heading, *(f"- {line}" for line in lines)])
+        if len(text) > 2000:
+            text = text[:1999] + "…"
+        channel = self._client.get_partial_messageable(channel_id)
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.error("could not post in the moderators' channel %s: %s", channel_id, exc.status)
 
     async def run(self) -> None:
         """Stay connected until :meth:`close` (discord.py reconnects and resumes by itself)."""

@@ -4,6 +4,7 @@
 the guild who are not friends, but Discord accepts at most 24 hours ahead. For a longer pause
 the wanted end is written to the :class:`DiscordStateStore` (so it survives a restart) and a
 keeper task re-applies the action every ``renew_every`` until that end. Resume clears both.
+Every PUT carries the invite pause as it currently is, since Discord resets a field left out.
 """
 
 from __future__ import annotations
@@ -83,9 +84,7 @@ class DmPauses:
         """Let DMs flow again and forget the pause."""
         self._stop(guild_id)
         await self._state.set(state_key(guild_id), "")
-        await self._client.http.edit_incident_actions(
-            guild_id, payload={"dms_disabled_until": None}
-        )
+        await self._put(guild_id, None)
 
     async def wanted_end(self, guild_id: int) -> datetime | None:
         """The end of the pause the moderators asked for, if one is still running."""
@@ -114,11 +113,29 @@ class DmPauses:
 
     async def _apply(self, guild_id: int, wanted: datetime) -> datetime:
         until = min(wanted, self._clock() + MAX_AHEAD - CLOCK_ALLOWANCE)
-        await self._client.http.edit_incident_actions(
-            guild_id, payload={"dms_disabled_until": until.isoformat()}
-        )
+        await self._put(guild_id, until)
         log.info("DMs paused in guild %s until %s", guild_id, until.isoformat())
         return until
+
+    async def _put(self, guild_id: int, dms_until: datetime | None) -> None:
+        """Set the DM pause and keep the invite pause as it is.
+
+        Discord's PUT replaces both incident actions, resetting one left out: an invite
+        pause a moderator set during a raid would be lifted by pausing or resuming DMs. So
+        the current state is read first (fresh, not from the cache) and sent back.
+        """
+        guild = await self._client.http.get_guild(guild_id)
+        incidents = guild.get("incidents_data") or {}
+        invites = incidents.get("invites_disabled_until")
+        if invites is not None and datetime.fromisoformat(invites) <= self._clock():
+            invites = None  # over already: sending it back would be refused as past
+        await self._client.http.edit_incident_actions(
+            guild_id,
+            payload={
+                "dms_disabled_until": None if dms_until is None else dms_until.isoformat(),
+                "invites_disabled_until": invites,
+            },
+        )
 
     def _keep(self, guild_id: int) -> None:
         self._stop(guild_id)

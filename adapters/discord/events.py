@@ -8,6 +8,7 @@ exception type and ids only -- never the message text -- and the client carries 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
@@ -20,8 +21,13 @@ from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers
 from bridge.model import Channel, Platform
+from bridge.ports import NotRecorded
 
 log = logging.getLogger(__name__)
+
+# Backoff while the core cannot record events (its disk is full), in seconds.
+RETRY_FIRST = 0.5
+RETRY_CAP = 30.0
 
 
 def intents() -> discord.Intents:
@@ -113,14 +119,19 @@ class Router:
                 dm = translate.message(message, moderator_roles=self.moderator_roles)
                 # A DM channel's id points at the member (maybe a reporter): the message id only.
                 private = f"a direct message, message {message.id}"
-                await self._guard("on_direct_message", private, self.handlers.on_direct_message(dm))
+                await self._guard(
+                    "on_direct_message", private, lambda: self.handlers.on_direct_message(dm)
+                )
             return
         if message.guild.id not in self.guilds:
             return
         translated = translate.message(message, moderator_roles=self.moderator_roles)
-        await self._guard("on_message", ids, self.handlers.on_message(translated))
-        if self.backfill is not None:
-            self.backfill.seen(message.id)
+        if self.backfill is None:
+            await self._guard("on_message", ids, lambda: self.handlers.on_message(translated))
+            return
+        # Not counted as handed on (the catch-up marker) before the core has recorded it.
+        with self.backfill.handling(message.id):
+            await self._guard("on_message", ids, lambda: self.handlers.on_message(translated))
 
     async def edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edit whose text changed: to on_message with ``edit_of``."""
@@ -136,14 +147,14 @@ class Router:
             return
         translated = translate.message(message, moderator_roles=self.moderator_roles, edit=True)
         ids = _ids(payload.guild_id, payload.channel_id, payload.message_id)
-        await self._guard("on_message", ids, self.handlers.on_message(translated))
+        await self._guard("on_message", ids, lambda: self.handlers.on_message(translated))
 
     async def joined(self, member: discord.Member) -> None:
         """A join: to on_membership."""
         if member.guild.id in self.guilds and not self._is_me(member.id):
             event = translate.joined(member)
             await self._guard(
-                "on_membership", _ids(member.guild.id), self.handlers.on_membership(event)
+                "on_membership", _ids(member.guild.id), lambda: self.handlers.on_membership(event)
             )
 
     async def left(self, payload: discord.RawMemberRemoveEvent) -> None:
@@ -152,20 +163,24 @@ class Router:
             guild = discord.Object(payload.guild_id)
             event = translate.left(payload.user, guild, now=self.clock())
             await self._guard(
-                "on_membership", _ids(payload.guild_id), self.handlers.on_membership(event)
+                "on_membership", _ids(payload.guild_id), lambda: self.handlers.on_membership(event)
             )
 
     async def banned(self, guild: discord.Guild, user: discord.abc.User) -> None:
         """A ban, by anyone: to on_membership."""
         if guild.id in self.guilds:
             event = translate.banned(guild, user, now=self.clock())
-            await self._guard("on_membership", _ids(guild.id), self.handlers.on_membership(event))
+            await self._guard(
+                "on_membership", _ids(guild.id), lambda: self.handlers.on_membership(event)
+            )
 
     async def unbanned(self, guild: discord.Guild, user: discord.abc.User) -> None:
         """An unban, by anyone: to on_membership."""
         if guild.id in self.guilds:
             event = translate.unbanned(guild, user, now=self.clock())
-            await self._guard("on_membership", _ids(guild.id), self.handlers.on_membership(event))
+            await self._guard(
+                "on_membership", _ids(guild.id), lambda: self.handlers.on_membership(event)
+            )
 
     async def automod(self, execution: discord.AutoModAction) -> None:
         """A message native AutoMod blocked: to on_automod_hit with the rule's name."""
@@ -191,7 +206,7 @@ class Router:
         await self._guard(
             "on_automod_hit",
             _ids(execution.guild_id, channel_id),
-            self.handlers.on_automod_hit(
+            lambda: self.handlers.on_automod_hit(
                 rule_name=name,
                 author=translate.account_of_id(execution.user_id),
                 channel=where,
@@ -199,12 +214,29 @@ class Router:
             ),
         )
 
-    async def _guard(self, name: str, ids: str, call: Awaitable[None]) -> None:
-        """Await a handler; its failure is logged by type and ids, and the client lives on."""
-        try:
-            await call
-        except Exception as exc:
-            log.error("%s failed: %s (%s)", name, type(exc).__name__, ids)
+    async def _guard(self, name: str, ids: str, call: Callable[[], Awaitable[None]]) -> None:
+        """Await a handler; its failure is logged by type and ids, and the client lives on.
+
+        NotRecorded (the core's disk is full) is retried with backoff until the core records
+        the event: the gateway has delivered it and will not again. Each event runs in a task
+        of its own (discord.py's dispatch), so the wait holds up only this event.
+        """
+        delay = RETRY_FIRST
+        while True:
+            try:
+                await call()
+            except NotRecorded as exc:
+                if self.client is not None and self.client.is_closed():
+                    # Shutting down: the catch-up marker stays before it, a restart reads it.
+                    log.warning("%s not recorded before shutdown (%s)", name, ids)
+                    return
+                log.warning("%s not recorded, retrying in %.1fs: %s (%s)", name, delay, exc, ids)
+                await asyncio.sleep(delay)
+                delay = min(RETRY_CAP, delay * 2)
+                continue
+            except Exception as exc:
+                log.error("%s failed: %s (%s)", name, type(exc).__name__, ids)
+            return
 
 
 # Joins, boosts, pins and the like are system messages nobody wrote.

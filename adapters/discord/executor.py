@@ -24,11 +24,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import aiohttp
 import discord
 
+from adapters.discord.refusals import RefusalExplainer
 from bridge.model import (
     Action,
     Ban,
@@ -51,6 +52,8 @@ T = TypeVar("T")
 
 #: Discord refuses a timeout of 28 days or more; 27 leaves room for clock skew.
 MAX_TIMEOUT: Final = timedelta(days=27)
+#: Discord's limit on X-Audit-Log-Reason, in decoded characters.
+MAX_AUDIT_REASON: Final = 512
 #: Discord's limit on a message's length.
 MAX_CONTENT: Final = 2000
 #: Discord's JSON error codes the executor tells apart.
@@ -61,6 +64,12 @@ UNKNOWN_MEMBER: Final = 10007  # not in the guild (left, removed, never joined)
 UNKNOWN_BAN: Final = 10026  # not banned
 UNKNOWN_CHANNEL: Final = 10003
 UNKNOWN_MESSAGE: Final = 10008
+#: Refusals that are rate limits in disguise (JSON error codes): they pass with time, so
+#: they are retried, not dead-lettered. 40003 "You are opening direct messages too fast"
+#: comes as a 403; 20016 slowmode, 20028 the channel's and 20029 the server's write limits.
+#: Discord gives no retry_after with them: the worker waits ``RATE_LIKE_RETRY`` seconds.
+RATE_LIKE: Final = frozenset({40003, 20016, 20028, 20029})
+RATE_LIKE_RETRY: Final = 10.0
 
 
 def _now() -> datetime:
@@ -94,6 +103,7 @@ class DiscordExecutor:
         self._max_timeout = max_timeout
         self._deadline = deadline
         self._clock = clock
+        self._refusals = RefusalExplainer(client, deadline=deadline)
 
     async def execute(self, action: Action, space: Space) -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
@@ -144,24 +154,38 @@ class DiscordExecutor:
                 f"{doing}: rate limited by Discord for {exc.retry_after:.0f} s",
                 retry_after=exc.retry_after,
             ) from exc
-        except discord.Forbidden as exc:
-            reason = await explain(exc) if explain is not None else ""
-            raise PermanentError(f"{doing}: {reason or _refusal(exc)}") from exc
-        except discord.NotFound as exc:
-            raise PermanentError(f"{doing}: {_described(exc)}") from exc
         except discord.HTTPException as exc:
-            # 5xx after discord.py's own retries, or a 429 from outside Discord's API
-            # (Cloudflare): worth trying again later. Anything else is a request Discord
-            # refuses as written, which retrying will not change.
-            if exc.status >= 500 or exc.status == 429:
-                raise TransientError(f"{doing}: Discord is failing ({_described(exc)})") from exc
-            raise PermanentError(f"{doing}: {_described(exc)}") from exc
+            raise await self._translate(doing, exc, explain) from exc
         except TimeoutError as exc:
             raise TransientError(
                 f"{doing}: no answer from Discord within {self._deadline:.0f} s"
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise TransientError(f"{doing}: Discord unreachable ({type(exc).__name__})") from exc
+
+    async def _translate(
+        self,
+        doing: str,
+        exc: discord.HTTPException,
+        explain: Callable[[discord.Forbidden], Awaitable[str]] | None,
+    ) -> TransientError | PermanentError:
+        """The port's error for an answer Discord gave (not a rate limit discord.py raised)."""
+        if exc.code in RATE_LIKE:
+            return TransientError(
+                f"{doing}: Discord asks to slow down ({_described(exc)})",
+                retry_after=RATE_LIKE_RETRY,
+            )
+        if isinstance(exc, discord.Forbidden):
+            reason = await explain(exc) if explain is not None else ""
+            return PermanentError(f"{doing}: {reason or _refusal(exc)}")
+        if isinstance(exc, discord.NotFound):
+            return PermanentError(f"{doing}: {_described(exc)}")
+        # 5xx after discord.py's own retries, or a 429 from outside Discord's API
+        # (Cloudflare): worth trying again later. Anything else is a request Discord
+        # refuses as written, which retrying will not change.
+        if exc.status >= 500 or exc.status == 429:
+            return TransientError(f"{doing}: Discord is failing ({_described(exc)})")
+        return PermanentError(f"{doing}: {_described(exc)}")
 
     async def _absent(
         self,
@@ -194,6 +218,9 @@ class DiscordExecutor:
                 self._client.http.delete_message(
                     channel_id, message_id, reason=_reason(action.reason)
                 ),
+                explain=self._refusals.channel_action(
+                    channel_id, "manage_messages", "Manage Messages"
+                ),
             )
         except PermanentError as exc:
             # Deleted already (by its author, a moderator, AutoMod, or a retry of this action):
@@ -215,7 +242,17 @@ class DiscordExecutor:
         if action.clause:
             # Quote the clause so the member reads the rule itself, not a paraphrase.
             text += "\n\n" + "\n".join(f"> {line}" for line in action.clause.splitlines())
-        doing = f"send a warning to {user_id}"
+        await self._send_dm(user_id, text, f"send a warning to {user_id}")
+        return f"warned {user_id} by DM"
+
+    async def _tell(self, action: Tell) -> str:
+        """A private message to the member (a reporter, an admin)."""
+        user_id = _snowflake(action.target.id, "user")
+        await self._send_dm(user_id, action.text, f"send a private message to {user_id}")
+        return f"told {user_id} by DM"
+
+    async def _send_dm(self, user_id: int, text: str, doing: str) -> None:
+        """Open the DM channel (refused as 40003 when opened too fast: retried) and post."""
 
         async def closed(exc: discord.Forbidden) -> str:
             return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
@@ -226,23 +263,6 @@ class DiscordExecutor:
             dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
             explain=closed,
         )
-        return f"warned {user_id} by DM"
-
-    async def _tell(self, action: Tell) -> str:
-        """A private message to the member (a reporter, an admin)."""
-        user_id = _snowflake(action.target.id, "user")
-        doing = f"send a private message to {user_id}"
-
-        async def closed(exc: discord.Forbidden) -> str:
-            return "the member's DMs are closed" if exc.code == CANNOT_DM else ""
-
-        dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
-        await self._call(
-            doing,
-            dm.send(_clip(action.text), allowed_mentions=discord.AllowedMentions.none()),
-            explain=closed,
-        )
-        return f"told {user_id} by DM"
 
     async def _notify(self, channel_id: int, text: str) -> str:
         channel = self._client.get_partial_messageable(channel_id)
@@ -250,6 +270,7 @@ class DiscordExecutor:
             f"notify the moderators in channel {channel_id}",
             # Nobody gets pinged by what a rule or a report put in the text.
             channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            explain=self._refusals.channel_action(channel_id, "send_messages", "Send Messages"),
         )
         return f"notified the moderators in channel {channel_id}"
 
@@ -268,7 +289,9 @@ class DiscordExecutor:
                 reason=_reason(action.reason),
                 communication_disabled_until=until.isoformat(),
             ),
-            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+            explain=self._refusals.member_action(
+                guild_id, user_id, "moderate_members", "Moderate Members"
+            ),
         ):
             # A member in only some of the community's guilds: the mute is applied here
             # when they join (mute evasion), so this is not a failure.
@@ -290,7 +313,9 @@ class DiscordExecutor:
                 reason=_reason(action.reason),
                 communication_disabled_until=None,
             ),
-            explain=self._explainer(guild_id, user_id, "moderate_members", "Moderate Members"),
+            explain=self._refusals.member_action(
+                guild_id, user_id, "moderate_members", "Moderate Members"
+            ),
         ):
             return f"{user_id} is not in guild {guild_id}: already no timeout to lift"
         return f"lifted the timeout of {user_id} in guild {guild_id}"
@@ -301,7 +326,7 @@ class DiscordExecutor:
             UNKNOWN_MEMBER,
             f"remove {user_id} from guild {guild_id}",
             self._client.http.kick(user_id, guild_id, reason=_reason(action.reason)),
-            explain=self._explainer(guild_id, user_id, "kick_members", "Kick Members"),
+            explain=self._refusals.member_action(guild_id, user_id, "kick_members", "Kick Members"),
         ):
             return f"{user_id} was already out of guild {guild_id}"
         return f"removed {user_id} from guild {guild_id}"
@@ -325,7 +350,7 @@ class DiscordExecutor:
             self._client.http.ban(
                 user_id, guild_id, delete_message_seconds=0, reason=_reason(action.reason)
             ),
-            explain=self._explainer(guild_id, user_id, "ban_members", "Ban Members"),
+            explain=self._refusals.member_action(guild_id, user_id, "ban_members", "Ban Members"),
         )
         return f"banned {user_id} from guild {guild_id}"
 
@@ -335,89 +360,10 @@ class DiscordExecutor:
             UNKNOWN_BAN,
             f"unban {user_id} in guild {guild_id}",
             self._client.http.unban(user_id, guild_id, reason=_reason(action.reason)),
-            explain=self._explainer(guild_id, None, "ban_members", "Ban Members"),
+            explain=self._refusals.member_action(guild_id, None, "ban_members", "Ban Members"),
         ):
             return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
-
-    # -- explaining a refusal ---------------------------------------------------------------
-
-    def _explainer(
-        self, guild_id: int, user_id: int | None, permission: str, label: str
-    ) -> Callable[[discord.Forbidden], Awaitable[str]]:
-        async def explain(exc: discord.Forbidden) -> str:
-            if exc.code != MISSING_PERMISSIONS:
-                return _refusal(exc)
-            try:
-                reason = await self._why_forbidden(guild_id, user_id, permission, label)
-            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError):
-                reason = ""  # the explanation is a courtesy; the refusal stands without it
-            return reason or _refusal(exc)
-
-        return explain
-
-    async def _why_forbidden(
-        self, guild_id: int, user_id: int | None, permission: str, label: str
-    ) -> str:
-        """A moderator-readable reason for a 403 Missing Permissions, from fresh REST reads.
-
-        The cache may be stale (a role changed while the bot was away): read the roles and
-        the two members again. Empty when the reads do not explain it.
-        """
-        http = self._client.http
-        me = self._client.user
-        if me is None:
-            return ""
-        async with asyncio.timeout(self._deadline):
-            guild = await http.get_guild(guild_id)
-            roles = {int(r["id"]): r for r in await http.get_roles(guild_id)}
-            my_roles = [int(r) for r in (await http.get_member(guild_id, me.id))["roles"]]
-            their_roles: list[int] | None = None
-            if user_id is not None:
-                try:
-                    data = await http.get_member(guild_id, user_id)
-                    their_roles = [int(r) for r in data["roles"]]
-                except discord.NotFound:
-                    their_roles = None
-        name = guild["name"]
-        if not getattr(_permissions(roles, guild_id, my_roles), permission):
-            return f"the bot lacks the {label} permission in {name}"
-        if user_id is None or their_roles is None:
-            return ""
-        if user_id == int(guild["owner_id"]):
-            return f"{user_id} owns {name}; nobody can act on the owner"
-        if permission == "moderate_members" and (
-            _permissions(roles, guild_id, their_roles).administrator
-        ):
-            return f"{user_id} is an administrator in {name}; Discord cannot time them out"
-        mine, theirs = _top_role(roles, my_roles), _top_role(roles, their_roles)
-        if theirs is not None and (mine is None or theirs[0] >= mine[0]):
-            my_name = mine[1] if mine else "@everyone"
-            return (
-                f"{user_id}'s highest role ({theirs[1]}) is not below the bot's ({my_name}); "
-                "move the bot's role above it"
-            )
-        return ""
-
-
-def _permissions(
-    roles: dict[int, Any], guild_id: int, member_roles: list[int]
-) -> discord.Permissions:
-    """Guild-level permissions from @everyone (whose id is the guild's) and the member's roles."""
-    value = 0
-    for role_id in [guild_id, *member_roles]:
-        role = roles.get(role_id)
-        if role is not None:
-            value |= int(role["permissions"])
-    permissions = discord.Permissions(value)
-    return discord.Permissions.all() if permissions.administrator else permissions
-
-
-def _top_role(roles: dict[int, Any], member_roles: list[int]) -> tuple[int, str] | None:
-    ranked = [
-        (int(roles[r]["position"]), str(roles[r]["name"])) for r in member_roles if r in roles
-    ]
-    return max(ranked, default=None)
 
 
 def _snowflake(value: str, what: str) -> int:
@@ -428,8 +374,13 @@ def _snowflake(value: str, what: str) -> int:
 
 
 def _reason(reason: str) -> str | None:
-    # The audit log shows it; Discord caps X-Audit-Log-Reason at 512 characters.
-    return reason[:512] or None
+    """The audit-log reason, cut to Discord's 512 characters BEFORE discord.py URL-encodes it.
+
+    Discord counts the decoded header (what the audit log shows): cutting the encoded text
+    instead would waste the limit on "%C3%A9"s and could split an escape in two. Blank
+    reasons are left out, since Discord refuses an empty header.
+    """
+    return reason.strip()[:MAX_AUDIT_REASON] or None
 
 
 def _clip(text: str) -> str:

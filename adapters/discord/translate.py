@@ -123,7 +123,7 @@ def message(
     # A forward's own content is empty: what members see is the forwarded snapshot, and the
     # member who forwards it into a protected channel answers for it.
     snapshots = msg.message_snapshots
-    text = "\n".join(t for t in (msg.content, *(m.content for m in snapshots)) if t)
+    text = "\n".join(t for t in (msg.content, *(m.content for m in snapshots), *_written(msg)) if t)
     return Message(
         id=str(msg.id),
         author=author(msg.author, moderator_roles),
@@ -136,6 +136,18 @@ def message(
         reply_to=reply_to,
         edit_of=str(msg.id) if edit else None,
     )
+
+
+def _written(msg: discord.Message) -> list[str]:
+    """What else a member writes into a message and everyone is shown: a poll's question and
+    answers, and the descriptions (alt text) of attachments. (Embeds are not written by
+    members: a link's preview is the linked site's.)"""
+    found: list[str] = []
+    if msg.poll is not None:
+        found.append(msg.poll.question)
+        found.extend(answer.text for answer in msg.poll.answers)
+    found.extend(a.description for a in msg.attachments if a.description)
+    return found
 
 
 def links(text: str) -> list[str]:

@@ -42,7 +42,7 @@ from adapters.matrix.session import (
     unless,
 )
 from adapters.matrix.stores import MatrixStateStore
-from bridge.ports import PermanentError, TransientError
+from bridge.ports import NotRecorded, PermanentError, TransientError
 
 __all__ = ["MatrixConnection", "MatrixHandlers", "MatrixLoginError", "MatrixStateStore"]
 
@@ -139,6 +139,11 @@ class MatrixConnection:
                 notify=notify, room_name=self._room_name,
             )  # fmt: skip
         self._next_batch: str | None = None
+        # A synced batch not yet handed on in full (the core could not record an event) and
+        # its token: handed on again before the next sync; the token is saved only after.
+        self._held: list[tuple[str, list[Any]]] = []
+        self._held_token: str | None = None
+        self._held_surroundings: list[tuple[str, Any]] = []  # the batch's, for the ecosystem
         self._started = False
         self._closed = asyncio.Event()
         self._refresh = asyncio.Event()
@@ -392,6 +397,7 @@ class MatrixConnection:
 
     async def _sync(self, *, full_state: bool) -> None:
         """One sync: fetch, hand every event on, then persist the token."""
+        await self._hand_on_held()
         since = self._next_batch
         timeout = 0 if full_state else self._sync_timeout_ms
         request = self._client.sync(
@@ -426,16 +432,38 @@ class MatrixConnection:
                     gap = await self._gap(room_id, info.timeline.prev_batch, since)
                     events = gap + events
                 batches.append((room_id, events[own_join_index(events, self.user_id) + 1 :]))
-        for room_id, events in batches:
-            for event in events:
-                if self._e2ee is None or not await self._e2ee.intercept(room_id, event):
-                    await self._router.dispatch(room_id, event)
+        self._held, self._held_token = batches, response.next_batch
+        self._held_surroundings = surroundings
+        await self._hand_on_held()
+
+    async def _hand_on_held(self) -> None:
+        """Hand on the held batch, event by event; then save its token.
+
+        An event the core could not record (its disk is full) stays held with those after
+        it, and the token is not saved: the batch goes on from there at the next try, and a
+        restart meanwhile gets it from the homeserver again.
+        """
+        while self._held:
+            room_id, events = self._held[0]
+            while events:
+                try:
+                    if self._e2ee is None or not await self._e2ee.intercept(room_id, events[0]):
+                        await self._router.dispatch(room_id, events[0])
+                except NotRecorded as exc:
+                    raise TransientError(f"hand on synced events: {exc}") from exc
+                events.pop(0)
+            self._held.pop(0)
         if self._e2ee is not None:
-            await self._e2ee.after_sync()
+            try:
+                await self._e2ee.after_sync()  # what the keys of this sync unlocked
+            except NotRecorded as exc:
+                raise TransientError(f"hand on decrypted events: {exc}") from exc
+        surroundings, self._held_surroundings = self._held_surroundings, []
         for room_id, source in surroundings:
             await self.ecosystem.take(room_id, source)
-        self._next_batch = response.next_batch
-        await self._state.set(KEY_NEXT_BATCH, response.next_batch)
+        if self._held_token is not None:
+            await self._state.set(KEY_NEXT_BATCH, self._held_token)
+            self._next_batch, self._held_token = self._held_token, None
 
     async def _gap(self, room_id: str, start: str | None, since: str) -> list[Any]:
         """The events between the last batch and a limited timeline, oldest first."""

@@ -177,9 +177,16 @@ class Encryption:
     async def after_sync(self) -> None:
         """Judge what the keys of this sync unlocked; keep the device's keys in order."""
         await upkeep(self._client)
-        for held, event in self._held.release(self._decrypt):
+        released = self._held.release(self._decrypt)
+        for index, (held, event) in enumerate(released):
+            try:
+                await self._dispatch(held.room_id, event)
+            except Exception:
+                # Not recorded (the core's disk is full): hold it and the rest for next time.
+                for again, _ in released[index:]:
+                    self._held.hold(again.room_id, again.event, again.since)
+                raise
             logger.info("event %s decrypted after its key arrived", held.event.event_id)
-            await self._dispatch(held.room_id, event)
 
     async def run(self, closed: asyncio.Event) -> None:
         """Cross-sign the device, then until ``closed``: count what waited too long for its

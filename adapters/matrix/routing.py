@@ -13,11 +13,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from nio import MatrixRoom, RoomMemberEvent, RoomMessage
+from nio import BadEvent, MatrixRoom, RoomMemberEvent, RoomMessage
 
 from adapters.matrix.rooms import SPACE_CHILD_EVENT, RoomBook, RoomKind, is_command
-from adapters.matrix.translate import membership_from_event, message_from_event
+from adapters.matrix.translate import is_message, membership_from_event, message_from_event
 from bridge.model import MembershipEvent, Message
+from bridge.ports import NotRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,8 @@ class EventRouter:
             self._on_space_change()
 
     async def dispatch(self, room_id: str, event: Any) -> None:
-        """Hand one timeline event on; a handler's exception is logged, never raised."""
+        """Hand one timeline event on; a handler's exception is logged, never raised, except
+        NotRecorded: the core could not record it, and the caller must hand it on again."""
         source: Mapping[str, Any] = getattr(event, "source", None) or {}
         # Power levels change as the timeline goes: judge each event by the state before it.
         self.observe(room_id, source)
@@ -102,10 +104,12 @@ class EventRouter:
         if kind is RoomKind.OTHER:
             return
         try:
-            if isinstance(event, RoomMessage):
+            if is_message(event):
                 await self._message(room_id, kind, event)
             elif isinstance(event, RoomMemberEvent) and kind is RoomKind.PROTECTED:
                 await self._membership(room_id, event)
+        except NotRecorded:
+            raise
         except Exception as exc:
             # Never the text (privacy) and never the traceback (its last line may carry it).
             # A direct room's id points at the member in it (maybe a reporter).
@@ -126,7 +130,7 @@ class EventRouter:
             return False
         return self._book.state(mod_room).level(user_id) >= self._moderator_level
 
-    async def _message(self, room_id: str, kind: RoomKind, event: RoomMessage) -> None:
+    async def _message(self, room_id: str, kind: RoomKind, event: RoomMessage | BadEvent) -> None:
         if event.sender == self._me:
             return
         room = self._rooms.get(room_id)

@@ -15,14 +15,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote
 
-from nio import (
-    RoomMemberEvent,
-    RoomMessage,
-    RoomMessageEmote,
-    RoomMessageMedia,
-    RoomMessageNotice,
-    RoomMessageText,
-)
+from nio import BadEvent, RoomMemberEvent, RoomMessage
 
 from bridge.model import (
     Account,
@@ -36,8 +29,9 @@ from bridge.model import (
     SpaceKind,
 )
 
-_TEXT_TYPES = (RoomMessageText, RoomMessageNotice, RoomMessageEmote)
-
+MESSAGE_EVENT = "m.room.message"
+# Media whose ``body`` is a caption only beside a separate ``filename`` (Matrix 1.10).
+_MEDIA_TYPES = frozenset({"m.image", "m.file", "m.video", "m.audio"})
 # A bare URL in a plain body; trailing punctuation belongs to the sentence, not the link.
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
@@ -89,8 +83,16 @@ def timestamp(event: Any) -> datetime:
     return datetime.fromtimestamp(event.server_timestamp / 1000, tz=UTC)
 
 
+def is_message(event: Any) -> bool:
+    """Whether ``event`` is an m.room.message, also one nio's schema refused (a BadEvent: no
+    ``msgtype``, media without ``url``...), which clients still show."""
+    if isinstance(event, RoomMessage):
+        return True
+    return isinstance(event, BadEvent) and event.type == MESSAGE_EVENT
+
+
 def message_from_event(
-    event: RoomMessage,
+    event: RoomMessage | BadEvent,
     room: RoomContext,
     *,
     display_name: str = "",
@@ -98,38 +100,44 @@ def message_from_event(
     is_moderator: bool = False,
     is_bot: bool = False,
 ) -> Message | None:
-    """Translate an m.room.message event (text, notice, emote, media, or an edit of one).
+    """Translate an m.room.message event (of any msgtype, or an edit of one).
 
-    Returns None for message types that carry nothing to judge (nio's unknown/encrypted ones).
+    Clients show the ``body`` of every message type, known or not (``m.text``, ``m.notice``,
+    ``m.emote``, ``m.location``, ``m.weird``...), so every string body is judged, read from
+    the event as the homeserver sent it; of media, the caption (Matrix 1.10: a body beside a
+    separate ``filename``) and any formatted body. Returns None for what is not a message.
     An edit (``m.replace``) becomes a Message whose text is the new content and whose
     ``edit_of`` is the original event id. The sender's display name, power level and role
     come from the caller, which has the room state.
     """
-    content: Mapping[str, Any] = event.source.get("content") or {}
-    relates_to = content.get("m.relates_to") or {}
+    if not is_message(event):
+        return None
+    content = event.source.get("content")
+    content = content if isinstance(content, Mapping) else {}
+    relates_to = content.get("m.relates_to")
+    relates_to = relates_to if isinstance(relates_to, Mapping) else {}
     edit_of: str | None = None
-    effective = content
+    effective: Mapping[str, Any] = content
     if relates_to.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"), dict):
         edit_of = relates_to.get("event_id")
         effective = content["m.new_content"]
 
-    if not isinstance(event, (*_TEXT_TYPES, RoomMessageMedia)):
-        return None
-    body = str(effective.get("body", ""))
+    body = effective.get("body")
+    body = body if isinstance(body, str) else ""
     html = effective.get("formatted_body")
-    if effective.get("format") != "org.matrix.custom.html":
+    if effective.get("format") != "org.matrix.custom.html" or not isinstance(html, str):
         html = None
 
     reply_to = _reply_to(relates_to)
     attachments = 0
-    if isinstance(event, RoomMessageMedia):
+    if effective.get("msgtype") in _MEDIA_TYPES:
         attachments = 1
         # A media body is its file name unless a separate ``filename`` makes it a caption.
         filename = effective.get("filename")
-        body = body if filename and filename != body else ""
+        body = body if isinstance(filename, str) and filename and filename != body else ""
     if reply_to:
         body = strip_reply_fallback(body)
-    html = _MX_REPLY.sub("", html) if isinstance(html, str) else None
+    html = _MX_REPLY.sub("", html) if html is not None else None
     reader = _read_html(html) if html else None
     anchors = reader.hrefs if reader is not None else []
     if reader is not None:

@@ -13,6 +13,7 @@ from bridge.commands import parse_command
 from bridge.config import ReportsConfig, parse_settings
 from bridge.conversation import DirectMessages
 from bridge.core import Core
+from bridge.health import StorageHealth
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
@@ -148,6 +149,10 @@ class ModBot:
             direct=self.direct, reports=self.reports,
             repliers={Platform.MATRIX: self, Platform.DISCORD: self},
             bots={"matrix:@bot:hs", "discord:999999999999999999"},
+            health=StorageHealth(
+                community=lambda: self.community,
+                repliers={Platform.MATRIX: self, Platform.DISCORD: self},
+            ),
         )  # fmt: skip
         self.codes = iter(["123456", "654321", "111111", "222222"])
         self.scheduler = Scheduler(timers=self.repos.timers, pipeline=self.pipeline, clock=clock)

@@ -62,6 +62,23 @@ def test_a_forward_is_not_a_reply_and_its_snapshot_is_judged(recorded: Recorded)
     assert message.text == "what do you think?"
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "attachments"),
+    [
+        # A poll's question and answers are the member's words, shown to everyone.
+        ("message_poll", "who is the biggest idiot here?\nBob\ncall 0712 345 678", 0),
+        # An image's description (alt text) too.
+        ("message_attachment_alt", "look\nyou idiot", 1),
+    ],
+)
+def test_what_else_members_write_into_a_message_is_judged(
+    recorded: Recorded, name: str, text: str, attachments: int
+) -> None:
+    message = translate.message(recorded.message(name))
+
+    assert (message.text, message.attachments) == (text, attachments)
+
+
 def test_an_edit_keeps_the_message_id_and_says_so(recorded: Recorded) -> None:
     raw = recorded.message("message_update_edit")
     message = translate.message(raw, edit=True)

@@ -127,10 +127,17 @@ def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 30.0) -> t
 class ServiceProcess:
     """`modbridge run --config PATH` as a subprocess whose stderr goes to ``log_path``."""
 
-    def __init__(self, config: Path, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        config: Path,
+        env: Mapping[str, str],
+        log_path: Path,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
         self.env = dict(env)
         self.log_path = log_path
+        self._preexec = preexec  # run in the child before it starts (e.g. resource limits)
         self._process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
@@ -156,6 +163,7 @@ class ServiceProcess:
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=self._preexec,  # resource limits (set before exec)
             )
         while READY not in self.log():
             if self._process.poll() is not None:

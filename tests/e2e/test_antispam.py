@@ -7,6 +7,7 @@ module's default (fail closed), for the "modbridge is down" behaviour of each.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import time
@@ -209,6 +210,19 @@ async def test_a_dm_invite_needs_the_recipients_consent(
     print(
         f"DM createRoom refused in {refused_in * 1e3:.0f} ms, allowed in {allowed_in * 1e3:.0f} ms"
     )
+
+
+async def test_two_dm_invites_at_once_are_both_refused(
+    running: AntispamServer, clients: dict[str, AsyncClient], repos: Repositories
+) -> None:
+    """Two simultaneous createRoom calls with is_direct: one creation time kept per member
+    let the second one through."""
+    ann, bob = clients["ann"], clients["bob"]
+    await member(repos, ann.user_id)
+    await member(repos, bob.user_id)  # no consent
+    for _ in range(3):
+        answers = await asyncio.gather(open_dm(ann, bob.user_id), open_dm(ann, bob.user_id))
+        assert [getattr(a, "status_code", "created") for a in answers] == ["M_FORBIDDEN"] * 2
 
 
 async def test_an_ordinary_room_invite_is_untouched(

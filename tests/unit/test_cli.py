@@ -139,3 +139,31 @@ def test_replay_narrates_the_sample_conversation() -> None:
     assert "! insults (keywords)" in result.stdout
     assert "! contact-details (pii)" in result.stdout
     assert "(observe mode: would delete)" in result.stdout
+
+
+def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_demo() -> None:
+    # `rules` and `check-config` are an admin's quick tools: the service, the adapters,
+    # discord.py, nio and the demo cost most of a second of imports and are not needed.
+    script = (
+        "import sys\n"
+        "from bridge.cli import main\n"
+        f"main(['rules', 'test', '--config', {EXAMPLE!r}, 'you idiot'])\n"
+        f"main(['check-config', {EXAMPLE!r}])\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hit  insults" in result.stdout
+    modules = result.stdout.split("MODULES ", 1)[1].split()
+    loaded = [
+        name
+        for name in modules
+        if name.split(".")[0] in {"adapters", "discord", "nio", "aiosqlite", "storage"}
+        or name in {"bridge.service", "bridge.worker", "bridge.pipeline"}
+        or name.startswith("bridge.demo")
+    ]
+    assert loaded == []

@@ -23,9 +23,10 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "matrix"
 ROOM = RoomContext(room_id="!aGVsbG8td29ybGQtcm9vbQ", name="General")
 
 
-def load(name: str) -> Any:
+def load(name: str, *, bad: bool = False) -> Any:
+    """A recorded event as nio parses it (``bad``: nio's schema refuses it as a BadEvent)."""
     event = Event.parse_event(json.loads((DATA / f"{name}.json").read_text()))
-    assert not type(event).__name__.startswith("Bad"), event
+    assert type(event).__name__.startswith("Bad") is bad, event
     return event
 
 
@@ -120,6 +121,44 @@ def test_a_dm_has_no_space() -> None:
 
 def test_what_is_not_a_message_gives_none() -> None:
     assert message_from_event(load("reaction"), ROOM) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "text", "attachments"),
+    [
+        # Clients show the body of a message type they do not know: it is judged.
+        ("unknown_msgtype", False, "you idiot", 0),
+        ("location", False, "meet me here, idiot", 0),
+        ("notice", False, "automated: you idiot", 0),
+        ("emote", False, "calls Bob an idiot", 0),
+        # A caption (a body beside a separate file name) and its formatted version.
+        ("file_caption_html", False, "read this, idiot", 1),
+        # No caption, but a formatted body some client may show: that is read.
+        ("video_caption_formatted_only", False, "call me on 0712 345 678", 1),
+        # A body that is only the file name is no caption.
+        ("audio_filename_only", False, "", 1),
+        # What nio's schema refuses still reaches members' screens.
+        ("no_msgtype", True, "you idiot", 0),
+        ("image_without_url", True, "you idiot", 1),
+        ("weird_no_body", False, "", 0),
+    ],
+)
+def test_every_message_type_clients_display_is_judged(
+    name: str, bad: bool, text: str, attachments: int
+) -> None:
+    message = message_from_event(load(name, bad=bad), ROOM)
+
+    assert message is not None
+    assert (message.text, message.attachments) == (text, attachments)
+    assert message.author.account.id == "@ann:example.org"
+
+
+def test_an_edit_of_an_unknown_message_type_is_judged_by_its_new_content() -> None:
+    message = message_from_event(load("weird_edit"), ROOM)
+
+    assert message is not None
+    assert message.text == "you idiot"
+    assert message.edit_of == "$weird0Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0Ed9Cb8Aa"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rules.keywords import KeywordIndex
 from rules.text import clean
 
-ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066"]
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2066", "\x00", "\x07"]
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,30 @@ def test_search_never_raises(text: str) -> None:
     index = KeywordIndex({"insults": ["loser", "ass", "kill yourself", "n00b"]})
     hits = index.search(clean(text))
     assert set(hits) <= {"insults"}
+
+
+# Characters are chosen by class, so these stand for their whole category.
+HIDDEN_BY_CLASS = [
+    "\x00", "\x07", "\x1b", "\x7f",  # Cc in ASCII
+    "\x85", "\x9b",  # Cc beyond ASCII
+    "\u2062", "\u206a", "\u061c", "\U000110bd", "\U0001d173", "\U000e0041",  # Cf
+    "\u3164", "\u115f", "\u1160", "\uffa0", "\u17b4",  # fillers (default-ignorable)
+    "\ufe0f", "\U000e0100",  # variation selectors
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_BY_CLASS)
+def test_control_format_and_filler_characters_inside_a_word_are_removed(hidden: str) -> None:
+    assert clean(f"you i{hidden}d{hidden}iot") == "you idiot"
+
+
+def test_a_right_to_left_override_reads_as_the_screen_shows_it() -> None:
+    # U+202E shows what follows reversed: members see "you idiot", so the engine must too.
+    assert clean("you \u202etoidi") == "you idiot"
+    assert clean("a \u202etoidi\u202c b") == "a idiot b"
+    assert clean("line one \u202eeno\nline two") == "line one one\nline two"
+
+
+def test_blank_lookalike_spaces_separate_words() -> None:
+    assert clean("you\u2800idiot") == "you idiot"
+    assert clean("you\u3000idiot") == "you idiot"

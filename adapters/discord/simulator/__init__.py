@@ -13,19 +13,24 @@ Point discord.py at it before the client starts::
 from __future__ import annotations
 
 from . import permissions
+from .automod import MessageBlocked
 from .interactions import InteractionHandle
+from .ratelimits import Limit, RateLimits
 from .recorder import RecordedRequest
-from .simulator import DiscordSimulator, MessageBlocked, run_simulator
-from .state import Channel, Guild, Member, Message, Role, SimulatorError, User
+from .simulator import DiscordSimulator, run_simulator
+from .state import Channel, Guild, Member, Message, Overwrite, Role, SimulatorError, User
 
 __all__ = [
     "Channel",
     "DiscordSimulator",
     "Guild",
     "InteractionHandle",
+    "Limit",
     "Member",
     "Message",
     "MessageBlocked",
+    "Overwrite",
+    "RateLimits",
     "RecordedRequest",
     "Role",
     "SimulatorError",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -13,8 +11,9 @@ from aiohttp import web
 
 from .gateway import Gateway
 from .interactions import InteractionRegistry
+from .ratelimits import RateLimits, Verdict
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
-from .responses import ApiError, json_answer
+from .responses import ApiError, invalid_form, json_answer
 from .rest_base import API_PREFIX, authenticated_bot
 from .rest_guild import GuildRoutes
 from .rest_interactions import InteractionRoutes
@@ -24,8 +23,8 @@ from .state import World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-#: Generous enough that discord.py never waits on its own, so tests only wait when they ask.
-RATE_LIMIT: Final = 50
+#: Characters of X-Audit-Log-Reason, decoded.
+MAX_AUDIT_REASON: Final = 512
 #: Routes authenticated by the interaction token in the path instead of a bot token.
 _TOKEN_ROUTES: Final = ("/interactions/", "/webhooks/")
 
@@ -36,8 +35,25 @@ def build_app(
     registry: InteractionRegistry,
     log: RequestLog,
     faults: Faults,
+    limits: RateLimits,
 ) -> web.Application:
     """The simulator's web application: REST under ``/api/v10``, the gateway at ``/gateway``."""
+
+    async def answer(request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        token_route = record.route.startswith(_TOKEN_ROUTES)
+        bot = None if token_route else authenticated_bot(world, request)
+        if not token_route and bot is None:
+            raise ApiError(401, 0, "401: Unauthorized")
+        verdict = limits.check(record, dict(request.match_info), None if bot is None else bot.id)
+        if verdict.refused:
+            return _limited(verdict)
+        try:
+            _check_audit_reason(record)
+            response = await request.match_info.handler(request)
+        except ApiError as error:
+            response = json_answer(error.body(), error.status)
+        response.headers.update(verdict.headers)
+        return response
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -51,17 +67,13 @@ def build_app(
                 record.injected = True
                 response: web.StreamResponse = _fault_answer(fault)
             else:
-                token_route = record.route.startswith(_TOKEN_ROUTES)
-                if not token_route and authenticated_bot(world, request) is None:
-                    raise ApiError(401, 0, "401: Unauthorized")
-                response = await handler(request)
+                response = await answer(request, record)
         except ApiError as error:
             response = json_answer(error.body(), error.status)
         except web.HTTPException as error:
             # Unknown routes and methods, in Discord's error shape.
             body = {"message": f"{error.status}: {error.reason}", "code": 0}
             response = json_answer(body, error.status)
-        _rate_limit_headers(response, record)
         record.status = response.status
         log.notify()
         return response
@@ -97,18 +109,30 @@ async def _record(request: web.Request) -> RecordedRequest:
     )
 
 
-def _bucket(record: RecordedRequest) -> str:
-    return hashlib.sha1(
-        f"{record.method} {record.route}".encode(), usedforsecurity=False
-    ).hexdigest()[:16]
+def _check_audit_reason(record: RecordedRequest) -> None:
+    # Discord documents the X-Audit-Log-Reason header as 1-512 characters, URL-encoded: the
+    # limit applies to the decoded reason (what the audit log shows), so a reason of 512
+    # characters passes however long its percent-encoding is. An empty one is refused too.
+    reason = record.audit_reason
+    if reason is not None and not 1 <= len(reason) <= MAX_AUDIT_REASON:
+        raise invalid_form(
+            "audit_log_reason",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_AUDIT_REASON} in length.",
+        )
 
 
-def _rate_limit_headers(response: web.StreamResponse, record: RecordedRequest) -> None:
-    response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
-    response.headers["X-RateLimit-Remaining"] = str(RATE_LIMIT - 1)
-    response.headers["X-RateLimit-Reset"] = f"{time.time() + 1:.3f}"
-    response.headers["X-RateLimit-Reset-After"] = "1.000"
-    response.headers["X-RateLimit-Bucket"] = _bucket(record)
+def _limited(verdict: Verdict) -> web.Response:
+    body = {
+        "message": "You are being rate limited.",
+        "retry_after": round(verdict.retry_after, 3),
+        "global": verdict.is_global,
+    }
+    response = json_answer(body, 429)
+    response.headers.update(verdict.headers)
+    # discord.py treats a 429 without Via as a Cloudflare ban; Discord's own 429s have it.
+    response.headers["Via"] = "1.1 google"
+    return response
 
 
 def _fault_answer(fault: Fault) -> web.Response:

@@ -1,17 +1,23 @@
 """Native AutoMod as the simulator applies it to scripted members' messages.
 
 Only keyword rules (trigger type 1) are evaluated, with Discord's wildcard semantics: ``cat``
-matches the word, ``cat*`` a word prefix, ``*cat`` a suffix, ``*cat*`` anywhere. Regex
-patterns are stored but not run (the simulator does not guess Rust-regex semantics).
+matches the word, ``cat*`` a word prefix, ``*cat`` a suffix, ``*cat*`` anywhere. Their regex
+patterns run too: the REST routes accept only what Rust's regex crate parses
+(:mod:`.rust_regex`), and RE2 runs it (same syntax and semantics for that subset; a pattern
+RE2 cannot compile is stored but never matches). Regexes match as written: case matters
+unless the pattern says ``(?i)``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
-from .state import JSON, Guild, Member
+import re2
+
+from .state import JSON, Guild, Member, SimulatorError
 
 KEYWORD: Final = 1
 BLOCK_MESSAGE: Final = 1
@@ -31,6 +37,14 @@ class Match:
     def blocks(self) -> bool:
         """Whether the rule's actions stop the message from being posted."""
         return any(a.get("type") == BLOCK_MESSAGE for a in self.rule.get("actions", []))
+
+
+class MessageBlocked(SimulatorError):
+    """AutoMod blocked a scripted member's message; it was never posted."""
+
+    def __init__(self, matches: list[Match]) -> None:
+        super().__init__(f"blocked by AutoMod rule(s) {[m.rule['name'] for m in matches]}")
+        self.matches = matches
 
 
 def _pattern(keyword: str) -> re.Pattern[str]:
@@ -58,19 +72,34 @@ def find_matches(guild: Guild, member: Member, channel_id: int, content: str) ->
             for k in metadata.get("allow_list") or []
             for m in _pattern(str(k)).finditer(content)
         ]
-        for keyword in metadata.get("keyword_filter") or []:
+        triggers: list[tuple[str, re.Pattern[str] | None]]
+        triggers = [(str(k), _pattern(str(k))) for k in metadata.get("keyword_filter") or []]
+        triggers += [(str(r), _regex(str(r))) for r in metadata.get("regex_patterns") or []]
+        for trigger, pattern in triggers:
+            if pattern is None:
+                continue
             hit = next(
                 (
                     h
-                    for h in _pattern(str(keyword)).finditer(content)
+                    for h in pattern.finditer(content)
                     if not any(a <= h.start() and h.end() <= b for a, b in allowed)
                 ),
                 None,
             )
             if hit:
-                found.append(Match(rule=rule, keyword=str(keyword), matched=hit.group(0)))
+                found.append(Match(rule=rule, keyword=trigger, matched=hit.group(0)))
                 break
     return found
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    # re2's compiled patterns answer finditer/start/end/group as re's do.
+    try:
+        compiled: re.Pattern[str] = re2.compile(pattern)
+    except re2.error:
+        return None
+    return compiled
 
 
 def execution_payload(

@@ -7,8 +7,14 @@ change to the world is followed by the event Discord would send for it.
 from __future__ import annotations
 
 from .gateway import Gateway
-from .payloads import ban_payload, member_event_payload, message_payload, user_payload
-from .state import Ban, Guild, Member, Message, User, World
+from .payloads import (
+    ban_payload,
+    channel_payload,
+    member_event_payload,
+    message_payload,
+    user_payload,
+)
+from .state import Ban, Channel, Guild, Member, Message, User, World
 
 
 def message_created(world: World, gateway: Gateway, message: Message) -> None:
@@ -26,8 +32,19 @@ def message_deleted(world: World, gateway: Gateway, message: Message) -> None:
     data = {"id": str(message.id), "channel_id": str(message.channel_id)}
     if message.guild_id is not None:
         data["guild_id"] = str(message.guild_id)
-    recipients = world.channels[message.channel_id].recipients
-    gateway.dispatch("MESSAGE_DELETE", data, guild_id=message.guild_id, user_ids=recipients)
+    channel = world.channels[message.channel_id]
+    gateway.dispatch(
+        "MESSAGE_DELETE",
+        data,
+        guild_id=message.guild_id,
+        user_ids=channel.recipients,
+        channel=channel,
+    )
+
+
+def channel_updated(world: World, gateway: Gateway, channel: Channel) -> None:
+    """CHANNEL_UPDATE, after its permission overwrites changed."""
+    gateway.dispatch("CHANNEL_UPDATE", channel_payload(world, channel), guild_id=channel.guild_id)
 
 
 def member_added(world: World, gateway: Gateway, guild: Guild, member: Member) -> None:
@@ -63,7 +80,12 @@ def ban_removed(world: World, gateway: Gateway, guild: Guild, user: User) -> Non
 
 
 def _send_message_event(world: World, gateway: Gateway, event: str, message: Message) -> None:
-    recipients = world.channels[message.channel_id].recipients
+    # Discord sends a channel's message events only to bots that can view the channel.
+    channel = world.channels[message.channel_id]
     gateway.dispatch(
-        event, message_payload(world, message), guild_id=message.guild_id, user_ids=recipients
+        event,
+        message_payload(world, message),
+        guild_id=message.guild_id,
+        user_ids=channel.recipients,
+        channel=channel,
     )

@@ -18,8 +18,10 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
-from .payloads import guild_create_payload, me_payload, member_payload
-from .state import JSON, PRIVILEGED_INTENTS, Guild, User, World
+from . import permissions as perms
+from .members import initial_members, large_threshold, member_chunks
+from .payloads import guild_create_payload, me_payload
+from .state import JSON, PRIVILEGED_INTENTS, Channel, Guild, User, World
 
 HEARTBEAT_INTERVAL_MS: Final = 41_250
 #: How many events a session keeps for RESUME; older ones force a fresh IDENTIFY.
@@ -40,6 +42,7 @@ _INTENT_OF_EVENT: Final = {
     "GUILD_DELETE": GUILDS,
     "GUILD_ROLE_CREATE": GUILDS,
     "CHANNEL_CREATE": GUILDS,
+    "CHANNEL_UPDATE": GUILDS,
     "GUILD_MEMBER_ADD": GUILD_MEMBERS,
     "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
     "GUILD_MEMBER_REMOVE": GUILD_MEMBERS,
@@ -49,6 +52,18 @@ _INTENT_OF_EVENT: Final = {
     "AUTO_MODERATION_RULE_UPDATE": AUTO_MODERATION_CONFIGURATION,
     "AUTO_MODERATION_RULE_DELETE": AUTO_MODERATION_CONFIGURATION,
     "AUTO_MODERATION_ACTION_EXECUTION": AUTO_MODERATION_EXECUTION,
+}
+#: Events Discord sends only to bots holding one of these guild permissions (Gateway Events:
+#: GUILD_BAN_ADD/REMOVE "require the BAN_MEMBERS or VIEW_AUDIT_LOG permission"; the
+#: AUTO_MODERATION_* events are "only sent to bot users which have the MANAGE_GUILD
+#: permission").
+_PERMISSION_OF_EVENT: Final = {
+    "GUILD_BAN_ADD": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
+    "GUILD_BAN_REMOVE": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
+    "AUTO_MODERATION_RULE_CREATE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_RULE_UPDATE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_RULE_DELETE": perms.MANAGE_GUILD,
+    "AUTO_MODERATION_ACTION_EXECUTION": perms.MANAGE_GUILD,
 }
 _MESSAGE_EVENTS: Final = frozenset(
     {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
@@ -96,6 +111,7 @@ class Session:
     id: str
     bot: User
     intents: int
+    large_threshold: int = 50
     seq: int = 0
     log: list[JSON] = field(default_factory=list)
     connection: _Connection | None = None
@@ -123,15 +139,45 @@ class Gateway:
     # -- sending events ---------------------------------------------------------------------
 
     def dispatch(
-        self, event: str, data: JSON, *, guild_id: int | None = None, user_ids: tuple[int, ...] = ()
+        self,
+        event: str,
+        data: JSON,
+        *,
+        guild_id: int | None = None,
+        user_ids: tuple[int, ...] = (),
+        channel: Channel | None = None,
     ) -> None:
-        """Send an event to the bots that are members of ``guild_id`` or among ``user_ids``."""
-        targets = set(user_ids)
-        if guild_id is not None:
-            targets.update(self._world.guilds[guild_id].members)
+        """Send an event to the bots that are members of ``guild_id`` or among ``user_ids``;
+        with a guild ``channel``, only to those whose permissions let them view it."""
         for session in list(self.sessions.values()):
-            if session.bot.id in targets and self._wants(session, event, data):
+            if not self._reaches(session.bot.id, event, guild_id, user_ids, channel):
+                continue
+            if self._wants(session, event, data):
                 session.emit(event, self._redact(session, event, data))
+
+    def _reaches(
+        self,
+        bot_id: int,
+        event: str,
+        guild_id: int | None,
+        user_ids: tuple[int, ...],
+        channel: Channel | None,
+    ) -> bool:
+        """Whether Discord sends this event to the bot: a member of the guild (or named),
+        holding the permission the event needs and able to view its channel."""
+        if bot_id in user_ids:
+            return True
+        if guild_id is None:
+            return False
+        guild = self._world.guilds[guild_id]
+        if bot_id not in guild.members:
+            return False
+        any_of = _PERMISSION_OF_EVENT.get(event)
+        if any_of is not None and not self._world.permissions_of(guild, bot_id) & any_of:
+            return False
+        return channel is None or bool(
+            self._world.channel_permissions(channel, bot_id) & perms.VIEW_CHANNEL
+        )
 
     def dispatch_to(self, bot: User, event: str, data: JSON) -> None:
         """Send an event to every session of one bot (interactions go to their application)."""
@@ -141,11 +187,21 @@ class Gateway:
 
     def guild_joined(self, bot: User, guild: Guild) -> None:
         """Tell a bot that joined a guild about it, as Discord does with GUILD_CREATE."""
-        data = guild_create_payload(self._world, guild)
-        # Without "unavailable" the client treats it as a join (on_guild_join); with
-        # unavailable=false, as an outage that ended (on_guild_available).
-        del data["unavailable"]
-        self.dispatch_to(bot, "GUILD_CREATE", data)
+        for session in self._sessions_of(bot):
+            data = self._guild_create(session, guild)
+            # Without "unavailable" the client treats it as a join (on_guild_join); with
+            # unavailable=false, as an outage that ended (on_guild_available).
+            del data["unavailable"]
+            session.emit("GUILD_CREATE", data)
+
+    def _guild_create(self, session: Session, guild: Guild) -> JSON:
+        members, large = initial_members(
+            guild,
+            session.bot.id,
+            intents=session.intents,
+            large_threshold=session.large_threshold,
+        )
+        return guild_create_payload(self._world, guild, members=members, large=large)
 
     @staticmethod
     def _wants(session: Session, event: str, data: JSON) -> bool:
@@ -160,7 +216,12 @@ class Gateway:
         # Without the privileged message-content intent Discord blanks the content of messages
         # the bot neither wrote nor was mentioned in, except in DMs: a bot that forgot the
         # intent must see empty strings here too, not a working filter.
-        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE") or session.intents & MESSAGE_CONTENT:
+        if session.intents & MESSAGE_CONTENT:
+            return data
+        if event == "AUTO_MODERATION_ACTION_EXECUTION":
+            # "content and matched_content ... require the MESSAGE_CONTENT intent".
+            return {**data, "content": "", "matched_content": None}
+        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
             return data
         if "guild_id" not in data or data.get("author", {}).get("id") == str(session.bot.id):
             return data
@@ -263,7 +324,12 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~bot.privileged_intents:
             connection.close(4014)  # Disallowed intent(s): not enabled for the application
             return
-        session = Session(id=secrets.token_hex(16), bot=bot, intents=intents)
+        session = Session(
+            id=secrets.token_hex(16),
+            bot=bot,
+            intents=intents,
+            large_threshold=large_threshold(data),
+        )
         self.sessions[session.id] = session
         self._attach(connection, session)
         guilds = self._world.guilds_of(bot.id)
@@ -285,7 +351,7 @@ class Gateway:
             ready["shard"] = data["shard"]
         session.emit("READY", ready)
         for guild in guilds:
-            session.emit("GUILD_CREATE", guild_create_payload(self._world, guild))
+            session.emit("GUILD_CREATE", self._guild_create(session, guild))
 
     def _resume(self, connection: _Connection, data: JSON) -> None:
         session = self.sessions.get(str(data.get("session_id")))
@@ -311,26 +377,7 @@ class Gateway:
 
     def _request_members(self, session: Session, data: JSON) -> None:
         guild = self._world.guilds.get(int(data.get("guild_id", 0)))
-        if guild is None:
+        if guild is None or session.bot.id not in guild.members:
             return
-        wanted = {int(u) for u in data.get("user_ids") or []}
-        query = str(data.get("query") or "").lower()
-        members = [
-            m
-            for m in guild.members.values()
-            if (not wanted or m.user_id in wanted)
-            and self._world.users[m.user_id].username.lower().startswith(query)
-        ]
-        limit = int(data.get("limit") or 0)
-        if limit:
-            members = members[:limit]
-        chunk: JSON = {
-            "guild_id": str(guild.id),
-            "members": [member_payload(self._world, m) for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [str(u) for u in wanted if u not in guild.members],
-        }
-        if "nonce" in data:
-            chunk["nonce"] = data["nonce"]
-        session.emit("GUILD_MEMBERS_CHUNK", chunk)
+        for chunk in member_chunks(self._world, guild, data, intents=session.intents):
+            session.emit("GUILD_MEMBERS_CHUNK", chunk)

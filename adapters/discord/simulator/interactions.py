@@ -9,21 +9,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import permissions as perms
 from .payloads import channel_payload, member_payload, message_payload, user_payload
-from .state import DM_CHANNEL, JSON, Channel, Message, SimulatorError, User, World
+from .state import DM_CHANNEL, EPHEMERAL, JSON, Channel, Message, SimulatorError, User, World
 
 APPLICATION_COMMAND: Final = 2
 MODAL_SUBMIT: Final = 5
 CHAT_INPUT: Final = 1
 USER_COMMAND: Final = 2
 MESSAGE_COMMAND: Final = 3
-EPHEMERAL: Final = 1 << 6
 #: Callback types (``InteractionResponseType``).
 MODAL: Final = 9
 
@@ -43,8 +41,9 @@ class InteractionHandle:
     callback: JSON | None = None
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
-    #: When Discord sent it (monotonic): the first answer must come within 3 seconds.
-    created: float = field(default_factory=time.monotonic)
+    #: When Discord sent it (the world's clock): the first answer must come within 3 seconds,
+    #: and the token dies after 15 minutes.
+    created: float = 0.0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -183,6 +182,7 @@ class InteractionRegistry:
             channel=channel,
             payload=payload,
             world=self._world,
+            created=self._world.clock(),
         )
         self.by_id[interaction_id] = handle
         return handle

@@ -79,7 +79,10 @@ def channel_payload(world: World, channel: Channel) -> JSON:
         "guild_id": str(channel.guild_id),
         "name": channel.name,
         "position": channel.position,
-        "permission_overwrites": [],
+        "permission_overwrites": [
+            {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+            for o in channel.overwrites.values()
+        ],
         "nsfw": False,
         "topic": None,
         "parent_id": None,
@@ -194,15 +197,16 @@ def guild_payload(world: World, guild: Guild) -> JSON:
     }
 
 
-def guild_create_payload(world: World, guild: Guild) -> JSON:
-    """GUILD_CREATE data: the guild with every channel and member, as sent after READY."""
+def guild_create_payload(world: World, guild: Guild, *, members: list[Member], large: bool) -> JSON:
+    """GUILD_CREATE data: the guild with every channel and the ``members`` Discord sends
+    this bot (see :mod:`.members`); ``member_count`` is the guild's real count."""
     return {
         **guild_payload(world, guild),
         "unavailable": False,
-        "large": False,
+        "large": large,
         "joined_at": None,
         "member_count": len(guild.members),
-        "members": [member_payload(world, m) for m in guild.members.values()],
+        "members": [member_payload(world, m) for m in members],
         "channels": [channel_payload(world, world.channels[c]) for c in guild.channel_ids],
         "threads": [],
         "presences": [],

@@ -1,8 +1,10 @@
 """Discord permission bits the simulator enforces, and how a member's permissions are computed.
 
-Only guild-level permissions are modelled (the @everyone role plus the member's roles);
-channel permission overwrites are not, because a moderation bot's failures come from
-missing guild permissions and from the role hierarchy, which both live here.
+Guild permissions are @everyone's plus the member's roles' (the owner and administrators hold
+all). In a channel, the permission overwrites then apply in the order Discord's Permissions
+documentation gives ("Permission Overwrites"): the @everyone overwrite, then the member's role
+overwrites together (all denies, then all allows), then the member's own overwrite; an
+administrator bypasses them. A member who cannot View Channel has no permission there.
 """
 
 from __future__ import annotations
@@ -59,6 +61,33 @@ MODERATOR: Final = (
     | MODERATE_MEMBERS
     | VIEW_AUDIT_LOG
 )
+
+
+ROLE_OVERWRITE: Final = 0
+MEMBER_OVERWRITE: Final = 1
+
+
+def apply_overwrites(
+    base: int,
+    *,
+    everyone: tuple[int, int] | None,
+    roles: list[tuple[int, int]],
+    member: tuple[int, int] | None,
+) -> int:
+    """Channel permissions from guild ``base`` and the (allow, deny) pairs that apply."""
+    if base & ADMINISTRATOR:
+        return ALL
+    granted = base
+    if everyone is not None:
+        granted = (granted & ~everyone[1]) | everyone[0]
+    role_allow = role_deny = 0
+    for allow, deny in roles:
+        role_allow |= allow
+        role_deny |= deny
+    granted = (granted & ~role_deny) | role_allow
+    if member is not None:
+        granted = (granted & ~member[1]) | member[0]
+    return granted if granted & VIEW_CHANNEL else 0
 
 
 def has(granted: int, needed: int) -> bool:

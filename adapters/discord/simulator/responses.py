@@ -67,16 +67,20 @@ def unknown(kind: str) -> ApiError:
         "Ban": 10026,
         "Interaction": 10062,
         "Application Command": 10063,
-        "Auto Moderation Rule": 10066,
+        # Discord's table of JSON error codes has no code for an unknown AutoMod rule (10066
+        # is "Unknown application command permissions", 10070 "Unknown Guild Scheduled
+        # Event"): answer 404 with code 0 and the message, so nothing can rely on a guess.
+        "Auto Moderation Rule": 0,
     }
     return ApiError(404, codes.get(kind, 0), f"Unknown {kind}")
 
 
 def invalid_form(field: str, code: str, message: str) -> ApiError:
-    """400 50035 Invalid Form Body with one field error, as Discord nests it."""
-    return ApiError(
-        400,
-        50035,
-        "Invalid Form Body",
-        {field: {"_errors": [{"code": code, "message": message}]}},
-    )
+    """400 50035 Invalid Form Body with one field error, as Discord nests it.
+
+    A dotted ``field`` (``trigger_metadata.regex_patterns.0``) nests one object per part.
+    """
+    errors: JSON = {"_errors": [{"code": code, "message": message}]}
+    for part in reversed(field.split(".")):
+        errors = {part: errors}
+    return ApiError(400, 50035, "Invalid Form Body", errors)

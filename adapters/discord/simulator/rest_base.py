@@ -10,7 +10,7 @@ from aiohttp import web
 from . import permissions as perms
 from .gateway import Gateway
 from .responses import ApiError, invalid_form, missing_access, missing_permissions, unknown
-from .state import Channel, Guild, Member, Message, User, World
+from .state import EPHEMERAL, Channel, Guild, Member, Message, User, World
 
 #: Where discord.py's ``Route.BASE`` must point, below the simulator's root URL.
 API_PREFIX: Final = "/api/v10"
@@ -39,15 +39,12 @@ class RouteGroup:
             return _object(json.loads(str(raw))) if raw is not None else {}
         if not request.body_exists:
             return {}
-        return _object(await request.json())
+        return _object(await json_body(request))
 
     @staticmethod
     def snowflake(request: web.Request, name: str) -> int:
-        """A snowflake path parameter; a malformed one is a 404, as on Discord."""
-        try:
-            return int(request.match_info[name])
-        except ValueError:
-            raise unknown(name.removesuffix("_id").title()) from None
+        """A snowflake path parameter; a malformed one is Discord's 400 50035 (not a 404)."""
+        return snowflake_value(request.match_info[name], name)
 
     @staticmethod
     def query_int(request: web.Request, name: str, default: int) -> int:
@@ -82,7 +79,9 @@ class RouteGroup:
             guild = self.world.guilds[channel.guild_id]
             if bot.id not in guild.members:
                 raise missing_access()
-            self.require(guild, bot, perms.VIEW_CHANNEL)
+            # A channel hidden by its overwrites is "Missing Access", as on Discord.
+            if not self.world.channel_permissions(channel, bot.id) & perms.VIEW_CHANNEL:
+                raise missing_access()
         return channel
 
     def message(self, request: web.Request, channel: Channel) -> Message:
@@ -90,6 +89,8 @@ class RouteGroup:
         message = self.world.messages.get(self.snowflake(request, "message_id"))
         if message is None or message.deleted or message.channel_id != channel.id:
             raise unknown("Message")
+        if message.flags & EPHEMERAL:
+            raise unknown("Message")  # only the interaction's own webhook routes reach it
         return message
 
     def member(self, guild: Guild, user_id: int) -> Member:
@@ -111,6 +112,11 @@ class RouteGroup:
         if not perms.has(self.world.permissions_of(guild, bot.id), needed):
             raise missing_permissions()
 
+    def require_in_channel(self, channel: Channel, bot: User, needed: int) -> None:
+        """403 50013 unless the bot holds ``needed`` in this guild channel, overwrites and all."""
+        if not perms.has(self.world.channel_permissions(channel, bot.id), needed):
+            raise missing_permissions()
+
     def require_outranks(self, guild: Guild, bot: User, target_id: int) -> None:
         """403 Missing Permissions unless the role hierarchy lets the bot act on the target."""
         if not self.world.outranks(guild, bot.id, target_id):
@@ -121,6 +127,26 @@ def authenticated_bot(world: World, request: web.Request) -> User | None:
     """The bot whose token is in the request's ``Authorization: Bot ...`` header, if any."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return world.user_by_token(token) if scheme == "Bot" and token else None
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON; a body that does not parse is Discord's 400 50109 (not a 500)."""
+    try:
+        return json.loads(await request.read())
+    except ValueError:
+        raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+
+
+def snowflake_value(value: Any, field: str) -> int:
+    """A snowflake from a path or a body field: digits only, as Discord parses them.
+
+    Discord answers a malformed one with 400 Invalid Form Body naming the field
+    (``NUMBER_TYPE_COERCE``), which discord.py raises as HTTPException, not a retried 500.
+    """
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or int(text) >= 1 << 64:
+        raise invalid_form(field, "NUMBER_TYPE_COERCE", f'Value "{text}" is not snowflake.')
+    return int(text)
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from . import events
 from . import permissions as perms
 from .payloads import ban_payload, channel_payload, guild_payload, member_payload, role_payload
 from .responses import invalid_form, json_answer, missing_permissions, no_content, unknown
-from .rest_base import RouteGroup
+from .rest_base import RouteGroup, snowflake_value
 from .state import Ban, Guild, Member, User
 
 MAX_TIMEOUT: Final = timedelta(days=28)
@@ -112,7 +112,7 @@ class GuildRoutes(RouteGroup):
         if "communication_disabled_until" in body:
             self._timeout(guild, bot, member, body["communication_disabled_until"])
         if "roles" in body:
-            wanted = [int(r) for r in body["roles"] or []]
+            wanted = [snowflake_value(r, "roles") for r in body["roles"] or []]
             for role_id in set(wanted) ^ set(member.roles):
                 self._check_role_assignable(guild, bot, role_id)
             member.roles = wanted

@@ -6,7 +6,6 @@ credential, as on Discord.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Final
 
@@ -14,12 +13,12 @@ from aiohttp import web
 
 from . import events
 from .gateway import Gateway
-from .interactions import EPHEMERAL, InteractionHandle, InteractionRegistry
+from .interactions import InteractionHandle, InteractionRegistry
 from .payloads import message_payload
 from .responses import ApiError, json_answer, missing_access, no_content, unknown
-from .rest_base import RouteGroup
+from .rest_base import RouteGroup, json_body
 from .rest_messages import check_content
-from .state import JSON, Message, World
+from .state import EPHEMERAL, JSON, Message, World
 
 #: Callback types that create the original response message.
 CHANNEL_MESSAGE: Final = 4
@@ -27,6 +26,13 @@ DEFERRED_CHANNEL_MESSAGE: Final = 5
 #: Message flag of a deferred response that is still "thinking".
 LOADING: Final = 1 << 7
 CALLBACK_DEADLINE: Final = 3.0  # seconds Discord waits for the first answer
+#: "Interaction tokens are valid for 15 minutes" (Receiving and Responding to Interactions).
+TOKEN_LIFETIME: Final = 15 * 60.0
+#: "Apps are limited to 5 followup messages per interaction if it was initiated from a
+#: user-installed app and isn't installed in the server" (same page). Discord documents no
+#: other cap (followups are webhook messages under the usual rate limits), so none is
+#: invented for guild-installed commands.
+USER_INSTALL_FOLLOWUPS: Final = 5
 
 
 class InteractionRoutes(RouteGroup):
@@ -71,7 +77,7 @@ class InteractionRoutes(RouteGroup):
         """``PUT`` (bulk overwrite) the commands; a command keeps its id across syncs."""
         commands = self._command_list(request)
         bot = self.bot(request)
-        body = await request.json()
+        body = await json_body(request)
         if not isinstance(body, list) or not all(
             isinstance(spec, dict) and isinstance(spec.get("name"), str) for spec in body
         ):
@@ -109,6 +115,8 @@ class InteractionRoutes(RouteGroup):
         handle = self.registry.by_token(request.match_info["token"])
         if handle is None or request.match_info["application_id"] != str(handle.bot.application_id):
             raise unknown("Webhook")
+        if self.world.clock() - handle.created > TOKEN_LIFETIME:
+            raise ApiError(401, 50027, "Invalid Webhook Token")
         return handle
 
     async def callback(self, request: web.Request) -> web.Response:
@@ -118,7 +126,7 @@ class InteractionRoutes(RouteGroup):
             raise unknown("Interaction")
         if handle.callback is not None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
-        if time.monotonic() - handle.created > CALLBACK_DEADLINE:
+        if self.world.clock() - handle.created > CALLBACK_DEADLINE:
             # Discord forgets an interaction not answered (or deferred) within 3 seconds.
             raise unknown("Interaction")
         body = await self.body(request)
@@ -175,6 +183,11 @@ class InteractionRoutes(RouteGroup):
         handle = self._by_token(request)
         if handle.callback is None:
             raise unknown("Webhook")
+        owners = handle.payload.get("authorizing_integration_owners") or {}
+        if set(owners) == {"1"} and len(handle.followup_ids) >= USER_INSTALL_FOLLOWUPS:
+            raise ApiError(
+                400, 40094, "This interaction has hit the maximum number of follow up messages"
+            )
         body = await self.body(request)
         content = str(body.get("content") or "")
         embeds = list(body.get("embeds") or [])

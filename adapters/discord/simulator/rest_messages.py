@@ -17,7 +17,7 @@ from .payloads import (
     user_payload,
 )
 from .responses import ApiError, invalid_form, json_answer, missing_permissions, no_content
-from .rest_base import RouteGroup
+from .rest_base import RouteGroup, snowflake_value
 from .state import DM_CHANNEL, Channel, User
 
 MAX_CONTENT: Final = 2000
@@ -93,18 +93,33 @@ class MessageRoutes(RouteGroup):
         return json_answer(channel_payload(self.world, self.channel(request)))
 
     async def open_dm(self, request: web.Request) -> web.Response:
-        """``POST /users/@me/channels``: the DM channel with a user (opening never fails)."""
+        """``POST /users/@me/channels``: the DM channel with a user.
+
+        Opening new DM channels too fast is refused with 403 40003 ("You are opening direct
+        messages too fast", JSON error codes); an existing channel is handed back freely.
+        """
         body = await self.body(request)
-        recipient = self.user(int(body.get("recipient_id", 0)))
-        channel = self.world.dm_channel(self.bot(request), recipient)
+        bot = self.bot(request)
+        recipient = self.user(snowflake_value(body.get("recipient_id"), "recipient_id"))
+        if self.world.find_dm_channel(bot, recipient) is None:
+            self._count_dm_open(bot)
+        channel = self.world.dm_channel(bot, recipient)
         return json_answer(channel_payload(self.world, channel))
+
+    def _count_dm_open(self, bot: User) -> None:
+        limit, window = self.world.dm_open_limit
+        now = self.world.clock()
+        recent = [t for t in self.world.dm_opens.get(bot.id, []) if now - t < window]
+        if len(recent) >= limit:
+            self.world.dm_opens[bot.id] = recent
+            raise ApiError(403, 40003, "You are opening direct messages too fast.")
+        self.world.dm_opens[bot.id] = [*recent, now]
 
     async def list_messages(self, request: web.Request) -> web.Response:
         """``GET /channels/{id}/messages`` (``limit``, ``before``, ``after``), newest first."""
         channel = self.channel(request)
         if channel.guild_id is not None:
-            guild = self.world.guilds[channel.guild_id]
-            self.require(guild, self.bot(request), perms.READ_MESSAGE_HISTORY)
+            self.require_in_channel(channel, self.bot(request), perms.READ_MESSAGE_HISTORY)
         messages = self.world.channel_messages(channel.id)
         limit = max(1, min(100, self.query_int(request, "limit", 50)))
         before = self.query_int(request, "before", 0)
@@ -132,7 +147,7 @@ class MessageRoutes(RouteGroup):
             self._check_dm_allowed(bot, channel)
         else:
             guild = self.world.guilds[channel.guild_id or 0]
-            self.require(guild, bot, perms.SEND_MESSAGES)
+            self.require_in_channel(channel, bot, perms.SEND_MESSAGES)
             if guild.members[bot.id].is_timed_out():
                 raise missing_permissions()
         message = self.world.store_message(
@@ -180,7 +195,7 @@ class MessageRoutes(RouteGroup):
         if message.author_id != bot.id:
             if channel.guild_id is None:
                 raise ApiError(403, 50003, "Cannot execute action on a DM channel")
-            self.require(self.world.guilds[channel.guild_id], bot, perms.MANAGE_MESSAGES)
+            self.require_in_channel(channel, bot, perms.MANAGE_MESSAGES)
         message.deleted = True
         events.message_deleted(self.world, self.gateway, message)
         return no_content()
@@ -190,8 +205,10 @@ class MessageRoutes(RouteGroup):
         channel = self.channel(request)
         if channel.guild_id is None:
             raise ApiError(403, 50003, "Cannot execute action on a DM channel")
-        self.require(self.world.guilds[channel.guild_id], self.bot(request), perms.MANAGE_MESSAGES)
-        ids = [int(i) for i in (await self.body(request)).get("messages", [])]
+        self.require_in_channel(channel, self.bot(request), perms.MANAGE_MESSAGES)
+        ids = [
+            snowflake_value(i, "messages") for i in (await self.body(request)).get("messages", [])
+        ]
         if not 2 <= len(ids) <= 100:
             raise invalid_form("messages", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100.")
         for message_id in ids:

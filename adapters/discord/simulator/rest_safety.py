@@ -8,6 +8,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from . import permissions as perms
+from .automod_limits import check_rule
 from .payloads import guild_payload, incidents_payload
 from .responses import invalid_form, json_answer, no_content, unknown
 from .rest_base import RouteGroup
@@ -15,9 +16,8 @@ from .rest_guild import parse_time
 from .state import JSON, Guild
 
 MAX_INCIDENT_ACTION: Final = timedelta(hours=24)
-MAX_KEYWORDS: Final = 1000
-MAX_REGEXES: Final = 10
 KEYWORD_TRIGGER: Final = 1
+INCIDENT_FIELDS: Final = ("dms_disabled_until", "invites_disabled_until")
 
 
 class SafetyRoutes(RouteGroup):
@@ -36,20 +36,24 @@ class SafetyRoutes(RouteGroup):
         ]
 
     async def incident_actions(self, request: web.Request) -> web.Response:
-        """``PUT /guilds/{id}/incident-actions``: pause DMs or invites for at most 24 hours."""
+        """``PUT /guilds/{id}/incident-actions``: pause DMs or invites for at most 24 hours.
+
+        A PUT replaces the whole state: a field left out is reset to null (lifted), as other
+        client libraries report from Discord, so a client must send both fields every time.
+        """
         guild = self.guild(request)
         self.require(guild, self.bot(request), perms.MANAGE_GUILD)
         body = await self.body(request)
         latest = datetime.now(UTC) + MAX_INCIDENT_ACTION
-        for field in ("dms_disabled_until", "invites_disabled_until"):
-            if field not in body:
-                continue
-            until = parse_time(body[field], field)
+        wanted: dict[str, datetime | None] = {}
+        for field in INCIDENT_FIELDS:
+            until = parse_time(body.get(field), field)
             if until is not None and until > latest:
                 raise invalid_form(
                     field, "INCIDENT_ACTION_TOO_LONG", "Must be at most 24 hours in the future."
                 )
-            guild.incidents[field] = until
+            wanted[field] = until
+        guild.incidents.update(wanted)
         # Discord tells connected clients through GUILD_UPDATE; discord.py reads
         # Guild.dms_paused_until from the incidents_data there.
         self.gateway.dispatch("GUILD_UPDATE", guild_payload(self.world, guild), guild_id=guild.id)
@@ -93,7 +97,7 @@ class SafetyRoutes(RouteGroup):
             "exempt_roles": [str(r) for r in body.get("exempt_roles") or []],
             "exempt_channels": [str(c) for c in body.get("exempt_channels") or []],
         }
-        _check_trigger(rule["trigger_metadata"])
+        check_rule(guild, rule)
         guild.automod_rules[rule_id] = rule
         self.gateway.dispatch("AUTO_MODERATION_RULE_CREATE", rule, guild_id=guild.id)
         return json_answer(rule)
@@ -110,7 +114,8 @@ class SafetyRoutes(RouteGroup):
             if key in body:
                 changes[key] = [str(i) for i in body[key] or []]
         if "trigger_metadata" in changes:
-            _check_trigger(dict(changes["trigger_metadata"] or {}))
+            changes["trigger_metadata"] = dict(changes["trigger_metadata"] or {})
+        check_rule(guild, {**rule, **changes}, replacing=int(rule["id"]))
         rule.update(changes)
         self.gateway.dispatch("AUTO_MODERATION_RULE_UPDATE", rule, guild_id=guild.id)
         return json_answer(rule)
@@ -123,18 +128,3 @@ class SafetyRoutes(RouteGroup):
         del guild.automod_rules[int(rule["id"])]
         self.gateway.dispatch("AUTO_MODERATION_RULE_DELETE", rule, guild_id=guild.id)
         return no_content()
-
-
-def _check_trigger(metadata: JSON) -> None:
-    if len(metadata.get("keyword_filter") or []) > MAX_KEYWORDS:
-        raise invalid_form(
-            "trigger_metadata.keyword_filter",
-            "BASE_TYPE_MAX_LENGTH",
-            f"Must be {MAX_KEYWORDS} or fewer in length.",
-        )
-    if len(metadata.get("regex_patterns") or []) > MAX_REGEXES:
-        raise invalid_form(
-            "trigger_metadata.regex_patterns",
-            "BASE_TYPE_MAX_LENGTH",
-            f"Must be {MAX_REGEXES} or fewer in length.",
-        )

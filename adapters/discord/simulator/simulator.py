@@ -17,8 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import automod, events
+from . import automod, events, permissions
 from .app import build_app
+from .automod import MessageBlocked
+from .automod_limits import hand_made_rule
 from .gateway import Gateway
 from .interactions import (
     APPLICATION_COMMAND,
@@ -29,14 +31,18 @@ from .interactions import (
     InteractionRegistry,
 )
 from .payloads import channel_payload, role_payload
+from .permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE
+from .ratelimits import RateLimits
 from .recorder import Fault, Faults, RecordedRequest, RequestLog
 from .state import (
     DM_CHANNEL,
     PRIVILEGED_INTENTS,
+    Ban,
     Channel,
     Guild,
     Member,
     Message,
+    Overwrite,
     Role,
     SimulatorError,
     User,
@@ -44,23 +50,21 @@ from .state import (
 )
 
 
-class MessageBlocked(SimulatorError):
-    """AutoMod blocked a scripted member's message; it was never posted."""
-
-    def __init__(self, matches: list[automod.Match]) -> None:
-        super().__init__(f"blocked by AutoMod rule(s) {[m.rule['name'] for m in matches]}")
-        self.matches = matches
-
-
 class DiscordSimulator:
     """A simulated Discord (REST API v10 and gateway) that the unmodified discord.py talks to."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+        """``clock`` (monotonic seconds) drives interaction deadlines, token expiry and rate
+        limits; a test passes its own to jump 15 minutes ahead (also ``world.clock = ...``)."""
         self.world = World()
+        if clock is not None:
+            self.world.clock = clock
         self.gateway = Gateway(self.world)
         self.requests = RequestLog()
         self.faults = Faults()
         self.interactions = InteractionRegistry(self.world)
+        #: Per-route buckets and the global limit; ``rate_limits.set(...)`` narrows a route.
+        self.rate_limits = RateLimits(lambda: self.world.clock())
         #: ``http://host:port``, then what discord.py's ``Route.BASE`` and ``DEFAULT_GATEWAY``
         #: must be set to; empty until :meth:`start`.
         self.url = ""
@@ -72,7 +76,14 @@ class DiscordSimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (port 0: a free one) and fill in the URLs."""
-        app = build_app(self.world, self.gateway, self.interactions, self.requests, self.faults)
+        app = build_app(
+            self.world,
+            self.gateway,
+            self.interactions,
+            self.requests,
+            self.faults,
+            self.rate_limits,
+        )
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -132,6 +143,18 @@ class DiscordSimulator:
         self.gateway.dispatch("CHANNEL_CREATE", data, guild_id=guild.id)
         return channel
 
+    def set_overwrite(
+        self, channel: Channel, target: Role | User, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Set the channel's permission overwrite for a role or a member (CHANNEL_UPDATE);
+        ``allow=deny=0`` removes it."""
+        kind = ROLE_OVERWRITE if isinstance(target, Role) else MEMBER_OVERWRITE
+        if allow or deny:
+            channel.overwrites[target.id] = Overwrite(target.id, kind, allow, deny)
+        else:
+            channel.overwrites.pop(target.id, None)
+        events.channel_updated(self.world, self.gateway, channel)
+
     def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         """``user`` joins ``guild`` (GUILD_MEMBER_ADD; a bot also gets GUILD_CREATE)."""
         member = self.world.add_member(guild, user, roles)
@@ -151,9 +174,31 @@ class DiscordSimulator:
         events.member_updated(self.world, self.gateway, member)
         return member
 
+    def ban(self, guild: Guild, user: User, reason: str | None = None) -> None:
+        """A moderator bans ``user`` by hand in Discord's app (GUILD_BAN_ADD)."""
+        guild.bans[user.id] = Ban(user_id=user.id, reason=reason)
+        if guild.members.pop(user.id, None) is not None:
+            events.member_removed(self.world, self.gateway, guild, user)
+        events.ban_added(self.world, self.gateway, guild, guild.bans[user.id])
+
     def set_dms_open(self, user: User, dms_open: bool) -> None:
         """The user changes their privacy setting for DMs from server members."""
         user.dms_open = dms_open
+
+    def add_automod_rule(
+        self,
+        guild: Guild,
+        name: str,
+        *,
+        creator: User,
+        keywords: list[str] | None = None,
+        trigger_type: int = automod.KEYWORD,
+    ) -> dict[str, Any]:
+        """A moderator makes an AutoMod rule by hand (Discord's limits apply, as in the app)."""
+        rule = hand_made_rule(self.world, guild, name, creator, keywords or [], trigger_type)
+        guild.automod_rules[int(rule["id"])] = rule
+        self.gateway.dispatch("AUTO_MODERATION_RULE_CREATE", rule, guild_id=guild.id)
+        return rule
 
     def open_dm(self, user: User, other: User) -> Channel:
         """The DM channel between two users (a human and a bot, or two humans)."""
@@ -165,8 +210,8 @@ class DiscordSimulator:
         """``author`` posts ``content``: stored, checked by AutoMod, MESSAGE_CREATE to bots.
 
         Raises :class:`SimulatorError` where Discord's client would not let the user post
-        (not a member, timed out, not in the DM) and :class:`MessageBlocked` when an AutoMod
-        rule blocks the message.
+        (not a member, timed out, not in the DM, no View Channel or Send Messages there) and
+        :class:`MessageBlocked` when an AutoMod rule blocks the message.
         """
         if channel.type == DM_CHANNEL:
             if author.id not in channel.recipients:
@@ -178,6 +223,9 @@ class DiscordSimulator:
         member = self._member(guild, author)
         if member.is_timed_out():
             raise SimulatorError(f"{author.username} is timed out in {guild.name}")
+        can = self.world.channel_permissions(channel, author.id)
+        if not permissions.has(can, permissions.VIEW_CHANNEL | permissions.SEND_MESSAGES):
+            raise SimulatorError(f"{author.username} may not post in #{channel.name}")
         matches = automod.find_matches(guild, member, channel.id, content)
         blocked = any(m.blocks for m in matches)
         message = None if blocked else self.world.store_message(author, channel, content)
@@ -217,15 +265,11 @@ class DiscordSimulator:
         message: Message | None = None,
     ) -> None:
         """Send AUTO_MODERATION_ACTION_EXECUTION, as Discord does for each action it takes."""
+        where = None if channel is None else channel.id
         data = automod.execution_payload(
-            match,
-            action,
-            guild_id=guild.id,
-            user_id=user.id,
-            channel_id=None if channel is None else channel.id,
-            content=content,
-            message_id=None if message is None else message.id,
-        )
+            match, action, guild_id=guild.id, user_id=user.id, channel_id=where,
+            content=content, message_id=None if message is None else message.id,
+        )  # fmt: skip
         self.gateway.dispatch("AUTO_MODERATION_ACTION_EXECUTION", data, guild_id=guild.id)
 
     # -- interactions -----------------------------------------------------------------------
@@ -349,9 +393,11 @@ class DiscordSimulator:
 
 
 @asynccontextmanager
-async def run_simulator(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[DiscordSimulator]:
+async def run_simulator(
+    host: str = "127.0.0.1", port: int = 0, *, clock: Callable[[], float] | None = None
+) -> AsyncIterator[DiscordSimulator]:
     """A started :class:`DiscordSimulator` (port 0: a free one), closed on exit."""
-    simulator = DiscordSimulator()
+    simulator = DiscordSimulator(clock=clock)
     await simulator.start(host, port)
     try:
         yield simulator

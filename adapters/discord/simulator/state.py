@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,9 @@ JSON = dict[str, Any]
 
 #: Discord's epoch (2015-01-01) in milliseconds; snowflakes count from it.
 DISCORD_EPOCH_MS = 1_420_070_400_000
+
+#: Message flag of an answer only the interacting user sees.
+EPHEMERAL = 1 << 6
 
 TEXT_CHANNEL = 0
 DM_CHANNEL = 1
@@ -64,6 +68,16 @@ class Role:
 
 
 @dataclass(slots=True)
+class Overwrite:
+    """A channel permission overwrite for a role (type 0) or a member (type 1)."""
+
+    id: int
+    type: int
+    allow: int = 0
+    deny: int = 0
+
+
+@dataclass(slots=True)
 class Channel:
     """A guild text channel or a DM channel (``guild_id`` None, two ``recipients``)."""
 
@@ -74,6 +88,8 @@ class Channel:
     position: int = 0
     recipients: tuple[int, ...] = ()
     last_message_id: int | None = None
+    #: Permission overwrites by role or user id.
+    overwrites: dict[int, Overwrite] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -142,6 +158,14 @@ class World:
     """Every object of the simulated Discord, with lookups and permission rules."""
 
     def __init__(self) -> None:
+        #: Seconds, monotonic: what interaction deadlines and rate limits count with. A test
+        #: replaces it to jump ahead (15 minutes of interaction token) without waiting.
+        self.clock: Callable[[], float] = time.monotonic
+        #: New DM channels a bot may open per window (count, seconds) before Discord answers
+        #: 40003. Discord documents the error, not the numbers; these are a guess at the
+        #: order of magnitude, small enough that a raid's burst of warnings meets it.
+        self.dm_open_limit: tuple[int, float] = (10, 10.0)
+        self.dm_opens: dict[int, list[float]] = {}
         self._counter = itertools.count()
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
@@ -240,12 +264,19 @@ class World:
         guild.members[user.id] = member
         return member
 
-    def dm_channel(self, first: User, second: User) -> Channel:
-        """The DM channel between two users, created the first time it is asked for."""
+    def find_dm_channel(self, first: User, second: User) -> Channel | None:
+        """The DM channel between two users, if it was opened before."""
         pair = tuple(sorted((first.id, second.id)))
         for channel in self.channels.values():
             if channel.type == DM_CHANNEL and tuple(sorted(channel.recipients)) == pair:
                 return channel
+        return None
+
+    def dm_channel(self, first: User, second: User) -> Channel:
+        """The DM channel between two users, created the first time it is asked for."""
+        existing = self.find_dm_channel(first, second)
+        if existing is not None:
+            return existing
         channel = Channel(
             id=self.new_id(),
             type=DM_CHANNEL,
@@ -305,9 +336,14 @@ class World:
         return [guild for guild in self.guilds.values() if user_id in guild.members]
 
     def channel_messages(self, channel_id: int) -> list[Message]:
-        """The channel's messages that still exist, oldest first."""
+        """The channel's messages that still exist, oldest first; ephemeral ones are not in
+        the channel's history (Discord shows them only to the user who interacted)."""
         return sorted(
-            (m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted),
+            (
+                m
+                for m in self.messages.values()
+                if m.channel_id == channel_id and not m.deleted and not m.flags & EPHEMERAL
+            ),
             key=lambda m: m.id,
         )
 
@@ -327,6 +363,25 @@ class World:
                 granted |= role.permissions
         return perms.ALL if granted & perms.ADMINISTRATOR else granted
 
+    def channel_permissions(self, channel: Channel, user_id: int) -> int:
+        """A member's permissions in a guild channel: guild ones, then the overwrites."""
+        guild = self.guilds[channel.guild_id or 0]
+        member = guild.members.get(user_id)
+        if member is None:
+            return 0
+        everyone = channel.overwrites.get(guild.id)
+        mine = channel.overwrites.get(user_id)
+        return perms.apply_overwrites(
+            self.permissions_of(guild, user_id),
+            everyone=None if everyone is None else _pair(everyone),
+            roles=[
+                _pair(o)
+                for role_id in member.roles
+                if (o := channel.overwrites.get(role_id)) is not None and o.type == 0
+            ],
+            member=None if mine is None or mine.type != 1 else _pair(mine),
+        )
+
     def top_position(self, guild: Guild, user_id: int) -> int:
         """The position of the member's highest role (0 when they only have @everyone)."""
         member = guild.members.get(user_id)
@@ -342,3 +397,7 @@ class World:
         if actor_id == guild.owner_id:
             return True
         return self.top_position(guild, actor_id) > self.top_position(guild, target_id)
+
+
+def _pair(overwrite: Overwrite) -> tuple[int, int]:
+    return overwrite.allow, overwrite.deny

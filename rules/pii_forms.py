@@ -1,0 +1,117 @@
+"""Contact details in the less usual shapes: numbers spelled out, spaced-out addresses,
+social handles.
+
+Helpers of ``rules.pii``; they read text already passed through ``rules.text.clean``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import re2
+
+# Digits spelled out in English and Swahili ("zero seven one ...", "sifuri saba moja ...");
+# "oh" and "o" are read as 0 only between other number words.
+DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "sifuri": "0", "moja": "1", "mbili": "2", "tatu": "3", "nne": "4", "tano": "5",
+    "sita": "6", "saba": "7", "nane": "8", "tisa": "9",
+}  # fmt: skip
+_REPEAT_WORDS = {"double": 2, "triple": 3, "mara mbili": 2}
+_NUMBER_TOKEN = (
+    r"(?:" + "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+    + r"|double|triple|\d{1,4})"
+)  # fmt: skip
+# Seven or more number words or short digit groups in a row, at least three of them words:
+# a phone number (9-12 digits) said aloud. "moja moja" or "one or two" stay far below. RE2:
+# text full of number words ("o" in "l o s e r") costs the re module milliseconds per 8 KB.
+_SPOKEN_RUN = re2.compile(
+    rf"(?:^|[^\w@]){_NUMBER_TOKEN}(?:[\s,.\-]{{1,3}}{_NUMBER_TOKEN}){{5,}}(?:$|[^\w@])"
+)
+_TOKEN = re.compile(r"\w+")
+
+
+_MAX_TOKENS = 40
+_MAX_FOUND = 16  # a message spelling out more numbers than this is read no further
+
+
+def spoken_numbers(cleaned: str) -> list[tuple[str, int]]:
+    """Runs of spelled-out digits turned into digits, each with where it starts."""
+    found = []
+    for run in _SPOKEN_RUN.finditer(cleaned):
+        digits: list[str] = []
+        repeat = 1
+        spoken = 0
+        # a number said aloud is at most 15 digits: the start of a longer run is read
+        for token in _TOKEN.findall(run.group())[:_MAX_TOKENS]:
+            if token in ("double", "triple"):
+                repeat = _REPEAT_WORDS[token]
+                continue
+            if token.isdigit():
+                digits.append(token * repeat if len(token) == 1 else token)
+            else:
+                digits.append(DIGIT_WORDS[token] * repeat)
+                spoken += 1
+            repeat = 1
+        if spoken >= 3:
+            found.append((" ".join(digits), run.start()))
+        if len(found) >= _MAX_FOUND:
+            break
+    return found
+
+
+# Single characters separated by single spaces around an "@": "b a r a k a @ g m a i l . c o m".
+_SPACED = re.compile(r"(?<!\S)[\w.@+\-](?: [\w.@+\-]){4,}+(?!\S)")
+
+
+def spaced_out(cleaned: str) -> list[tuple[str, int]]:
+    """Spaced-out runs that hold an "@", closed up, each with where it starts."""
+    return [
+        (match.group().replace(" ", ""), match.start())
+        for match in _SPACED.finditer(cleaned)
+        if "@" in match.group()
+    ]
+
+
+# "her IG is @njeri.w", "insta: @x", "follow him on tiktok @x", "@x on snapchat". Only
+# platforms where a handle is a private channel to a person; a GitHub or Matrix handle is how
+# a tech community works together.
+_PLATFORM = (
+    r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|sc|facebook|fb|telegram|tg"
+    r"|threads|whats\s?app|wa|x)"
+)
+_HANDLE = r"@[a-z0-9_][a-z0-9_.]{1,29}"
+_NAMED = r"(?:\s+(?:handle|username|user\s?name|account|acc|id|name|page|profile))?"
+# RE2: the platform alternation tried at every word costs the re module ~1 ms per 8 KB.
+_HANDLES = re2.compile(
+    rf"\b{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)?(?P<h1>{_HANDLE})"
+    rf"|\bon\s+{_PLATFORM}\s*(?:as\s+|at\s+|[:\-]\s*)?(?P<h2>{_HANDLE})"
+    rf"|(?:^|[^\w@])(?P<h3>{_HANDLE})\s+on\s+{_PLATFORM}\b"
+    # "her ig is wanjiku_k": without the "@", after a possessive and "is" or ":"
+    rf"|\b(?:her|his|their|my|our)\s+{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)"
+    r"(?P<h4>[a-z0-9_.]{3,30})"
+)
+_H4 = _HANDLES.groupindex["h4"]  # RE2's match.start takes group numbers only
+_POSSESSIVE = re.compile(r"\b(?:her|his|their|my|our)\b")
+_HANDLE_LIKE = re.compile(r"(?=.*[a-z])[a-z0-9]*[_.0-9]")  # a letter and a _ . or digit
+
+
+def social_handles(cleaned: str) -> list[tuple[str, int]]:
+    """Handles given together with the platform they reach someone on, with the match start."""
+    if "@" not in cleaned and not _POSSESSIVE.search(cleaned):
+        return []
+    found: list[tuple[str, int]] = []
+    for match in _HANDLES.finditer(cleaned):
+        handle = match.group("h1") or match.group("h2") or match.group("h3")
+        if handle is None:
+            bare = match.group("h4").rstrip(".")
+            if not _HANDLE_LIKE.match(bare):
+                continue  # "her ig is private", "his insta: down again"
+            handle = "@" + bare
+            found.append((handle, match.start(_H4)))  # "my ig is ..." then reads as own
+            continue
+        found.append((handle.rstrip("."), match.start()))
+        if len(found) >= _MAX_FOUND:
+            break
+    return found

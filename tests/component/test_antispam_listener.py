@@ -1,0 +1,126 @@
+"""The antispam listener on a real loopback port, as the homeserver and an attacker reach it:
+concurrent DM invites, slow and idle connections, more connections than it serves at once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from bridge.antispam import PREFIX, AntispamServer
+from bridge.config import AntispamConfig
+from bridge.model import Account, Platform
+from storage.db import Database
+from storage.repositories import Repositories
+
+SECRET = secrets.token_hex(16)
+AUTH = {"Authorization": f"Bearer {SECRET}"}
+ANN, BOB = "@ann:community.test", "@bob:community.test"
+
+
+@pytest.fixture
+async def repos(tmp_path: Path) -> AsyncIterator[Repositories]:
+    db = await Database.open(tmp_path / "modbridge.db")
+    try:
+        yield Repositories.over(db)
+    finally:
+        await db.close()
+
+
+async def serve(repos: Repositories, **overrides: Any) -> tuple[AntispamServer, str]:
+    config = AntispamConfig(
+        community_servers=("community.test",), secret=SecretStr(SECRET), **overrides
+    )
+    server = AntispamServer(
+        identity=repos.identity, consent=repos.consent, audit=repos.audit, config=config
+    )
+    port = await server.start("127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{port}{PREFIX}"
+
+
+@pytest.fixture
+async def listener(repos: Repositories) -> AsyncIterator[str]:
+    server, base = await serve(repos)
+    try:
+        yield base
+    finally:
+        await server.close()
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> int:
+    async with session.post(url, json=body, headers=AUTH) as response:
+        await response.read()
+        return response.status
+
+
+async def test_two_dm_invites_at_once_are_both_refused(listener: str, repos: Repositories) -> None:
+    """Two /createRoom calls with is_direct at once from Ann to Bob (DMs closed): Synapse
+    asks user_may_create_room for both, then user_may_invite for each new room."""
+    for user in (ANN, BOB):
+        await repos.identity.ensure(Account(platform=Platform.MATRIX, id=user))
+    async with aiohttp.ClientSession() as session:
+        created = await asyncio.gather(
+            *(post(session, f"{listener}/user_may_create_room", {"user_id": ANN}) for _ in "ab")
+        )
+        assert created == [200, 200]
+        invited = await asyncio.gather(
+            *(
+                post(
+                    session,
+                    f"{listener}/user_may_invite",
+                    {"inviter": ANN, "invitee": BOB, "room_id": f"!{room}:community.test"},
+                )
+                for room in ("first", "second")
+            )
+        )
+    assert invited == [403, 403]
+    refused = [e.event for e in await repos.audit.recent()]
+    assert refused == ["dm_invite_refused", "dm_invite_refused"]
+
+
+async def half_request(port: int, body_too: bool = False) -> tuple[asyncio.StreamReader, Any]:
+    """A connection that sends part of a request and waits (a slowloris)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"POST {PREFIX}/ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\r\n"
+    if body_too:  # the whole head, then a body that never comes
+        head += "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    writer.write(head.encode())
+    await writer.drain()
+    return reader, writer
+
+
+async def ping(base: str) -> int:
+    async with aiohttp.ClientSession() as session:
+        return await post(session, f"{base}/ping", {"id": "x"})
+
+
+async def test_slow_and_idle_connections_are_closed_and_excess_ones_refused_at_once(
+    repos: Repositories,
+) -> None:
+    server, base = await serve(repos, max_connections=8, request_timeout_seconds=1.0)
+    assert server.address is not None
+    port = server.address[1]
+    slow = [await half_request(port, body_too=n % 2 == 1) for n in range(40)]
+    try:
+        # Beyond the limit: answered 503 and closed at once, not left waiting.
+        answers = await asyncio.gather(
+            *(asyncio.wait_for(reader.read(), 0.5) for reader, _ in slow[8:])
+        )
+        assert all(a.startswith(b"HTTP/1.1 503") for a in answers), answers[:3]
+        assert await ping(base) == 503  # the homeserver's module: fail_open applies
+        # Within the limit: closed when the request has not come in time.
+        held = await asyncio.gather(
+            *(asyncio.wait_for(reader.read(), 5.0) for reader, _ in slow[:8])
+        )
+        assert all(not a or a.startswith(b"HTTP/1.1 408") for a in held), held
+        assert await ping(base) == 200  # and the listener serves again
+    finally:
+        for _, writer in slow:
+            writer.close()
+        await server.close()

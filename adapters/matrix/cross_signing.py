@@ -144,6 +144,7 @@ class CrossSigning:
         password: str | None,
         recovery_key: str | None,
         store_dir: Path,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base = homeserver.rstrip("/") + "/_matrix/client/v3"
         self._headers = {"Authorization": f"Bearer {access_token}"}
@@ -152,38 +153,46 @@ class CrossSigning:
         self._password = password
         self._recovery_key = recovery_key
         self._path = store_dir / KEYS_FILE
+        self._session = session
 
     async def ensure(self) -> str:
         """Make sure the device is cross-signed; return what was done (for the log).
 
         Raises CrossSigningError when it cannot be done.
         """
-        async with aiohttp.ClientSession(headers=self._headers) as http:
+        # The bot's own HTTP session when it has one: no extra connections to the homeserver.
+        session = self._session
+        if session is None or session.closed:
+            async with aiohttp.ClientSession() as http:
+                return await self._ensure(http)
+        return await self._ensure(session)
+
+    async def _ensure(self, http: aiohttp.ClientSession) -> str:
+        published = await self._query(http)
+        master = published.get("master_keys", {}).get(self._me)
+        keys = CrossSigningKeys.load(self._path)
+        done = "reused the stored cross-signing keys"
+        if master is None:
+            keys = keys if keys is not None and keys.master else CrossSigningKeys.generate()
+            keys.save(self._path)
+            await self._upload(http, keys)
             published = await self._query(http)
-            master = published.get("master_keys", {}).get(self._me)
-            keys = CrossSigningKeys.load(self._path)
-            done = "reused the stored cross-signing keys"
-            if master is None:
-                keys = keys if keys is not None and keys.master else CrossSigningKeys.generate()
-                keys.save(self._path)
-                await self._upload(http, keys)
-                published = await self._query(http)
-                done = "set up cross-signing for the account"
-            elif keys is None or not self._matches(published, keys):
-                keys = await self._recover(http, published)
-                keys.save(self._path)
-                done = "took the account's cross-signing keys from its secret storage"
-            device = published.get("device_keys", {}).get(self._me, {}).get(self._device)
-            if device is None:
-                raise CrossSigningError(f"the homeserver has no keys of device {self._device}")
-            ssk = public_key(keys.self_signing)
-            if f"ed25519:{ssk}" not in device.get("signatures", {}).get(self._me, {}):
-                body = {self._me: {self._device: signed(device, self._me, keys.self_signing)}}
-                answer = await self._post(http, "/keys/signatures/upload", body)
-                if answer.get("failures"):
-                    raise CrossSigningError(f"signing the device failed: {answer['failures']}")
-                done += f"; signed device {self._device}"
-            return done
+            done = "set up cross-signing for the account"
+        elif keys is None or not self._matches(published, keys):
+            keys = await self._recover(http, published)
+            keys.save(self._path)
+            done = "took the account's cross-signing keys from its secret storage"
+        device = published.get("device_keys", {}).get(self._me, {}).get(self._device)
+        if device is None:
+            raise CrossSigningError(f"the homeserver has no keys of device {self._device}")
+        ssk = public_key(keys.self_signing)
+        if f"ed25519:{ssk}" not in device.get("signatures", {}).get(self._me, {}):
+            body = {self._me: {self._device: signed(device, self._me, keys.self_signing)}}
+            answer = await self._post(http, "/keys/signatures/upload", body)
+            if answer.get("failures"):
+                raise CrossSigningError(f"signing the device failed: {answer['failures']}")
+            done += f"; signed device {self._device}"
+        return done
 
     def _matches(self, published: dict[str, Any], keys: CrossSigningKeys) -> bool:
         ssk = published.get("self_signing_keys", {}).get(self._me, {}).get("keys", {})
@@ -199,7 +208,9 @@ class CrossSigning:
             )
         try:
             names = [f"m.cross_signing.{usage}" for usage in USAGES]
-            seeds = await read_secrets(http, self._base, self._me, self._recovery_key, names)
+            seeds = await read_secrets(
+                http, self._base, self._headers, self._me, self._recovery_key, names
+            )
         except SecretStorageError as exc:
             raise CrossSigningError(f"cannot read the account's secret storage: {exc}") from exc
         ssk = seeds.get("m.cross_signing.self_signing")
@@ -215,7 +226,7 @@ class CrossSigning:
     async def _upload(self, http: aiohttp.ClientSession, keys: CrossSigningKeys) -> None:
         body = keys.upload_body(self._me)
         url = self._base + "/keys/device_signing/upload"
-        async with http.post(url, json=body) as response:
+        async with http.post(url, json=body, headers=self._headers) as response:
             answer = await response.json()
             if response.status == 200:
                 return
@@ -240,7 +251,7 @@ class CrossSigning:
     async def _post(
         self, http: aiohttp.ClientSession, path: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        async with http.post(self._base + path, json=body) as response:
+        async with http.post(self._base + path, json=body, headers=self._headers) as response:
             answer: dict[str, Any] = await response.json()
             if response.status != 200:
                 # The errcode only: the body of a failed auth may echo what was sent.

@@ -153,7 +153,7 @@ class Encryption:
             homeserver=self._client.homeserver, access_token=self._client.access_token,
             user_id=self._client.user_id, device_id=self._client.device_id,
             password=self._options.password, recovery_key=self._options.recovery_key,
-            store_dir=self._options.store_dir,
+            store_dir=self._options.store_dir, session=self._client.client_session,
         )  # fmt: skip
         try:
             logger.info("cross-signing: %s", await signing.ensure())

@@ -122,19 +122,25 @@ def decrypt_or_none(key: bytes, description: dict[str, Any]) -> bool:
 
 
 async def read_secrets(
-    http: aiohttp.ClientSession, base: str, user_id: str, recovery_key: str, names: Iterable[str]
+    http: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str],
+    user_id: str,
+    recovery_key: str,
+    names: Iterable[str],
 ) -> dict[str, bytes]:
     """The named secrets (base64 key seeds) of ``user_id``'s secret storage, decoded."""
     key = decode_recovery_key(recovery_key)
-    default = await _account_data(http, base, user_id, "m.secret_storage.default_key")
+    default = await _account_data(http, base, headers, user_id, "m.secret_storage.default_key")
     key_id = str(default.get("key", ""))
     if not key_id:
         raise SecretStorageError("the account has no default secret storage key")
-    check_key(key, await _account_data(http, base, user_id, f"m.secret_storage.key.{key_id}"))
+    description = f"m.secret_storage.key.{key_id}"
+    check_key(key, await _account_data(http, base, headers, user_id, description))
     found: dict[str, bytes] = {}
     for name in names:
         try:
-            stored = await _account_data(http, base, user_id, name)
+            stored = await _account_data(http, base, headers, user_id, name)
         except SecretStorageError:
             continue  # not every account keeps every secret
         encrypted = (stored.get("encrypted") or {}).get(key_id)
@@ -144,10 +150,10 @@ async def read_secrets(
 
 
 async def _account_data(
-    http: aiohttp.ClientSession, base: str, user_id: str, kind: str
+    http: aiohttp.ClientSession, base: str, headers: dict[str, str], user_id: str, kind: str
 ) -> dict[str, Any]:
     url = f"{base}/user/{quote(user_id)}/account_data/{quote(kind)}"
-    async with http.get(url) as response:
+    async with http.get(url, headers=headers) as response:
         if response.status != 200:
             raise SecretStorageError(f"{kind}: HTTP {response.status}")
         answer: dict[str, Any] = await response.json()

@@ -37,6 +37,7 @@ SECRET_KEYS = {
     ("discord", "token"): "MODBRIDGE_DISCORD__TOKEN",
     ("matrix", "password"): "MODBRIDGE_MATRIX__PASSWORD",
     ("matrix", "access_token"): "MODBRIDGE_MATRIX__ACCESS_TOKEN",
+    ("matrix", "recovery_key"): "MODBRIDGE_MATRIX__RECOVERY_KEY",
     ("antispam", "secret"): "MODBRIDGE_ANTISPAM__SECRET",
 }
 
@@ -72,6 +73,11 @@ class MatrixConfig(BaseModel):
     read_abuse_reports: bool = False  # read Synapse's event reports (the bot is a server admin)
     password: SecretStr | None = None
     access_token: SecretStr | None = None
+    # End-to-end encryption of the bot's device (crypto store beside the database).
+    encryption: bool = True
+    # How long an encrypted message waits for its room key before it counts as unreadable.
+    key_wait: Duration = timedelta(minutes=2)
+    recovery_key: SecretStr | None = None  # MODBRIDGE_MATRIX__RECOVERY_KEY (cross-signing)
 
 
 class DiscordConfig(BaseModel):

@@ -25,6 +25,8 @@ from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.crypto import encryption_available
+from adapters.matrix.e2ee import EncryptedDirectRooms, EncryptionOptions
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
@@ -412,6 +414,8 @@ class Service:
             policy_lists=config.policy_lists,
             publish_list=config.publish_list,
             ecosystem=self._ecosystem,
+            encryption=self._encryption(),
+            notify=self._notify_moderators,
         )
         self.matrix = connection
         self._directories[Platform.MATRIX] = connection
@@ -421,9 +425,11 @@ class Service:
         await connection.start()
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
+        # A member's own encrypted DM with the bot carries their warnings.
+        direct_rooms = EncryptedDirectRooms(memory, connection.encrypted_direct_room)
         executor = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory,
-            known_powers=connection.known_powers,
+            client, mod_room_id=connection.mod_room_id or "", levels=memory,
+            direct_rooms=direct_rooms, known_powers=connection.known_powers,
         )  # fmt: skip
         # In a dry run the twin stands in front: a ban is neither carried out nor published.
         self._executors[Platform.MATRIX] = self._twin(
@@ -449,6 +455,25 @@ class Service:
                 reader.cancel()
                 await asyncio.gather(reader, return_exceptions=True)
             await client.close()
+
+    def _encryption(self) -> EncryptionOptions | None:
+        """Encryption on (the default): the crypto store goes beside the database."""
+        config = self.settings.matrix
+        if config is None or not config.encryption:
+            return None
+        if not encryption_available():
+            raise ConfigError(
+                "[matrix] encryption is on but matrix-nio's e2e extra is missing: install "
+                "modbridge again (pip install -e .), or set encryption = false"
+            )
+        storage = Path(self.settings.storage.path)
+        return EncryptionOptions(
+            store_dir=storage.with_name(storage.name + ".crypto"),
+            key_wait=config.key_wait.total_seconds(),
+            unreadable_text=self.settings.texts.unreadable_message,
+            password=config.password.get_secret_value() if config.password else None,
+            recovery_key=config.recovery_key.get_secret_value() if config.recovery_key else None,
+        )
 
     async def _run_discord(self, core: Core, repos: Repositories) -> None:
         config = self.settings.discord

@@ -82,6 +82,11 @@ class Texts(BaseModel):
     dm_revoked: str = "{member} may no longer send you direct messages."
     dm_open: str = "Every member may now send you direct messages."
     dm_closed: str = "Only members you allowed may now send you direct messages."
+    unreadable_message: str = (
+        "I could not read your last message: your app did not share its encryption key with "
+        "me. Please send it again. If this keeps happening, your app may trust only verified "
+        "sessions: verify mine, or write to a moderator another way."
+    )
 
     @field_validator(*PLACEHOLDERS)
     @classmethod

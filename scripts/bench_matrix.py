@@ -3,6 +3,7 @@
 Usage: .venv/bin/python scripts/bench_matrix.py [--rates 20,200] [--samples 40] [--rooms 50]
        .venv/bin/python scripts/bench_matrix.py --scenario raid [--rate 45] [--seconds 60]
        (the raid: mixed traffic, 1 in 10 a violation; scripts/bench_raid.py)
+       .venv/bin/python scripts/bench_matrix.py --encrypted [--samples 40]
 
 Starts a throwaway Synapse on loopback (rate limits raised, tests/e2e/synapse.py), registers
 a bot, a moderator, a member, an observer, a target and a few background senders, lets the
@@ -15,6 +16,10 @@ bot create 50 protected rooms and a mod room, then starts `modbridge run` as a s
      same run and under the same load, the baseline: a plain send seen by the observer;
   2. the time from a moderator's `!ban @target:localhost raid` in the mod room until the
      observer has seen the target banned in all the protected rooms (and the bot's answer).
+
+With ``--encrypted`` it measures only violation -> redaction seen in an encrypted room next
+to a plain room, in the same run, from a member whose client encrypts (see
+``bench_encrypted``).
 
 Prints a Markdown table with the machine. Synapse and the service are stopped on exit,
 also on Ctrl-C or an error. Needs `.synapse-venv` (scripts/install-synapse.sh).
@@ -44,6 +49,7 @@ if str(ROOT) not in sys.path:  # the harness lives in tests/, which is not insta
 
 from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse, SyncResponse  # noqa: E402
 
+from tests.e2e.crypto_helpers import ENCRYPTION_STATE, EncryptingMember  # noqa: E402
 from tests.e2e.matrix_helpers import client_for  # noqa: E402
 from tests.e2e.synapse import (  # noqa: E402
     RegisteredUser,
@@ -654,6 +660,172 @@ def log_summary(world: World) -> str:
     return out
 
 
+# -- the encrypted scenario (--encrypted) ------------------------------------------------------
+#
+# Violation -> redaction seen, in an encrypted room next to a plain room, in the same run: the
+# member's client encrypts (matrix-nio with its e2e extra, its own crypto store), the bot's
+# device decrypts, the observer (a plain client: redactions are not encrypted) times them.
+
+
+@dataclass(slots=True)
+class EncryptedWorld:
+    server: SynapseServer
+    users: dict[str, RegisteredUser]
+    member: EncryptingMember
+    encrypted: str
+    plain: str
+    observer: Observer
+    closers: list[AsyncClient]
+    service: subprocess.Popen[bytes] | None = None
+    service_log: Path | None = None
+
+
+async def build_encrypted_world(server: SynapseServer, work: Path) -> EncryptedWorld:
+    users = {name: server.register(name) for name in ("modbridge", "mod", "member", "observer")}
+    bot = client_for(server, users["modbridge"], timeout=30.0)
+    observer_client = client_for(server, users["observer"], timeout=30.0)
+    rooms: list[str] = []
+    for initial_state in ([ENCRYPTION_STATE], [], []):
+        response = await bot.room_create(preset=RoomPreset.public_chat, initial_state=initial_state)
+        if not isinstance(response, RoomCreateResponse):
+            raise RuntimeError(f"room creation failed: {response}")
+        rooms.append(response.room_id)
+    encrypted, plain, mod_room = rooms
+    member = EncryptingMember.open(server, users["member"], work / "member-store")
+    for client in (member.client, observer_client):
+        for room in (encrypted, plain):
+            if getattr(await client.join(room), "room_id", None) != room:
+                raise RuntimeError(f"{client.user_id} could not join {room}")
+    await member.sync()  # the member's device keys go up
+    observer = Observer(
+        observer_client, target="@nobody:localhost", bot=users["modbridge"].user_id,
+        mod_room=mod_room,
+    )  # fmt: skip
+    await observer.first_sync()
+    return EncryptedWorld(
+        server=server, users=users, member=member, encrypted=encrypted, plain=plain,
+        observer=observer, closers=[bot, observer_client, member.client],
+    )  # fmt: skip
+
+
+def start_encrypted_service(world: EncryptedWorld, work: Path) -> subprocess.Popen[bytes]:
+    config = work / "modbridge.toml"
+    config.write_text(
+        f"""[community]
+name = "bench"
+
+[escalation]
+ladder = []
+
+[[rules]]
+id = "insults"
+kind = "keywords"
+clause = "Insults"
+points = 0
+actions = ["delete"]
+words = ["{KEYWORD}"]
+
+[matrix]
+homeserver = "{world.server.base_url}"
+user_id = "{world.users["modbridge"].user_id}"
+rooms = ["{world.encrypted}", "{world.plain}"]
+mod_room = "{world.observer.mod_room}"
+moderators = ["{world.users["mod"].user_id}"]
+""",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODBRIDGE_")}
+    env["MODBRIDGE_MATRIX__PASSWORD"] = world.users["modbridge"].password
+    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
+    world.service_log = work / "service.log"
+    with world.service_log.open("wb") as log:
+        world.service = process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return process
+
+
+async def measure_encrypted(world: EncryptedWorld, samples: int) -> dict[str, list[float]]:
+    """Alternate violations into the encrypted and the plain room, one every 0.5 s."""
+    sent: dict[str, list[tuple[float, str]]] = {"encrypted": [], "plain": []}
+    member = world.member
+    bot = world.users["modbridge"].user_id
+    # A member's client learns of the bot's new device from its syncs, as Element would.
+    deadline = time.monotonic() + 30
+    while not list(member.client.device_store.active_user_devices(bot)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the member's client never saw the bot's device keys")
+        await member.sync()
+        await asyncio.sleep(0.2)
+    # The first encrypted send shares the room key with the bot's device: not a sample.
+    await member.say(world.encrypted, "hello, everyone")
+    for i in range(samples):
+        for label, room in (("encrypted", world.encrypted), ("plain", world.plain)):
+            t0 = time.monotonic()
+            answer = await member.say(room, f"{label} #{i}: you {KEYWORD}")
+            if not isinstance(answer, RoomSendResponse):
+                raise RuntimeError(f"send failed: {answer}")
+            sent[label].append((t0, answer.event_id))
+            await asyncio.sleep(max(0.0, t0 + 0.5 - time.monotonic()))
+    observer = world.observer
+    every = [e for pairs in sent.values() for _, e in pairs]
+    await observer.wait_for(lambda: all(e in observer.redacted for e in every), 60.0)
+    return {
+        label: [observer.redacted[e] - t for t, e in pairs if e in observer.redacted]
+        for label, pairs in sent.items()
+    }
+
+
+def report_encrypted(latencies: dict[str, list[float]], samples: int) -> str:
+    lines = [
+        machine(),
+        "",
+        "| room | redacted | violation -> redaction seen, p50 | p99 |",
+        "|---|---|---|---|",
+    ]
+    p50 = {}
+    for label, values in latencies.items():
+        p50[label] = percentile(values, 50) if values else None
+        p99 = percentile(values, 99) if values else None
+        lines.append(f"| {label} | {len(values)} / {samples} | {ms(p50[label])} | {ms(p99)} |")
+    lines.append("")
+    if p50["encrypted"] and p50["plain"]:
+        lines.append(f"encrypted / plain, p50: {p50['encrypted'] / p50['plain']:.2f}x")
+    # Other jobs on the machine change the absolute figures far more than encryption does.
+    lines.append(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
+    return "\n".join(lines)
+
+
+async def bench_encrypted(server: SynapseServer, work: Path, args: argparse.Namespace) -> None:
+    print(f"Synapse at {server.base_url}; encrypted and plain room ...", file=sys.stderr)
+    world = await build_encrypted_world(server, work)
+    observer_task = asyncio.create_task(world.observer.run())
+    try:
+        process = start_encrypted_service(world, work)
+        log = work / "service.log"
+        started = time.monotonic()
+        while "Matrix connection up" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() - started > 60:
+                raise RuntimeError(f"the service did not come up:\n{log.read_text()[-3000:]}")
+            await asyncio.sleep(0.1)
+        print(f"{args.samples} violations in each room ...", file=sys.stderr)
+        latencies = await measure_encrypted(world, args.samples)
+        print()
+        print(report_encrypted(latencies, args.samples))
+    finally:
+        world.observer.stop()
+        observer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await observer_task
+        if world.service is not None and world.service.poll() is None:
+            world.service.send_signal(signal.SIGTERM)
+            world.service.wait(20)
+        for client in world.closers:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
 # -- main -------------------------------------------------------------------------------------
 
 
@@ -705,6 +877,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=45.0, help="raid: messages/s")
     parser.add_argument("--seconds", type=float, default=60.0, help="raid: how long")
     parser.add_argument("--window", default=None, help="raid: [moderation] digest_window")
+    parser.add_argument(
+        "--encrypted", action="store_true",
+        help="only: violation -> redaction in an encrypted room next to a plain room",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.rooms < TRAFFIC_ROOMS:
         parser.error(f"--rooms must be at least {TRAFFIC_ROOMS}")
@@ -724,7 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.scenario == "raid":
                 run_raid(server, work, args)
             else:
-                asyncio.run(bench(server, work, args))
+                asyncio.run((bench_encrypted if args.encrypted else bench)(server, work, args))
         except KeyboardInterrupt:
             print("interrupted; stopping Synapse and the service", file=sys.stderr)
             return 130

@@ -28,8 +28,9 @@ from nio import (
     SyncResponse,
 )
 
+from adapters.matrix.crypto import make_client, share_crypto
+from adapters.matrix.e2ee import Encryption, EncryptionOptions, Notify, encrypted_direct_room
 from adapters.matrix.ecosystem import Ecosystem, EcosystemHandlers
-from adapters.matrix.executor import client_config
 from adapters.matrix.powers import RoomPowers
 from adapters.matrix.rooms import RoomBook, RoomKind, children_from_hierarchy
 from adapters.matrix.routing import EventRouter, MatrixHandlers, own_join_index
@@ -98,6 +99,8 @@ class MatrixConnection:
         policy_lists: Sequence[str] = (),
         publish_list: str | None = None,
         ecosystem: EcosystemHandlers | None = None,
+        encryption: EncryptionOptions | None = None,
+        notify: Notify | None = None,
     ) -> None:
         if (password is None) == (access_token is None):
             raise ValueError(
@@ -109,7 +112,7 @@ class MatrixConnection:
         self._hierarchy_refresh = hierarchy_refresh
         self._sync_timeout_ms = sync_timeout_ms
         self._book = RoomBook(rooms=rooms, spaces=spaces, mod_room=mod_room)
-        self._client = AsyncClient(homeserver, user_id, config=client_config())
+        self._client = self._make_client(encrypted=encryption is not None)
         self._session = Session(
             self._client,
             user_id=user_id,
@@ -133,6 +136,12 @@ class MatrixConnection:
             on_space_change=self._refresh_soon,
             command_prefix=command_prefix,
         )
+        self._e2ee: Encryption | None = None
+        if encryption is not None:
+            self._e2ee = Encryption(
+                self._client, encryption, book=self._book, dispatch=self._router.dispatch,
+                notify=notify, room_name=self._room_name,
+            )  # fmt: skip
         self._next_batch: str | None = None
         # A synced batch not yet handed on in full (the core could not record an event) and
         # its token: handed on again before the next sync; the token is saved only after.
@@ -192,6 +201,10 @@ class MatrixConnection:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""
         return self._book.kind(room_id) is RoomKind.DIRECT
 
+    def encrypted_direct_room(self, user_id: str) -> str | None:
+        """An encrypted direct room ``user_id`` shares with the bot alone, if there is one."""
+        return encrypted_direct_room(self._client.rooms, self._book.direct_rooms, user_id)
+
     @property
     def device_id(self) -> str | None:
         """The device the bot is logged in as (kept across restarts)."""
@@ -202,8 +215,10 @@ class MatrixConnection:
         """A second client on the same login, for :class:`MatrixExecutor` (never waits on sync)."""
         if not self._started:
             raise RuntimeError("start() the Matrix connection before asking for a client")
-        client = AsyncClient(self._homeserver, self.user_id, config=client_config())
+        client = self._make_client(encrypted=self._e2ee is not None)
         client.restore_login(self.user_id, self._client.device_id, self._client.access_token)
+        if self._e2ee is not None:
+            share_crypto(self._client, client)
         # A refused token is replaced by the sync's new login (password logins): this client
         # gets it too, or every action would be retried on a dead token forever.
         self._session.followers.append(client)
@@ -219,6 +234,8 @@ class MatrixConnection:
         # Values kept for another account (the configuration changed) are of no use.
         fresh = stored_user != self.user_id
         await self._retrying("log in to Matrix", lambda: self._session.log_in(fresh=fresh))
+        if self._e2ee is not None:
+            await self._e2ee.open(self._state)
         if not fresh:
             self._next_batch = await self._state.get(KEY_NEXT_BATCH)
             for room_id in json.loads(await self._state.get(KEY_DIRECT_ROOMS) or "[]"):
@@ -239,6 +256,8 @@ class MatrixConnection:
         if not self._started:
             raise RuntimeError("start() the Matrix connection before run()")
         refresher = asyncio.create_task(self._refresh_loop())
+        if self._e2ee is not None:
+            counter = asyncio.create_task(self._e2ee.run(self._closed))
         outage = Outage("Matrix sync", logger)
         self._stopped.clear()
         try:
@@ -266,6 +285,11 @@ class MatrixConnection:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            if self._e2ee is not None:
+                counter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await counter
+                await self._e2ee.save(self._state)
             self._stopped.set()
 
     async def close(self) -> None:
@@ -397,6 +421,13 @@ class MatrixConnection:
     def _refresh_soon(self) -> None:
         self._refresh.set()
 
+    def _room_name(self, room_id: str) -> str:
+        room = self._client.rooms.get(room_id)
+        return str(room.display_name) if room is not None else room_id
+
+    def _make_client(self, *, encrypted: bool) -> AsyncClient:
+        return make_client(self._homeserver, self.user_id, encrypted=encrypted)
+
     # -- sync -------------------------------------------------------------------------------------
 
     async def _first_sync(self) -> None:
@@ -454,11 +485,17 @@ class MatrixConnection:
             room_id, events = self._held[0]
             while events:
                 try:
-                    await self._router.dispatch(room_id, events[0])
+                    if self._e2ee is None or not await self._e2ee.intercept(room_id, events[0]):
+                        await self._router.dispatch(room_id, events[0])
                 except NotRecorded as exc:
                     raise TransientError(f"hand on synced events: {exc}") from exc
                 events.pop(0)
             self._held.pop(0)
+        if self._e2ee is not None:
+            try:
+                await self._e2ee.after_sync()  # what the keys of this sync unlocked
+            except NotRecorded as exc:
+                raise TransientError(f"hand on decrypted events: {exc}") from exc
         surroundings, self._held_surroundings = self._held_surroundings, []
         for room_id, source in surroundings:
             await self.ecosystem.take(room_id, source)

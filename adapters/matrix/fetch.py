@@ -17,11 +17,13 @@ from urllib.parse import unquote
 import aiohttp
 from nio import (
     AsyncClient,
+    MegolmEvent,
     RoomGetEventResponse,
     RoomMessage,
     RoomResolveAliasResponse,
 )
 
+from adapters.matrix.crypto import UNREADABLE, decrypted_or_placeholder
 from adapters.matrix.translate import RoomContext, message_from_event
 from bridge.model import Message
 from bridge.ports import MessageFetcher
@@ -90,10 +92,15 @@ class MatrixFetcher:
             # M_FORBIDDEN (not in the room), M_NOT_FOUND: the link stays a link.
             return None
         event = answer.event
+        if isinstance(event, MegolmEvent):
+            # Decrypted with the bot's room keys when it has them; else said so, not dropped.
+            event = decrypted_or_placeholder(self._client, room_id, event)
         if not isinstance(event, RoomMessage):
             return None  # a state event, a redacted or undecryptable one
         message = message_from_event(event, RoomContext(room_id=room_id))
         edited = _latest_edit(event.source)
+        if message is not None and message.text == UNREADABLE:
+            return message  # a bundled edit of an encrypted message is encrypted too
         if message is None or edited is None or edited == message.text:
             return message
         # What members see now is the edit (servers no longer apply it to the event since

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import stat
 import sys
@@ -12,12 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TextIO
 
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import ConfigError, Settings, load_settings, missing_secrets
 from bridge.evaluate import describe, evaluate_lines, make_message
+from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
 from bridge.model import Platform
 from rules.engine import Engine
 from rules.policy import format_duration
@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="modbridge",
         description="One code of conduct, enforced across Discord servers and Matrix rooms.",
     )
+    parser.add_argument("--version", action="version", version=f"modbridge {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
@@ -37,7 +38,30 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the moderation service")
     run.add_argument("--config", type=Path, required=True)
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    run.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS,
+        default=os.environ.get("MODBRIDGE_LOG_LEVEL", "INFO").upper(),
+        help="DEBUG, INFO (default), WARNING or ERROR; or MODBRIDGE_LOG_LEVEL",
+    )  # fmt: skip
+    run.add_argument(
+        "--log-format", type=str.lower, choices=LOG_FORMATS,
+        default=os.environ.get("MODBRIDGE_LOG_FORMAT", "text").lower(),
+        help="text (default) or json, one object a line; or MODBRIDGE_LOG_FORMAT",
+    )  # fmt: skip
+    run.add_argument(
+        "--dry-run", action="store_true",
+        help="judge, record and tell the moderators, but do nothing on the platforms",
+    )  # fmt: skip
+
+    save = sub.add_parser("backup", help="a consistent copy of the database, while it runs")
+    save.add_argument("--config", type=Path, required=True)
+    save.add_argument("out", type=Path, help="the backup file to write, or a directory")
+    back = sub.add_parser("restore", help="put a backup in place (the service stopped)")
+    back.add_argument("--config", type=Path, required=True)
+    back.add_argument("backup", type=Path, help="a file written by `modbridge backup`")
+    erase = sub.add_parser("erase", help="an erasure request: remove a member's data")
+    erase.add_argument("--config", type=Path, required=True)
+    erase.add_argument("account", help="matrix:@user:server or discord:<user id>")
 
     sub.add_parser(
         "demo",
@@ -148,22 +172,41 @@ def _rules_replay(engine: Engine, path: Path | None, out: TextIO) -> int:
     return 0
 
 
-def _run(path: Path, level: str) -> int:
+def _version() -> str:
+    try:
+        return metadata.version("modbridge")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _run(path: Path, level: str, log_format: str, dry_run: bool) -> int:
     # The service (and with it discord.py, nio, aiohttp) is imported only here: `rules` and
     # `check-config` start without it.
     import asyncio
 
-    from bridge.logs import quiet_libraries
     from bridge.service import Service
 
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    quiet_libraries()
+    # argparse checks choices on the command line only, not on defaults from the environment.
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"MODBRIDGE_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"MODBRIDGE_LOG_FORMAT: {log_format!r} is not one of text, json")
+    configure(level, log_format, sys.stderr)
     settings = load_settings(path)
-    service = Service(settings, path)
+    service = Service(settings, path, dry_run=dry_run)
     asyncio.run(service.run())
     return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    # Storage and the service are imported only for these commands, as for `run`.
+    from bridge.admin import backup_command, erase_command, restore_command
+
+    if args.command == "backup":
+        return backup_command(args.config, args.out, sys.stdout)
+    if args.command == "restore":
+        return restore_command(args.config, args.backup, sys.stdout)
+    return erase_command(args.config, args.account, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.config, args.log_level)
+            return _run(args.config, args.log_level, args.log_format, args.dry_run)
+        if args.command in ("backup", "restore", "erase"):
+            return _admin(args)
         if args.command == "demo":
             from bridge.demo import run_demo
 
@@ -179,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             settings = load_settings(args.path)
             print("\n".join(_summary(settings, args.path)))
+            for missing in missing_secrets(settings):
+                print(f"warning: `modbridge run` will refuse to start: {missing}")
             return 0
         engine = Engine(load_settings(args.config).policy)
     except ConfigError as exc:

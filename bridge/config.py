@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from bridge import config_errors
 from bridge.texts import Texts
 from rules.engine import Engine
 from rules.policy import ActionSpec, Duration, Escalation, KeywordsRule, Policy, RuleConfig
@@ -61,6 +62,9 @@ class MatrixConfig(BaseModel):
     mod_room: str | None = None
     moderators: tuple[str, ...] = ()
     moderator_power_level: int | None = 50  # in the mod room; None: only the listed ids
+    # What commands start with in the mod room: "!mb" when other bots share the room.
+    command_prefix: str = Field(default="!", min_length=1, max_length=16, pattern=r"^\S+$")
+    modlog: bool = True  # the mod room gets one line per case (the shared modlog)
     # Policy lists (m.policy.rule.*) whose ban rules apply here; ids or aliases.
     policy_lists: tuple[str, ...] = ()
     list_bans_reach_discord: bool = True  # a list ban bans the member's linked Discord accounts
@@ -79,7 +83,16 @@ class DiscordConfig(BaseModel):
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
     automod: bool = False
+    # The moderators' channels get one line per case (the shared modlog): true for all,
+    # false for none, or per guild like mod_channels ({ "<guild id>" = false }; others: true).
+    modlog: bool | dict[str, bool] = True
     token: SecretStr | None = None
+
+    def keeps_modlog(self, guild_id: int | str) -> bool:
+        """Whether the moderators' channel of ``guild_id`` gets the modlog."""
+        if isinstance(self.modlog, bool):
+            return self.modlog
+        return self.modlog.get(str(guild_id), True)
 
 
 class SyncConfig(BaseModel):
@@ -161,6 +174,54 @@ class AntispamConfig(BaseModel):
         return int(self.listen.rsplit(":", 1)[1])
 
 
+def _split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class HttpConfig(BaseModel):
+    """The status server: ``GET /healthz`` and ``GET /metrics`` (off unless configured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str = Field(default="127.0.0.1:9187", pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 0 <= _split_listen(value)[1] <= 65535:
+            raise ValueError('the port must be between 0 and 65535, e.g. "127.0.0.1:9187"')
+        return value
+
+    @property
+    def host(self) -> str:
+        """The address part of ``listen`` (brackets of an IPv6 address removed)."""
+        return _split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The port part of ``listen``."""
+        return _split_listen(self.listen)[1]
+
+
+class RetentionConfig(BaseModel):
+    """How long members' words are kept once their case is closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Evidence excerpts and report texts are deleted this long after their case is closed.
+    after_close: Duration = timedelta(days=180)
+
+
+class ServiceConfig(BaseModel):
+    """How the service runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Judge, record and tell the moderators, but do nothing on the platforms.
+    dry_run: bool = False
+
+
 class Settings(BaseSettings):
     """The whole configuration of one modbridge service."""
 
@@ -170,6 +231,9 @@ class Settings(BaseSettings):
 
     community: CommunityConfig = CommunityConfig()
     storage: StorageConfig = StorageConfig()
+    service: ServiceConfig = ServiceConfig()
+    retention: RetentionConfig = RetentionConfig()
+    http: HttpConfig | None = None
     sync: SyncConfig = SyncConfig()
     reports: ReportsConfig = ReportsConfig()
     texts: Texts = Texts()
@@ -219,17 +283,30 @@ _RULE_KINDS_SET = {
 }  # fmt: skip
 
 
-def _explain(exc: ValidationError, data: dict[str, Any], source: str) -> ConfigError:
+def _explain(errors: list[Any] | ValidationError, data: dict[str, Any], source: str) -> ConfigError:
+    if isinstance(errors, ValidationError):
+        errors = list(errors.errors())
     lines = [f"{source}: the configuration is not valid:"]
-    for error in exc.errors():
+    for error in errors:
         msg = error["msg"].removeprefix("Value error, ")
+        loc = tuple(error["loc"])
+        variable = config_errors.env_variable(loc, data)
+        if error["type"] == "extra_forbidden" and variable is not None:
+            lines.append(
+                f"  - environment variable {variable}: no such setting (check its spelling)"
+            )
+            continue
         if error["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling and the section it is in)"
+        elif error["type"] == "string_pattern_mismatch" and config_errors.pattern_hint(loc):
+            msg = f"{config_errors.pattern_hint(loc)}, not {error.get('input')!r}"
+        elif error["type"] in config_errors.TYPE_HINTS:
+            msg = f"{config_errors.TYPE_HINTS[error['type']]}, not {error.get('input')!r}"
         elif error["type"] == "union_tag_invalid":
             msg = f"unknown rule kind; use one of: {', '.join(sorted(_RULE_KINDS_SET))}"
         elif error["type"] == "union_tag_not_found":
             msg = "every rule needs a 'kind'"
-        lines.append(f"  - {_location(data, tuple(error['loc']))}: {msg}")
+        lines.append(f"  - {_location(data, loc)}: {msg}")
     return ConfigError("\n".join(lines))
 
 
@@ -279,23 +356,61 @@ def parse_settings(text: str, *, source: str = "config", base: Path | None = Non
         raise ConfigError(
             f"environment: {exc} (lists and tables in MODBRIDGE_ variables are written as JSON)"
         ) from None
+    coerced = config_errors.strict_errors(Settings, data)
+    if coerced:
+        raise _explain(coerced, data, source)
+    _check_consistency(settings, source)
     try:
         Engine(settings.policy)  # compiles patterns and keyword lists: refuse what cannot run
     except PatternError as exc:
-        rule = _rule_of_pattern(settings.rules, str(exc))
-        raise ConfigError(f"{source}: {rule}: {exc}") from None
+        rule, syntax = _rule_of_pattern(settings.rules, str(exc))
+        raise ConfigError(f"{source}: {rule}: {syntax or exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{source}: rules: " + "; ".join(e["msg"].removeprefix("Value error, ")
+                                             for e in exc.errors())
+        ) from None  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{source}: rules: {exc}") from None
     return settings
 
 
-def _rule_of_pattern(rules: tuple[RuleConfig, ...], message: str) -> str:
+def _check_consistency(settings: Settings, source: str) -> None:
+    """What each key allows on its own but not together with the others."""
+    duplicate = config_errors.duplicate_rule_ids([rule.id for rule in settings.rules])
+    problems = [duplicate] if duplicate else []
+    if settings.discord is not None:
+        problems += config_errors.discord_problems(
+            settings.discord.guilds, settings.discord.mod_channels
+        )
+    if problems:
+        raise ConfigError("\n".join([f"{source}: the configuration is not valid:"] +
+                                    [f"  - {p}" for p in problems]))  # fmt: skip
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """The secrets `modbridge run` needs from the environment and will not find."""
+    matrix, discord, antispam = settings.matrix, settings.discord, settings.antispam
+    return config_errors.missing_secrets(
+        matrix=matrix is not None,
+        matrix_secret=matrix is not None and bool(matrix.password or matrix.access_token),
+        discord=discord is not None,
+        discord_secret=discord is not None and discord.token is not None,
+        antispam=antispam is not None,
+        antispam_secret=antispam is not None and antispam.secret is not None,
+    )
+
+
+def _rule_of_pattern(rules: tuple[RuleConfig, ...], message: str) -> tuple[str, str | None]:
+    """Where the refused pattern is, and why when it is not a regular expression at all."""
     for index, rule in enumerate(rules):
-        if not isinstance(rule, KeywordsRule) and any(
-            repr(p) in message for p in getattr(rule, "patterns", ())
-        ):
-            return f"rules[{index}] (id {rule.id!r}).patterns"
-    return "rules"
+        if isinstance(rule, KeywordsRule):
+            continue
+        for pattern in getattr(rule, "patterns", ()):
+            if repr(pattern) in message:
+                where = f"rules[{index}] (id {rule.id!r}).patterns"
+                return where, config_errors.regex_syntax(pattern)
+    return "rules", None
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -308,3 +423,32 @@ def load_settings(path: str | Path) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return parse_settings(text, source=str(path), base=path.parent)
+
+
+NO_PLATFORM = (
+    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
+    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
+    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
+)
+
+
+def check_platforms(settings: Settings) -> None:
+    """Refuse to start without a platform, or with one that lacks its secret."""
+    if settings.matrix is None and settings.discord is None:
+        raise ConfigError(NO_PLATFORM)
+    if settings.antispam is not None and settings.antispam.secret is None:
+        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
+    if settings.discord is not None and settings.discord.token is None:
+        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
+    matrix = settings.matrix
+    if matrix is not None and matrix.password is None and matrix.access_token is None:
+        raise ConfigError(
+            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
+            "in the environment"
+        )
+    if matrix is not None and not matrix.mod_room:
+        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
+    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
+        raise ConfigError(
+            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
+        )

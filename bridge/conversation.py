@@ -14,12 +14,19 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bridge.commands import CommandError, parse_account
 from bridge.linking import Linking
 from bridge.model import Account, Message, Platform
+from bridge.mydata import MY_DATA, describe
 from bridge.ports import MessageFetcher
 from bridge.reports import Report, Reports
 from bridge.texts import Texts
+from bridge.userids import (
+    bare,
+    find_accounts,
+    parse_account,
+    strip_reply_fallback,
+    without_accounts,
+)
 from storage.consent import DmPolicy
 from storage.repositories import Repositories
 
@@ -33,8 +40,6 @@ MAX_TEXT = 4000  # characters of a direct message that are read
 PACE_LIMIT = 20  # direct messages per member per PACE_WINDOW; more are not read
 PACE_WINDOW = timedelta(minutes=1)
 MAX_LINKS = 5  # message links read per message
-_TRAILING = ").,;!?'\""  # punctuation a mention swallows: "(@me:hs)," is @me:hs
-_USER = re.compile(r"<@!?\d{15,21}>|@[^:\s]+:[^\s]+|discord:\d{15,21}|matrix:@[^:\s]+:[^\s]+")
 
 
 class DirectMessages:
@@ -49,7 +54,9 @@ class DirectMessages:
         texts: Texts,
         fetchers: Mapping[Platform, MessageFetcher],
         clock: Callable[[], datetime],
+        retention_days: int = 180,
     ) -> None:
+        self._retention_days = retention_days  # said in the answer to `my data`
         self._repos = repos
         self._reports = reports
         self._linking = linking
@@ -84,12 +91,16 @@ class DirectMessages:
         author = message.author
         # A report is a few sentences: a huge message costs storage and link reads, not more
         # information (each link read can take seconds, and DMs are answered in turn).
-        text = message.text.strip()[:MAX_TEXT]
+        # A reply fallback quotes someone (maybe the reporter): it is not what they say now.
+        text = strip_reply_fallback(message.text).strip()[:MAX_TEXT]
         self._fetched.clear()
         if message.attachments and not text:
             # A screenshot: it cannot be kept (nor read), and must not pass for an answer.
             return self._texts.report_no_files
         word = text.split(maxsplit=1)[0].lower() if text else ""
+        if " ".join(text.lower().split()) == MY_DATA:
+            holdings = await self._repos.privacy.holdings(author.account)
+            return describe(holdings, self._retention_days)
         linked = await self._linking.handle(author, text)
         if linked is not None:
             return linked
@@ -113,8 +124,8 @@ class DirectMessages:
         body = text[len("report") :].strip() if text.lower().startswith("report") else text
         # The reporter's accounts, once: never the reported member, their messages no evidence.
         mine = await self._own_accounts(message.author.account)
-        who = await self._who(body, mine)
-        if who is not None and len(_USER.sub("", body).strip()) >= 15:
+        who = await self._who(body, mine, message.mentions)
+        if who is not None and len(without_accounts(body).strip()) >= 15:
             # Everything in one message: straight through, anonymously.
             opened = await self._reports.submit(
                 Report(
@@ -142,7 +153,7 @@ class DirectMessages:
             draft.update(what=text[:1000], step="who")
             reply = self._texts.report_ask_who
         elif step == "who":
-            who = await self._who(text, await self._own_accounts(account))
+            who = await self._who(text, await self._own_accounts(account), message.mentions)
             if who is None:
                 return self._texts.report_who_unclear
             draft.update(who=who.key, step="where")
@@ -178,19 +189,18 @@ class DirectMessages:
         await self._save(account, draft)
         return reply
 
-    async def _who(self, text: str, mine: set[Account]) -> Account | None:
+    async def _who(
+        self, text: str, mine: set[Account], mentions: Sequence[Account] = ()
+    ) -> Account | None:
         """The reported account: a mention or id, or the author of a linked message; never
-        the reporter ("I (@me) was insulted by @them" names @them)."""
-        for match in _USER.finditer(text):
-            try:
-                account = parse_account(match.group(0).rstrip(_TRAILING))
-            except CommandError:
-                continue
-            if account not in mine:
+        the reporter ("I (@me) was insulted by @them" names @them), nor whom a reply
+        fallback quotes."""
+        for account in find_accounts(text, mentions):
+            if bare(account) not in mine:
                 return account
         for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
-            if fetched is not None and _bare(fetched.author.account) not in mine:
+            if fetched is not None and bare(fetched.author.account) not in mine:
                 return fetched.author.account
         return None
 
@@ -202,7 +212,7 @@ class DirectMessages:
             fetched = await self._fetch(link)
             if fetched is None:
                 out.append(link)
-            elif _bare(fetched.author.account) in mine:
+            elif bare(fetched.author.account) in mine:
                 out.append("(a message of the reporter's own: left out)")
             else:
                 # One line, no escapes: the backslash-n of a repr would hide a name from the scrub.
@@ -214,14 +224,14 @@ class DirectMessages:
         """``text`` without links to the reporter's own messages (they would name them)."""
         for link in _LINK.findall(text)[:MAX_LINKS]:
             fetched = await self._fetch(link)
-            if fetched is not None and _bare(fetched.author.account) in mine:
+            if fetched is not None and bare(fetched.author.account) in mine:
                 text = text.replace(link, "(link left out)")
         return text
 
     async def _own_accounts(self, account: Account) -> set[Account]:
         """The reporter's accounts (linked ones too), compared without display names."""
         linked = await self._repos.identity.linked_accounts(account)
-        return {_bare(a) for a in [account, *(row.account for row in linked)]}
+        return {bare(a) for a in [account, *(row.account for row in linked)]}
 
     async def _fetch(self, link: str) -> Message | None:
         """The linked message, read once per answer (who, evidence and the reporter's own
@@ -262,10 +272,9 @@ class DirectMessages:
             await self._repos.consent.set_default(me, DmPolicy(verb))
             return self._texts.dm_open if verb == "open" else self._texts.dm_closed
         if verb in ("allow", "revoke") and len(words) > 2:
-            try:
-                other = parse_account(words[2])
-            except CommandError as exc:
-                return str(exc)
+            other = parse_account(words[2])
+            if other is None:
+                return f"{words[2][:64]!r} is not a user: write @name:server or discord:<id>"
             them = (await self._repos.identity.ensure(other)).member_id
             if them == me:
                 return self._texts.dm_help
@@ -292,8 +301,3 @@ def _account(key: str) -> Account:
 
 def _list(value: object) -> Sequence[object]:
     return value if isinstance(value, list) else []
-
-
-def _bare(account: Account) -> Account:
-    """``account`` without its display name, for comparing who is who."""
-    return Account(platform=account.platform, id=account.id)

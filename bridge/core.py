@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from bridge.commands import CommandError, parse_command
 from bridge.conversation import DirectMessages
@@ -25,6 +25,7 @@ from bridge.model import (
     Remove,
 )
 from bridge.moderation import Moderation
+from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
@@ -53,9 +54,15 @@ class Core:
         bots: set[str],
         mirror_bans: bool = True,
         mirror_kicks: bool = False,
+        prefixes: Mapping[Platform, str] | None = None,
+        known: Callable[[str], Awaitable[list[Account]]] | None = None,
+        names: Names | None = None,
         lists: ListBans | None = None,
         health: StorageHealth | None = None,
     ) -> None:
+        self._names = names or Names()
+        self._prefixes = prefixes or {}
+        self._known = known
         # Storage failures while recording an event become NotRecorded: the adapter holds the
         # event and hands it in again (without a health, nobody is told; tests).
         self._health = health or StorageHealth(
@@ -132,8 +139,17 @@ class Core:
             await asyncio.gather(*list(self._commands), return_exceptions=True)
 
     async def _command(self, message: Message) -> None:
+        took = ""
         try:
-            command = parse_command(message.text)
+            try:
+                command = parse_command(
+                    message.text, prefix=self.prefix(message.platform), mentions=message.mentions
+                )
+            except CommandError as exc:
+                guessed = self._by_name(message, exc) if message.author.is_moderator else None
+                if guessed is None:
+                    raise
+                command, took = guessed
         except CommandError as exc:
             if not message.author.is_moderator:
                 # In a direct message, the account could tie a reporter to their report.
@@ -148,7 +164,37 @@ class Core:
             moderator=message.author,
             origin=f"{message.platform.value}:{message.id}",
         )
-        await self._answer(message, answer)
+        await self._answer(message, took + answer)
+
+    def _by_name(self, message: Message, error: CommandError) -> tuple[ModCommand, str] | None:
+        """A member written by display name alone (``!ban Kip spam``, no pill): taken if the
+        name, of one to three words, is exactly one member's in the protected spaces."""
+        if "is not a user" not in str(error):
+            return None
+        words = message.text.split()
+        prefix = self.prefix(message.platform)
+        start = 2 if words and words[0] == prefix else 1  # "!mb ban Kip": the name is third
+        for count in (3, 2, 1):
+            name = " ".join(words[start : start + count])
+            found = self._names.named(name) if len(words) >= start + count else []
+            if len(found) != 1:
+                continue
+            try:
+                command = parse_command(
+                    message.text, prefix=prefix, mentions=[*message.mentions, *found]
+                )
+            except CommandError:
+                return None
+            return command, f"(Taking {name!r} to be {self._names.account(found[0])}.)\n"
+        return None
+
+    def prefix(self, platform: Platform) -> str:
+        """What text commands start with on ``platform`` (``[matrix] command_prefix``)."""
+        return self._prefixes.get(platform, "!")
+
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts whose id or name contains ``text``, for a command's autocomplete."""
+        return await self._known(text) if self._known is not None else []
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
         """A command, parsed (Matrix text) or structured (Discord's slash commands)."""
@@ -188,7 +234,7 @@ class Core:
             if refusal:
                 await self._answer(message, refusal)
             return
-        if message.text.lstrip().startswith("!"):
+        if message.text.lstrip().startswith(self.prefix(message.platform)):
             # A non-moderator's command (a moderator's arrives as on_command): refuse it
             # as a command rather than answer with the linking help.
             await self._command(message)
@@ -223,12 +269,12 @@ class Core:
         if actor is not None and actor.key in self._bots:
             return
         if await self._pipeline.lift_by_hand(event.account, "ban"):
-            by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
+            by = self._actor(event)
+            who, where = self._names.account(event.account), self._where(event)
             await self._pipeline.enqueue_actions(
                 None,
-                [NotifyModerators(text=f"{event.account.key}: unbanned by {by} in "
-                                  f"{event.space.id}; the ban is lifted (use !unban to lift it "
-                                  "everywhere)")],
+                [NotifyModerators(text=f"{who}: unbanned by {by} in {where}; the ban is "
+                                  "lifted (use !unban to lift it everywhere)")],
                 member_id=None,
                 origin=f"unban-by-hand:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
             )  # fmt: skip
@@ -245,7 +291,8 @@ class Core:
         kind = "ban" if banned else "kick"
         reason = event.reason or f"{kind} by hand on {event.space.platform.value}"
         by = actor.key if actor is not None else f"someone on {event.space.platform.value}"
-        notice = f"{event.account.key}: {kind} by {by} in {event.space.id} recorded"
+        who, named_by = self._names.account(event.account), self._actor(event)
+        notice = f"{who}: {kind} by {named_by} in {self._where(event)} recorded"
         actions: list[Action] = [NotifyModerators(text=notice)]
         if carry:
             sanction = Ban if banned else Remove
@@ -262,6 +309,14 @@ class Core:
             actions,
             member_id=await self._pipeline.member_of(event.account),
         )
+
+    def _actor(self, event: MembershipEvent) -> str:
+        if event.actor is None:
+            return f"someone on {event.space.platform.value}"
+        return self._names.account(event.actor)
+
+    def _where(self, event: MembershipEvent) -> str:
+        return event.space.name or self._names.space(event.space.platform, event.space.id)
 
     async def _answer(self, message: Message, text: str) -> None:
         replier = self._repliers.get(message.platform)

@@ -121,7 +121,6 @@ async def _tell(tmp: Path, server: SynapseServer, out: TextIO) -> None:
     try:
         async with run_simulator() as sim:
             dc = build_discord(sim)
-            n.names = {mx.general: "#general", mx.mods: "#moderators", **dc.names()}
             config = tmp / "demo.toml"
             config.write_text(config_text(storage=tmp / "modbridge.db", matrix=mx, discord=dc))
             secrets = {

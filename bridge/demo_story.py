@@ -33,16 +33,14 @@ INSULTS = ("y0u 1d10t, nobody asked", "what a l o s e r", "shut up, m0r0n")
 
 
 class Narrator:
-    """Prints the story: who said what where, and what happened, with ids shown as names."""
+    """Prints the story: who said what where, and what happened. What the bot says is
+    printed as it says it: it names members and spaces itself."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._started = time.monotonic()
-        self.names: dict[str, str] = {}
 
     def _print(self, text: str) -> None:
-        for old, new in self.names.items():
-            text = text.replace(old, new)
         for line in text.split("\n"):
             indent = " " * (len(line) - len(line.lstrip()) + 4)
             for part in textwrap.wrap(line, WIDTH, subsequent_indent=indent) or [""]:
@@ -99,7 +97,6 @@ async def doxxing(n: Narrator, mx: MatrixSide, dc: DiscordSide) -> None:
     n.scene("2. Doxxing on Matrix: a member posts someone's phone number")
     text = f"Baraka's number is {PHONE}, just call him"
     sent = await mx.amina.send(mx.general, text)
-    n.names[sent.event_id] = sent.event_id[:8] + "..."
     n.says("Matrix", "#general", "Amina", text)
     started = time.monotonic()
     await until(
@@ -168,6 +165,11 @@ async def troll(n: Narrator, mx: MatrixSide, dc: DiscordSide, policy: Policy) ->
     """Scene 3: disguised insults on Discord add up to a mute on both platforms."""
     n.scene("3. A troll on Discord, muted on both platforms")
     await _link(n, mx, dc)
+    for said in ("hi all, new here", "anyone from Mombasa?"):
+        dc.sim.post_message(dc.kip, dc.general, said)
+        n.says("Discord", "#general", "Kip", said)
+        await mx.kip.send(mx.general, said)
+        n.says("Matrix", "#general", "Kip", said)
     dm = dc.sim.open_dm(dc.kip, dc.bot)
     rule = next(r for r in policy.rules if r.id == "insults")
     total = 0
@@ -217,19 +219,29 @@ async def troll(n: Narrator, mx: MatrixSide, dc: DiscordSide, policy: Policy) ->
 
 
 async def ban(n: Narrator, mx: MatrixSide, dc: DiscordSide) -> None:
-    """Scene 4: `/mod ban` on Discord reaches Matrix; the answer is the moderator's alone."""
-    n.scene("4. A moderator bans with a Discord slash command")
+    """Scene 4: a temporary `/mod ban` with purge on Discord reaches Matrix, and the Matrix
+    moderators read it in their modlog; the answer is the moderator's alone."""
+    n.scene("4. A moderator bans for a day with a Discord slash command, purging the last hour")
     reason = "repeated insults"
-    handle = dc.sim.invoke_slash_command(
-        dc.bot, dc.wanjiru, dc.mods, "mod ban", {"user": dc.kip, "reason": reason}
+    options = {"member": dc.kip, "duration": "1d", "reason": reason, "purge": "1h"}
+    handle = dc.sim.invoke_slash_command(dc.bot, dc.wanjiru, dc.mods, "mod ban", options)
+    n.says(
+        "Discord", "#mods", "Wanjiru", f"/mod ban member:Kip duration:1d reason:{reason} purge:1h"
     )
-    n.says("Discord", "#mods", "Wanjiru", f"/mod ban user:@Kip reason:{reason}")
     answer = await handle.wait_for_content(timeout=ANSWER_WAIT)
     n.outcome(f"the answer, which only Wanjiru sees (ephemeral: {handle.ephemeral}):")
     n.quote(answer)
     if not dc.sim.is_banned(dc.guild, dc.kip):
         raise DemoError("Kip is not banned on Discord")
-    n.outcome("Kip is banned from the Discord server")
+    n.outcome("Kip is banned from the Discord server, until tomorrow")
+    left = [m.content for m in dc.sim.messages_in(dc.general) if m.author_id == dc.kip.id]
+    if left:
+        raise DemoError(f"Kip's messages are still on Discord: {left}")
+    n.outcome("Kip's earlier messages are gone from Discord's #general")
+    kept_after = await _kips_matrix_messages(mx)
+    if kept_after:
+        raise DemoError(f"Kip's messages are still on Matrix: {kept_after}")
+    n.outcome("and redacted on Matrix: Otieno's client shows none of them any more")
 
     async def refused() -> str | None:
         answer = await mx.kip.client.join(mx.general)
@@ -238,6 +250,20 @@ async def ban(n: Narrator, mx: MatrixSide, dc: DiscordSide) -> None:
 
     why = await until(refused, "Kip's Matrix join to be refused")
     n.outcome(f"[Matrix] Kip tries to rejoin #general: refused ({why})")
+
+    async def modlog() -> str | None:
+        notices = [b for _, b in await mx.wanjiru.messages(mx.mods, "m.notice")]
+        return next((b for b in notices if b.startswith("[modlog]") and " ban 1d" in b), None)
+
+    line = await until(modlog, "the modlog line in the Matrix mod room")
+    n.outcome("the Matrix moderators read it in their room's modlog:")
+    n.detail(f"[Matrix  #moderators] modbridge: {line}")
+
+
+async def _kips_matrix_messages(mx: MatrixSide) -> list[str]:
+    """Kip's messages in Matrix #general that are not redacted, as Otieno sees them."""
+    said = await mx.otieno.messages(mx.general)
+    return [b for sender, b in said if sender == mx.kip.user_id and b]
 
 
 async def case(n: Narrator, mx: MatrixSide) -> None:

@@ -183,6 +183,8 @@ async def build_matrix(server: SynapseServer) -> MatrixSide:
         )  # fmt: skip
     finally:
         await maker.close()
+    for someone in side.people:  # as members set up their profile: names, not ids
+        await someone.client.set_displayname(someone.name)
     for someone in (side.amina, side.otieno, side.kip):
         if not isinstance(await someone.client.join(side.general), JoinResponse):
             raise DemoError(f"{someone.name} could not join #general")
@@ -226,18 +228,6 @@ class DiscordSide:
     wanjiru: User  # a moderator
     baraka: User  # a member
     kip: User  # the troll's Discord account
-
-    def names(self) -> dict[str, str]:
-        """Snowflakes as the story calls them."""
-        return {
-            str(self.guild.id): self.guild.name,
-            str(self.general.id): "#general",
-            str(self.mods.id): "#mods",
-            str(self.bot.id): "modbridge",
-            str(self.wanjiru.id): "Wanjiru",
-            str(self.baraka.id): "Baraka",
-            str(self.kip.id): "Kip",
-        }
 
     def bot_messages(self, channel: Channel) -> list[str]:
         """What the bot posted in ``channel``, oldest first."""

@@ -154,6 +154,7 @@ class Ban:
     target: Account
     reason: str
     until: datetime | None = None  # None: until a moderator lifts it
+    purge: timedelta | None = None  # also remove the member's messages of this last window
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,9 +182,12 @@ class Tell:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyModerators:
-    """Tell the moderators something; the text must never name a reporter."""
+    """Tell the moderators something; the text must never name a reporter. A ``modlog``
+    line is the shared record of a case: it goes to the moderators' rooms and channels that
+    keep the modlog, on every platform."""
 
     text: str
+    modlog: bool = False
 
 
 Action = Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators | Tell
@@ -193,10 +197,14 @@ class CommandName(StrEnum):
     WARN = "warn"
     MUTE = "mute"
     UNMUTE = "unmute"
-    REMOVE = "remove"
+    KICK = "kick"  # "remove" is an alias
     BAN = "ban"
     UNBAN = "unban"
     CASE = "case"
+    CASES = "cases"
+    STATUS = "status"
+    REASON = "reason"
+    DURATION = "duration"
     HISTORY = "history"
     NOTE = "note"
     PARDON = "pardon"
@@ -218,7 +226,9 @@ class ModCommand:
     reason: str = ""
     case_id: int | None = None
     action_taken: bool = False  # !close: did the moderators act on the report?
+    purge: timedelta | None = None  # !ban --purge 24h: the member's messages of that window
     local: bool = False  # !ban --local: not published to the community's policy list
+    page: int = 1  # !cases: which page
 
 
 class Mode(StrEnum):

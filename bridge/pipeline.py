@@ -29,6 +29,7 @@ from bridge.model import (
     Verdict,
     Warn,
 )
+from bridge.modlog import ModLog
 from bridge.planner import Community, PlannedAction, plan
 from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine, plain_reason, sanction_for
@@ -80,8 +81,14 @@ class Pipeline:
         community: Callable[[], Community],
         wake_worker: Callable[[], None],
         clock: Callable[[], datetime],
+        modlog: ModLog | None = None,
+        on_judged: Callable[[Message, Verdict], None] | None = None,
+        amend: Callable[[NewCase, Sequence[Action]], Sequence[Action]] | None = None,
     ) -> None:
+        self._modlog = modlog
+        self._amend = amend  # a dry run adds a notice to every case: bridge.dryrun
         self._db = db
+        self._on_judged = on_judged  # the metrics: counts only, never the text
         self._repos = repos
         self._engine = engine
         self._community = community
@@ -159,6 +166,8 @@ class Pipeline:
                 self._loaded[1].discard(member_id)
                 raise
             self._recent[key] = None
+            if self._on_judged is not None:
+                self._on_judged(message, verdict)
             if len(self._recent) > RECENT_MESSAGES:
                 self._recent.popitem(last=False)
             return verdict
@@ -276,6 +285,8 @@ class Pipeline:
         ``platforms`` limits the accounts acted on (a policy list's ban kept to Matrix);
         ``publish`` False keeps a ban out of the published policy list (``!ban --local``)."""
         now = self._clock()
+        if self._amend is not None:
+            actions = self._amend(case, actions)
         accounts = await self.accounts_of(member_id) or [case.subject]
         if platforms is not None:
             accounts = [a for a in accounts if a.platform in platforms] or [case.subject]
@@ -285,17 +296,14 @@ class Pipeline:
             key = origin or case.dedupe_key or f"case:{row.id}"
             numbered = [
                 replace(a, text=f"Case #{row.id}: {a.text}")
-                if isinstance(a, NotifyModerators) else a
+                if isinstance(a, NotifyModerators) and not a.modlog else a
                 for a in actions
             ]  # fmt: skip
-            planned = plan(
-                key,
-                numbered,
-                community=community,
-                accounts=accounts,
-                message_space=_message_space(message) if message else None,
-                publish=publish,
-            )
+            space = _message_space(message) if message else None
+            planned = plan(key, numbered, community=community, accounts=accounts,
+                           message_space=space, publish=publish)  # fmt: skip
+            if created and self._modlog is not None:
+                planned += self._modlog.planned(key, row, actions, planned, community)
             enqueued = await self._repos.outbox.enqueue(
                 [
                     NewAction(key=p.key, platform=p.platform, space_id=p.space_id, action=p.action)
@@ -322,6 +330,23 @@ class Pipeline:
                 )
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
+
+    async def log_case(
+        self, case_id: int, actions: Sequence[Action], *, origin: str, by: str, reason: str
+    ) -> None:
+        """A modlog line for something done later in a case (a timer ended it, a moderator
+        changed it): ``actions`` say what, ``by`` who, ``reason`` why."""
+        case = await self._repos.cases.get(case_id)
+        if case is None or self._modlog is None:
+            return
+        community = self._community()
+        accounts = await self.accounts_of(case.member_id) or [case.subject]
+        planned = plan(origin, actions, community=community, accounts=accounts)
+        lines = self._modlog.planned(origin, case, actions, planned, community, by=by,
+                                     reason=reason)  # fmt: skip
+        await self._enqueue_planned(
+            lines, case_id=case_id, member_id=None, actions=[], record=False
+        )
 
     async def enqueue_actions(
         self,

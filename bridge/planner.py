@@ -45,7 +45,13 @@ class Community:
 
     spaces: Mapping[Platform, Sequence[str]]
     mod_rooms: Mapping[Platform, Sequence[str]]
+    # The moderators' rooms and channels that keep the modlog; None: all of them.
+    modlog_rooms: Mapping[Platform, Sequence[str]] | None = None
     publish_list: str | None = None  # the Matrix policy list room bans are published to
+
+    def modlog(self) -> Mapping[Platform, Sequence[str]]:
+        """Where modlog lines go."""
+        return self.mod_rooms if self.modlog_rooms is None else self.modlog_rooms
 
 
 def _kind(action: Action) -> str:
@@ -82,14 +88,17 @@ def plan(
                 )
             )
         elif isinstance(action, NotifyModerators):
+            # A case's modlog line and its notice may go to the same room: keys apart.
+            label = "modlog" if action.modlog else kind
+            rooms_of = community.modlog() if action.modlog else community.mod_rooms
             planned.extend(
                 PlannedAction(
-                    key=f"{origin}:{kind}:{platform.value}:{room}",
+                    key=f"{origin}:{label}:{platform.value}:{room}",
                     platform=platform,
                     space_id=room,
                     action=action,
                 )
-                for platform, rooms in community.mod_rooms.items()
+                for platform, rooms in rooms_of.items()
                 for room in rooms
             )
         elif isinstance(action, Warn | Tell):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bridge.config import ConfigError, Settings, load_settings
@@ -34,6 +35,7 @@ class PolicyWatcher:
         self._path = path
         self._notify = notify
         self.engine = Engine(settings.policy)
+        self.loaded_at = datetime.now(UTC)  # when the policy in force was read (!status)
         self._platforms = _platform_sections(settings)
         self._seen = self._stat()
         self.reload_requested = asyncio.Event()
@@ -64,6 +66,7 @@ class PolicyWatcher:
                 "rule in observe mode."
             )
         self.engine = Engine(settings.policy)
+        self.loaded_at = datetime.now(UTC)
         log.info("policy reloaded: %d rules", len(settings.policy.rules))
         for listener in self.listeners:
             await listener(self.engine)

@@ -73,6 +73,23 @@ class Replier(Protocol):
     async def reply(self, channel: Channel, text: str) -> None: ...
 
 
+class Directory(Protocol):
+    """Names a platform already knows (from its cache, no request): for answers and the
+    modlog, which name members and spaces as people read them."""
+
+    def account_name(self, account_id: str) -> str:
+        """The account's display name, or "" when unknown."""
+        ...
+
+    def space_name(self, space_id: str) -> str:
+        """A guild's, channel's or room's name as members read it, or "" when unknown."""
+        ...
+
+    def accounts_named(self, name: str) -> list[str]:
+        """Ids of the protected spaces' members whose display name is ``name`` (any case)."""
+        ...
+
+
 class MessageFetcher(Protocol):
     """Reads a message a member linked to (evidence in a report)."""
 

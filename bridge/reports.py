@@ -84,7 +84,9 @@ class Reports:
         config: ReportsConfig,
         texts: Texts,
         is_moderator: Callable[[Account], bool | Awaitable[bool]] = lambda _account: False,
+        on_received: Callable[[Platform], None] | None = None,
     ) -> None:
+        self._on_received = on_received  # the metrics: the reporter's platform, nothing more
         self._pipeline = pipeline
         self._repos = repos
         self._clock = clock
@@ -123,6 +125,8 @@ class Reports:
 
     async def submit(self, report: Report) -> Opened:
         """Open the case, tell whoever must know, keep the reporter apart."""
+        if self._on_received is not None:
+            self._on_received(report.reporter.platform)
         reporter_member = await self._pipeline.member_of(report.reporter)
         subject_member = await self._pipeline.member_of(report.subject)
         if not report.share_identity:

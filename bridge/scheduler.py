@@ -122,6 +122,14 @@ class Scheduler:
         await self._pipeline.enqueue_actions(
             timer.case_id, actions, member_id=timer.member_id, origin=f"timer:{timer.id}"
         )
+        if timer.case_id is not None:
+            try:  # the modlog line must never hold up what the timer does
+                await self._pipeline.log_case(
+                    timer.case_id, actions, origin=f"timer:{timer.id}", by="the timer",
+                    reason=f"the {wanted} ran its time",
+                )  # fmt: skip
+            except Exception as exc:
+                log.warning("timer %s: no modlog line: %s", timer.id, type(exc).__name__)
         log.info("timer %s fired: %s for case %s", timer.id, timer.kind, timer.case_id)
 
     async def _renew(self, timer: TimerRow, accounts: list[Account]) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import signal
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
 from adapters.discord.fetch import DiscordFetcher
+from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
 from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
@@ -28,21 +30,26 @@ from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
-from bridge.config import ConfigError, Settings, load_settings
+from bridge.config import ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_notice
 from bridge.ecosystem import MatrixEcosystem
 from bridge.health import STORAGE_ERRORS, StorageHealth, describe
 from bridge.linking import Linking
 from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
+from bridge.modlog import ModLog
+from bridge.names import Names
+from bridge.observe import Link, Observatory
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
-from bridge.ports import ActionExecutor, MessageFetcher, PermanentError, Replier
+from bridge.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Chore, Scheduler
+from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from rules.engine import Engine
@@ -57,12 +64,6 @@ KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 
 KEEP_DONE_TIMERS = timedelta(days=30)  # fired timers kept this long, for a look afterwards
-
-NO_PLATFORM = (
-    "no platform is configured: add a [matrix] section (homeserver, user_id, rooms or spaces, "
-    "mod_room) with MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN in the "
-    "environment, or a [discord] section (guilds, mod_channels) with MODBRIDGE_DISCORD__TOKEN"
-)
 
 
 def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
@@ -122,15 +123,20 @@ def _only_instance(database: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            # Removed before unlocking: a service starting meanwhile locks a new file.
+            with contextlib.suppress(OSError):
+                os.unlink(f"{database}.lock")
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def housekeeping(repos: Repositories) -> list[Chore]:
+def housekeeping(repos: Repositories, retention: timedelta = timedelta(days=180)) -> list[Chore]:
     """What the scheduler deletes every hour: fired timers after 30 days, abandoned report
-    conversations after their hour."""
+    conversations after their hour, evidence and report texts ``retention`` after their case
+    was closed."""
     return [
         lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
         lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
+        lambda now: repos.privacy.purge_closed(now - retention),
     ]
 
 
@@ -138,35 +144,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_platforms(settings: Settings) -> None:
-    """Refuse to start without a platform, or with one that lacks its secret."""
-    if settings.matrix is None and settings.discord is None:
-        raise ConfigError(NO_PLATFORM)
-    if settings.antispam is not None and settings.antispam.secret is None:
-        raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
-    if settings.discord is not None and settings.discord.token is None:
-        raise ConfigError("[discord] needs MODBRIDGE_DISCORD__TOKEN in the environment")
-    matrix = settings.matrix
-    if matrix is not None and matrix.password is None and matrix.access_token is None:
-        raise ConfigError(
-            "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN "
-            "in the environment"
-        )
-    if matrix is not None and not matrix.mod_room:
-        raise ConfigError("[matrix] needs mod_room: where moderators get notices and give commands")
-    if matrix is not None and matrix.password is not None and matrix.access_token is not None:
-        raise ConfigError(
-            "set only one of MODBRIDGE_MATRIX__PASSWORD and MODBRIDGE_MATRIX__ACCESS_TOKEN"
-        )
-
-
 class Service:
     """One modbridge service: every configured platform, one engine, one outbox."""
 
-    def __init__(self, settings: Settings, config_path: Path) -> None:
+    def __init__(self, settings: Settings, config_path: Path, *, dry_run: bool = False) -> None:
         check_platforms(settings)
         self.settings = settings
         self._path = config_path
+        # Judge and record, tell the moderators, do nothing on the platforms.
+        self.dry_run = dry_run or settings.service.dry_run
         self._stop = asyncio.Event()
         # Set once each platform has connected: timers wait for all (they act in every space).
         self._up = {platform: asyncio.Event() for platform in Platform}
@@ -176,6 +162,7 @@ class Service:
         self._repliers: dict[Platform, Replier] = {}
         self._bots: set[str] = set()
         self._fetchers: dict[Platform, MessageFetcher] = {}
+        self._directories: dict[Platform, Directory] = {}  # names, as platforms connect
         self._failure: BaseException | None = None  # why a platform connection gave up
         self._failed = ""  # which one
 
@@ -195,21 +182,46 @@ class Service:
     def community(self) -> Community:
         spaces: dict[Platform, list[str]] = {}
         mod_rooms: dict[Platform, list[str]] = {}
+        modlog: dict[Platform, list[str]] = {}
         publish_list: str | None = None
         if self.matrix is not None:
             mod_room = self.matrix.mod_room_id
             spaces[Platform.MATRIX] = sorted(self.matrix.protected_rooms - {mod_room or ""})
             if mod_room:
                 mod_rooms[Platform.MATRIX] = [mod_room]
+                keeps = self.settings.matrix is not None and self.settings.matrix.modlog
+                modlog[Platform.MATRIX] = [mod_room] if keeps else []
             publish_list = self.matrix.ecosystem.publish_list_id
-        if self.discord is not None:
+        if self.discord is not None and self.settings.discord is not None:
             spaces[Platform.DISCORD] = [str(g) for g in sorted(self.discord.protected_guilds)]
-            mod_rooms[Platform.DISCORD] = [str(c) for c in self.discord.mod_channel_ids.values()]
-        return Community(spaces=spaces, mod_rooms=mod_rooms, publish_list=publish_list)
+            channels = self.discord.mod_channel_ids
+            mod_rooms[Platform.DISCORD] = [str(c) for c in channels.values()]
+            modlog[Platform.DISCORD] = [
+                str(c) for g, c in channels.items() if self.settings.discord.keeps_modlog(g)
+            ]
+        return Community(
+            spaces=spaces, mod_rooms=mod_rooms, modlog_rooms=modlog, publish_list=publish_list
+        )
+
+    def _configured(self) -> dict[Platform, bool]:
+        """The configured platforms, and whether each is connected now."""
+        configured = {}
+        if self.settings.matrix is not None:
+            configured[Platform.MATRIX] = self._up[Platform.MATRIX].is_set()
+        if self.settings.discord is not None:
+            configured[Platform.DISCORD] = self._up[Platform.DISCORD].is_set()
+        return configured
+
+    def _policy_state(self) -> PolicyState:
+        return PolicyState(
+            rules=len(self.policy.engine.policy.rules),
+            source=str(self._path),
+            loaded_at=self.policy.loaded_at,
+        )
 
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
-        path = Path(self.settings.storage.path)
+        path = database_path(self.settings, self._path)
         with _only_instance(path):
             try:
                 db = await Database.open(path, clock=utc_now)
@@ -228,25 +240,40 @@ class Service:
         released = await repos.outbox.release_claims()
         if released:
             log.info("%d action(s) left unfinished by the previous run are due again", released)
+        tasks: list[asyncio.Task[None]] = []
+        observatory = Observatory(
+            outbox=repos.outbox, clock=utc_now, links=self._links,
+            worker_running=lambda: bool(tasks) and not tasks[0].done(),
+        )  # fmt: skip
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors,
             on_failure=lambda row, reason: self.pipeline.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
+            on_outcome=observatory.on_outcome,
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
+        names = Names(self._directories)
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now,
+            wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
+            on_judged=observatory.on_judged, amend=with_notice if self.dry_run else None,
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
             pipeline=self.pipeline, repos=repos, clock=utc_now, config=self.settings.reports,
             texts=self.settings.texts, is_moderator=self._is_moderator,
+            on_received=observatory.on_report,
+        )  # fmt: skip
+        prefix = self.settings.matrix.command_prefix if self.settings.matrix else "!"
+        status = ServiceStatus(
+            configured=self._configured, community=self.community, outbox=repos.outbox,
+            policy=self._policy_state, clock=utc_now,
         )  # fmt: skip
         moderation = Moderation(
-            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now
-        )
+            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now,
+            names=names, status=status, prefix=prefix,
+        )  # fmt: skip
         matrix_config = self.settings.matrix
         self._lists = ListBans(
             pipeline=self.pipeline, list_bans=repos.list_bans, sanctions=repos.sanctions,
@@ -264,28 +291,34 @@ class Service:
         direct = DirectMessages(
             repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
             fetchers=self._fetchers, clock=utc_now,
+            retention_days=self.settings.retention.after_close.days,
         )  # fmt: skip
-        core = Core(
+        core = (DryRunCore if self.dry_run else Core)(
             pipeline=self.pipeline, moderation=moderation, audit=repos.audit, direct=direct,
             reports=reports,
             repliers=self._repliers, bots=self._bots,
             mirror_bans=self.settings.sync.mirror_manual_bans,
             mirror_kicks=self.settings.sync.mirror_manual_kicks,
+            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search, names=names,
             lists=self._lists,
             health=StorageHealth(community=self.community, repliers=self._repliers),
         )  # fmt: skip
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
-            chores=housekeeping(repos),
+            chores=housekeeping(repos, self.settings.retention.after_close),
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None
-        tasks = [
+        tasks += [
             asyncio.create_task(worker.run(), name="worker"),
             asyncio.create_task(scheduler.run(ready=self._platforms_up()), name="timers"),
             asyncio.create_task(self.policy.run(self._stop), name="policy"),
         ]
+        status_server = None
         try:
+            if self.settings.http is not None:
+                status_server = observatory.serve(self.settings.http.host, self.settings.http.port)
+                await status_server.start()
             if self.settings.antispam is not None:
                 antispam = AntispamServer(
                     identity=repos.identity, consent=repos.consent, audit=repos.audit,
@@ -303,7 +336,10 @@ class Service:
                 discord = asyncio.create_task(self._run_discord(core, repos), name="Discord")
                 discord.add_done_callback(self._platform_ended)
                 tasks.append(discord)
-            log.info("modbridge running")
+            if self.dry_run:
+                log.info("modbridge running (dry run): nothing is done on the platforms")
+            else:
+                log.info("modbridge running")
             await self._stop.wait()
         finally:
             log.info("modbridge stopping")
@@ -321,6 +357,8 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             if antispam is not None:
                 await antispam.close()
+            if status_server is not None:
+                await status_server.close()
             log.info("modbridge stopped")
         if isinstance(self._failure, PermanentError | DiscordStartupError):
             # Refused credentials and the like: the admin has to fix the configuration.
@@ -363,11 +401,13 @@ class Service:
             moderator_power_level=config.moderator_power_level,
             state=repos.kv,
             handlers=core,
+            command_prefix=config.command_prefix,
             policy_lists=config.policy_lists,
             publish_list=config.publish_list,
             ecosystem=self._ecosystem,
         )
         self.matrix = connection
+        self._directories[Platform.MATRIX] = connection
         # Before start(): the first sync already hands the lists' rules on.
         self._lists.members = connection.ecosystem.members
         self._bots.add(f"matrix:{config.user_id}")
@@ -377,10 +417,11 @@ class Service:
         executor = MatrixExecutor(
             client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
         )
-        self._executors[Platform.MATRIX] = (
+        # In a dry run the twin stands in front: a ban is neither carried out nor published.
+        self._executors[Platform.MATRIX] = self._twin(
             PublishingExecutor(executor, client) if config.publish_list else executor
         )
-        self._repliers[Platform.MATRIX] = MatrixReplier(client)
+        self._repliers[Platform.MATRIX] = self._marked(MatrixReplier(client))
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         self._up[Platform.MATRIX].set()
@@ -414,7 +455,7 @@ class Service:
             moderator_roles=config.moderator_roles,
             handlers=core,
             state=repos.kv,
-            automod=config.automod,
+            automod=config.automod and not self.dry_run,  # AutoMod would block messages
             automod_rules=automod_specs(self.policy.engine.policy, config.moderator_roles),
         )
         self.discord = connection
@@ -424,15 +465,39 @@ class Service:
 
         self.policy.listeners.append(remirror)
         await connection.start()
-        self._executors[Platform.DISCORD] = connection.executor()
-        self._repliers[Platform.DISCORD] = DiscordReplier(connection.client)
+        self._executors[Platform.DISCORD] = self._twin(connection.executor())
+        self._repliers[Platform.DISCORD] = self._marked(DiscordReplier(connection.client))
         self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
+        self._directories[Platform.DISCORD] = DiscordDirectory(connection.client)
         if connection.client.user is not None:
             self._bots.add(f"discord:{connection.client.user.id}")
         self._worker.wake()
         self._up[Platform.DISCORD].set()
         log.info("Discord connection up: %d protected guilds", len(connection.protected_guilds))
         await connection.run()
+
+    def _twin(self, executor: ActionExecutor) -> ActionExecutor:
+        return SimulatedExecutor(executor) if self.dry_run else executor
+
+    def _marked(self, replier: Replier) -> Replier:
+        return DryRunReplier(replier) if self.dry_run else replier
+
+    def _links(self) -> dict[Platform, Link]:
+        """Each configured platform's connection, for /healthz and the metrics."""
+        links = {}
+        if self.settings.matrix is not None:
+            matrix = self.matrix
+            links[Platform.MATRIX] = Link(
+                up=self._up[Platform.MATRIX].is_set(),
+                down_since=matrix.down_since if matrix is not None else None,
+            )
+        if self.settings.discord is not None:
+            discord = self.discord
+            links[Platform.DISCORD] = Link(
+                up=self._up[Platform.DISCORD].is_set(),
+                down_since=discord.down_since if discord is not None else None,
+            )
+        return links
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -448,6 +513,11 @@ class Service:
             member_id=None,
             origin=f"notice:{utc_now().isoformat()}",
         )
+
+
+def database_path(settings: Settings, config_path: Path) -> Path:
+    """``[storage] path``, read relative to the configuration file (like ``words_file``)."""
+    return (config_path.parent / settings.storage.path).resolve()
 
 
 async def run_service(config_path: Path) -> None:

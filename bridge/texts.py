@@ -75,7 +75,8 @@ class Texts(BaseModel):
     dm_help: str = (
         "Direct messages: `dm allow <member>` lets someone write to you, `dm revoke <member>` "
         "takes it back, `dm open` lets every member write to you, `dm closed` only those you "
-        "allowed. Send `report` to report something, `link` to link your accounts."
+        "allowed. Send `report` to report something, `link` to link your accounts, "
+        "`my data` to see what modbridge holds about you."
     )
     dm_allowed: str = "{member} may now send you direct messages."
     dm_revoked: str = "{member} may no longer send you direct messages."

@@ -24,6 +24,8 @@ from storage.outbox import ActionRow, OutboxRepository
 log = logging.getLogger(__name__)
 
 FailureHandler = Callable[[ActionRow, str], Awaitable[None]]
+# Told of every attempt's outcome ("done", "retry", "failed"): the metrics.
+OutcomeHook = Callable[[ActionRow, str], None]
 _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROOM}
 
 
@@ -66,7 +68,9 @@ class ActionWorker:
         batch: int = 50,
         concurrency: int = 8,
         poll_interval: float = 1.0,
+        on_outcome: OutcomeHook | None = None,
     ) -> None:
+        self._on_outcome = on_outcome
         self._outbox = outbox
         self._executors = executors
         self._community_name = community_name
@@ -186,7 +190,12 @@ class ActionWorker:
             await self._retry(row, f"unexpected {type(exc).__name__}", None)
         else:
             await self._outbox.mark_done(row.id, result)
+            self._tell_outcome(row, "done")
             log.info("action %s done: %s %s in %s", row.id, row.kind, row.platform, row.space_id)
+
+    def _tell_outcome(self, row: ActionRow, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(row, outcome)
 
     async def _retry(self, row: ActionRow, reason: str, retry_after: float | None) -> None:
         delay = backoff(row.attempts, retry_after)
@@ -195,6 +204,7 @@ class ActionWorker:
             row.id, row.kind, row.space_id, delay, _loggable(row, reason),
         )  # fmt: skip
         await self._outbox.retry(row.id, reason, self._clock() + timedelta(seconds=delay))
+        self._tell_outcome(row, "retry")
         if row.attempts + 1 == STILL_FAILING_AFTER and not isinstance(row.action, NotifyModerators):
             await self._on_failure(
                 row, f"still failing after {STILL_FAILING_AFTER} attempts, retrying: {reason}"
@@ -209,5 +219,6 @@ class ActionWorker:
             _loggable(row, reason),
         )
         await self._outbox.mark_failed(row.id, reason)
+        self._tell_outcome(row, "failed")
         if not isinstance(row.action, NotifyModerators):
             await self._on_failure(row, reason)

@@ -23,6 +23,7 @@ from bridge.model import (
     Mode,
     Mute,
     NotifyModerators,
+    Platform,
     Remove,
     RuleHit,
     Verdict,
@@ -294,9 +295,10 @@ class Engine:
                 actions.append(action)
             elif kind == "notify":
                 rules = ", ".join(f"{h.rule_id} ({h.clause})" for h in hits)
+                where = _place(message)
                 actions.append(
                     NotifyModerators(
-                        text=f"{target.key} in {message.channel.id}, message {message.id}: {rules}"
+                        text=f"{_named(target)} in {where}, message {message.id}: {rules}"
                     )
                 )
         return tuple(sorted(actions, key=lambda a: _ORDER.get(type(a), 9)))
@@ -304,6 +306,21 @@ class Engine:
 
 def _position(item: tuple[int, RuleConfig, str]) -> int:
     return item[0]
+
+
+def _named(account: Account) -> str:
+    """``Kip (@kip:hs)`` as moderators read a member (the id alone when no name is known)."""
+    shown = account.id if account.platform is Platform.MATRIX else account.key
+    name = account.display_name.strip()
+    return f"{name} ({shown})" if name and name != shown else shown
+
+
+def _place(message: Message) -> str:
+    """Where a message was posted, by name: ``#general`` (Discord), ``General`` (Matrix)."""
+    channel = message.channel
+    if not channel.name:
+        return channel.id
+    return f"#{channel.name}" if channel.platform is Platform.DISCORD else channel.name
 
 
 def plain_reason(rule: RuleConfig) -> str:

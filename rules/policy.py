@@ -6,7 +6,6 @@ parameters are required; everything else has a default a community can live with
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -21,42 +20,10 @@ from pydantic import (
     model_validator,
 )
 
+from bridge.durations import MAX_DURATION, format_duration, parse_duration
 from bridge.model import Mode
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# Longer is a typo, and dates beyond year 9999 do not exist: "mute 9999999w" must not
-# pass the checks and then stop enforcement with an overflow.
-MAX_DURATION = timedelta(days=3650)
-
-
-def parse_duration(value: object) -> timedelta:
-    """Read a duration such as ``"30s"``, ``"10m"``, ``"1h"``, ``"7d"``, ``"2w"`` or seconds."""
-    seconds = None
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    if seconds is not None and seconds > MAX_DURATION.total_seconds():
-        raise ValueError(f"{value!r} is too long: at most {MAX_DURATION.days}d (ten years)")
-    if seconds is not None and seconds > 0:
-        return timedelta(seconds=seconds)
-    raise ValueError(
-        f"{value!r} is not a duration: write a positive number and a unit, e.g. '30s', "
-        "'10m', '1h', '7d' or '2w'"
-    )
-
-
-def format_duration(value: timedelta) -> str:
-    """The inverse of parse_duration, for messages: 3600 s -> '1h'."""
-    seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
-        if seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
-
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 

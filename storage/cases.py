@@ -164,6 +164,24 @@ class CaseRepository:
             )
         return [_case(r) for r in rows]
 
+    async def listing(
+        self, *, reports_since: datetime, limit: int, offset: int = 0
+    ) -> list[CaseRow]:
+        """Open cases and reports opened since ``reports_since``, newest first (``!cases``)."""
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                f"{_SELECT} WHERE status = 'open' OR (origin_kind = 'report' AND created_at >= ?)"
+                " ORDER BY id DESC LIMIT ? OFFSET ?",
+                (to_db_time(reports_since), limit, offset),
+            )
+        return [_case(r) for r in rows]
+
+    async def set_reason(self, case_id: int, reason: str, *, tx: Transaction | None = None) -> bool:
+        """Correct a case's reason (``!reason``); False if there is no such case."""
+        async with self._db.using(tx) as t:
+            changed = await t.execute("UPDATE cases SET reason = ? WHERE id = ?", (reason, case_id))
+        return changed == 1
+
     async def close(self, case_id: int, closed_by: str, *, tx: Transaction | None = None) -> bool:
         """Close an open case; False if it does not exist or was already closed."""
         async with self._db.using(tx) as t:

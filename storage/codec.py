@@ -8,6 +8,7 @@ contract with rows written by older versions, and it must not change when a fiel
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +88,8 @@ def encode_action(action: Action) -> str:
             }
         case NotifyModerators():
             payload = {"text": action.text}
+            if action.modlog:  # absent in rows written before the modlog existed
+                payload["modlog"] = True
         case Tell():
             payload = {"target": _account(action.target), "text": action.text}
         case Warn():
@@ -98,6 +101,8 @@ def encode_action(action: Action) -> str:
         case Ban():
             payload = {"target": _account(action.target), "reason": action.reason}
             payload["until"] = None if action.until is None else to_db_time(action.until)
+            if action.purge is not None:
+                payload["purge_seconds"] = int(action.purge.total_seconds())
         case Unmute() | Remove() | Unban():
             payload = {"target": _account(action.target), "reason": action.reason}
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
@@ -114,7 +119,7 @@ def decode_action(kind: str, payload: str) -> Action:
             reason=str(data["reason"]),
         )
     if kind == "notify":
-        return NotifyModerators(text=str(data["text"]))
+        return NotifyModerators(text=str(data["text"]), modlog=bool(data.get("modlog", False)))
     target = Account(
         platform=Platform(data["target"]["platform"]),
         id=str(data["target"]["id"]),
@@ -134,8 +139,12 @@ def decode_action(kind: str, payload: str) -> Action:
             return Remove(target=target, reason=reason)
         case "ban":
             until = data["until"]
+            purge = data.get("purge_seconds")
             return Ban(
-                target=target, reason=reason, until=None if until is None else from_db_time(until)
+                target=target,
+                reason=reason,
+                until=None if until is None else from_db_time(until),
+                purge=None if purge is None else timedelta(seconds=int(purge)),
             )
         case "unban":
             return Unban(target=target, reason=reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import sqlite3
@@ -22,6 +23,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage import backup
+
 Clock = Callable[[], datetime]
 # Positional (?) or named (:name) parameters.
 Params = Sequence[Any] | Mapping[str, Any]
@@ -34,6 +37,8 @@ SYNCHRONOUS = "FULL"
 # Another process (a CLI command next to the running service) may hold the write lock for a
 # moment; wait for it rather than fail at once.
 BUSY_TIMEOUT_MS = 5000
+
+log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -310,9 +315,10 @@ class Database:
         return "\n".join(str(r[0]) for r in rows)
 
     async def migrate(self, migrations: Sequence[Migration]) -> int:
-        """Apply the migrations not applied yet, each in its own transaction; return the version.
+        """Apply the migrations not applied yet, all in one transaction; return the version.
 
-        A migration that fails is rolled back whole, leaving the previous version in place.
+        A database that has data is first backed up next to its file (the path is logged). A
+        migration that fails rolls them all back, leaving the database as it was.
         Running it again is a no-op. A database newer than the code, or an applied migration
         whose file changed since, is refused rather than guessed at.
         """
@@ -332,35 +338,48 @@ class Database:
         for version, checksum in applied.items():
             if known[version].checksum != checksum:
                 raise MigrationError(f"migration {version} was changed after it was applied")
-        for migration in migrations:
-            if migration.version not in applied:
-                await self._apply(migration)
+        pending = [m for m in migrations if m.version not in applied]
+        if pending and applied and str(self.path) != ":memory:":
+            saved = await asyncio.to_thread(
+                backup.before_migration, self.path, max(applied), self.clock()
+            )
+            log.info(
+                "database backed up to %s before migrating it from version %d to %d",
+                saved, max(applied), pending[-1].version,
+            )  # fmt: skip
+        if pending:
+            await self._apply(pending)
         return await self.schema_version()
 
-    async def _apply(self, migration: Migration) -> None:
+    async def _apply(self, pending: Sequence[Migration]) -> None:
+        migration = pending[0]
         try:
             async with self.transaction() as tx:
-                # Another process may have applied it while we waited for the write lock.
-                if await tx.fetchone(
-                    "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
-                ):
-                    return
-                for statement in split_statements(migration.sql):
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (
-                        migration.version,
-                        migration.name,
-                        migration.checksum,
-                        to_db_time(self.clock()),
-                    ),
-                )
+                for migration in pending:
+                    await self._apply_one(tx, migration)
         except sqlite3.Error as exc:
             raise MigrationError(
                 f"migration {migration.version} ({migration.name}) failed: {exc}"
             ) from exc
+
+    async def _apply_one(self, tx: Transaction, migration: Migration) -> None:
+        # Another process may have applied it while we waited for the write lock.
+        if await tx.fetchone(
+            "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+        ):
+            return
+        for statement in split_statements(migration.sql):
+            await tx.execute(statement)
+        await tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+            " VALUES (?, ?, ?, ?)",
+            (
+                migration.version,
+                migration.name,
+                migration.checksum,
+                to_db_time(self.clock()),
+            ),
+        )
 
 
 async def _pragma(conn: aiosqlite.Connection, statement: str) -> Any:

@@ -111,6 +111,17 @@ class IdentityRepository:
             )
         return None if row is None else _row(row)
 
+    async def search(self, text: str, *, limit: int = 25) -> list[Account]:
+        """Accounts whose id or display name contains ``text`` (any case), newest first."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                f"{_SELECT} WHERE platform_id LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\'"
+                " ORDER BY updated_at DESC LIMIT ?",
+                (pattern, pattern, limit),
+            )
+        return [_row(r).account for r in rows]
+
     async def accounts_of_member(
         self, member_id: int, *, tx: Transaction | None = None
     ) -> list[AccountRow]:

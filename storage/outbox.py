@@ -257,6 +257,15 @@ class OutboxRepository:
             tx,
         )
 
+    async def pending_summary(self) -> tuple[int, datetime | None]:
+        """How many actions wait in the outbox, and when the oldest of them was queued."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n, min(created_at) AS oldest FROM actions"
+                " WHERE state = 'pending'"
+            )
+        return int(row["n"]), opt_from_db_time(row["oldest"])
+
     async def release_claims(self) -> int:
         """Make every claimed, unsettled action due now. Called at start-up: a claim left by
         a process that died (kill -9, power cut) would otherwise wait out its lease."""
@@ -308,6 +317,24 @@ class OutboxRepository:
                 (limit,),
             )
         return [_row(r) for r in rows]
+
+    async def backlog(self) -> tuple[int, int]:
+        """How many actions wait: (pending, of them already tried at least once)."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n, coalesce(sum(attempts > 0), 0) AS tried FROM actions"
+                " WHERE state = 'pending'"
+            )
+        return int(row["n"]), int(row["tried"])
+
+    async def failed_since(self, since: datetime) -> int:
+        """How many actions failed for good since ``since``."""
+        async with self._db.transaction(write=False) as t:
+            row = await t.fetchrow(
+                "SELECT count(*) AS n FROM actions WHERE state = 'failed' AND updated_at >= ?",
+                (to_db_time(since),),
+            )
+        return int(row["n"])
 
     async def _settle(self, sql: str, params: tuple[object, ...], tx: Transaction | None) -> bool:
         async with self._db.using(tx) as t:

@@ -25,6 +25,7 @@ from storage.outbox import (
     NewAction,
     OutboxRepository,
 )
+from storage.privacy import PrivacyRepository
 from storage.reports import ReportRepository
 from storage.strikes import StrikeRepository, StrikeRow
 from storage.timers import NewTimer, TimerRepository, TimerRow
@@ -75,6 +76,7 @@ class Repositories:
     links: LinkCodeRepository
     sanctions: SanctionRepository
     reports: ReportRepository
+    privacy: PrivacyRepository
     list_bans: ListBanRepository
 
     @classmethod
@@ -92,5 +94,6 @@ class Repositories:
             links=LinkCodeRepository(db),
             sanctions=SanctionRepository(db),
             reports=ReportRepository(db),
+            privacy=PrivacyRepository(db),
             list_bans=ListBanRepository(db),
         )

@@ -134,6 +134,18 @@ class TimerRepository:
                 (to_db_time(due_at), timer_id),
             )
 
+    async def reschedule(
+        self, key: str, due_at: datetime, *, tx: Transaction | None = None
+    ) -> bool:
+        """Move a pending timer to ``due_at`` (``!duration``); False if none was pending."""
+        async with self._db.using(tx) as t:
+            changed = await t.execute(
+                "UPDATE timers SET due_at = ?"
+                " WHERE key = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+                (to_db_time(due_at), key),
+            )
+        return changed == 1
+
     async def cancel(self, key: str, *, tx: Transaction | None = None) -> bool:
         """Cancel a pending timer by key; False if none was pending."""
         async with self._db.using(tx) as t:

@@ -1,11 +1,12 @@
 """Application commands: the ``/mod`` slash commands and the "Report message" context menu.
 
-``/mod`` is registered per configured guild with ``default_permissions(moderate_members=True)``
-(Discord hides it from members without that permission unless a server admin changes it in
-the integration settings), and every invocation is checked again here against the configured
-moderator roles or Administrator: the permission default is a server setting, the check is
-ours. Each command is turned into a :class:`ModCommand` for the core, deferred ephemerally
-first because the core may take seconds to act and report where.
+``/mod`` (its commands are in mod_commands.py) is registered per configured guild with
+``default_permissions(moderate_members=True)`` (Discord hides it from members without that
+permission unless a server admin changes it in the integration settings), and every
+invocation is checked again here against the configured moderator roles or Administrator:
+the permission default is a server setting, the check is ours. Each command is turned into
+a :class:`ModCommand` for the core, deferred ephemerally first because the core may take
+seconds to act and report where.
 
 "Report message" is installable in guilds and by users, usable in guilds, DMs with the bot
 and private channels between members (a bot sees no DMs between others; the menu hands it
@@ -18,14 +19,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Literal, Protocol
+from typing import Protocol
 
 import discord
 from discord import app_commands
 
 from adapters.discord import translate
 from adapters.discord.dms import DmPauses
-from bridge.model import Account, Channel, CommandName, MembershipEvent, Message, ModCommand
+from adapters.discord.mod_commands import ModCommands
+from bridge.model import Account, Channel, MembershipEvent, Message, ModCommand
 from bridge.ports import CommandHandler
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ class DiscordHandlers(CommandHandler, Protocol):
         self, *, rule_name: str, author: Account, channel: Channel, matched: str
     ) -> None:
         """Discord's native AutoMod blocked a message."""
+        ...
+
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts on any platform whose id or name contains ``text`` (autocomplete)."""
         ...
 
 
@@ -108,6 +114,14 @@ class _Context:
             answer = FAILED
         await interaction.followup.send(_clip(answer or "Done."), ephemeral=True)
 
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts the core knows matching ``text``; none if it cannot say now."""
+        try:
+            return await self.handlers.known_accounts(text)
+        except Exception as exc:  # an autocomplete must answer within 3 s, even empty
+            log.warning("known_accounts failed: %s", type(exc).__name__)
+            return []
+
 
 class DmCommands(app_commands.Group, name="dms", description="Pause or resume DMs"):
     """``/mod dms pause <hours>`` and ``/mod dms resume``."""
@@ -150,165 +164,6 @@ class DmCommands(app_commands.Group, name="dms", description="Pause or resume DM
             await interaction.followup.send(_incident_refusal(exc), ephemeral=True)
             return
         await interaction.followup.send("DMs between members are back on.", ephemeral=True)
-
-
-class ModCommands(
-    app_commands.Group,
-    name="mod",
-    description="Moderate this server",
-    guild_only=True,
-    default_permissions=discord.Permissions(moderate_members=True),
-):
-    """``/mod warn|mute|unmute|remove|ban|unban|case|history|note|pardon|close|link|unlink``
-    and ``/mod dms``."""
-
-    def __init__(self, context: _Context) -> None:
-        super().__init__()
-        self._context = context
-        self.add_command(DmCommands(context))
-
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        """Only moderators of protected guilds; others get an ephemeral refusal."""
-        return await self._context.gate(interaction)
-
-    @app_commands.command(description="Warn a member by DM, quoting the code of conduct")
-    async def warn(
-        self, interaction: discord.Interaction, member: discord.Member, reason: str
-    ) -> None:
-        """``/mod warn``."""
-        command = ModCommand(name=CommandName.WARN, target=translate.account(member), reason=reason)
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Mute (time out) a member")
-    @app_commands.describe(duration="How long: 10m, 1h, 7d, 2w")
-    async def mute(
-        self, interaction: discord.Interaction, member: discord.Member, duration: str, reason: str
-    ) -> None:
-        """``/mod mute``."""
-        seconds = translate.parse_duration(duration)
-        if seconds is None:
-            await interaction.response.send_message(
-                f"{duration!r} is not a duration: write e.g. 10m, 1h, 7d or 2w (at most 3650d).",
-                ephemeral=True,
-            )
-            return
-        command = ModCommand(
-            name=CommandName.MUTE,
-            target=translate.account(member),
-            duration=timedelta(seconds=seconds),
-            reason=reason,
-        )
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Lift a member's mute")
-    async def unmute(
-        self, interaction: discord.Interaction, member: discord.Member, reason: str = ""
-    ) -> None:
-        """``/mod unmute``."""
-        command = ModCommand(
-            name=CommandName.UNMUTE, target=translate.account(member), reason=reason
-        )
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Remove (kick) a member; they may come back")
-    async def remove(
-        self, interaction: discord.Interaction, member: discord.Member, reason: str
-    ) -> None:
-        """``/mod remove``."""
-        command = ModCommand(
-            name=CommandName.REMOVE, target=translate.account(member), reason=reason
-        )
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Ban a user from the community")
-    async def ban(self, interaction: discord.Interaction, user: discord.User, reason: str) -> None:
-        """``/mod ban`` (a user: they may have left already)."""
-        command = ModCommand(name=CommandName.BAN, target=translate.account(user), reason=reason)
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Lift a ban")
-    @app_commands.describe(user="The user id or mention (banned users are not members)")
-    async def unban(self, interaction: discord.Interaction, user: str, reason: str = "") -> None:
-        """``/mod unban``."""
-        target = translate.parse_user(user)
-        if target is None:
-            await interaction.response.send_message(
-                f"{user!r} is not a user: give their id or mention.", ephemeral=True
-            )
-            return
-        command = ModCommand(name=CommandName.UNBAN, target=target, reason=reason)
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Show a case")
-    async def case(
-        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
-    ) -> None:
-        """``/mod case``."""
-        await self._context.run(interaction, ModCommand(name=CommandName.CASE, case_id=number))
-
-    @app_commands.command(description="Show a member's history")
-    async def history(self, interaction: discord.Interaction, member: discord.User) -> None:
-        """``/mod history``."""
-        command = ModCommand(name=CommandName.HISTORY, target=translate.account(member))
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Add a note to a case")
-    async def note(
-        self, interaction: discord.Interaction, number: app_commands.Range[int, 1], text: str
-    ) -> None:
-        """``/mod note``."""
-        command = ModCommand(name=CommandName.NOTE, case_id=number, reason=text)
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Pardon a case: its strike points stop counting")
-    async def pardon(
-        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
-    ) -> None:
-        """``/mod pardon``."""
-        await self._context.run(interaction, ModCommand(name=CommandName.PARDON, case_id=number))
-
-    @app_commands.command(description="Close a case; a reporter is told in general terms")
-    async def close(
-        self,
-        interaction: discord.Interaction,
-        number: app_commands.Range[int, 1],
-        outcome: Literal["action", "noaction"],
-        note: str = "",
-    ) -> None:
-        """``/mod close``."""
-        command = ModCommand(
-            name=CommandName.CLOSE, case_id=number, action_taken=outcome == "action", reason=note
-        )
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Link two accounts of one person (Discord or Matrix)")
-    @app_commands.describe(user="A Discord id or mention, or a Matrix id @name:server")
-    async def link(
-        self, interaction: discord.Interaction, user: str, other: str, reason: str
-    ) -> None:
-        """``/mod link``."""
-        first, second = translate.parse_user(user), translate.parse_user(other)
-        if first is None or second is None:
-            await interaction.response.send_message(
-                "Give each user as a Discord id or mention, or a Matrix id @name:server.",
-                ephemeral=True,
-            )
-            return
-        command = ModCommand(name=CommandName.LINK, target=first, other=second, reason=reason)
-        await self._context.run(interaction, command)
-
-    @app_commands.command(description="Separate an account from the member it is linked to")
-    async def unlink(self, interaction: discord.Interaction, user: str, reason: str) -> None:
-        """``/mod unlink``."""
-        target = translate.parse_user(user)
-        if target is None:
-            await interaction.response.send_message(
-                f"{user!r} is not a user: give a Discord id or mention, or a Matrix id.",
-                ephemeral=True,
-            )
-            return
-        command = ModCommand(name=CommandName.UNLINK, target=target, reason=reason)
-        await self._context.run(interaction, command)
 
 
 class ReportModal(discord.ui.Modal, title="Report this message"):
@@ -359,7 +214,9 @@ def build_tree(
         dm_pauses=dm_pauses,
     )
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
-    tree.add_command(ModCommands(context), guilds=[discord.Object(g) for g in protected_guilds])
+    mod = ModCommands(context)
+    mod.add_command(DmCommands(context))
+    tree.add_command(mod, guilds=[discord.Object(g) for g in protected_guilds])
 
     @app_commands.context_menu(name="Report message")
     @app_commands.allowed_installs(guilds=True, users=True)

@@ -139,6 +139,11 @@ class DiscordConnection:
         """The discord.py client (for the composition root; the core needs none of it)."""
         return self._client
 
+    @property
+    def down_since(self) -> datetime | None:
+        """When the gateway connection was lost (None while it is up)."""
+        return self._client.down_since
+
     def is_moderator(self, user_id: int) -> bool:
         """Whether the user is a moderator in one of the protected guilds (from the cache)."""
         for guild in self._client.guilds:

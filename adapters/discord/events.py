@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import discord
@@ -49,6 +49,21 @@ class ModClient(discord.Client):
     def __init__(self, router: Router, **options: Any) -> None:
         super().__init__(intents=intents(), **options)
         self._router = router
+        # When the gateway connection was lost (None while it is up): the service's /healthz.
+        self.down_since: datetime | None = None
+
+    async def on_disconnect(self) -> None:
+        """The gateway connection closed; discord.py reconnects by itself."""
+        if self.down_since is None:
+            self.down_since = datetime.now(UTC)
+
+    async def on_connect(self) -> None:
+        """READY after a new session."""
+        self.down_since = None
+
+    async def on_resumed(self) -> None:
+        """RESUMED after a reconnect."""
+        self.down_since = None
 
     async def on_message(self, message: discord.Message) -> None:
         """MESSAGE_CREATE."""

@@ -30,6 +30,7 @@ import aiohttp
 import discord
 
 from adapters.discord.refusals import RefusalExplainer
+from bridge.durations import format_duration
 from bridge.model import (
     Action,
     Ban,
@@ -56,6 +57,7 @@ MAX_TIMEOUT: Final = timedelta(days=27)
 MAX_AUDIT_REASON: Final = 512
 #: Discord's limit on a message's length.
 MAX_CONTENT: Final = 2000
+MAX_PURGE: Final = 7 * 86_400  # seconds: the most of a banned member's messages Discord deletes
 #: Discord's JSON error codes the executor tells apart.
 CANNOT_DM: Final = 50007
 MISSING_PERMISSIONS: Final = 50013
@@ -344,14 +346,19 @@ class DiscordExecutor:
         except PermanentError as exc:
             if not isinstance(exc.__cause__, discord.NotFound):
                 raise
+        # The messages stay (they are the evidence) unless the ban purges: Discord deletes
+        # at most the last 7 days.
+        purge = 0 if action.purge is None else min(int(action.purge.total_seconds()), MAX_PURGE)
         await self._call(
             f"ban {user_id} from guild {guild_id}",
-            # The messages stay: they are the evidence, and deleting is a separate action.
             self._client.http.ban(
-                user_id, guild_id, delete_message_seconds=0, reason=_reason(action.reason)
+                user_id, guild_id, delete_message_seconds=purge, reason=_reason(action.reason)
             ),
             explain=self._refusals.member_action(guild_id, user_id, "ban_members", "Ban Members"),
         )
+        if purge:
+            window = format_duration(timedelta(seconds=purge))
+            return f"banned {user_id} from guild {guild_id}; messages of the last {window} deleted"
         return f"banned {user_id} from guild {guild_id}"
 
     async def _unban(self, guild_id: int, action: Unban) -> str:

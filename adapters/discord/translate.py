@@ -18,6 +18,7 @@ from datetime import datetime
 
 import discord
 
+from bridge import userids
 from bridge.model import (
     Account,
     Author,
@@ -34,11 +35,6 @@ from bridge.model import (
 # Discord also accepts <https://...> to suppress the embed: the angle brackets are not part of it.
 _URL = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\"*_~"
-# Moderators write a user as a snowflake, a mention <@123> / <@!123>, or discord:123.
-_MATRIX_USER = re.compile(r"^@[^:\s]+:\S+$")
-_USER_TEXT = re.compile(r"^(?:discord:)?(?:<@!?(\d{15,21})>|(\d{15,21}))$")
-_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
 def account(user: discord.abc.User | discord.Object, display_name: str = "") -> Account:
@@ -195,28 +191,9 @@ def unbanned(
 
 
 def parse_user(text: str) -> Account | None:
-    """A user written as a Discord id, mention or ``discord:<id>``, or a member's Matrix id
-    (``@name:server``: moderators may name any linked account); None if it is not one."""
-    text = text.strip().removeprefix("matrix:")
-    if _MATRIX_USER.match(text):
-        return Account(platform=Platform.MATRIX, id=text)
-    match = _USER_TEXT.match(text)
-    if match is None:
-        return None
-    return account_of_id(match.group(1) or match.group(2))
-
-
-MAX_SECONDS = 3650 * 86400  # ten years, as in the policy: longer is a typo
-
-
-def parse_duration(text: str) -> int | None:
-    """Seconds in a duration written like ``30s``, ``10m``, ``1h``, ``7d``, ``2w`` (up to ten
-    years); else None."""
-    match = _DURATION.match(text)
-    if match is None or int(match.group(1)) == 0:
-        return None
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    return seconds if seconds <= MAX_SECONDS else None
+    """A user written as a Discord id, mention or ``discord:<id>``, or a Matrix id or link
+    (moderators may name any account): the one parser of :mod:`bridge.userids`."""
+    return userids.parse_account(text)
 
 
 def _unique_accounts(users: Iterable[discord.abc.User]) -> list[Account]:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from nio import (
@@ -92,6 +93,7 @@ class MatrixConnection:
         handlers: MatrixHandlers,
         hierarchy_refresh: float = 60.0,
         sync_timeout_ms: int = 30000,
+        command_prefix: str = "!",
         policy_lists: Sequence[str] = (),
         publish_list: str | None = None,
         ecosystem: EcosystemHandlers | None = None,
@@ -128,6 +130,7 @@ class MatrixConnection:
             moderators=moderators,
             moderator_power_level=moderator_power_level,
             on_space_change=self._refresh_soon,
+            command_prefix=command_prefix,
         )
         self._next_batch: str | None = None
         # A synced batch not yet handed on in full (the core could not record an event) and
@@ -141,6 +144,8 @@ class MatrixConnection:
         self._stopped = asyncio.Event()
         self._stopped.set()  # run() is not running
         self._warned: set[str] = set()  # rooms and aliases already warned about
+        # When syncing last started failing (None while it works): the service's /healthz.
+        self.down_since: datetime | None = None
 
     # -- the public side ------------------------------------------------------------------------
 
@@ -153,6 +158,29 @@ class MatrixConnection:
     def mod_room_id(self) -> str | None:
         """The moderators' room id (None when none is configured or its alias is unresolved)."""
         return self._book.mod_room_id
+
+    def account_name(self, account_id: str) -> str:
+        """A user's display name in a room the bot shares with them (a Directory)."""
+        return self._router.display_name(account_id)
+
+    def space_name(self, space_id: str) -> str:
+        """A room's name as members read it (a Directory); "" when unknown."""
+        room = self._client.rooms.get(space_id)
+        if room is None:
+            return ""
+        name = room.name or room.canonical_alias or ""
+        return str(name)
+
+    def accounts_named(self, name: str) -> list[str]:
+        """Members of the protected rooms whose display name is ``name`` (a Directory)."""
+        wanted = name.casefold()
+        found: dict[str, None] = {}
+        for room_id in self.protected_rooms:
+            room = self._client.rooms.get(room_id)
+            for user in room.users.values() if room is not None else ():
+                if (user.display_name or "").casefold() == wanted and user.user_id != self.user_id:
+                    found[user.user_id] = None
+        return list(found)
 
     def is_direct(self, room_id: str) -> bool:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""
@@ -212,17 +240,21 @@ class MatrixConnection:
                 try:
                     await self._sync(full_state=False)
                 except TransientError as exc:
+                    self._went_down()
                     await self._sleep(outage.failed(exc))
                 except PermanentError as exc:
+                    self._went_down()
                     # Nothing the bot can fix by itself (e.g. an expired token without a
                     # password); keep trying slowly so it recovers when an admin fixes it.
                     logger.error("Matrix sync refused: %s", exc)
                     await self._sleep(BACKOFF_CAP)
                 except Exception as exc:
                     # A bug or an answer nio cannot parse: stalling for good would be worse.
+                    self._went_down()
                     logger.error("Matrix sync failed: %s", type(exc).__name__)
                     await self._sleep(BACKOFF_CAP)
                 else:
+                    self.down_since = None
                     outage.recovered()
         finally:
             refresher.cancel()
@@ -465,6 +497,10 @@ class MatrixConnection:
             else:
                 outage.recovered()
                 return
+
+    def _went_down(self) -> None:
+        if self.down_since is None:
+            self.down_since = datetime.now(UTC)
 
     async def _sleep(self, seconds: float) -> None:
         await sleep_unless(self._closed, seconds)

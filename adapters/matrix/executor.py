@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -29,6 +30,7 @@ from adapters.matrix.powers import (
     unmute_content,
     user_level,
 )
+from adapters.matrix.purge import purge_room
 from adapters.matrix.stores import DirectRoomStore, PreviousLevelStore
 from bridge.model import (
     Action,
@@ -153,7 +155,14 @@ class MatrixExecutor:
             case Remove():
                 return await self._remove(room, action.target.id, action.reason)
             case Ban():
-                return await self._ban(room, action.target.id, action.reason)
+                done = await self._ban(room, action.target.id, action.reason)
+                if action.purge is None:
+                    return done
+                since = datetime.now(UTC) - action.purge
+                removed = await purge_room(
+                    self._call, self._client, room, action.target.id, since, action.reason
+                )
+                return f"{done}; {removed} message{'' if removed == 1 else 's'} removed"
             case Unban():
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():

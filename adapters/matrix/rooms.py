@@ -37,9 +37,14 @@ def is_alias(ref: str) -> bool:
     return ref.startswith("#")
 
 
-def is_command(text: str) -> bool:
-    """Whether a message's text is a moderator command (it starts with ``!``)."""
-    return text.lstrip().startswith("!")
+def is_command(text: str, prefix: str = "!") -> bool:
+    """Whether a message's text is a moderator command: it starts with the prefix (``!``,
+    or e.g. ``!mb`` in rooms shared with other bots: then ``!mbx`` is not ours)."""
+    body = text.lstrip()
+    if not body.startswith(prefix):
+        return False
+    after = body[len(prefix) : len(prefix) + 1]
+    return not prefix[-1:].isalnum() or after in ("", " ", "\t", "\n")
 
 
 def as_level(level: float) -> int:

@@ -79,7 +79,9 @@ class EventRouter:
         moderators: Collection[str],
         moderator_power_level: int | None,
         on_space_change: Callable[[], None],
+        command_prefix: str = "!",
     ) -> None:
+        self._prefix = command_prefix
         self._me = user_id
         self._book = book
         self._rooms = rooms
@@ -147,11 +149,14 @@ class EventRouter:
             power_level=self._book.state(room_id).level(event.sender),
             is_moderator=self.is_moderator(event.sender),
             is_bot=event.sender == self._me,
+            # Commands and reports name members by pills or m.mentions: their names help
+            # read "!ban Kip" (judging a protected room's message does not need them).
+            names=self._names(event.source) if kind is not RoomKind.PROTECTED else None,
         )
         if message is None:
             return
         # Editing a command must not run it a second time.
-        command = is_command(message.text) and message.edit_of is None
+        command = is_command(message.text, self._prefix) and message.edit_of is None
         if kind is RoomKind.PROTECTED:
             await self._handlers.on_message(message)
         elif kind is RoomKind.MOD:
@@ -161,6 +166,31 @@ class EventRouter:
             await self._handlers.on_command(message)
         else:
             await self._handlers.on_direct_message(message)
+
+    def _names(self, source: Mapping[str, Any]) -> dict[str, str]:
+        """Display names of the users a message's ``m.mentions`` names, from any room the
+        bot shares with them."""
+        content = source.get("content") or {}
+        mentions = content.get("m.mentions") if isinstance(content, Mapping) else None
+        user_ids = mentions.get("user_ids") if isinstance(mentions, Mapping) else None
+        names: dict[str, str] = {}
+        for user_id in user_ids if isinstance(user_ids, list) else []:
+            if not isinstance(user_id, str):
+                continue
+            for room in self._rooms.values():
+                user = room.users.get(user_id)
+                if user is not None and user.display_name:
+                    names[user_id] = user.display_name
+                    break
+        return names
+
+    def display_name(self, user_id: str) -> str:
+        """A user's display name in any room the bot shares with them, or ""."""
+        for room in self._rooms.values():
+            user = room.users.get(user_id)
+            if user is not None and user.display_name:
+                return str(user.display_name)
+        return ""
 
     async def _membership(self, room_id: str, event: RoomMemberEvent) -> None:
         if event.sender == self._me == event.state_key:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote
 
 from nio import BadEvent, RoomMemberEvent, RoomMessage
 
@@ -28,6 +27,9 @@ from bridge.model import (
     Space,
     SpaceKind,
 )
+from bridge.userids import is_matrix_id, strip_reply_fallback, user_from_link
+
+__all__ = ["strip_reply_fallback", "user_from_link"]  # the one parser, re-exported for callers
 
 MESSAGE_EVENT = "m.room.message"
 # Media whose ``body`` is a caption only beside a separate ``filename`` (Matrix 1.10).
@@ -35,15 +37,9 @@ _MEDIA_TYPES = frozenset({"m.image", "m.file", "m.video", "m.audio"})
 # A bare URL in a plain body; trailing punctuation belongs to the sentence, not the link.
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
-# A user permalink: https://matrix.to/#/@ann:example.org or matrix:u/ann:example.org.
-_MATRIX_TO = re.compile(r"^https://matrix\.to/#/([^/?#]+)", re.IGNORECASE)
-_MATRIX_URI_USER = re.compile(r"^matrix:u/([^/?#]+)", re.IGNORECASE)
-_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
 # The quoted text a reply carries for old clients: it is the other person's words, and a
 # member must not be judged for what they quoted.
 _MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
-# The first line of a reply fallback: "> <@alice:example.org> text" ("> * <@...>" for emotes).
-_FALLBACK_HEAD = re.compile(r"^> (?:\* )?<@[^>\s]+:[^>\s]+>")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +95,7 @@ def message_from_event(
     power_level: int | None = None,
     is_moderator: bool = False,
     is_bot: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> Message | None:
     """Translate an m.room.message event (of any msgtype, or an edit of one).
 
@@ -108,8 +105,10 @@ def message_from_event(
     separate ``filename``) and any formatted body. Returns None for what is not a message.
     An edit (``m.replace``) becomes a Message whose text is the new content and whose
     ``edit_of`` is the original event id. The sender's display name, power level and role
-    come from the caller, which has the room state.
+    come from the caller, which has the room state, as may the display ``names`` of users
+    mentioned only in ``m.mentions`` (a pill's own text names its user).
     """
+    names = names or {}
     if not is_message(event):
         return None
     content = event.source.get("content")
@@ -143,6 +142,7 @@ def message_from_event(
     if reader is not None:
         body = _shown_text(body, "".join(reader.text))
 
+    pills = reader.pills if reader is not None else {}
     mentions = _mentions(effective, anchors)
     links = _links(body, anchors)
     author = Author(
@@ -157,7 +157,10 @@ def message_from_event(
         channel=room.channel(),
         text=body,
         ts=timestamp(event),
-        mentions=tuple(account(user_id) for user_id in mentions),
+        # A pill's shown text is the name the body carries in the id's place (``!ban Kip``).
+        mentions=tuple(
+            account(user_id, pills.get(user_id) or names.get(user_id, "")) for user_id in mentions
+        ),
         links=tuple(links),
         attachments=attachments,
         reply_to=reply_to,
@@ -198,24 +201,6 @@ def membership_from_event(event: RoomMemberEvent, room: RoomContext) -> Membersh
     )
 
 
-def strip_reply_fallback(body: str) -> str:
-    """Drop the ``> <@someone> quoted text`` lines a reply starts with for old clients.
-
-    Only that exact form: since Matrix 1.13 clients send no fallback, so other leading
-    ``>`` lines are the member's own words (and "> you idiot" must still be judged).
-    """
-    lines = body.split("\n")
-    if not lines or not _FALLBACK_HEAD.match(lines[0]):
-        return body
-    index = 0
-    while index < len(lines) and lines[index].startswith(">"):
-        index += 1
-    # The spec puts one empty line between the fallback and the reply itself.
-    if index < len(lines) and lines[index] == "":
-        index += 1
-    return "\n".join(lines[index:])
-
-
 def _reply_to(relates_to: Mapping[str, Any]) -> str | None:
     in_reply_to = relates_to.get("m.in_reply_to")
     if not isinstance(in_reply_to, Mapping):
@@ -239,20 +224,7 @@ def _mentions(content: Mapping[str, Any], anchors: Iterable[str]) -> list[str]:
         user = user_from_link(href)
         if user:
             found.append(user)
-    return _unique(user for user in found if _USER_ID.match(user))
-
-
-def user_from_link(href: str) -> str | None:
-    """The user id a matrix.to permalink or ``matrix:u/`` URI points at, or None."""
-    match = _MATRIX_TO.match(href)
-    if match:
-        # Clients percent-encode the id (``%40ann%3Aexample.org``); rooms start with ! or #.
-        target = unquote(match.group(1))
-        return target if target.startswith("@") else None
-    match = _MATRIX_URI_USER.match(href)
-    if match:
-        return "@" + unquote(match.group(1))
-    return None
+    return _unique(user for user in found if is_matrix_id(user))
 
 
 def _links(body: str, anchors: Iterable[str]) -> list[str]:
@@ -273,17 +245,29 @@ class _HtmlReader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.hrefs: list[str] = []
         self.text: list[str] = []
+        self.pills: dict[str, str] = {}  # user id -> the text its link shows
+        self._pill: tuple[str, list[str]] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             href = dict(attrs).get("href")
             if href:
                 self.hrefs.append(href.strip())
+                user = user_from_link(href)
+                self._pill = (user, []) if user else None
         elif tag in ("br", "p", "div", "li", "tr", "blockquote", "pre"):
             self.text.append("\n")
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._pill is not None:
+            user, shown = self._pill
+            self.pills.setdefault(user, "".join(shown).strip())
+            self._pill = None
+
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self._pill is not None:
+            self._pill[1].append(data)
 
 
 def _read_html(html: str) -> _HtmlReader:

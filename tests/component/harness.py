@@ -17,9 +17,11 @@ from bridge.health import StorageHealth
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
+from bridge.modlog import ModLog
+from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
-from bridge.ports import PermanentError, TransientError
+from bridge.ports import Directory, PermanentError, TransientError
 from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.texts import Texts
@@ -109,6 +111,8 @@ class ModBot:
             },
             mod_rooms={Platform.MATRIX: ["!mods:hs"], Platform.DISCORD: ["modchan"]},
         )
+        self.directories: dict[Platform, Directory] = {}  # names a test lets the platforms know
+        self.names = Names(self.directories)
         self.matrix = FakeExecutor(Platform.MATRIX)
         self.discord = FakeExecutor(Platform.DISCORD)
         self.failures: list[str] = []
@@ -125,6 +129,7 @@ class ModBot:
             community=lambda: self.community,
             wake_worker=self.worker.wake,
             clock=clock,
+            modlog=ModLog(self.names, clock),
         )
         self.linking = Linking(
             repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
@@ -136,7 +141,7 @@ class ModBot:
         )  # fmt: skip
         self.moderation = Moderation(
             pipeline=self.pipeline, linking=self.linking, reports=self.reports,
-            repos=self.repos, clock=clock, answer_wait=5,
+            repos=self.repos, clock=clock, answer_wait=5, names=self.names,
         )  # fmt: skip
         self.answers: list[tuple[str, str]] = []
         self.direct = DirectMessages(
@@ -148,7 +153,7 @@ class ModBot:
             pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
             direct=self.direct, reports=self.reports,
             repliers={Platform.MATRIX: self, Platform.DISCORD: self},
-            bots={"matrix:@bot:hs", "discord:999999999999999999"},
+            bots={"matrix:@bot:hs", "discord:999999999999999999"}, names=self.names,
             health=StorageHealth(
                 community=lambda: self.community,
                 repliers={Platform.MATRIX: self, Platform.DISCORD: self},

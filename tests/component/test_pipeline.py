@@ -39,10 +39,16 @@ async def test_insult_is_deleted_warned_and_reported_with_a_case(bot: ModBot) ->
         ("DeleteMessage", "!a:hs"),
         ("Warn", ""),
         ("NotifyModerators", "!mods:hs"),
+        ("NotifyModerators", "!mods:hs"),  # the modlog line
     ]
-    assert bot.discord.kinds() == [("NotifyModerators", "modchan")]
+    assert bot.discord.kinds() == [("NotifyModerators", "modchan")] * 2
     notice = bot.matrix.done[2][0]
     assert notice.text.startswith("Case #1: ")  # type: ignore[union-attr]
+    modlog = bot.matrix.done[3][0]
+    assert modlog.text == (  # type: ignore[union-attr]
+        "[modlog] Case #1 · message deleted + warn · @ann:hs · Matrix: !a:hs · by rule insults"
+        " · insults: No insults"
+    )
     case = await bot.repos.cases.get(1)
     assert case is not None
     assert case.origin == "insults"
@@ -99,7 +105,7 @@ async def test_timers_survive_a_restart(tmp_path: Path) -> None:
 async def test_transient_failures_are_retried_and_nothing_is_lost(bot: ModBot) -> None:
     bot.discord.transient_failures = 2
     answer = await bot.command("!ban discord:222222222222222222 raid", origin="c2")
-    assert "pending, will retry: ban in discord g1" in answer
+    assert "pending, will retry: ban in g1 (Discord)" in answer
     for _ in range(3):
         bot.clock.advance(seconds=10)
         await bot.drain()
@@ -146,7 +152,7 @@ def test_backoff_stays_finite_after_any_number_of_attempts() -> None:
 async def test_permanent_failure_is_reported_to_moderators(bot: ModBot) -> None:
     bot.matrix.permanent = "the bot's power level (50) is below the ban level (100)"
     answer = await bot.command("!ban @eve:hs harassment", origin="c3")
-    assert "FAILED: ban in matrix !a:hs: the bot's power level (50)" in answer
+    assert "FAILED: ban in !a:hs (Matrix): the bot's power level (50)" in answer
     await bot.drain()
     # The moderators read it in their rooms (Matrix's refuses everything here: Discord's).
     told = [a.text for a, s in bot.discord.done if isinstance(a, NotifyModerators)]
@@ -158,9 +164,9 @@ async def test_permanent_failure_is_reported_to_moderators(bot: ModBot) -> None:
 
 async def test_moderator_command_answer_says_what_happened_where(bot: ModBot) -> None:
     answer = await bot.command("!mute @bob:hs 2h flooding the channel", origin="c4")
-    assert answer.startswith("Case #1: matrix:@bob:hs muted until ")
-    assert "done: mute in matrix !a:hs" in answer
-    assert "done: mute in matrix !b:hs" in answer
+    assert answer.startswith("Case #1: @bob:hs muted for ")
+    assert "done: mute in !a:hs (Matrix)" in answer
+    assert "done: mute in !b:hs (Matrix)" in answer
     again = await bot.command("!mute @bob:hs 2h flooding the channel", origin="c4")
     assert again.startswith("Case #1:")  # the same command delivered twice: one case
     assert len([a for a, _ in bot.matrix.done if isinstance(a, Mute)]) == 2
@@ -186,10 +192,10 @@ async def test_case_history_note_and_pardon(bot: ModBot) -> None:
     assert "#2" in history
     assert "added" in await bot.command("!note 1 talked to them", origin="n1")
     case = await bot.command("!case 1", origin="k1")
-    assert "Case #1 (open): matrix:@ann:hs" in case
-    assert "note by matrix:@mod:hs: talked to them" in case
-    assert "done: delete in matrix !a:hs" in case
-    assert "done: warn in matrix (direct message)" in case
+    assert "Case #1 (open): @ann:hs" in case
+    assert "note by @mod:hs: talked to them" in case
+    assert "done: delete in !a:hs (Matrix)" in case
+    assert "done: warn in a direct message (Matrix)" in case
     pardon = await bot.command("!pardon 2", origin="p1")
     assert "1 strike(s) removed" in pardon
     assert "live points: 2" in await bot.command("!history @ann:hs", origin="h2")
@@ -217,7 +223,7 @@ async def test_a_slow_space_does_not_hold_up_the_rest(bot: ModBot) -> None:
     # The redaction was carried out while the slow ban was still running.
     assert [s for a, s in bot.matrix.done if isinstance(a, Ban)] == ["!a:hs"]
     gate.set()
-    assert "done: ban in matrix !b:hs" in await command
+    assert "done: ban in !b:hs (Matrix)" in await command
 
 
 async def test_a_longer_mute_is_not_ended_by_the_shorter_ones_timer(bot: ModBot) -> None:

@@ -82,7 +82,7 @@ async def test_nothing_the_reporter_writes_or_links_names_them(bot: ModBot) -> N
     assert "case #1" in answer
     await bot.drain()
     case = await bot.command("!case 1", origin="k")
-    assert "Case #1 (open): matrix:@creep:hs" in case  # not the reporter's own mention
+    assert "Case #1 (open): @creep:hs" in case  # not the reporter's own mention
     assert "matrix:@creep:hs: 'you are a useless noob [the reporter], nobody asked you'" in case
     assert "(a message of the reporter's own: left out)" in case
     said = [case, *notices(bot)]

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.simulator import DiscordSimulator
-from bridge.model import Account, Author, Channel, MembershipEvent, Message, ModCommand
+from bridge.model import Account, Author, Channel, MembershipEvent, Message, ModCommand, Platform
 from tests.discord_sim.conftest import (  # noqa: F401 - fixtures shared with the simulator's tests
     World,
     point_discord_at,
@@ -74,6 +74,11 @@ class Recorder:
         self.commands.append((command, moderator, origin))
         self._note()
         return self.answer
+
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts the fake core knows: one Matrix-only member."""
+        known = [Account(platform=Platform.MATRIX, id="@kip:example.org", display_name="Kip")]
+        return [a for a in known if text in a.id or text in a.display_name.lower()]
 
     async def on_report(
         self, *, reporter: Account, message: Message | None, details: str, origin: str

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.dms import state_key
+from adapters.discord.names import DiscordDirectory
 from adapters.discord.simulator import DiscordSimulator, Message, permissions
 from bridge.model import CommandName, ModCommand, Platform
 from tests.discord.conftest import Connect, MemoryState, Recorder
@@ -30,8 +31,8 @@ async def test_commands_are_registered_in_the_guild_and_the_menu_globally(
     assert mod["default_member_permissions"] == str(1 << 40)
     names = sorted(o["name"] for o in mod["options"])
     assert names == [
-        "ban", "case", "close", "dms", "history", "link", "mute", "note", "pardon", "remove",
-        "unban", "unlink", "unmute", "warn",
+        "ban", "case", "cases", "close", "dms", "duration", "history", "kick", "link", "mute",
+        "note", "pardon", "reason", "remove", "status", "unban", "unlink", "unmute", "warn",
     ]  # fmt: skip
     (menu,) = sim.world.global_commands[app]
     assert (menu["name"], menu["type"]) == ("Report message", 3)
@@ -43,7 +44,7 @@ async def test_a_moderators_ban_reaches_the_core_and_the_answer_is_ephemeral(
     sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
 ) -> None:
     handle = sim.invoke_slash_command(
-        world.bot, world.senior, world.general, "mod ban", {"user": world.alice, "reason": "spam"}
+        world.bot, world.senior, world.general, "mod ban", {"member": world.alice, "reason": "spam"}
     )
 
     first = await handle.response()
@@ -74,7 +75,7 @@ async def test_mute_and_unban_commands_are_parsed(
     )
     await muted.wait_for_content()
     unbanned = sim.invoke_slash_command(
-        world.bot, world.admin, world.general, "mod unban", {"user": f"<@{world.bob.id}>"}
+        world.bot, world.admin, world.general, "mod unban", {"member": f"<@{world.bob.id}>"}
     )
     await unbanned.wait_for_content()
     case = sim.invoke_slash_command(
@@ -104,9 +105,9 @@ async def test_case_and_link_commands_are_parsed(
         ("mod note", {"number": 3, "text": "talked to them"}),
         ("mod pardon", {"number": 3}),
         ("mod close", {"number": 3, "outcome": "action", "note": "warned"}),
-        ("mod link", {"user": f"<@{world.alice.id}>", "other": "@alice:example.org",
+        ("mod link", {"member": f"<@{world.alice.id}>", "other": "@alice:example.org",
                       "reason": "same person"}),
-        ("mod unlink", {"user": "@alice:example.org", "reason": "mistake"}),
+        ("mod unlink", {"member": "@alice:example.org", "reason": "mistake"}),
     ]  # fmt: skip
     for name, options in invocations:
         handle = sim.invoke_slash_command(world.bot, world.admin, world.general, name, options)
@@ -147,7 +148,7 @@ async def test_a_non_moderator_is_refused_and_nothing_happens(
     sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
 ) -> None:
     ban = sim.invoke_slash_command(
-        world.bot, world.alice, world.general, "mod ban", {"user": world.bob, "reason": "I can"}
+        world.bot, world.alice, world.general, "mod ban", {"member": world.bob, "reason": "I can"}
     )
     pause = sim.invoke_slash_command(
         world.bot, world.alice, world.general, "mod dms pause", {"hours": 2}
@@ -269,3 +270,77 @@ async def test_without_manage_server_the_pause_is_refused_plainly(
     assert handle.ephemeral
     assert world.guild.incidents.get("dms_disabled_until") is None
     assert state.values[state_key(world.guild.id)] == ""
+
+
+async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    """A member who is only on Matrix can be named from Discord, picked from the list."""
+    typing = sim.invoke_autocomplete(
+        world.bot, world.admin, world.general, "mod ban", {"member": "kip"}, focused="member"
+    )
+    answer = await typing.response()
+    assert answer["type"] == 8  # autocomplete result
+    assert {"name": "Kip (@kip:example.org)", "value": "@kip:example.org"} in answer["data"][
+        "choices"
+    ]
+    members = sim.invoke_autocomplete(
+        world.bot, world.admin, world.general, "mod ban", {"member": "ali"}, focused="member"
+    )
+    choices = (await members.response())["data"]["choices"]
+    assert {"name": f"{world.alice.username} (Discord)", "value": f"discord:{world.alice.id}"} in (
+        choices
+    )
+    handle = sim.invoke_slash_command(
+        world.bot,
+        world.admin,
+        world.general,
+        "mod ban",
+        {"member": "@kip:example.org", "duration": "2d12H", "purge": "24h"},
+    )
+    await handle.wait_for_content()
+    ((command, _, _),) = recorder.commands
+    assert command == ModCommand(
+        name=CommandName.BAN,
+        target=command.target,
+        duration=timedelta(days=2, hours=12),
+        purge=timedelta(hours=24),
+    )
+    assert command.target is not None
+    assert command.target.key == "matrix:@kip:example.org"
+
+
+async def test_a_purge_longer_than_discord_allows_is_refused_in_words(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    handle = sim.invoke_slash_command(
+        world.bot, world.admin, world.general, "mod ban", {"member": world.bob, "purge": "8d"}
+    )
+    assert (await handle.response())["data"]["content"] == (
+        "purge reaches back at most 7d (Discord's limit)."
+    )
+    assert handle.ephemeral
+    assert recorder.commands == []
+
+
+async def test_kick_and_its_old_name_remove_do_the_same(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+) -> None:
+    for name in ("mod kick", "mod remove"):
+        handle = sim.invoke_slash_command(
+            world.bot, world.admin, world.general, name, {"member": world.bob}
+        )
+        await handle.wait_for_content()
+    assert [c.name for c, _, _ in recorder.commands] == [CommandName.KICK, CommandName.KICK]
+    assert {c.reason for c, _, _ in recorder.commands} == {""}
+
+
+async def test_the_directory_names_guilds_channels_and_members_from_the_cache(
+    world: World, connection: DiscordConnection
+) -> None:
+    directory = DiscordDirectory(connection.client)
+    assert directory.space_name(str(world.guild.id)) == world.guild.name
+    assert directory.space_name(str(world.general.id)) == f"#general in {world.guild.name}"
+    assert directory.account_name(str(world.alice.id)) == world.alice.username
+    assert directory.space_name("not-a-snowflake") == ""
+    assert directory.account_name("1") == ""

@@ -167,18 +167,3 @@ def test_leave_ban_and_unban(recorded: Recorded) -> None:
 def test_parse_user(text: str, expected: str | None) -> None:
     account = translate.parse_user(text)
     assert (account.id if account else None) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("10m", 600), ("1h", 3600), ("7d", 604_800), ("2w", 1_209_600), ("30S", 30)],
-)
-def test_parse_duration(text: str, seconds: int) -> None:
-    assert translate.parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize(
-    "text", ["", "10", "0m", "ten minutes", "-1h", "1y", "3651d", "99999999999999w"]
-)
-def test_parse_duration_refuses(text: str) -> None:
-    assert translate.parse_duration(text) is None

@@ -197,16 +197,30 @@ class Community:
     ) -> str:
         """A moderator types ``text`` in the mod room; return the bot's first new notice that
         ``expect`` accepts."""
+        return await self.matrix_send(text, expect, within=within)
+
+    async def matrix_send(
+        self,
+        text: str,
+        expect: Callable[[str], bool],
+        *,
+        within: float = WAIT,
+        content: dict[str, Any] | None = None,
+    ) -> str:
+        """Like matrix_command, with the message's whole ``content`` when given (an
+        Element-style pill: formatted_body and m.mentions)."""
         moderator = self.client(self.matrix_mod)
         try:
-            before = len(await notices(moderator, self.mod_room))
-            sent = await send_text(moderator, self.mod_room, text)
+            # By event id: the mod room may hold more than one page of notices.
+            before = {event_id for event_id, _ in await notice_events(moderator, self.mod_room)}
+            body = content or {"msgtype": "m.text", "body": text}
+            sent = await moderator.room_send(self.mod_room, "m.room.message", body)
             assert isinstance(sent, RoomSendResponse), sent
             found: list[str] = []
 
             async def answered() -> bool:
-                new = (await notices(moderator, self.mod_room))[before:]
-                found[:] = [n for n in new if expect(n)]
+                new = await notice_events(moderator, self.mod_room)
+                found[:] = [b for event_id, b in new if event_id not in before and expect(b)]
                 return bool(found)
 
             await eventually(answered, f"the bot's answer to {text!r}", within=within)
@@ -431,6 +445,18 @@ async def build_community(
     )
     config.write_text(config_text(community))
     return community
+
+
+async def notice_events(client: AsyncClient, room_id: str) -> list[tuple[str, str]]:
+    """(event id, body) of the room's latest m.notice messages, oldest first."""
+    response = await client.room_messages(room_id, limit=100)
+    assert isinstance(response, RoomMessagesResponse), response
+    return [
+        (event.event_id, event.source.get("content", {}).get("body", ""))
+        for event in reversed(response.chunk)
+        if event.source.get("type") == "m.room.message"
+        and event.source.get("content", {}).get("msgtype") == "m.notice"
+    ]
 
 
 async def mod_room_notices(community: Community) -> list[str]:

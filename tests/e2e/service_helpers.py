@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,8 +133,10 @@ class ServiceProcess:
         env: Mapping[str, str],
         log_path: Path,
         preexec: Callable[[], None] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.config = config
+        self.args = list(args)  # more options of `run` (--dry-run, --log-format json...)
         self.env = dict(env)
         self.log_path = log_path
         self._preexec = preexec  # run in the child before it starts (e.g. resource limits)
@@ -156,8 +158,9 @@ class ServiceProcess:
         started = time.monotonic()
         self._log_start = len(self.log_path.read_text()) if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
+            command = [sys.executable, "-m", "bridge.cli", "run", "--config", str(self.config)]
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "bridge.cli", "run", "--config", str(self.config)],
+                [*command, *self.args],
                 cwd=PROJECT_ROOT,
                 env=self.env,
                 stdout=log,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import select
 import subprocess
 import sys
 from pathlib import Path
 
+import discord
 import pytest
+
+from bridge.cli import main
+from bridge.logs import JsonFormatter, configure
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config.example.toml")
@@ -169,6 +175,57 @@ def test_replay_narrates_the_sample_conversation() -> None:
     assert "! insults (keywords)" in result.stdout
     assert "! contact-details (pii)" in result.stdout
     assert "(observe mode: would delete)" in result.stdout
+
+
+def test_log_level_error_and_json_format_are_accepted_and_bad_values_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    # Accepted: the run goes on to the configuration (which has no platform).
+    args = ["run", "--config", str(config), "--log-level", "ERROR", "--log-format", "json"]
+    assert main(args) == 2
+    assert "no platform is configured" in capsys.readouterr().err
+    monkeypatch.setenv("MODBRIDGE_LOG_LEVEL", "loud")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "MODBRIDGE_LOG_LEVEL: 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("MODBRIDGE_LOG_LEVEL", "warning")
+    monkeypatch.setenv("MODBRIDGE_LOG_FORMAT", "xml")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "MODBRIDGE_LOG_FORMAT: 'xml' is not one of text, json" in capsys.readouterr().err
+
+
+def test_json_log_lines_are_one_object_each_with_the_message_only() -> None:
+    record = logging.LogRecord(
+        "bridge.pipeline", logging.ERROR, __file__, 1, "case %s opened for message %s",
+        (7, "m1"), None,
+    )  # fmt: skip
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "case 7 opened for message m1"
+    assert entry["level"] == "ERROR"
+    assert entry["logger"] == "bridge.pipeline"
+    assert "\n" not in line
+
+
+def test_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "--version"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout.startswith("modbridge 0.1.0")
+
+
+def test_discord_voice_warnings_are_silenced_and_others_kept() -> None:
+    stream = io.StringIO()
+    configure("INFO", "text", stream)
+    discord.Client(intents=discord.Intents.none())  # warns: no PyNaCl, no davey, no guilds
+    logged = stream.getvalue()
+    assert "voice will NOT be supported" not in logged
+    assert "Guilds intent seems to be disabled" in logged  # other warnings still show
 
 
 def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_demo() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.cli import main
 from bridge.config import ConfigError, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,3 +151,127 @@ def test_environment_overrides_the_file_and_carries_secrets(
     assert settings.matrix.password is not None
     assert settings.matrix.password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+MATRIX = "[matrix]\nhomeserver = 'https://hs'\nuser_id = '@bot:hs'\n"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (  # a duplicate id: one line naming both rules, not pydantic's dump
+            "[[rules]]\nid = 'x'\nkind = 'flood'\n[[rules]]\nid = 'x'\nkind = 'duplicate'\n",
+            "rules[1] (id 'x'): two rules have the id 'x' (rules[0] and rules[1]); "
+            "ids must be unique",
+        ),
+        (  # a syntax error is a syntax error, not a matter of linear time
+            "[[rules]]\nid = 'r'\nkind = 'regex'\npatterns = ['(free']\n",
+            "rules[0] (id 'r').patterns: pattern '(free' is not a valid regular expression: "
+            "missing ), unterminated subpattern",
+        ),
+        (
+            "[[rules]]\nid = 'p'\nkind = 'pii'\ndefault_region = 'ke'\n",
+            "rules[0] (id 'p').default_region: must be a two-letter country code, upper case, "
+            "e.g. \"KE\", not 'ke'",
+        ),
+        (
+            "[matrix]\nhomeserver = 'https://hs'\nuser_id = 'modbridge'\n",
+            'matrix.user_id: must be a full Matrix user id, e.g. "@modbridge:example.org", '
+            "not 'modbridge'",
+        ),
+        (  # strict types: no silent "yes" -> True or "6" -> 6
+            "[[rules]]\nid = 'p'\nkind = 'pii'\nphones = 'yes'\n",
+            "rules[0] (id 'p').phones: must be true or false (without quotes), not 'yes'",
+        ),
+        (
+            "[[rules]]\nid = 'p'\nkind = 'pii'\npoints = '6'\n",
+            "rules[0] (id 'p').points: must be a whole number (without quotes), not '6'",
+        ),
+        (
+            "[sync]\nmirror_manual_bans = 1\n",
+            "sync.mirror_manual_bans: must be true or false (without quotes), not 1",
+        ),
+        (
+            "[discord]\nmod_channels = {}\n",
+            "discord.guilds: list the ids of the Discord servers to moderate",
+        ),
+        (
+            "[discord]\nguilds = [1]\nmod_channels = { '2' = 3 }\n",
+            "discord.mod_channels: guild 2 is not in discord.guilds",
+        ),
+        (
+            "[http]\nlisten = '9187'\n",
+            "http.listen: must be an address and a port, e.g. \"127.0.0.1:9187\", not '9187'",
+        ),
+        ("[service]\ndry_run = 'true'\n", "service.dry_run: must be true or false"),
+    ],
+)
+def test_each_mistake_found_by_trying_gets_one_line_naming_the_key(
+    toml: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(toml, source="policy.toml")
+    message = str(info.value)
+    assert expected in message
+    assert "validation error" not in message  # pydantic's own dump
+    assert "pydantic" not in message
+    assert "linear time" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        (
+            "MODBRIDGE_MATRIX__PASWORD",
+            "environment variable MODBRIDGE_MATRIX__PASWORD: no such setting",
+        ),
+        (
+            "MODBRIDGE_STORAGE__PAHT",
+            "environment variable MODBRIDGE_STORAGE__PAHT: no such setting",
+        ),
+    ],
+)
+def test_a_typo_in_an_environment_variable_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, "x")
+    with pytest.raises(ConfigError) as info:
+        parse_settings(MATRIX, source="policy.toml")
+    assert expected in str(info.value)
+    assert "unknown key" not in str(info.value)
+
+
+def test_values_from_the_environment_are_still_read_as_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODBRIDGE_MATRIX__MODERATOR_POWER_LEVEL", "75")
+    monkeypatch.setenv("MODBRIDGE_SERVICE__DRY_RUN", "true")
+    settings = parse_settings(MATRIX)
+    assert settings.matrix is not None
+    assert settings.matrix.moderator_power_level == 75
+    assert settings.service.dry_run is True
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "warning"),
+    [
+        (MATRIX, {}, "[matrix] needs MODBRIDGE_MATRIX__PASSWORD or MODBRIDGE_MATRIX__ACCESS_TOKEN"),
+        ("[discord]\nguilds = [1]\n", {}, "[discord] needs MODBRIDGE_DISCORD__TOKEN"),
+        ("[antispam]\n", {}, "[antispam] needs MODBRIDGE_ANTISPAM__SECRET"),
+        (MATRIX, {"MODBRIDGE_MATRIX__PASSWORD": "pw"}, None),
+    ],
+)
+def test_check_config_warns_of_a_secret_run_will_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    toml: str, env: dict[str, str], warning: str | None,
+) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "c.toml").write_text(toml)
+    assert main(["check-config", str(tmp_path / "c.toml")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{tmp_path / 'c.toml'}: OK")
+    if warning is None:
+        assert "warning" not in out
+    else:
+        assert f"warning: `modbridge run` will refuse to start: {warning}" in out

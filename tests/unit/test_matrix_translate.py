@@ -65,6 +65,18 @@ def test_mentions_come_from_m_mentions_and_pills_and_pills_are_not_links() -> No
     )
 
 
+def test_a_pill_carries_the_name_it_shows_and_m_mentions_the_names_the_room_knows() -> None:
+    """Element's pill: "Bob" in the body, the id in the link; the command reads the id."""
+    message = message_from_event(load("text_pills"), ROOM, names={"@dee:example.org": "Dee"})
+
+    assert message is not None
+    assert [(m.id, m.display_name) for m in message.mentions] == [
+        ("@bob:example.org", "Bob"),
+        ("@dee:example.org", "Dee"),
+        ("@cy:matrix.example", "Cy"),
+    ]
+
+
 def test_a_reply_points_at_its_parent_and_drops_the_quoted_fallback() -> None:
     message = message_from_event(load("text_reply"), ROOM)
 

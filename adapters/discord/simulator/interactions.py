@@ -18,6 +18,7 @@ from .payloads import channel_payload, member_payload, message_payload, user_pay
 from .state import DM_CHANNEL, EPHEMERAL, JSON, Channel, Message, SimulatorError, User, World
 
 APPLICATION_COMMAND: Final = 2
+AUTOCOMPLETE: Final = 4
 MODAL_SUBMIT: Final = 5
 CHAT_INPUT: Final = 1
 USER_COMMAND: Final = 2

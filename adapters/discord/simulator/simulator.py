@@ -24,6 +24,7 @@ from .automod_limits import hand_made_rule
 from .gateway import Gateway
 from .interactions import (
     APPLICATION_COMMAND,
+    AUTOCOMPLETE,
     CHAT_INPUT,
     MESSAGE_COMMAND,
     MODAL_SUBMIT,
@@ -290,6 +291,27 @@ class DiscordSimulator:
         command = self.interactions.find_command(bot, channel, name.split()[0], CHAT_INPUT)
         data = self.interactions.command_data(command, channel, options, name)
         return self._send_interaction(bot, user, channel, APPLICATION_COMMAND, data)
+
+    def invoke_autocomplete(
+        self,
+        bot: User,
+        user: User,
+        channel: Channel,
+        name: str,
+        options: dict[str, Any],
+        focused: str,
+    ) -> InteractionHandle:
+        """``user`` is typing option ``focused`` of ``/name`` (the others as in ``options``):
+        Discord asks the bot for choices; ``(await handle.response())["data"]["choices"]``."""
+        command = self.interactions.find_command(bot, channel, name.split()[0], CHAT_INPUT)
+        data = self.interactions.command_data(command, channel, options, name)
+        values = data["options"]
+        while values and values[0].get("type") in (1, 2):  # into the subcommand's options
+            values = values[0]["options"]
+        for option in values:
+            if option["name"] == focused:
+                option["focused"] = True
+        return self._send_interaction(bot, user, channel, AUTOCOMPLETE, data)
 
     def invoke_message_context_menu(
         self, bot: User, user: User, message: Message, name: str

@@ -133,6 +133,17 @@ class ReportsConfig(BaseModel):
     )
 
 
+class DigestConfig(BaseModel):
+    """A raid does not become hundreds of notices: a member's first rule hit is told at
+    once; further hits within ``window`` are summed up in one warning and one moderators'
+    notice at its end (their cases, deletions and sanctions are not held back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    window: Duration = timedelta(minutes=1)
+
+
 class StorageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -236,6 +247,7 @@ class Settings(BaseSettings):
     http: HttpConfig | None = None
     sync: SyncConfig = SyncConfig()
     reports: ReportsConfig = ReportsConfig()
+    digest: DigestConfig = DigestConfig()
     texts: Texts = Texts()
     escalation: Escalation = Escalation()
     rules: tuple[RuleConfig, ...] = ()

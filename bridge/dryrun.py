@@ -94,10 +94,11 @@ class SimulatedExecutor:
         self._real = real
         self.would: list[tuple[Action, Space]] = []  # what a live run would have done
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Record ``action``; carry out only words to the staff, marked."""
         if isinstance(action, NotifyModerators | Tell):
-            return await self._real.execute(replace(action, text=mark(action.text)), space)
+            marked = replace(action, text=mark(action.text))
+            return await self._real.execute(marked, space, key=key)
         self.would.append((action, space))
         where = f" in {space.id}" if space.id else ""
         result = f"{DRY_RUN} would {would(action)}{where}"

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bridge.digest import NoticeDigest
 from bridge.model import (
     Account,
     Action,
@@ -40,10 +41,16 @@ from storage.db import Database, Transaction
 from storage.links import SanctionRow
 from storage.outbox import ActionRow, NewAction
 from storage.repositories import Repositories
+from storage.timers import TimerRow
 
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one run
+# Cases opened this long back are known in memory: a replay of a message younger than that
+# (a reconnect, a restart's catch-up) is recognised without asking the database, so judging
+# a clean message during a raid never waits for another's commit.
+JUDGED_MEMORY = timedelta(days=2)
+JUDGED_MAX = 200_000  # case keys kept at most (then only younger messages skip the database)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,11 +91,14 @@ class Pipeline:
         modlog: ModLog | None = None,
         on_judged: Callable[[Message, Verdict], None] | None = None,
         amend: Callable[[NewCase, Sequence[Action]], Sequence[Action]] | None = None,
+        digest: NoticeDigest | None = None,
     ) -> None:
         self._modlog = modlog
         self._amend = amend  # a dry run adds a notice to every case: bridge.dryrun
         self._db = db
         self._on_judged = on_judged  # the metrics: counts only, never the text
+        # Per member and window, one warning and one notice for a rule's hits (None: each).
+        self._digest = digest
         self._repos = repos
         self._engine = engine
         self._community = community
@@ -101,6 +111,8 @@ class Pipeline:
             weakref.WeakValueDictionary()
         )
         self._recent: OrderedDict[str, None] = OrderedDict()  # message keys already judged
+        self._judged: set[str] = set()  # dedupe keys of the cases opened since _judged_since
+        self._judged_since: datetime | None = None
         # Whether a sanction in force reaches an account when re-applied (a rejoin, a new
         # link); policy-list bans kept to Matrix say no for Discord accounts.
         self.reaches: Callable[[SanctionRow, Account], Awaitable[bool]] | None = None
@@ -156,7 +168,7 @@ class Pipeline:
         member_id = await self.member_of(message.author.account)
         lock = self._member_locks.setdefault(member_id, asyncio.Lock())
         async with lock:  # one member's messages one at a time: a replay waits its turn
-            if key in self._recent or await self._repos.cases.opened_for(key):
+            if await self._judged_before(key, message):
                 return None  # delivered twice (a replay after a reconnect or a restart)
             try:
                 verdict = await self._judge(message, member_id)
@@ -171,6 +183,22 @@ class Pipeline:
             if len(self._recent) > RECENT_MESSAGES:
                 self._recent.popitem(last=False)
             return verdict
+
+    async def _judged_before(self, key: str, message: Message) -> bool:
+        """Whether the message was judged already (a replay after a reconnect or restart)."""
+        if key in self._recent or key in self._judged:
+            return True
+        if self._judged_since is None or len(self._judged) > JUDGED_MAX:
+            since = self._clock() - JUDGED_MEMORY
+            loaded = await self._repos.cases.dedupe_keys_since(since)
+            # Keys added while loading stay: their cases are committed too.
+            self._judged = loaded | self._judged if self._judged_since is None else loaded
+            self._judged_since = since
+            if key in self._judged:
+                return True
+        if message.ts >= self._judged_since:
+            return False  # every case about so recent a message is in memory
+        return await self._repos.cases.opened_for(key)
 
     async def _judge(self, message: Message, member_id: int) -> Verdict:
         engine = self._engine()
@@ -294,15 +322,20 @@ class Pipeline:
         async with self._db.transaction() as tx:
             row, created = await self._repos.cases.open(case, tx=tx)
             key = origin or case.dedupe_key or f"case:{row.id}"
+            told = actions
+            if created and self._digest is not None:
+                told = await self._digest.admit(member_id, row, actions, tx=tx)
             numbered = [
                 replace(a, text=f"Case #{row.id}: {a.text}")
                 if isinstance(a, NotifyModerators) and not a.modlog else a
-                for a in actions
+                for a in told
             ]  # fmt: skip
             space = _message_space(message) if message else None
             planned = plan(key, numbered, community=community, accounts=accounts,
                            message_space=space, publish=publish)  # fmt: skip
-            if created and self._modlog is not None:
+            # A case whose notice the digest held back is summed up in the digest's notice,
+            # not in a modlog line of its own: a raid must not become hundreds of lines.
+            if created and self._modlog is not None and len(told) == len(actions):
                 planned += self._modlog.planned(key, row, actions, planned, community)
             enqueued = await self._repos.outbox.enqueue(
                 [
@@ -328,6 +361,8 @@ class Pipeline:
                     {"case": row.id, "origin": case.origin, "actions": len(planned)},
                     tx=tx,
                 )
+        if created and case.dedupe_key is not None:
+            self._judged.add(case.dedupe_key)  # committed: a replay of it is known now
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
@@ -388,6 +423,11 @@ class Pipeline:
             member_id=None,
             origin=f"failed:{row.id}:{row.attempts}",  # "still failing", then maybe "failed"
         )
+
+    async def fire_digest(self, timer: TimerRow) -> None:
+        """A digest window ended (the scheduler's handler for its timers)."""
+        if self._digest is not None:
+            await self._digest.fire(timer, self.enqueue_actions)
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction, for a caller that records several things at once."""

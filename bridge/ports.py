@@ -7,6 +7,7 @@ to retry (transient) or to give up and tell the moderators (permanent).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -47,12 +48,23 @@ class ActionExecutor(Protocol):
 
     platform: Platform
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
 
-        Raises TransientError or PermanentError.
+        ``key`` is the action's idempotency key (the outbox row's): a platform that can
+        recognise a repeated request (a Matrix transaction id, a Discord nonce) derives its
+        own from it with `request_token`, so a retry the platform already carried out (its
+        answer was lost) changes nothing. Raises TransientError or PermanentError.
         """
         ...
+
+
+def request_token(key: str, size: int = 32) -> str | None:
+    """A platform's deduplication token for the action with idempotency ``key``: the same
+    key always gives the same token; None without a key (the platform then picks one)."""
+    if not key:
+        return None
+    return hashlib.sha256(key.encode()).hexdigest()[:size]
 
 
 class CommandHandler(Protocol):

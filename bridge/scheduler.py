@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)  # a timer that failed to fire is tried again after this
 CHORES_EVERY = timedelta(hours=1)
 Chore = Callable[[datetime], Awaitable[int]]  # given now, delete what is stale; say how many
+# Timers of other kinds than the scheduler's own (the notice digest's windows), by kind.
+TimerHandler = Callable[[TimerRow], Awaitable[None]]
 
 
 class Scheduler:
@@ -35,8 +37,10 @@ class Scheduler:
         clock: Callable[[], datetime],
         interval: float = 1.0,
         chores: Sequence[Chore] = (),
+        handlers: Mapping[str, TimerHandler] | None = None,
     ) -> None:
         self._timers = timers
+        self._handlers = dict(handlers or {})
         self._pipeline = pipeline
         self._clock = clock
         self._interval = interval
@@ -97,6 +101,10 @@ class Scheduler:
         return any(s.kind == kind and s.case_id == timer.case_id for s in sanctions)
 
     async def _fire(self, timer: TimerRow) -> None:
+        handler = self._handlers.get(timer.kind)
+        if handler is not None:
+            await handler(timer)
+            return
         if timer.member_id is None:
             return
         reason = str(timer.payload.get("reason", "timer"))

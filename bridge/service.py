@@ -33,6 +33,7 @@ from bridge.antispam import AntispamServer
 from bridge.config import ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
+from bridge.digest import DIGEST_TIMER, NoticeDigest
 from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_notice
 from bridge.ecosystem import MatrixEcosystem
 from bridge.health import STORAGE_ERRORS, StorageHealth, describe
@@ -254,10 +255,15 @@ class Service:
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
         names = Names(self._directories)
+        digest = self.settings.digest
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
             wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
             on_judged=observatory.on_judged, amend=with_notice if self.dry_run else None,
+            digest=NoticeDigest(
+                db=db, repos=repos, engine=lambda: self.policy.engine,
+                window=digest.window if digest.enabled else None,
+            ),
         )  # fmt: skip
         linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
         reports = Reports(
@@ -306,6 +312,7 @@ class Service:
         scheduler = Scheduler(
             timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
             chores=housekeeping(repos, self.settings.retention.after_close),
+            handlers={DIGEST_TIMER: self.pipeline.fire_digest},
         )  # fmt: skip
         self._install_signals()
         antispam: AntispamServer | None = None
@@ -415,8 +422,9 @@ class Service:
         client = connection.new_client()
         memory = MatrixMemory(repos.kv)
         executor = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory
-        )
+            client, mod_room_id=connection.mod_room_id or "", levels=memory, direct_rooms=memory,
+            known_powers=connection.known_powers,
+        )  # fmt: skip
         # In a dry run the twin stands in front: a ban is neither carried out nor published.
         self._executors[Platform.MATRIX] = self._twin(
             PublishingExecutor(executor, client) if config.publish_list else executor

@@ -5,6 +5,10 @@ server error, platform away) makes it due again later with exponential backoff; 
 permanent one (missing permission, member above the bot) is recorded with its reason and
 reported to the moderators. Actions on the same member in the same space run in order;
 different spaces run concurrently.
+
+Each platform has one lane per urgency (storage.outbox.Urgency): deletions, sanctions,
+warnings and notices are claimed and run with their own places in hand and their own slots,
+so during a raid a backlog of warnings and notices never holds back a deletion or a mute.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from bridge.model import NotifyModerators, Platform, Space, SpaceKind, Tell
+from bridge.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind, Tell
 from bridge.ports import ActionExecutor, PermanentError, TransientError
 from storage.codec import action_target
-from storage.outbox import ActionRow, OutboxRepository
+from storage.outbox import URGENCY, ActionRow, OutboxRepository, Urgency
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,9 @@ _SPACE_KIND = {Platform.DISCORD: SpaceKind.GUILD, Platform.MATRIX: SpaceKind.ROO
 
 
 ACTION_TIMEOUT = 60.0  # seconds; the outbox lease is five minutes
+# Deletions are independent of each other and cheap for a platform: during a raid, when a
+# loaded homeserver takes seconds for each, this many times more of them are in flight.
+REMOVAL_SHARE = 4
 # Transient failures are retried for as long as it takes (a platform may be down for days),
 # but after this many attempts (about 20 minutes) the moderators are told, once.
 STILL_FAILING_AFTER = 10
@@ -40,10 +47,20 @@ def _loggable(row: ActionRow, reason: str) -> str:
     return "(reason withheld: private message)" if isinstance(row.action, Tell) else reason
 
 
-def _group(row: ActionRow) -> tuple[str, str, str]:
-    """Actions with the same group run in order: the same member in the same space."""
+Lane = tuple[Platform, Urgency]
+
+
+def _group(row: ActionRow) -> tuple[str, str, str] | None:
+    """Actions with the same group run in order: the same member in the same space, or the
+    notices of one moderators' room. Deletions are independent of each other: None."""
+    if isinstance(row.action, DeleteMessage):
+        return None
     target = action_target(row.action)
     return (row.platform.value, row.space_id, target.key if target else "")
+
+
+def _lane(row: ActionRow) -> Lane:
+    return (row.platform, URGENCY[row.kind])
 
 
 def backoff(attempts: int, retry_after: float | None, *, cap: float = 300.0) -> float:
@@ -77,8 +94,15 @@ class ActionWorker:
         self._on_failure = on_failure
         self._clock = clock
         self._batch = batch
-        # Per platform: a platform that hangs holds up only its own actions.
-        self._slots = {platform: asyncio.Semaphore(concurrency) for platform in Platform}
+        # Per platform and urgency: a platform that hangs holds up only its own actions,
+        # and slow notices hold up only notices.
+        self._slots = {
+            (platform, urgency): asyncio.Semaphore(
+                concurrency * REMOVAL_SHARE if urgency is Urgency.REMOVAL else concurrency
+            )
+            for platform in Platform
+            for urgency in Urgency
+        }
         # Claimed by this worker and not finished: queued behind others of their member and
         # space, their lease may run out and the outbox hand them out again. Not twice here.
         self._in_flight: set[int] = set()
@@ -98,19 +122,30 @@ class ActionWorker:
         """Work until stop(); actions in flight finish, the rest stay in the outbox.
 
         New actions are claimed while others are still running (a slow ban across fifty
-        rooms does not hold up a redaction), up to ``batch`` in flight; actions on the same
-        member in the same space still run in the order they were queued.
+        rooms does not hold up a redaction), up to ``batch`` in flight per platform and
+        urgency; actions on the same member in the same space still run in the order they
+        were queued.
         """
-        # Up to ``batch`` in hand per platform: a hung platform fills only its own share.
-        running: dict[Platform, set[asyncio.Task[None]]] = {p: set() for p in Platform}
+        # A hung platform, or a slow kind of action, fills only its own lane.
+        running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in self._slots}
         tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        idle_claimed = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             rows: list[ActionRow] = []
+            # A platform that is not connected yet only needs a look once a poll (its actions
+            # are retried, and counted, as "not connected"): during a raid every claim is a
+            # write transaction, and most loops come from one action finishing.
+            idle = loop.time() - idle_claimed >= self._poll
+            if idle:
+                idle_claimed = loop.time()
             try:
-                for platform, tasks in running.items():
-                    free = self._batch - len(tasks)
-                    if free > 0:
-                        rows += await self._outbox.claim(platform=platform, limit=free)
+                for platform in Platform:
+                    if platform not in self._executors and not idle:
+                        continue
+                    free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
+                    if any(n > 0 for n in free.values()):
+                        rows += await self._outbox.claim(platform=platform, lanes=free)
             except Exception as exc:  # the database is locked or failing: try again soon
                 log.error("claiming actions failed: %s; retrying", type(exc).__name__)
                 await asyncio.sleep(self._poll)
@@ -119,10 +154,11 @@ class ActionWorker:
                     continue
                 self._in_flight.add(row.id)
                 key = _group(row)
-                task = asyncio.create_task(self._after(tails.get(key), row))
-                tails[key] = task
-                running[row.platform].add(task)
-                task.add_done_callback(running[row.platform].discard)
+                task = asyncio.create_task(self._after(tails.get(key) if key else None, row))
+                if key is not None:
+                    tails[key] = task
+                running[_lane(row)].add(task)
+                task.add_done_callback(running[_lane(row)].discard)
             for key in [k for k, t in tails.items() if t.done()]:
                 del tails[key]
             in_hand = set().union(*running.values())
@@ -145,7 +181,7 @@ class ActionWorker:
         try:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            async with self._slots[row.platform]:
+            async with self._slots[_lane(row)]:
                 await self._attempt(row)
         finally:
             self._in_flight.discard(row.id)
@@ -155,14 +191,14 @@ class ActionWorker:
         rows = await self._outbox.claim(limit=self._batch)
         if not rows:
             return 0
-        groups: dict[tuple[str, str, str], list[ActionRow]] = defaultdict(list)
+        groups: dict[object, list[ActionRow]] = defaultdict(list)
         for row in rows:
-            groups[_group(row)].append(row)
+            groups[_group(row) or row.id].append(row)
         await asyncio.gather(*(self._run_group(group) for group in groups.values()))
         return len(rows)
 
     async def _run_group(self, rows: list[ActionRow]) -> None:
-        async with self._slots[rows[0].platform]:
+        async with self._slots[_lane(rows[0])]:
             for row in rows:
                 await self._attempt(row)
 
@@ -178,7 +214,9 @@ class ActionWorker:
         )
         try:
             # Well inside the claim's lease, so a hung platform cannot make it run twice.
-            result = await asyncio.wait_for(executor.execute(row.action, space), ACTION_TIMEOUT)
+            result = await asyncio.wait_for(
+                executor.execute(row.action, space, key=row.key), ACTION_TIMEOUT
+            )
         except TimeoutError:
             await self._retry(row, f"no answer from {row.platform.value} in time", None)
         except TransientError as exc:

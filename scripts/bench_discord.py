@@ -1,6 +1,8 @@
 """Benchmark of the Discord adapter: from MESSAGE_CREATE to the DELETE that removes it.
 
 Usage: .venv/bin/python scripts/bench_discord.py [--seconds 10] [--rates 20,200]
+       .venv/bin/python scripts/bench_discord.py --scenario raid --seconds 60 [--rate 200]
+       (the whole service under a raid: scripts/bench_discord_raid.py)
 
 A Discord simulator and the real discord.py client (through DiscordConnection) run in this
 one process and event loop. The core is replaced by a MINIMAL STAND-IN (`DeleteEverything`
@@ -212,5 +214,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="20,200")
+    parser.add_argument(
+        "--scenario", choices=["adapter", "raid"], default="adapter",
+        help="raid: the whole service under a spam raid (scripts/bench_discord_raid.py)",
+    )  # fmt: skip
+    parser.add_argument("--rate", type=float, default=200.0, help="raid: messages/s")
+    parser.add_argument("--window", default=None, help="raid: [digest] window")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, [int(r) for r in arguments.rates.split(",")]))
+    if arguments.scenario == "raid":
+        from bench_discord_raid import raid  # only the raid needs the service's pieces
+
+        asyncio.run(raid(arguments.rate, arguments.seconds, arguments.window))
+    else:
+        asyncio.run(main(arguments.seconds, [int(r) for r in arguments.rates.split(",")]))

@@ -1,6 +1,8 @@
 """Benchmark of the Matrix side of the real service, against a local Synapse it starts itself.
 
 Usage: .venv/bin/python scripts/bench_matrix.py [--rates 20,200] [--samples 40] [--rooms 50]
+       .venv/bin/python scripts/bench_matrix.py --scenario raid [--rate 45] [--seconds 60]
+       (the raid: mixed traffic, 1 in 10 a violation; scripts/bench_raid.py)
 
 Starts a throwaway Synapse on loopback (rate limits raised, tests/e2e/synapse.py), registers
 a bot, a moderator, a member, an observer, a target and a few background senders, lets the
@@ -684,11 +686,25 @@ async def bench(server: SynapseServer, work: Path, args: argparse.Namespace) -> 
                 await client.close()
 
 
+def run_raid(server: SynapseServer, work: Path, args: argparse.Namespace) -> None:
+    """The raid scenario (scripts/bench_raid.py), on the same Synapse set-up."""
+    from bench_raid import raid  # here: bench_raid imports this module's helpers
+
+    print(asyncio.run(raid(server, work, args.rate, args.seconds, args.window)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[20, 200])
     parser.add_argument("--samples", type=int, default=40, help="violations per rate")
     parser.add_argument("--rooms", type=int, default=50, help="protected rooms")
+    parser.add_argument(
+        "--scenario", choices=["default", "raid"], default="default",
+        help="raid: mixed traffic with 1 in 10 a violation (scripts/bench_raid.py)",
+    )  # fmt: skip
+    parser.add_argument("--rate", type=float, default=45.0, help="raid: messages/s")
+    parser.add_argument("--seconds", type=float, default=60.0, help="raid: how long")
+    parser.add_argument("--window", default=None, help="raid: [moderation] digest_window")
     args = parser.parse_args(argv)
     if args.rooms < TRAFFIC_ROOMS:
         parser.error(f"--rooms must be at least {TRAFFIC_ROOMS}")
@@ -705,7 +721,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = SynapseServer(work / "synapse")
         try:
             server.start()
-            asyncio.run(bench(server, work, args))
+            if args.scenario == "raid":
+                run_raid(server, work, args)
+            else:
+                asyncio.run(bench(server, work, args))
         except KeyboardInterrupt:
             print("interrupted; stopping Synapse and the service", file=sys.stderr)
             return 130

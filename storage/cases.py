@@ -145,9 +145,17 @@ class CaseRepository:
 
     async def opened_for(self, dedupe_key: str) -> bool:
         """Whether a case was already opened for this event (a replay after a restart)."""
-        async with self._db.transaction(write=False) as t:
-            row = await t.fetchone("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
+        row = await self._db.read_now("SELECT 1 FROM cases WHERE dedupe_key = ?", (dedupe_key,))
         return row is not None
+
+    async def dedupe_keys_since(self, since: datetime) -> set[str]:
+        """The dedupe keys of every case opened since ``since`` (what a replay would repeat)."""
+        async with self._db.transaction(write=False) as t:
+            rows = await t.fetchall(
+                "SELECT dedupe_key FROM cases WHERE created_at >= ? AND dedupe_key IS NOT NULL",
+                (to_db_time(since),),
+            )
+        return {str(r["dedupe_key"]) for r in rows}
 
     async def of_member(
         self,

@@ -287,6 +287,16 @@ class Database:
         with suppress(sqlite3.OperationalError):
             await self._conn.execute("ROLLBACK")
 
+    async def read_now(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """One read statement on its own, outside any explicit transaction: SQLite runs a
+        single statement atomically, and it costs one trip to the database's thread instead
+        of three (BEGIN, the statement, COMMIT). For lookups made for every message."""
+        async with self._exclusive():
+            if self._closed:
+                raise StorageError("the database is closed")
+            rows = list(await self._conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
+
     @asynccontextmanager
     async def using(
         self, tx: Transaction | None, *, write: bool = True

@@ -91,16 +91,38 @@ async def ensure_account(tx: Transaction, account: Account, now: datetime) -> Ac
     return found
 
 
+KNOWN_ACCOUNTS = 10_000  # accounts remembered at most (then forgotten all at once)
+
+
 class IdentityRepository:
     """Accounts, members, and the links between them."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Every message asks which member its author is: remembered, so judging a clean
+        # message costs no write transaction. Only link and unlink move an account to another
+        # member, and they forget everything (the generation tells a lookup that raced one).
+        self._known: dict[tuple[str, str], AccountRow] = {}
+        self._generation = 0
 
     async def ensure(self, account: Account, *, tx: Transaction | None = None) -> AccountRow:
         """Find or create ``account`` (with a member of its own when new)."""
+        key = (account.platform.value, account.id)
+        known = self._known.get(key) if tx is None else None
+        if known is not None and account.display_name in ("", known.account.display_name):
+            return known
+        generation = self._generation
         async with self._db.using(tx) as t:
-            return await ensure_account(t, account, self._db.clock())
+            row = await ensure_account(t, account, self._db.clock())
+        if tx is None and generation == self._generation:  # committed, and no link meanwhile
+            if len(self._known) >= KNOWN_ACCOUNTS:
+                self._known.clear()
+            self._known[key] = row
+        return row
+
+    def _forget(self) -> None:
+        self._generation += 1
+        self._known.clear()
 
     async def get(self, account: Account, *, tx: Transaction | None = None) -> AccountRow | None:
         """The stored row for ``account`` (matched by platform and id), or None."""
@@ -152,13 +174,15 @@ class IdentityRepository:
         move to ``keep``'s, so the person's history follows them across platforms. Returns the
         member id that remains.
         """
+        self._forget()
         async with self._db.using(tx) as t:
             now = self._db.clock()
             survivor = (await ensure_account(t, keep, now)).member_id
             merged = (await ensure_account(t, other, now)).member_id
             if survivor != merged:
                 await _merge_members(t, survivor=survivor, merged=merged)
-            return survivor
+        self._forget()
+        return survivor
 
     async def unlink(self, account: Account, *, tx: Transaction | None = None) -> int:
         """Give ``account`` a member of its own again; return that member's id.
@@ -167,6 +191,13 @@ class IdentityRepository:
         of a person's strikes were earned on which account. An account already alone keeps its
         member.
         """
+        self._forget()
+        try:
+            return await self._unlink(account, tx)
+        finally:
+            self._forget()
+
+    async def _unlink(self, account: Account, tx: Transaction | None) -> int:
         async with self._db.using(tx) as t:
             now = self._db.clock()
             current = await ensure_account(t, account, now)

@@ -9,10 +9,10 @@ simply becomes due again when the lease runs out.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from bridge.model import Action, Platform
 from storage.cases import CaseRow, NewCase, insert_case
@@ -20,6 +20,36 @@ from storage.codec import ActionKind, action_kind, action_target, decode_action,
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
 DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class Urgency(IntEnum):
+    """How soon an action must run when many wait (lowest first): during a raid the content
+    goes first, then what stops the member, then what tells them, then the moderators."""
+
+    REMOVAL = 0  # delete the message
+    SANCTION = 1  # mute, ban, remove, and the unmute and unban that end them
+    WARNING = 2  # warn, and private words to a member
+    NOTICE = 3  # tell the moderators
+
+
+URGENCY: Mapping[ActionKind, Urgency] = {
+    ActionKind.DELETE: Urgency.REMOVAL,
+    ActionKind.MUTE: Urgency.SANCTION,
+    ActionKind.BAN: Urgency.SANCTION,
+    ActionKind.REMOVE: Urgency.SANCTION,
+    ActionKind.UNMUTE: Urgency.SANCTION,
+    ActionKind.UNBAN: Urgency.SANCTION,
+    ActionKind.WARN: Urgency.WARNING,
+    ActionKind.TELL: Urgency.WARNING,
+    ActionKind.NOTIFY: Urgency.NOTICE,
+}
+
+# The urgency of a row in SQL (spliced from the constants above, never from input).
+_URGENCY_SQL = (
+    "CASE kind "
+    + " ".join(f"WHEN '{kind.value}' THEN {int(u)}" for kind, u in URGENCY.items())
+    + f" ELSE {int(Urgency.NOTICE)} END"
+)
 
 
 class ActionState(StrEnum):
@@ -92,6 +122,26 @@ _INSERT = (
     " kind, payload, state, attempts, next_attempt_at, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
     f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {_COLUMNS}"
+)
+
+
+# Due rows, numbered within their urgency (most urgent, then oldest first); each urgency
+# takes up to its own number. The f-string splices in constants only.
+_CLAIM = (
+    "UPDATE actions SET next_attempt_at = ?, claimed_at = ?, updated_at = ?"  # noqa: S608
+    " WHERE id IN (SELECT id FROM ("
+    f"   SELECT a.id AS id, {_URGENCY_SQL} AS urgency, ROW_NUMBER() OVER"
+    f"     (PARTITION BY {_URGENCY_SQL} ORDER BY a.next_attempt_at, a.id) AS n"
+    "   FROM actions AS a WHERE a.state = 'pending'"
+    "   AND a.next_attempt_at <= ? AND (? IS NULL OR a.platform = ?)"
+    # Actions on one member in one space run in the order they were queued: a mute waiting
+    # for a retry holds back the unmute queued after it.
+    "   AND (a.target_platform_id IS NULL OR NOT EXISTS (SELECT 1 FROM actions AS b"
+    "     WHERE b.state = 'pending' AND b.id < a.id AND b.platform = a.platform"
+    "     AND b.space_id = a.space_id AND b.target_platform_id = a.target_platform_id))"
+    " ) WHERE n <= CASE urgency "
+    + " ".join(f"WHEN {int(u)} THEN ?" for u in Urgency)
+    + f" ELSE 0 END ORDER BY urgency, n LIMIT ?) RETURNING {_COLUMNS}"
 )
 
 
@@ -186,42 +236,37 @@ class OutboxRepository:
         *,
         platform: Platform | None = None,
         limit: int = 10,
+        lanes: Mapping[Urgency, int] | None = None,
         lease: timedelta = DEFAULT_LEASE,
         now: datetime | None = None,
         tx: Transaction | None = None,
     ) -> list[ActionRow]:
-        """Take up to ``limit`` due pending actions (of ``platform``, if given), oldest first.
+        """Take due pending actions (of ``platform``, if given), the most urgent first, then
+        the oldest: up to ``limit`` in all, or with ``lanes``, up to so many of each urgency
+        (a backlog of warnings then never holds back a deletion).
 
         Claimed rows are not due again until ``lease`` has passed, so a second worker does not
         take them; settle each with `mark_done`, `mark_failed` or `retry` before then.
         """
         now = self._db.clock() if now is None else now
+        per = dict.fromkeys(Urgency, limit) if lanes is None else dict(lanes)
+        total = limit if lanes is None else sum(max(0, n) for n in per.values())
+        if total <= 0:
+            return []
         stamp = to_db_time(now)
         async with self._db.using(tx) as t:
             rows = await t.fetchall(
-                f"UPDATE actions SET next_attempt_at = ?, claimed_at = ?, updated_at = ?"  # noqa: S608
-                f" WHERE id IN (SELECT id FROM actions AS a WHERE state = 'pending'"
-                f"   AND next_attempt_at <= ? AND (? IS NULL OR platform = ?)"
-                # Actions on one member in one space run in the order they were queued: a
-                # mute waiting for a retry holds back the unmute queued after it.
-                f"   AND (target_platform_id IS NULL OR NOT EXISTS (SELECT 1 FROM actions AS b"
-                f"     WHERE b.state = 'pending' AND b.id < a.id AND b.platform = a.platform"
-                f"     AND b.space_id = a.space_id"
-                f"     AND b.target_platform_id = a.target_platform_id))"
-                f"   ORDER BY next_attempt_at, id LIMIT ?)"
-                f" RETURNING {_COLUMNS}",
+                _CLAIM,
                 (
-                    to_db_time(now + lease),
-                    stamp,
-                    stamp,
-                    stamp,
+                    to_db_time(now + lease), stamp, stamp, stamp,
                     None if platform is None else platform.value,
                     None if platform is None else platform.value,
-                    limit,
+                    *(max(0, per.get(u, 0)) for u in Urgency),
+                    total,
                 ),
-            )
+            )  # fmt: skip
         # RETURNING gives no order guarantee.
-        return sorted((_row(r) for r in rows), key=lambda a: a.id)
+        return sorted((_row(r) for r in rows), key=lambda a: (URGENCY[a.kind], a.id))
 
     async def mark_done(
         self, action_id: int, result: str = "", *, tx: Transaction | None = None

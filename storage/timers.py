@@ -104,6 +104,18 @@ class TimerRepository:
             )
         return [_row(r) for r in rows]
 
+    async def pending_for(
+        self, kind: str, member_id: int, *, tx: Transaction | None = None
+    ) -> TimerRow | None:
+        """The member's latest timer of ``kind`` that has neither fired nor been cancelled."""
+        async with self._db.using(tx, write=False) as t:
+            row = await t.fetchone(
+                f"SELECT {_COLUMNS} FROM timers WHERE kind = ? AND member_id = ?"  # noqa: S608
+                " AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY id DESC LIMIT 1",
+                (kind, member_id),
+            )
+        return None if row is None else _row(row)
+
     async def mark_fired(self, timer_id: int, *, tx: Transaction | None = None) -> bool:
         """Record that a timer fired; False if it had fired or been cancelled already.
 

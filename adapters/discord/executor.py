@@ -16,12 +16,17 @@ This is the boundary where discord.py's exceptions become the two of :mod:`bridg
 
 discord.py also retries 500/502/504 five times with growing sleeps (25 s in all); each action
 has a ``deadline`` so a persistent outage comes back as a TransientError in bounded time.
+
+Messages (warnings, private words, notices) carry a nonce derived from the action's
+idempotency key, and discord.py sends it with ``enforce_nonce``: a retry of a message Discord
+already created (its answer was lost) returns that message instead of posting a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -45,7 +50,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, PermanentError, TransientError
+from bridge.ports import ActionExecutor, PermanentError, TransientError, request_token
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ MAX_AUDIT_REASON: Final = 512
 #: Discord's limit on a message's length.
 MAX_CONTENT: Final = 2000
 MAX_PURGE: Final = 7 * 86_400  # seconds: the most of a banned member's messages Discord deletes
+#: Discord's limit on a message nonce's length.
+NONCE_LENGTH: Final = 25
 #: Discord's JSON error codes the executor tells apart.
 CANNOT_DM: Final = 50007
 MISSING_PERMISSIONS: Final = 50013
@@ -107,23 +114,26 @@ class DiscordExecutor:
         self._clock = clock
         self._refusals = RefusalExplainer(client, deadline=deadline)
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
+
+        ``key`` (the action's idempotency key) gives the nonce of a message sent.
 
         Raises TransientError (rate limited beyond what discord.py waits out, Discord failing
         or unreachable, deadline passed) or PermanentError (refused, unknown target).
         """
         if space.platform is not Platform.DISCORD:
             raise PermanentError(f"{space.platform} space {space.id} given to the Discord executor")
+        nonce = _nonce(key)
         match action:
             case DeleteMessage():
                 return await self._delete(action)
             case Warn():
-                return await self._warn(action, space)
+                return await self._warn(action, space, nonce)
             case NotifyModerators():
-                return await self._notify(_snowflake(space.id, "channel"), action.text)
+                return await self._notify(_snowflake(space.id, "channel"), action.text, nonce)
             case Tell():
-                return await self._tell(action)
+                return await self._tell(action, nonce)
         guild_id = _snowflake(space.id, "guild")
         match action:
             case Mute():
@@ -237,23 +247,23 @@ class DiscordExecutor:
             raise
         return f"deleted message {message_id} in channel {channel_id}"
 
-    async def _warn(self, action: Warn, space: Space) -> str:
+    async def _warn(self, action: Warn, space: Space, nonce: str | int) -> str:
         user_id = _snowflake(action.target.id, "user")
         where = f" of {space.name}" if space.name else ""
         text = f"A warning from the moderators{where}: {action.reason}"
         if action.clause:
             # Quote the clause so the member reads the rule itself, not a paraphrase.
             text += "\n\n" + "\n".join(f"> {line}" for line in action.clause.splitlines())
-        await self._send_dm(user_id, text, f"send a warning to {user_id}")
+        await self._send_dm(user_id, text, f"send a warning to {user_id}", nonce)
         return f"warned {user_id} by DM"
 
-    async def _tell(self, action: Tell) -> str:
+    async def _tell(self, action: Tell, nonce: str | int) -> str:
         """A private message to the member (a reporter, an admin)."""
         user_id = _snowflake(action.target.id, "user")
-        await self._send_dm(user_id, action.text, f"send a private message to {user_id}")
+        await self._send_dm(user_id, action.text, f"send a private message to {user_id}", nonce)
         return f"told {user_id} by DM"
 
-    async def _send_dm(self, user_id: int, text: str, doing: str) -> None:
+    async def _send_dm(self, user_id: int, text: str, doing: str, nonce: str | int) -> None:
         """Open the DM channel (refused as 40003 when opened too fast: retried) and post."""
 
         async def closed(exc: discord.Forbidden) -> str:
@@ -262,16 +272,16 @@ class DiscordExecutor:
         dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
         await self._call(
             doing,
-            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
             explain=closed,
         )
 
-    async def _notify(self, channel_id: int, text: str) -> str:
+    async def _notify(self, channel_id: int, text: str, nonce: str | int) -> str:
         channel = self._client.get_partial_messageable(channel_id)
         await self._call(
             f"notify the moderators in channel {channel_id}",
             # Nobody gets pinged by what a rule or a report put in the text.
-            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none()),
+            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
             explain=self._refusals.channel_action(channel_id, "send_messages", "Send Messages"),
         )
         return f"notified the moderators in channel {channel_id}"
@@ -378,6 +388,11 @@ def _snowflake(value: str, what: str) -> int:
         return int(value)
     except ValueError:
         raise PermanentError(f"{value!r} is not a Discord {what} id") from None
+
+
+def _nonce(key: str) -> str | int:
+    """The message nonce for an action: from its key, or random as discord.py would pick."""
+    return request_token(key, NONCE_LENGTH) or secrets.randbits(63)
 
 
 def _reason(reason: str) -> str | None:

@@ -30,6 +30,7 @@ from nio import (
 
 from adapters.matrix.ecosystem import Ecosystem, EcosystemHandlers
 from adapters.matrix.executor import client_config
+from adapters.matrix.powers import RoomPowers
 from adapters.matrix.rooms import RoomBook, RoomKind, children_from_hierarchy
 from adapters.matrix.routing import EventRouter, MatrixHandlers, own_join_index
 from adapters.matrix.session import (
@@ -181,6 +182,11 @@ class MatrixConnection:
                 if (user.display_name or "").casefold() == wanted and user.user_id != self.user_id:
                     found[user.user_id] = None
         return list(found)
+
+    def known_powers(self, room_id: str) -> RoomPowers | None:
+        """A room's powers as the sync last saw them (for the executor: no read before a
+        redaction); None while unknown."""
+        return self._book.state(room_id).known_powers()
 
     def is_direct(self, room_id: str) -> bool:
         """Whether ``room_id`` is a member's direct room with the bot (a private one)."""

@@ -4,13 +4,21 @@ matrix-nio returns errors as values and, with its default config, retries 429s a
 forever. This module is the boundary where both stop: every response is checked, and every
 error becomes a :class:`TransientError` (retry later) or a :class:`PermanentError` (dead
 letter) with a message a moderator can act on. Permissions are checked up front with
-:mod:`adapters.matrix.powers`, because nio does not understand room version 12 creators.
+:mod:`adapters.matrix.powers`, because nio does not understand room version 12 creators:
+from the power levels the sync already knows when there are any (no round trip on the hot
+path), and read afresh only when they are unknown, when they say no (they may be a moment
+stale), or when the bot is about to rewrite them (mute, unmute).
+
+Every message and redaction is sent with a transaction id derived from the action's
+idempotency key: a retry the homeserver already applied (its answer was lost in an outage)
+returns the first event instead of sending a second one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +54,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, PermanentError, TransientError
+from bridge.ports import ActionExecutor, PermanentError, TransientError, request_token
 
 # Errors a token problem gives: the action is still right, the bot needs a new login, so the
 # worker should keep it rather than dead-letter it.
@@ -107,6 +115,7 @@ class MatrixExecutor:
     The client must be logged in and made with :func:`client_config` (give the executor its
     own client; a syncing client wants nio's retries). ``mod_room_id`` is where
     NotifyModerators goes. ``levels`` and ``direct_rooms`` keep what must survive a restart.
+    ``known_powers`` gives a room's powers as the sync last saw them (None: unknown).
     """
 
     platform: Platform = Platform.MATRIX
@@ -118,6 +127,7 @@ class MatrixExecutor:
         mod_room_id: str,
         levels: PreviousLevelStore,
         direct_rooms: DirectRoomStore,
+        known_powers: Callable[[str], RoomPowers | None] | None = None,
     ) -> None:
         config = client.config
         if config.max_limit_exceeded is None or config.max_timeouts is None:
@@ -126,16 +136,22 @@ class MatrixExecutor:
         self._mod_room_id = mod_room_id
         self._levels = levels
         self._direct_rooms = direct_rooms
+        self._known = known_powers
         # The create event never changes: fetch it once per room.
         self._creates: dict[str, tuple[dict[str, Any], str | None]] = {}
+        # Mutes rewrite the whole power levels event: two at once in one room (a raid)
+        # would each write back the other's target unmuted.
+        self._writing: dict[str, asyncio.Lock] = {}
 
     @property
     def _me(self) -> str:
         user_id: str = self._client.user_id
         return user_id
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action`` in the Matrix room ``space``; return what was done.
+
+        ``key`` (the action's idempotency key) gives the transaction id of what is sent.
 
         Raises TransientError (rate limited, homeserver down or failing) or PermanentError
         (not enough power, unknown room or user, anything else the homeserver refuses).
@@ -143,11 +159,12 @@ class MatrixExecutor:
         if space.platform is not Platform.MATRIX:
             raise PermanentError(f"{space.platform} space {space.id} given to the Matrix executor")
         room = space.id
+        txn = request_token(key)
         match action:
             case DeleteMessage():
-                return await self._delete(action)
+                return await self._delete(action, txn)
             case Warn():
-                return await self._warn(action, space)
+                return await self._warn(action, space, txn)
             case Mute():
                 return await self._mute(room, action.target.id)
             case Unmute():
@@ -167,9 +184,9 @@ class MatrixExecutor:
                 return await self._unban(room, action.target.id, action.reason)
             case NotifyModerators():
                 # The planner names the mod room as it is now (it may have been upgraded).
-                return await self._notify(action.text, room or self._mod_room_id)
+                return await self._notify(action.text, room or self._mod_room_id, txn)
             case Tell():
-                return await self._tell(action)
+                return await self._tell(action, txn)
         raise PermanentError(f"the Matrix executor cannot carry out {type(action).__name__}")
 
     # -- the nio boundary --------------------------------------------------------------------
@@ -217,6 +234,10 @@ class MatrixExecutor:
         )
 
     async def _check(self, room: str, action: PowerAction, target: str | None) -> RoomPowers:
+        known = self._known(room) if self._known is not None else None
+        if known is not None and denial(known, action, self._me, target) is None:
+            return known
+        # Unknown, or a refusal that may be a moment stale (the bot was just promoted).
         powers = await self._powers(room)
         reason = denial(powers, action, self._me, target)
         if reason:
@@ -239,12 +260,12 @@ class MatrixExecutor:
 
     # -- the actions ---------------------------------------------------------------------------
 
-    async def _delete(self, action: DeleteMessage) -> str:
+    async def _delete(self, action: DeleteMessage, txn: str | None) -> str:
         room, event_id = action.channel_id, action.message_id
         await self._check(room, PowerAction.REDACT, None)
         await self._call(
             f"redact {event_id} in {room}",
-            self._client.room_redact(room, event_id, reason=action.reason or None),
+            self._client.room_redact(room, event_id, reason=action.reason or None, tx_id=txn),
         )
         return f"redacted {event_id} in {room}"
 
@@ -278,7 +299,18 @@ class MatrixExecutor:
         await self._call(f"unban {target} in {room}", self._client.room_unban(room, target))
         return f"unbanned {target} in {room}"
 
+    def _write_lock(self, room: str) -> asyncio.Lock:
+        return self._writing.setdefault(room, asyncio.Lock())
+
     async def _mute(self, room: str, target: str) -> str:
+        async with self._write_lock(room):
+            return await self._mute_now(room, target)
+
+    async def _unmute(self, room: str, target: str) -> str:
+        async with self._write_lock(room):
+            return await self._unmute_now(room, target)
+
+    async def _mute_now(self, room: str, target: str) -> str:
         powers = await self._powers(room)
         if is_muted(powers, target):
             # Already muted (a retry, or by hand): keep the remembered level as it is.
@@ -292,7 +324,7 @@ class MatrixExecutor:
         await self._put_power_levels(room, content, f"mute {target}")
         return f"muted {target} in {room} (level {previous} -> {content['users'][target]})"
 
-    async def _unmute(self, room: str, target: str) -> str:
+    async def _unmute_now(self, room: str, target: str) -> str:
         powers = await self._powers(room)
         if not is_muted(powers, target):
             # Never lower or reset a member who is not muted (it could demote a moderator).
@@ -322,7 +354,7 @@ class MatrixExecutor:
             self._client.room_put_state(room, POWER_LEVELS_EVENT, content),
         )
 
-    async def _warn(self, action: Warn, space: Space) -> str:
+    async def _warn(self, action: Warn, space: Space, txn: str | None) -> str:
         target = action.target.id
         room = await self._direct_room(target)
         where = space.name or space.id
@@ -342,18 +374,18 @@ class MatrixExecutor:
         }
         await self._call(
             f"send the warning to {target}",
-            self._client.room_send(room, "m.room.message", content),
+            self._client.room_send(room, "m.room.message", content, tx_id=txn),
         )
         return f"warned {target} in direct room {room}"
 
-    async def _tell(self, action: Tell) -> str:
+    async def _tell(self, action: Tell, txn: str | None) -> str:
         """A private message in the bot's direct room with the member."""
         target = action.target.id
         room = await self._direct_room(target)
         await self._call(
             f"send a private message to {target}",
             self._client.room_send(
-                room, "m.room.message", {"msgtype": "m.text", "body": action.text}
+                room, "m.room.message", {"msgtype": "m.text", "body": action.text}, tx_id=txn
             ),
         )
         return f"told {target} in direct room {room}"
@@ -380,12 +412,11 @@ class MatrixExecutor:
         await self._direct_rooms.set_direct_room(target, room_id)
         return room_id
 
-    async def _notify(self, text: str, mod_room: str) -> str:
+    async def _notify(self, text: str, mod_room: str, txn: str | None) -> str:
+        content = {"msgtype": "m.notice", "body": text}
         await self._call(
             f"notify the moderators in {mod_room}",
-            self._client.room_send(
-                mod_room, "m.room.message", {"msgtype": "m.notice", "body": text}
-            ),
+            self._client.room_send(mod_room, "m.room.message", content, tx_id=txn),
         )
         return f"notified the moderators in {mod_room}"
 

@@ -75,10 +75,10 @@ class PublishingExecutor:
         self._inner = inner
         self._client = client
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action``: in a policy list (``list:<room>``) or a room."""
         if not space.id.startswith(LIST_SPACE_PREFIX):
-            return await self._inner.execute(action, space)
+            return await self._inner.execute(action, space, key=key)
         room = space.id.removeprefix(LIST_SPACE_PREFIX)
         if isinstance(action, Ban):
             user = action.target.id

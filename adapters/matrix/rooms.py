@@ -100,6 +100,12 @@ class RoomState:
             power_levels=self.power_levels,
         )
 
+    def known_powers(self) -> RoomPowers | None:
+        """The room's powers once sync has delivered its create and power levels events."""
+        if not self.create_content or self.power_levels is None:
+            return None
+        return self.powers()
+
     def level(self, user_id: str) -> int:
         """``user_id``'s power level here (v12 creators as CREATOR_LEVEL)."""
         return as_level(user_level(self.powers(), user_id))

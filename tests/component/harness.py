@@ -13,6 +13,7 @@ from bridge.commands import parse_command
 from bridge.config import ReportsConfig, parse_settings
 from bridge.conversation import DirectMessages
 from bridge.core import Core
+from bridge.digest import DIGEST_TIMER, NoticeDigest
 from bridge.health import StorageHealth
 from bridge.linking import Linking
 from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
@@ -75,7 +76,7 @@ class FakeExecutor:
     held_spaces: dict[str, asyncio.Event] = field(default_factory=dict)  # wait until set
     banned: set[tuple[Account, str]] = field(default_factory=set)
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         if space.id in self.held_spaces:
             await self.held_spaces[space.id].wait()
         if self.transient_failures > 0:
@@ -99,7 +100,9 @@ class FakeExecutor:
 class ModBot:
     """The whole core over a temp SQLite file."""
 
-    def __init__(self, db: Database, clock: Clock, policy: str = POLICY) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, policy: str = POLICY, digest: timedelta | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.repos = Repositories.over(db)
@@ -130,6 +133,7 @@ class ModBot:
             wake_worker=self.worker.wake,
             clock=clock,
             modlog=ModLog(self.names, clock),
+            digest=NoticeDigest(db=db, repos=self.repos, engine=lambda: self.engine, window=digest),
         )
         self.linking = Linking(
             repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
@@ -160,7 +164,10 @@ class ModBot:
             ),
         )  # fmt: skip
         self.codes = iter(["123456", "654321", "111111", "222222"])
-        self.scheduler = Scheduler(timers=self.repos.timers, pipeline=self.pipeline, clock=clock)
+        self.scheduler = Scheduler(
+            timers=self.repos.timers, pipeline=self.pipeline, clock=clock,
+            handlers={DIGEST_TIMER: self.pipeline.fire_digest},
+        )  # fmt: skip
 
     def _code(self) -> str:
         return next(self.codes)
@@ -175,10 +182,12 @@ class ModBot:
         await self.pipeline.tell_failure(row, reason)
 
     @classmethod
-    async def open(cls, path: Path, policy: str = POLICY) -> ModBot:
+    async def open(
+        cls, path: Path, policy: str = POLICY, digest: timedelta | None = None
+    ) -> ModBot:
         clock = Clock()
         db = await Database.open(path, clock=clock)
-        return cls(db, clock, policy)
+        return cls(db, clock, policy, digest)
 
     async def say(
         self,

@@ -389,7 +389,7 @@ async def test_actions_waiting_past_their_lease_are_not_carried_out_twice(
             self.hangs = 6
             self.delivered: list[str] = []
 
-        async def execute(self, action: Action, space: Space) -> str:
+        async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
             if self.hangs > 0:
                 self.hangs -= 1
                 bot.clock.advance(seconds=60)  # what each timed-out attempt costs

@@ -66,6 +66,10 @@ name = "Test community"
 decay = "1h"
 ladder = [{{ points = 100, action = "mute 3s" }}]
 
+# Each test's violation is told at once (tests/component/test_digest.py covers the digest).
+[digest]
+enabled = false
+
 [[rules]]
 id = "insults"
 kind = "keywords"

@@ -22,7 +22,7 @@ from bridge.model import (
 from storage.cases import NewCase, OriginKind
 from storage.codec import ActionKind, action_kind, decode_action, encode_action
 from storage.db import Database
-from storage.outbox import ActionState, NewAction
+from storage.outbox import ActionState, NewAction, Urgency
 from storage.repositories import Repositories
 from tests.storage.conftest import T0, FakeClock
 
@@ -216,3 +216,31 @@ async def test_actions_on_one_member_in_one_space_are_claimed_in_order(
     assert [a.key for a in again] == ["mute"]
     await repos.outbox.mark_done(again[0].id)
     assert [a.key for a in await repos.outbox.claim(limit=10)] == ["unmute"]
+
+
+async def test_claims_take_the_most_urgent_first_and_each_urgency_its_own_share(
+    repos: Repositories,
+) -> None:
+    """Queued in the worst order for a raid: notices, a warning, a mute, then a deletion.
+    The deletion comes out first; with per-urgency shares, a full share of notices does not
+    take the place of anything else."""
+
+    def row(key: str, action: Action, space: str = "guild-1") -> NewAction:
+        return NewAction(key=key, platform=Platform.DISCORD, space_id=space, action=action)
+
+    mute = Mute(target=ANN, until=T0 + timedelta(hours=1), reason="raid")
+    delete = DeleteMessage(platform=Platform.DISCORD, channel_id="c1", message_id="m1")
+    await repos.outbox.enqueue(
+        [
+            *(row(f"n{i}", NotifyModerators(text=f"case {i}"), "mods") for i in range(3)),
+            row("warn", Warn(target=ANN, reason="insults"), ""),
+            row("mute", mute),
+            row("delete", delete),
+        ]
+    )
+    first = await repos.outbox.claim(limit=2)
+    assert [a.key for a in first] == ["delete", "mute"]
+    shares = {Urgency.REMOVAL: 5, Urgency.SANCTION: 5, Urgency.WARNING: 0, Urgency.NOTICE: 1}
+    assert [a.key for a in await repos.outbox.claim(lanes=shares)] == ["n0"]
+    rest = await repos.outbox.claim(limit=10)
+    assert [a.key for a in rest] == ["warn", "n1", "n2"]

@@ -37,7 +37,7 @@ class Recorder:
         self.done: list[Action] = []
         self.said: list[str] = []
 
-    async def execute(self, action: Action, space: Space) -> str:
+    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         self.done.append(action)
         return "really done"
 

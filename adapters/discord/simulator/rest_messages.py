@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from aiohttp import web
@@ -18,9 +18,11 @@ from .payloads import (
 )
 from .responses import ApiError, invalid_form, json_answer, missing_permissions, no_content
 from .rest_base import RouteGroup, snowflake_value
-from .state import DM_CHANNEL, Channel, User
+from .state import DM_CHANNEL, Channel, Message, User
 
 MAX_CONTENT: Final = 2000
+#: How long Discord remembers an enforced nonce ("the past few minutes").
+NONCE_MEMORY: Final = timedelta(minutes=5)
 
 
 def check_content(content: str, embeds: list[Any]) -> None:
@@ -35,6 +37,12 @@ def check_content(content: str, embeds: list[Any]) -> None:
 
 class MessageRoutes(RouteGroup):
     """Users, gateway discovery, channels, DM channels and messages."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (author, nonce) -> the message it created: ``enforce_nonce`` makes a repeated
+        # create (a retry whose first answer was lost) return that message, not a new one.
+        self._nonces: dict[tuple[int, str], Message] = {}
 
     def routes(self) -> list[web.RouteDef]:
         """The routes of this group, relative to the API prefix."""
@@ -142,6 +150,10 @@ class MessageRoutes(RouteGroup):
         body = await self.body(request)
         content = str(body.get("content") or "")
         embeds = list(body.get("embeds") or [])
+        nonce = str(body["nonce"]) if body.get("enforce_nonce") and body.get("nonce") else ""
+        earlier = self._nonces.get((bot.id, nonce)) if nonce else None
+        if earlier is not None and datetime.now(UTC) - earlier.timestamp < NONCE_MEMORY:
+            return json_answer(message_payload(self.world, earlier))
         check_content(content, embeds)
         if channel.type == DM_CHANNEL:
             self._check_dm_allowed(bot, channel)
@@ -158,6 +170,11 @@ class MessageRoutes(RouteGroup):
             embeds=embeds,
             components=list(body.get("components") or []),
         )
+        if nonce:
+            if len(self._nonces) > 10_000:  # forget what Discord would have forgotten
+                old = datetime.now(UTC) - NONCE_MEMORY
+                self._nonces = {k: m for k, m in self._nonces.items() if m.timestamp > old}
+            self._nonces[(bot.id, nonce)] = message
         events.message_created(self.world, self.gateway, message)
         return json_answer(message_payload(self.world, message))
 

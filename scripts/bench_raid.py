@@ -1,0 +1,321 @@
+"""The "raid" scenario of scripts/bench_matrix.py: moderation keeping up with a spam raid.
+
+Usage: .venv/bin/python scripts/bench_matrix.py --scenario raid [--rate 45] [--seconds 60]
+
+A local Synapse, the real service (`modbridge run`), 5 protected rooms and 10 members who
+post mixed traffic at ``--rate`` messages/s, every 10th message a violation. The policy is
+the shape of a real one: each violation is deleted, warned and notified, and the escalation
+ladder mutes each raider for 10 s at 5 points (raiders take turns, 8 violations each, so
+mutes and unmutes run during the raid without silencing everyone at once).
+Measured, in the same run and under the same load:
+
+  * violation sent -> its redaction seen by another member's syncing client (p50/p99/max);
+  * the homeserver's own latency: a clean message sent -> seen by that same client;
+  * every violation redacted? what the outbox did (by kind), the moderators' notices seen.
+
+A member's send refused because the service muted them counts as "refused (muted)" and the
+message goes out from the next member, so the rate holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_matrix import (
+    Observer,
+    World,
+    bounded,
+    busy_seconds,
+    cpu_seconds,
+    machine,
+    ms,
+    percentile,
+    service_pid,
+    stop_service,
+    synapse_pid,
+    wait_service_up,
+)
+from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
+
+from tests.e2e.matrix_helpers import client_for
+from tests.e2e.synapse import SynapseServer
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYWORD = "idiot"
+MEMBERS = 10
+ROOMS = 5
+EVERY = 10  # every 10th message is a violation
+TURN = 8  # raiders take turns: 8 violations each, so their mutes do not all fall at once
+IN_FLIGHT = 64
+SETTLE_LIMIT = 60.0
+
+
+@dataclass(slots=True)
+class Sent:
+    """What the raid traffic sent: (send time, event id) of violations and of clean ones."""
+
+    violations: list[tuple[float, str]] = field(default_factory=list)
+    clean: list[tuple[float, str]] = field(default_factory=list)
+    refused: int = 0  # refused by the homeserver: the member was muted
+    failed: int = 0
+    dropped: int = 0
+    started: float = 0.0
+    stopped: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        elapsed = self.stopped - self.started
+        total = len(self.violations) + len(self.clean)
+        return total / elapsed if elapsed > 0 else 0.0
+
+
+def raid_policy(world: World, window: str | None) -> str:
+    rooms = ", ".join(f'"{room}"' for room in world.rooms)
+    digest = f'\n[digest]\nwindow = "{window}"\n' if window else ""
+    return f"""[community]
+name = "bench"
+
+[escalation]
+decay = "1h"
+ladder = [{{ points = 5, action = "mute 10s" }}]
+
+[[rules]]
+id = "insults"
+kind = "keywords"
+clause = "Insults"
+points = 1
+actions = ["delete", "warn", "notify"]
+words = ["{KEYWORD}"]
+{digest}
+[matrix]
+homeserver = "{world.server.base_url}"
+user_id = "{world.users["modbridge"].user_id}"
+rooms = [{rooms}]
+mod_room = "{world.mod_room}"
+moderators = ["{world.users["mod"].user_id}"]
+"""
+
+
+async def build_raid_world(server: SynapseServer) -> World:
+    names = ["modbridge", "mod", "observer", *(f"member{i}" for i in range(MEMBERS))]
+    users = {name: server.register(name) for name in names}
+    clients = {name: client_for(server, user, timeout=30.0) for name, user in users.items()}
+    bot = clients["modbridge"]
+
+    async def create() -> str:
+        response = await bot.room_create(preset=RoomPreset.public_chat)
+        if not isinstance(response, RoomCreateResponse):
+            raise RuntimeError(f"room creation failed: {response}")
+        room_id: str = response.room_id
+        return room_id
+
+    rooms = [await create() for _ in range(ROOMS)]
+    mod_room = await create()
+    members = [clients[f"member{i}"] for i in range(MEMBERS)]
+    joins = [(clients["mod"], mod_room), (clients["observer"], mod_room)]
+    joins += [(client, room) for room in rooms for client in [clients["observer"], *members]]
+
+    def joiner(client: AsyncClient, room: str):  # type: ignore[no-untyped-def]
+        async def join() -> None:
+            response = await client.join(room)
+            if getattr(response, "room_id", None) != room:
+                raise RuntimeError(f"{client.user_id} could not join {room}: {response}")
+
+        return join
+
+    await bounded([joiner(client, room) for client, room in joins], limit=8)
+    observer = Observer(
+        clients["observer"], target="", bot=users["modbridge"].user_id, mod_room=mod_room
+    )
+    await observer.first_sync()
+    return World(
+        server=server, users=users, clients=clients, senders=members, rooms=rooms,
+        mod_room=mod_room, observer=observer, closers=list(clients.values()),
+    )  # fmt: skip
+
+
+def start_raid_service(world: World, work: Path, window: str | None) -> None:
+    config = work / "modbridge.toml"
+    config.write_text(raid_policy(world, window), encoding="utf-8")
+    env = dict(os.environ)
+    env["MODBRIDGE_MATRIX__ACCESS_TOKEN"] = world.users["modbridge"].access_token
+    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
+    env.pop("MODBRIDGE_MATRIX__PASSWORD", None)
+    world.service_log = work / "service.log"
+    with world.service_log.open("wb") as log:
+        world.service = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            cwd=os.environ.get("BENCH_SERVICE_ROOT", str(ROOT)),
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def raid_traffic(
+    members: Sequence[AsyncClient], rooms: Sequence[str], rate: float, seconds: float
+) -> Sent:
+    """Mixed traffic at ``rate`` for ``seconds``: round-robin members, rooms in turn."""
+    sent = Sent(started=time.monotonic())
+    muted_until: dict[str, float] = {}
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def one(n: int) -> None:
+        violation = n % EVERY == 0
+        room = rooms[n % len(rooms)]
+        body = f"raid {n}: you {KEYWORD}" if violation else f"status {n}: build {n % 7} is green"
+        first = n // EVERY // TURN if violation else n
+        for k in range(len(members)):
+            client = members[(first + k) % len(members)]
+            if muted_until.get(client.user_id, 0.0) > time.monotonic():
+                continue
+            t0 = time.monotonic()
+            content = {"msgtype": "m.text", "body": body}
+            try:
+                response = await client.room_send(room, "m.room.message", content)
+            except Exception:
+                sent.failed += 1
+                return
+            if isinstance(response, RoomSendResponse):
+                (sent.violations if violation else sent.clean).append((t0, response.event_id))
+                return
+            if getattr(response, "status_code", None) == "M_FORBIDDEN":
+                sent.refused += 1  # muted by the service: the next member sends it
+                muted_until[client.user_id] = time.monotonic() + 2.0
+                continue
+            sent.failed += 1
+            return
+        sent.dropped += 1  # every member muted
+
+    tick = 0
+    while loop.time() - start < seconds:
+        delay = start + tick / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tick += 1
+        if len(in_flight) >= IN_FLIGHT:
+            sent.dropped += 1
+            continue
+        task = asyncio.create_task(one(tick))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    sent.stopped = time.monotonic()
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    return sent
+
+
+def outbox_summary(db: Path) -> str:
+    """What the service's outbox did, by kind and state (read after the run)."""
+    try:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            rows = conn.execute(
+                "SELECT kind, state, count(*) FROM actions GROUP BY kind, state ORDER BY kind"
+            ).fetchall()
+            cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    except sqlite3.Error as exc:
+        return f"outbox not readable: {exc}"
+    parts = [f"{kind} {state} {n}" for kind, state, n in rows]
+    return f"{cases} cases; outbox: " + ", ".join(parts)
+
+
+@dataclass(slots=True)
+class RaidResult:
+    sent: Sent
+    redaction: list[float]
+    baseline: list[float]
+    last_after: float | None  # the last redaction seen, after the last violation was sent
+    cpu: dict[str, float]
+    notices: int
+    outbox: str
+
+
+async def measure_raid(world: World, rate: float, seconds: float, work: Path) -> RaidResult:
+    observer = world.observer
+    pids = {"synapse": synapse_pid(world), "service": service_pid(world), "bench": os.getpid()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy_before = busy_seconds()
+    notices_before = len(observer.notices)
+    phase_start = time.monotonic()
+    sent = await raid_traffic(world.senders, world.rooms, rate, seconds)
+    await observer.wait_for(
+        lambda: (
+            all(e in observer.redacted for _, e in sent.violations)
+            and all(e in observer.seen for _, e in sent.clean)
+        ),
+        SETTLE_LIMIT,
+    )
+    wall = time.monotonic() - phase_start
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall * 100 for name, pid in pids.items()}
+    cpu["others"] = max(0.0, (busy_seconds() - busy_before) / wall * 100 - sum(cpu.values()))
+    redaction = [observer.redacted[e] - t for t, e in sent.violations if e in observer.redacted]
+    baseline = [observer.seen[e] - t for t, e in sent.clean if e in observer.seen]
+    last_sent = max((t for t, _ in sent.violations), default=None)
+    seen = [observer.redacted[e] for _, e in sent.violations if e in observer.redacted]
+    return RaidResult(
+        sent=sent, redaction=redaction, baseline=baseline,
+        last_after=max(seen) - last_sent if seen and last_sent is not None else None,
+        cpu=cpu, notices=len(observer.notices) - notices_before,
+        outbox=outbox_summary(work / "modbridge.db"),
+    )  # fmt: skip
+
+
+def raid_report(result: RaidResult, rate: float, seconds: float) -> str:
+    s = result.sent
+
+    def p(values: list[float]) -> str:
+        return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}"
+
+    lines = [
+        f"Machine: {machine()}",
+        "",
+        f"| raid: {rate:.0f} msg/s asked for {seconds:.0f} s, {ROOMS} rooms, {MEMBERS} members,"
+        " 1 in 10 a violation | |",
+        "|---|---|",
+        f"| achieved (msg/s) | {s.rate:.1f} ({len(s.clean)} clean, {len(s.violations)} "
+        f"violations; {s.refused} refused while muted, {s.failed} failed, {s.dropped} dropped) |",
+        f"| violation → redaction seen, p50 / p99 (ms) | {p(result.redaction)} |",
+        f"| max (ms) | {ms(max(result.redaction)) if result.redaction else 'n/a'} |",
+        f"| baseline: clean send → seen, p50 / p99 (ms) | {p(result.baseline)} |",
+        f"| violations redacted / sent | {len(result.redaction)} / {len(s.violations)} |",
+        f"| last redaction after the last violation (ms) | {ms(result.last_after)} |",
+        f"| notices in the mod room | {result.notices} |",
+        "| CPU % of one core: Synapse / service / bench / other jobs | "
+        + " / ".join(f"{result.cpu[k]:.0f}" for k in ("synapse", "service", "bench", "others"))
+        + " |",
+        "",
+        result.outbox,
+    ]
+    return "\n".join(lines)
+
+
+async def raid(server: SynapseServer, work: Path, rate: float, seconds: float,
+               window: str | None) -> str:  # fmt: skip
+    """Build the raid world, run the service and the raid; the report as Markdown."""
+    print(f"Synapse at {server.base_url}; setting up the raid ...", file=sys.stderr)
+    world = await build_raid_world(server)
+    observer_task = asyncio.create_task(world.observer.run())
+    try:
+        start_raid_service(world, work, window)
+        up = await wait_service_up(world)
+        print(f"service up in {up:.1f}s; raid at {rate}/s for {seconds}s ...", file=sys.stderr)
+        await asyncio.sleep(2.0)
+        result = await measure_raid(world, rate, seconds, work)
+        return raid_report(result, rate, seconds)
+    finally:
+        world.observer.stop()
+        observer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await observer_task
+        stop_service(world)
+        for client in world.closers:
+            with contextlib.suppress(Exception):
+                await client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -120,13 +121,27 @@ def _rules_test(engine: Engine, text: str, out: TextIO) -> int:
     return 0
 
 
+def _reads_a_file(source: TextIO) -> bool:
+    """Whether ``source`` is a regular file (``--input``, ``< file``), never waiting on input."""
+    try:
+        return stat.S_ISREG(os.fstat(source.fileno()).st_mode)
+    except (OSError, ValueError):  # a StringIO has no file descriptor
+        return False
+
+
 def _rules_eval(engine: Engine, source: TextIO, out: TextIO) -> int:
     status = 0
+    # A pipe or terminal may wait for each answer before it sends the next line: flush every
+    # result then. Read from a file, results go out in buffered blocks (one write per line
+    # cost more than judging the line).
+    each_line = not _reads_a_file(source)
     for result in evaluate_lines(engine, source):
         if "error" in result:
             status = 1
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
-        out.flush()
+        if each_line:
+            out.flush()
+    out.flush()
     return status
 
 

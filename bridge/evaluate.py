@@ -54,9 +54,14 @@ def make_message(
     *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
 ) -> Message:
     """A common-model message from plain fields, with mentions and links read from the text."""
-    mentions = tuple(
-        Account(platform=platform, id=next(g for g in m.groups() if g))
-        for m in _MENTION.finditer(text)
+    # every mention shape holds an "@": most lines skip the scan
+    mentions = (
+        tuple(
+            Account(platform=platform, id=next(g for g in m.groups() if g))
+            for m in _MENTION.finditer(text)
+        )
+        if "@" in text
+        else ()
     )
     return Message(
         id=id,

@@ -302,12 +302,17 @@ def _segments(run: str) -> tuple[str, ...]:
 _ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 
 # One automaton pass tells which readers a message needs (most chat needs none): six digits
-# or more (a phone number has nine or more; o, l and i may stand for a few), three number words.
-_ENOUGH_DIGITS, _NUMBER_WORDS = 0, 1
+# or more (a phone number has nine or more; o, l and i may stand for a few), three number words,
+# an "@" or the word "at" (e-mail addresses), an "@" or a possessive (social handles). RE2's
+# ASCII word boundaries hold wherever the readers' Unicode ones do, so a reader the pass skips
+# would have found nothing; the readers still make their own exact checks.
+_ENOUGH_DIGITS, _NUMBER_WORDS, _EMAIL_CUE, _HANDLE_CUE = 0, 1, 2, 3
 _SIGNALS = re2.Set.SearchSet()
 _SIGNALS.Add(r"[0-9](?:[^0-9]*[0-9]){5}")
 _WORDS = "|".join(DIGIT_WORDS)
 _SIGNALS.Add(rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b")
+_SIGNALS.Add(r"@|\bat\b")
+_SIGNALS.Add(r"@|\b(?:her|his|their|my|our)\b")
 _SIGNALS.Compile()
 
 
@@ -344,11 +349,15 @@ def find_contacts(
                 Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)
             )
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
-    if emails and ("@" in cleaned or ("at" in cleaned and AT_WORD.search(cleaned))):
+    if (
+        emails
+        and _EMAIL_CUE in signals
+        and ("@" in cleaned or ("at" in cleaned and AT_WORD.search(cleaned)))
+    ):
         contacts.extend(Contact("email", address, start) for address, start in find_emails(cleaned))
         for closed, start in spaced_out(cleaned) if "@" in cleaned else ():
             contacts.extend(Contact("email", address, start) for address, _ in find_emails(closed))
-    if handles:
+    if handles and _HANDLE_CUE in signals:
         contacts.extend(
             Contact("handle", handle, start) for handle, start in social_handles(cleaned)
         )

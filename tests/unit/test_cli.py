@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,35 @@ def test_rules_eval_all_valid_exits_zero_and_uses_files(tmp_path: Path) -> None:
     assert [o["id"] for o in out] == list(range(12))
     flooded = [o["id"] for o in out if any(h["rule"] == "flood" for h in o["hits"])]
     assert flooded == [8, 9, 10, 11]  # more than 8 messages within 10 seconds, by ts
+
+
+def test_rules_eval_answers_a_pipe_line_by_line() -> None:
+    """A program feeding `rules eval` through a pipe reads each answer before its next line."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "rules", "eval", "--config", EXAMPLE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        # unbuffered output would hide a missing flush
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": ""},
+    ) as child:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        try:
+            for i, text in enumerate(["good morning all", "you idiot"]):
+                child.stdin.write(json.dumps({"id": i, "author": "a", "text": text}) + "\n")
+                child.stdin.flush()
+                # the answer must come while the next line is still unsent, not at the end
+                ready, _, _ = select.select([child.stdout], [], [], 30)
+                assert ready, f"no answer to line {i} before the next was sent"
+                answer = json.loads(child.stdout.readline())
+                assert answer["id"] == i
+                assert bool(answer["hits"]) is (i == 1)
+            child.stdin.close()
+            assert child.wait(timeout=60) == 0
+        finally:
+            child.kill()
 
 
 def test_check_config_summarises_the_policy() -> None:

@@ -491,6 +491,7 @@ class Service:
             handlers=core,
             state=repos.kv,
             automod=config.automod and not self.dry_run,  # AutoMod would block messages
+            dry_run=self.dry_run,
             automod_rules=automod_specs(self.policy.engine.policy, config.moderator_roles),
         )
         self.discord = connection

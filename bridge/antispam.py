@@ -79,6 +79,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import AntispamConfig, ConfigError
+from bridge.dryrun import DRY_RUN, mark
 from bridge.listener import BoundedListener, read_body
 from bridge.model import Account, Platform
 from storage.audit import AuditRepository
@@ -234,8 +235,13 @@ class AntispamServer:
         clock: Callable[[], float] = time.monotonic,
         on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
         bots: frozenset[str] = frozenset(),
+        dry_run: bool = False,
+        tell_moderators: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._on_direct_invite = on_direct_invite
+        # A dry run refuses nothing on the homeserver: it records and tells what it would.
+        self._dry_run = dry_run
+        self._tell_moderators = tell_moderators
         self._bots = bots  # the bot's own Matrix user ids
         if config.secret is None or not config.secret.get_secret_value():
             raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
@@ -396,11 +402,13 @@ class AntispamServer:
 
     async def _answer(self, inviter: str, invitee: str, room_id: str, direct: bool) -> web.Response:
         verdict = await self.verdict(inviter, invitee, direct=direct)
+        dry = self._dry_run and not verdict.allowed
         # No user ids: a member opening a DM with the bot may be starting a confidential
         # report; who invited whom is in the audit log, which only admins read.
         log.info(
             "antispam: %s invite in %s: %s",
-            "allowed" if verdict.allowed else "refused", room_id or "a new room", verdict.value,
+            "allowed" if verdict.allowed else f"{DRY_RUN} would have refused" if dry
+            else "refused", room_id or "a new room", verdict.value,
         )  # fmt: skip
         if verdict in (Verdict.CONSENT, Verdict.REFUSED):
             inviter_account = Account(platform=Platform.MATRIX, id=inviter)
@@ -414,9 +422,17 @@ class AntispamServer:
                 "dm_invite_allowed" if verdict.allowed else "dm_invite_refused",
                 invitee_key,
                 {"inviter": inviter_key, "invitee": invitee_key, "room_id": room_id,
-                 "why": verdict.value},
+                 "why": verdict.value, **({"dry_run": True} if dry else {})},
             )  # fmt: skip
         if verdict.allowed:
+            return web.json_response({})
+        if dry:
+            if self._tell_moderators is not None:
+                # Who invited whom stays out of it, as with live refusals (audit log only).
+                await self._tell_moderators(mark(
+                    "would have refused a direct-message invite between two members "
+                    "(no consent); it was let through. Who is in the audit log."
+                ))  # fmt: skip
             return web.json_response({})
         return _error(403, "M_FORBIDDEN", refusal_text(invitee))
 

@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import signal
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -335,6 +336,7 @@ class Service:
                     bots=frozenset(
                         [self.settings.matrix.user_id] if self.settings.matrix else []
                     ),
+                    dry_run=self.dry_run, tell_moderators=self._notice,
                 )  # fmt: skip
                 await antispam.start()
             if self.settings.matrix is not None:
@@ -489,6 +491,7 @@ class Service:
             handlers=core,
             state=repos.kv,
             automod=config.automod and not self.dry_run,  # AutoMod would block messages
+            dry_run=self.dry_run,
             automod_rules=automod_specs(self.policy.engine.policy, config.moderator_roles),
         )
         self.discord = connection
@@ -531,6 +534,13 @@ class Service:
                 down_since=discord.down_since if discord is not None else None,
             )
         return links
+
+    async def _notice(self, text: str) -> None:
+        """A notice to the moderators about no case (the antispam callbacks' dry run)."""
+        await self.pipeline.enqueue_actions(
+            None, [NotifyModerators(text=text)], member_id=None,
+            origin=f"notice:{uuid.uuid4().hex}",  # each one is news: never deduplicated
+        )  # fmt: skip
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()

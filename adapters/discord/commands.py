@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 REFUSAL = "Only this server's moderators can use /mod."
 FAILED = "Something went wrong on our side; nothing was done. Please try again."
 MAX_ANSWER = 2000
+DRY_RUN = "(dry run)"  # as bridge.dryrun marks every answer of a service in dry run
 
 
 class DiscordHandlers(CommandHandler, Protocol):
@@ -79,11 +80,13 @@ class _Context:
         moderator_roles: Collection[int],
         protected_guilds: Collection[int],
         dm_pauses: DmPauses,
+        dry_run: bool = False,
     ) -> None:
         self.handlers = handlers
         self.moderator_roles = moderator_roles
         self.protected_guilds = protected_guilds
         self.dm_pauses = dm_pauses
+        self.dry_run = dry_run  # nothing done on Discord; the answers say so
 
     async def gate(self, interaction: discord.Interaction) -> bool:
         """Let moderators of protected guilds through; refuse everyone else ephemerally."""
@@ -143,6 +146,13 @@ class DmCommands(app_commands.Group, name="dms", description="Pause or resume DM
         guild_id = interaction.guild_id or 0
         # Answered within Discord's 3 seconds first: the REST call may wait out a 429.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if self._context.dry_run:
+            until = discord.utils.format_dt(discord.utils.utcnow() + timedelta(hours=hours), "f")
+            await interaction.followup.send(
+                f"{DRY_RUN} DMs between members would be paused until {until}; nothing "
+                "changed on Discord.", ephemeral=True,
+            )  # fmt: skip
+            return
         try:
             applied = await self._context.dm_pauses.pause(guild_id, timedelta(hours=hours))
         except discord.HTTPException as exc:
@@ -158,6 +168,10 @@ class DmCommands(app_commands.Group, name="dms", description="Pause or resume DM
     async def resume(self, interaction: discord.Interaction) -> None:
         """End the DM pause in this guild."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if self._context.dry_run:
+            text = f"{DRY_RUN} DMs between members would be back on; nothing changed on Discord."
+            await interaction.followup.send(text, ephemeral=True)
+            return
         try:
             await self._context.dm_pauses.resume(interaction.guild_id or 0)
         except discord.HTTPException as exc:
@@ -205,6 +219,7 @@ def build_tree(
     moderator_roles: Collection[int],
     protected_guilds: Collection[int],
     dm_pauses: DmPauses,
+    dry_run: bool = False,
 ) -> app_commands.CommandTree[discord.Client]:
     """The command tree: ``/mod`` in each protected guild, "Report message" everywhere."""
     context = _Context(
@@ -212,6 +227,7 @@ def build_tree(
         moderator_roles=moderator_roles,
         protected_guilds=protected_guilds,
         dm_pauses=dm_pauses,
+        dry_run=dry_run,
     )
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
     mod = ModCommands(context)

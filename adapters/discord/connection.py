@@ -36,7 +36,7 @@ import yarl
 from adapters.discord import startup_check
 from adapters.discord.automod import AutomodMirror, AutomodSpec
 from adapters.discord.backfill import Backfill
-from adapters.discord.commands import DiscordHandlers, build_tree
+from adapters.discord.commands import DRY_RUN, DiscordHandlers, build_tree
 from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
 from adapters.discord.events import ModClient, Router, intents
 from adapters.discord.executor import DiscordExecutor
@@ -94,8 +94,11 @@ class DiscordConnection:
         dm_pause_renew_every: timedelta = RENEW_EVERY,
         action_deadline: float = 30.0,
         clock: Callable[[], datetime] = _now,
+        dry_run: bool = False,
     ) -> None:
         self._token = token
+        # A dry run (bridge.dryrun) pauses no DMs and marks what it tells the moderators.
+        self._dry_run = dry_run
         self._api_base = api_base
         self._gateway_url = gateway_url
         self._guilds = frozenset(guilds)
@@ -131,6 +134,7 @@ class DiscordConnection:
             moderator_roles=self._router.moderator_roles,
             protected_guilds=self._guilds,
             dm_pauses=self._dm_pauses,
+            dry_run=dry_run,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -262,7 +266,8 @@ class DiscordConnection:
                 log.error("syncing /mod in %s failed: %s %s", guild_id, exc.status, exc.code)
             if self._mirror_automod:
                 await self._sync_automod(guild)
-        await self._dm_pauses.restore(self._guilds)
+        if not self._dry_run:  # a pause asked for in a live run is not renewed by a dry one
+            await self._dm_pauses.restore(self._guilds)
         try:
             await self._backfill.catch_up(self._client, self._guilds, self._router.message)
         except discord.HTTPException as exc:
@@ -324,6 +329,8 @@ class DiscordConnection:
         channel_id = self._mod_channels.get(guild_id)
         if channel_id is None:
             return
+        if self._dry_run:
+            heading = f"{DRY_RUN} {heading}"
         text = "\n".join([heading, *(f"- {line}" for line in lines)])
         if len(text) > 2000:
             text = text[:1999] + "…"

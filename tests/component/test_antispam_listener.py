@@ -124,3 +124,45 @@ async def test_slow_and_idle_connections_are_closed_and_excess_ones_refused_at_o
         for _, writer in slow:
             writer.close()
         await server.close()
+
+
+async def test_dry_run_allows_what_it_would_refuse_and_tells_the_moderators(
+    repos: Repositories, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a dry run nothing is done on the homeserver: a DM invite without consent (through
+    /createRoom, then user_may_invite; and the body-carrying form) is allowed, recorded, and
+    the moderators are told it would have been refused, without naming anyone (as the live
+    refusals stay out of the moderators' view: the audit log, for admins, has the ids)."""
+    for user in (ANN, BOB):
+        await repos.identity.ensure(Account(platform=Platform.MATRIX, id=user))
+    told: list[str] = []
+
+    async def tell(text: str) -> None:
+        told.append(text)
+
+    config = AntispamConfig(community_servers=("community.test",), secret=SecretStr(SECRET))
+    server = AntispamServer(
+        identity=repos.identity, consent=repos.consent, audit=repos.audit, config=config,
+        dry_run=True, tell_moderators=tell,
+    )  # fmt: skip
+    port = await server.start("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{port}{PREFIX}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await post(session, f"{base}/user_may_create_room", {"user_id": ANN}) == 200
+            invite = {"inviter": ANN, "invitee": BOB, "room_id": "!dm:community.test"}
+            assert await post(session, f"{base}/user_may_invite", invite) == 200
+            body = {"user_id": BOB, "room_config": {"is_direct": True, "invite": [ANN]}}
+            assert await post(session, f"{base}/user_may_create_room", body) == 200
+    finally:
+        await server.close()
+    events = await repos.audit.recent()
+    assert [e.event for e in events] == ["dm_invite_refused", "dm_invite_refused"]
+    assert all(e.details["dry_run"] is True for e in events)
+    assert len(told) == 2
+    for text in told:
+        assert text.startswith("(dry run)"), text
+        assert "would have refused a direct-message invite" in text
+        assert ANN not in text
+        assert BOB not in text
+    assert not any(ANN in r.getMessage() or BOB in r.getMessage() for r in caplog.records)

@@ -272,6 +272,28 @@ async def test_without_manage_server_the_pause_is_refused_plainly(
     assert state.values[state_key(world.guild.id)] == ""
 
 
+async def test_in_a_dry_run_the_pause_and_the_startup_notice_are_marked_and_nothing_changes(
+    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
+) -> None:
+    world.bot_role.permissions &= ~permissions.MANAGE_GUILD
+    await connect(dry_run=True)
+
+    notices = [m.content for m in public_messages(sim, world) if "missing" in m.content]
+    assert notices, "the moderators are told what the bot lacks"
+    assert all(n.startswith("(dry run)") for n in notices), notices
+    handle = sim.invoke_slash_command(
+        world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
+    )
+    answer = await handle.wait_for_content()
+    assert answer.startswith("(dry run)"), answer
+    assert "would be paused" in answer
+    resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
+    assert (await resume.wait_for_content()).startswith("(dry run)")
+    assert sim.requests.find("PUT", INCIDENTS) == []
+    assert world.guild.incidents.get("dms_disabled_until") is None
+    assert state.values.get(state_key(world.guild.id), "") == ""
+
+
 async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(
     sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
 ) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import discord
 import pytest
 
@@ -126,6 +127,26 @@ async def test_a_dropped_socket_resumes_and_replays_what_was_missed(
     (message,) = await client.expect("message")
     assert message.content == "while you were away"
     assert len(client.events("ready")) == 1  # resumed, not identified again
+
+
+async def test_a_gateway_outage_refuses_sockets_until_it_ends(
+    sim: DiscordSimulator, world: World, client: SimBot
+) -> None:
+    sim.gateway_down()
+    assert not sim.gateway.is_connected(world.bot)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(sim.gateway_url)
+    assert refused.value.status == 503
+    sim.post_message(world.alice, world.general, "during the outage")
+    await asyncio.sleep(0.3)  # discord.py tries again meanwhile, and is refused
+    assert not sim.gateway.is_connected(world.bot)
+    assert not client.events("message")
+
+    sim.gateway_up()
+    (message,) = await client.expect("message")
+    assert message.content == "during the outage"
+    assert sim.gateway.is_connected(world.bot)
 
 
 async def test_a_bad_token_is_a_login_failure(sim: DiscordSimulator, world: World) -> None:

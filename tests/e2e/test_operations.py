@@ -1,6 +1,7 @@
 """Running it for real, as an admin watches it: `/healthz` and `/metrics` of `modbridge run`
-against a real Synapse and the Discord simulator (Synapse going away and coming back), JSON
-log lines, and a dry run that leaves both platforms untouched while the cases are recorded.
+against a real Synapse and the Discord simulator (Synapse, then Discord's gateway, going
+away and coming back), JSON log lines, and a dry run that leaves both platforms untouched
+while the cases are recorded.
 
 One Synapse, one simulator (in this module's event loop), one community of one guild and
 two rooms. The service is started by each test with the options it is about.
@@ -180,6 +181,22 @@ async def test_health_and_metrics_of_the_running_service(community: Community) -
         await asyncio.to_thread(community.server.start)
     await eventually(healthy, "/healthz to answer 200 again once Synapse is back", within=60)
     assert (await _health(community))[1]["matrix"] == "connected"
+
+    # Discord's gateway goes away (sockets closed, new ones refused): 503, then 200.
+    community.sim.gateway_down()
+    try:
+        await eventually(unhealthy, "/healthz to answer 503 without Discord's gateway")
+        status, body = await _health(community)
+        print(f"without Discord: {status} {body}")
+        assert body["discord"].startswith("reconnecting since 20"), body
+        assert body["matrix"] == "connected"
+        assert body["worker"] == "running"
+        _, metrics = await _get(community, "/metrics")
+        assert _metric(metrics, "modbridge_platform_connected", platform="discord") == 0
+    finally:
+        community.sim.gateway_up()
+    await eventually(healthy, "/healthz to answer 200 again once Discord is back", within=60)
+    assert (await _health(community))[1]["discord"] == "connected"
 
     await community.stop()
     log = community.service.log()

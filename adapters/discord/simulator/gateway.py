@@ -135,6 +135,8 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         #: The public ``ws://`` URL of this gateway, set when the server has a port.
         self.url = ""
+        #: While True (:meth:`go_down`), the websocket upgrade is answered 503.
+        self.down = False
 
     # -- sending events ---------------------------------------------------------------------
 
@@ -256,6 +258,21 @@ class Gateway:
                 self._detach(session)
                 connection.close(1001)
 
+    def go_down(self) -> None:
+        """An outage: every socket is closed with 4000 (resumable: sessions are kept, so
+        RESUME replays what was sent meanwhile) and the upgrade is answered 503 until
+        :meth:`come_back`. REST keeps answering (Discord's gateway and API fail apart)."""
+        self.down = True
+        for session in list(self.sessions.values()):
+            connection = session.connection
+            if connection is not None:
+                self._detach(session)
+                connection.close(4000)
+
+    def come_back(self) -> None:
+        """End the outage of :meth:`go_down`: connections are accepted again."""
+        self.down = False
+
     def is_connected(self, bot: User) -> bool:
         """Whether the bot has a socket attached to a live session."""
         return any(s.connection is not None for s in self._sessions_of(bot))
@@ -273,6 +290,8 @@ class Gateway:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """``GET /gateway`` upgraded to a websocket: HELLO, then the client's opcodes."""
+        if self.down:  # as a load balancer answers while Discord's gateway is out
+            raise web.HTTPServiceUnavailable(text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         connection = _Connection(ws)

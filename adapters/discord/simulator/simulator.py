@@ -403,6 +403,15 @@ class DiscordSimulator:
         """Send op 7 RECONNECT to the bot; it should RESUME and miss nothing."""
         self.gateway.request_reconnect(bot)
 
+    def gateway_down(self) -> None:
+        """A gateway outage for every bot: sockets closed (4000, resumable), new ones
+        refused with 503 until :meth:`gateway_up`."""
+        self.gateway.go_down()
+
+    def gateway_up(self) -> None:
+        """End :meth:`gateway_down`; the bots reconnect (and RESUME) on their own."""
+        self.gateway.come_back()
+
     def drop_connections(self, bot: User) -> None:
         """Cut the bot's gateway sockets (close code 4000); it should RESUME."""
         self.gateway.drop_connections(bot)

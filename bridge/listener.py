@@ -129,9 +129,11 @@ class BoundedListener:
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
             except OSError as exc:
-                if exc.errno not in _RESOURCE_ERRORS:
-                    raise
-                log.error("antispam: socket.accept() out of system resource (%s)", exc.strerror)
+                # Never give up listening: a dead accept loop would refuse nothing, silently.
+                if exc.errno in _RESOURCE_ERRORS:
+                    log.error("antispam: socket.accept() out of system resource (%s)", exc.strerror)
+                else:
+                    log.error("antispam: socket.accept() failed (%s)", exc.strerror)
                 await asyncio.sleep(_ACCEPT_RETRY_SECONDS)
                 continue
             if self.open_connections >= self._max:

@@ -13,16 +13,25 @@ with them the homeserver connections and the database files moderation needs. He
   ``503`` and closed at once (not queued), which the homeserver's module treats like an
   outage (its ``fail_open`` setting applies).
 
-Accept failures (EMFILE when descriptors run out anyway) are asyncio's business: it logs
-them, pauses accepting for a second and goes on; nothing read from a platform depends on
-this listener.
+The listener accepts connections itself, one at a time, and counts each before accepting
+the next. asyncio's own server (``loop.create_server``) accepts up to 100 sockets per
+wake-up and only later, in a task per socket, asks the protocol factory: a burst of
+connections was accepted (each holding a descriptor) before the limit was even looked at,
+so 64 served plus 100 accepted and not yet counted, on top of the process's own
+descriptors, ran past a limit of 160.
+
+Accept failures (EMFILE when descriptors run out anyway) are logged, accepting pauses for
+a second and goes on; nothing read from a platform depends on this listener.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
-from typing import Any
+import socket
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -34,13 +43,16 @@ _BUSY = (
 )
 
 
-class _Refused(asyncio.Protocol):
-    """A connection beyond the limit: told so, and closed before it holds anything."""
+# Out of descriptors or memory: accepting again at once would fail again (asyncio's choice too).
+_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ACCEPT_RETRY_SECONDS = 1.0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(_BUSY)
-        transport.close()
+
+def _refuse(conn: socket.socket) -> None:
+    """A connection beyond the limit: told so (if its buffer takes it) and closed at once."""
+    with contextlib.suppress(OSError):
+        conn.send(_BUSY)
+    conn.close()
 
 
 class _Counted(asyncio.Protocol):
@@ -51,6 +63,7 @@ class _Counted(asyncio.Protocol):
         self._listener = listener
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._listener.open_connections += 1
         self._inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -79,7 +92,8 @@ class BoundedListener:
         self._max = max_connections
         self._timeout = timeout
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
+        self._sock: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
         self.open_connections = 0
         self.refused = 0  # connections turned away because the limit was reached
 
@@ -93,40 +107,84 @@ class BoundedListener:
         handlers = runner.server
         if handlers is None:  # setup() makes it
             raise RuntimeError("aiohttp's runner has no server after setup()")
-
-        def connection() -> asyncio.Protocol:
-            if self.open_connections >= self._max:
-                self.refused += 1
-                if self.refused == 1 or self.refused % 1000 == 0:
-                    log.warning(
-                        "antispam: %d connections open, refusing more (%d so far)",
-                        self.open_connections, self.refused,
-                    )  # fmt: skip
-                return _Refused()
-            self.open_connections += 1
-            return _Counted(handlers(), self)
-
         try:
-            server = await asyncio.get_running_loop().create_server(
-                connection, host, port, reuse_address=True
-            )
+            sock = await _listening_socket(host, port)
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner, self._server = runner, server
-        bound: Any = server.sockets[0].getsockname()
+        self._runner, self._sock = runner, sock
+        self._accepting = asyncio.create_task(
+            self._accept(sock, lambda: _Counted(handlers(), self))
+        )
+        bound = sock.getsockname()
         return str(bound[0]), int(bound[1])
+
+    async def _accept(self, sock: socket.socket, protocol: Callable[[], asyncio.Protocol]) -> None:
+        """Accept one connection at a time: served while fewer than the limit are open,
+        refused (503, closed) otherwise; the count is up to date before the next accept."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                continue
+            except OSError as exc:
+                # Never give up listening: a dead accept loop would refuse nothing, silently.
+                if exc.errno in _RESOURCE_ERRORS:
+                    log.error("antispam: socket.accept() out of system resource (%s)", exc.strerror)
+                else:
+                    log.error("antispam: socket.accept() failed (%s)", exc.strerror)
+                await asyncio.sleep(_ACCEPT_RETRY_SECONDS)
+                continue
+            if self.open_connections >= self._max:
+                self._refused_one()
+                _refuse(conn)
+                continue
+            try:
+                # Returns once connection_made ran, i.e. once the connection is counted.
+                await loop.connect_accepted_socket(protocol, conn)
+            except OSError as exc:  # the peer went away meanwhile
+                log.debug("antispam: an accepted connection failed: %s", exc.strerror)
+                conn.close()
+
+    def _refused_one(self) -> None:
+        self.refused += 1
+        if self.refused == 1 or self.refused % 1000 == 0:
+            log.warning(
+                "antispam: %d connections open, refusing more (%d so far)",
+                self.open_connections, self.refused,
+            )  # fmt: skip
 
     async def close(self) -> None:
         """Stop listening and close every connection; closing twice is harmless."""
-        server, self._server = self._server, None
+        accepting, self._accepting = self._accepting, None
+        sock, self._sock = self._sock, None
         runner, self._runner = self._runner, None
-        if server is not None:
-            server.close()
+        if accepting is not None:
+            accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await accepting
+        if sock is not None:
+            sock.close()
         if runner is not None:
             await runner.cleanup()
-        if server is not None:
-            await server.wait_closed()
+
+
+async def _listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking socket listening on the first address ``host`` resolves to."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def read_body(request: web.Request, within: float) -> bytes | None:

@@ -35,6 +35,7 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.store import SqliteStore
 
 from adapters.matrix.executor import client_config
+from adapters.matrix.forwarded_keys import accept_keys_forwarded_by_their_sender
 from adapters.matrix.stores import MatrixStateStore
 from bridge.ports import TransientError
 
@@ -56,6 +57,8 @@ class ServiceClient(AsyncClient):  # type: ignore[misc]  # nio is untyped
         """nio's, once the connection has chosen the store's place (and knows the device)."""
         if self.store_path and self.config.encryption_enabled:
             super().load_store()
+            if self.olm is not None:
+                accept_keys_forwarded_by_their_sender(self.olm)
 
 
 class EncryptingClient(ServiceClient):

@@ -3,8 +3,9 @@
 nio decrypts the timeline of each sync itself (the room keys of the same sync come first).
 What it leaves as ``MegolmEvent`` had no key yet: it is held here, its key is asked for (from
 the bot's own other devices and from the sender's device, with ``m.room_key_request``), and
-each later sync tries again; a key that arrives (``m.room_key``, or a forwarded one nio
-accepts) turns it into the message it was, and it is handed on to be judged like any other.
+each later sync tries again; a key that arrives (``m.room_key``, or a forwarded one nio or
+:mod:`adapters.matrix.forwarded_keys` accepts) turns it into the message it was, and it is
+handed on to be judged like any other.
 What waited too long is counted for the moderators (:mod:`adapters.matrix.undecryptable`).
 """
 

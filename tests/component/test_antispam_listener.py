@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,44 @@ async def test_dry_run_allows_what_it_would_refuse_and_tells_the_moderators(
         assert ANN not in text
         assert BOB not in text
     assert not any(ANN in r.getMessage() or BOB in r.getMessage() for r in caplog.records)
+
+
+def _accepted_sockets(port: int) -> int:
+    """Connections to ``port`` this process has accepted (each holds a descriptor); those
+    still in the kernel's accept queue have no inode yet and are not counted."""
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == "01" and fields[9] != "0":  # 01: established
+            held += 1
+    return held
+
+
+async def test_a_burst_of_connections_never_holds_more_descriptors_than_the_limit(
+    repos: Repositories,
+) -> None:
+    """Connections waiting in the kernel's queue all at once: each is counted against the
+    limit before the next is accepted, so the process never holds more than the limit (a
+    burst of accepted but uncounted sockets once took every descriptor of the service)."""
+    limit, burst = 4, 90
+    server, base = await serve(repos, max_connections=limit, request_timeout_seconds=5.0)
+    assert server.address is not None
+    port = server.address[1]
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(burst):  # connected by the kernel, queued, before the loop runs again
+            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            clients.append(client)
+        peak = 0
+        for _ in range(200):
+            await asyncio.sleep(0)
+            peak = max(peak, _accepted_sockets(port))
+        assert peak <= limit + 1, f"{peak} accepted sockets held at once"
+        assert await ping(base) == 503  # and it still answers at once
+    finally:
+        for client in clients:
+            client.close()
+        await server.close()

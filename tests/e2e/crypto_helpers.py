@@ -24,6 +24,7 @@ from nio import (
     JoinResponse,
     MegolmEvent,
     RoomCreateResponse,
+    RoomKeyRequest,
     RoomMessage,
     RoomPreset,
     RoomSendResponse,
@@ -164,6 +165,38 @@ class EncryptingMember:
         assert isinstance(sent, RoomSendResponse), sent
         event_id: str = sent.event_id
         return event_id
+
+    async def forward_requested_key(self, room_id: str, session_id: str, within: float) -> str:
+        """Answer the first ``m.room_key_request`` for the member's own ``session_id`` by
+        forwarding the session (``m.forwarded_room_key``, Olm-encrypted to the requesting
+        device), as a client answering a key request does. Returns who asked."""
+        olm = self.client.olm
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            response = await self.client.sync(timeout=500)
+            assert isinstance(response, SyncResponse), response
+            asked = [
+                event
+                for event in response.to_device_events
+                if isinstance(event, RoomKeyRequest) and event.session_id == session_id
+            ]
+            if asked:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "no key request came"
+        request = asked[0]
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        device = self.client.device_store[request.sender][request.requesting_device_id]
+        if olm.session_store.get(device.curve25519) is None:
+            await self.client.keys_claim({request.sender: [device.device_id]})
+        own_key = olm.account.identity_keys["curve25519"]
+        group = olm.inbound_group_store.get(room_id, own_key, session_id)
+        session = olm.session_store.get(device.curve25519)
+        message = olm._encrypt_forwarding_key(room_id, group, session, device)
+        answer = await self.client.to_device(message)
+        assert type(answer).__name__ == "ToDeviceResponse", answer
+        sender: str = request.sender
+        return sender
 
     async def _prepare(self, room_id: str, users: list[str]) -> None:
         await self.sync()

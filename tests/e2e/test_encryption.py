@@ -387,6 +387,18 @@ async def test_a_message_whose_key_comes_late_is_still_judged(world: World) -> N
         await _redacted(world, world.encrypted, event_id)
 
 
+async def test_a_key_the_sender_s_device_forwards_on_request_is_accepted(world: World) -> None:
+    """The bot never got the room key; it asks the sender's device (m.room_key_request),
+    which forwards its own session (m.forwarded_room_key): the held insult is redacted."""
+    async with members(world, "late") as people:
+        late = people["late"]
+        event_id = await late.withhold_key(world.encrypted, "idiot, key on request")
+        session_id = late.client.olm.outbound_group_sessions[world.encrypted].id
+        asker = await late.forward_requested_key(world.encrypted, session_id, within=30.0)
+        assert asker == world.bot.user_id
+        await _redacted(world, world.encrypted, event_id)
+
+
 async def test_a_restart_between_two_messages_keeps_the_device_and_its_sessions(
     world: World,
 ) -> None:

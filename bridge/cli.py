@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, Settings, load_settings, missing_secrets
+from bridge.durations import format_duration
 from bridge.evaluate import describe, evaluate_lines, make_message
 from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
 from bridge.model import Platform
 from rules.engine import Engine
-from rules.policy import format_duration
 
 EXIT_CONFIG = 2
 

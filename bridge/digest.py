@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bridge.durations import format_duration
 from bridge.model import (
     Account,
     Action,
@@ -34,7 +35,6 @@ from bridge.model import (
     Warn,
 )
 from rules.engine import Engine, plain_reason
-from rules.policy import format_duration
 from storage.cases import CaseRow, OriginKind
 from storage.db import Database, Transaction
 from storage.repositories import Repositories

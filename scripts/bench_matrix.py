@@ -303,22 +303,25 @@ class World:
     closers: list[AsyncClient] = field(default_factory=list)
 
 
+async def create_room(bot: AsyncClient, initial_state: Sequence[dict[str, Any]] = ()) -> str:
+    """A public room made by the bot (so it has the power to moderate there)."""
+    response = await bot.room_create(
+        preset=RoomPreset.public_chat, initial_state=list(initial_state)
+    )
+    if not isinstance(response, RoomCreateResponse):
+        raise RuntimeError(f"room creation failed: {response}")
+    room_id: str = response.room_id
+    return room_id
+
+
 async def build_world(server: SynapseServer, n_rooms: int) -> World:
     names = ["modbridge", "mod", "member", "observer", "target"]
     names += [f"chatter{i}" for i in range(SENDERS)]
     users = {name: server.register(name) for name in names}
     clients = {name: client_for(server, user, timeout=30.0) for name, user in users.items()}
     bot = clients["modbridge"]
-
-    async def create() -> str:
-        response = await bot.room_create(preset=RoomPreset.public_chat)
-        if not isinstance(response, RoomCreateResponse):
-            raise RuntimeError(f"room creation failed: {response}")
-        room_id: str = response.room_id
-        return room_id
-
-    rooms = await bounded([create for _ in range(n_rooms)], limit=8)
-    mod_room = await create()
+    rooms = await bounded([lambda: create_room(bot) for _ in range(n_rooms)], limit=8)
+    mod_room = await create_room(bot)
     traffic = rooms[:TRAFFIC_ROOMS]
     joins: list[tuple[AsyncClient, str]] = [(clients["mod"], mod_room)]
     joins += [(clients["observer"], room) for room in [*rooms, mod_room]]
@@ -684,13 +687,9 @@ async def build_encrypted_world(server: SynapseServer, work: Path) -> EncryptedW
     users = {name: server.register(name) for name in ("modbridge", "mod", "member", "observer")}
     bot = client_for(server, users["modbridge"], timeout=30.0)
     observer_client = client_for(server, users["observer"], timeout=30.0)
-    rooms: list[str] = []
-    for initial_state in ([ENCRYPTION_STATE], [], []):
-        response = await bot.room_create(preset=RoomPreset.public_chat, initial_state=initial_state)
-        if not isinstance(response, RoomCreateResponse):
-            raise RuntimeError(f"room creation failed: {response}")
-        rooms.append(response.room_id)
-    encrypted, plain, mod_room = rooms
+    encrypted = await create_room(bot, [ENCRYPTION_STATE])
+    plain = await create_room(bot)
+    mod_room = await create_room(bot)
     member = EncryptingMember.open(server, users["member"], work / "member-store")
     for client in (member.client, observer_client):
         for room in (encrypted, plain):

@@ -36,6 +36,7 @@ from bench_matrix import (
     bounded,
     busy_seconds,
     cpu_seconds,
+    create_room,
     machine,
     ms,
     percentile,
@@ -44,7 +45,7 @@ from bench_matrix import (
     synapse_pid,
     wait_service_up,
 )
-from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
+from nio import AsyncClient, RoomSendResponse
 
 from tests.e2e.matrix_helpers import client_for
 from tests.e2e.synapse import SynapseServer
@@ -110,16 +111,8 @@ async def build_raid_world(server: SynapseServer) -> World:
     users = {name: server.register(name) for name in names}
     clients = {name: client_for(server, user, timeout=30.0) for name, user in users.items()}
     bot = clients["modbridge"]
-
-    async def create() -> str:
-        response = await bot.room_create(preset=RoomPreset.public_chat)
-        if not isinstance(response, RoomCreateResponse):
-            raise RuntimeError(f"room creation failed: {response}")
-        room_id: str = response.room_id
-        return room_id
-
-    rooms = [await create() for _ in range(ROOMS)]
-    mod_room = await create()
+    rooms = [await create_room(bot) for _ in range(ROOMS)]
+    mod_room = await create_room(bot)
     members = [clients[f"member{i}"] for i in range(MEMBERS)]
     joins = [(clients["mod"], mod_room), (clients["observer"], mod_room)]
     joins += [(client, room) for room in rooms for client in [clients["observer"], *members]]

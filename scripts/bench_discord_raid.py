@@ -99,6 +99,30 @@ def outbox(db: Path) -> str:
     return "outbox: " + ", ".join(f"{k} {s} {n}" for k, s, n in rows)
 
 
+def requests(asked: list[tuple[float, RecordedRequest]], log: Path) -> str:
+    """What the service asked of Discord during the raid: the busiest second and what it
+    held, the 429s, and how many were global (one of those holds back every request,
+    deletions included, for the rest of the second: discord.py logs them)."""
+    seconds: dict[int, list[RecordedRequest]] = {}
+    for at, r in asked:
+        seconds.setdefault(int(at), []).append(r)
+    busiest = max(seconds.values(), key=len, default=[])
+    limited = [r for _, r in asked if r.status == 429]
+    global_hits = log.read_text(errors="replace").count("Global rate limit has been hit")
+    return (
+        f"requests: {len(asked)}; 429: {len(limited)} ({global_hits} global);"
+        f" the busiest second: {len(busiest)} ({_spread(busiest)})"
+    )
+
+
+def _spread(asked: list[RecordedRequest]) -> str:
+    kinds: dict[str, int] = {}
+    for r in asked:
+        kind = f"{r.method} {r.route.removeprefix('/')}{'' if r.status < 300 else f' {r.status}'}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kn: -kn[1]))
+
+
 def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
@@ -142,11 +166,13 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
     sim = DiscordSimulator()
     await sim.start()
     deletes: dict[str, float] = {}
+    asked: list[tuple[float, RecordedRequest]] = []
     record = sim.requests.add
 
     def stamp(request: RecordedRequest) -> None:
         if request.method == "DELETE":
             deletes.setdefault(request.path, time.perf_counter())
+        asked.append((time.perf_counter(), request))
         record(request)
 
     sim.requests.add = stamp  # type: ignore[method-assign]
@@ -210,6 +236,8 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
                 f"{used[0] / wall * 100:.0f} / {used[1] / wall * 100:.0f} |\n"
             )
             print(outbox(work / "modbridge.db"))
+            print(requests([(at - start, r) for at, r in asked if at >= start],
+                           work / "service.log"))  # fmt: skip
             keep = os.environ.get("BENCH_KEEP_LOG")  # where to keep the service's log
             if keep:
                 copy_log(work / "service.log", Path(keep))

@@ -1,0 +1,229 @@
+"""Group commit: transactions queued behind one share its COMMIT, and nobody is told a
+transaction is done before that COMMIT has returned.
+
+Real SQLite; where a COMMIT must be held back or fail, the connection is wrapped in a fake
+that gates or fails the COMMIT statement (and passes everything else through)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import aiosqlite
+import pytest
+
+from storage.db import Database
+from tests.storage.conftest import FakeClock
+
+
+def insert(key: str) -> tuple[str, tuple[str]]:
+    return "INSERT INTO kv (key, value, updated_at) VALUES (?, 'v', 't')", (key,)
+
+
+async def keys(db: Database) -> list[str]:
+    async with db.transaction(write=False) as tx:
+        return sorted(str(r["key"]) for r in await tx.fetchall("SELECT key FROM kv"))
+
+
+async def write(db: Database, key: str, *, fail: bool = False) -> str:
+    async with db.transaction() as tx:
+        await tx.execute(*insert(key))
+        if fail:
+            raise RuntimeError(f"{key} fails")
+    return key
+
+
+async def queue_behind(db: Database, n: int, holder: asyncio.Task[Any]) -> None:
+    """Let ``holder`` take the connection, then wait until ``n`` transactions queue behind."""
+    for _ in range(10_000):  # a bound, not a timing: the others only have to reach the lock
+        if db._shared._queued == n:
+            break
+        await asyncio.sleep(0.001)
+    assert db._shared._queued == n
+    assert not holder.done()
+
+
+async def hold_open(db: Database, key: str, release: asyncio.Event) -> str:
+    async with db.transaction() as tx:
+        await tx.execute(*insert(key))
+        await release.wait()  # others queue for the connection meanwhile
+    return key
+
+
+async def test_transactions_queued_behind_one_share_its_commit(db: Database) -> None:
+    before = db.commit_counts()
+    release = asyncio.Event()
+    holder = asyncio.create_task(hold_open(db, "a", release))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(write(db, f"b{i}")) for i in range(5)]
+    await queue_behind(db, 5, holder)
+    release.set()
+    assert await asyncio.gather(holder, *queued) == ["a", "b0", "b1", "b2", "b3", "b4"]
+    transactions, commits = db.commit_counts()
+    assert (transactions - before[0], commits - before[1]) == (6, 1)
+    assert await keys(db) == ["a", "b0", "b1", "b2", "b3", "b4"]
+
+
+async def test_a_failing_transaction_in_a_group_undoes_only_its_own_writes(db: Database) -> None:
+    release = asyncio.Event()
+    holder = asyncio.create_task(hold_open(db, "a", release))
+    await asyncio.sleep(0)
+    queued = [
+        asyncio.create_task(write(db, "b1")),
+        asyncio.create_task(write(db, "b2", fail=True)),
+        asyncio.create_task(write(db, "b3")),
+    ]
+    await queue_behind(db, 3, holder)
+    release.set()
+    results = await asyncio.gather(holder, *queued, return_exceptions=True)
+    assert results[:2] == ["a", "b1"]
+    assert isinstance(results[2], RuntimeError)
+    assert results[3] == "b3"
+    assert await keys(db) == ["a", "b1", "b3"]
+
+
+async def test_the_first_transaction_of_a_group_failing_spares_those_behind_it(
+    db: Database,
+) -> None:
+    release = asyncio.Event()
+
+    async def fail_after_others_queued() -> None:
+        async with db.transaction() as tx:
+            await tx.execute(*insert("a"))
+            await release.wait()
+            raise RuntimeError("a fails")
+
+    holder = asyncio.create_task(fail_after_others_queued())
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(write(db, f"b{i}")) for i in range(2)]
+    await queue_behind(db, 2, holder)
+    release.set()
+    results = await asyncio.gather(holder, *queued, return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert results[1:] == ["b0", "b1"]
+    assert await keys(db) == ["b0", "b1"]
+
+
+class GatedCommits:
+    """An aiosqlite connection whose COMMIT waits for ``gate`` and fails while ``fail`` is
+    set, as a COMMIT whose fsync is slow or hits a broken disk would."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail = False
+        self.commits_asked = 0
+        self.asked = asyncio.Event()  # a COMMIT waits at the gate
+
+    async def execute(self, sql: str, params: Any = ()) -> aiosqlite.Cursor:
+        if sql == "COMMIT":
+            self.commits_asked += 1
+            self.asked.set()
+            await self.gate.wait()
+            if self.fail:
+                raise sqlite3.OperationalError("disk I/O error")
+        return await self._conn.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@pytest.fixture
+async def gated(db_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Database, GatedCommits]]:
+    await (await Database.open(db_path, clock=clock)).close()  # migrated
+    conn = await aiosqlite.connect(db_path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    fake = GatedCommits(conn)
+    database = Database(cast(aiosqlite.Connection, fake), db_path, clock)
+    try:
+        yield database, fake
+    finally:
+        fake.gate.set()
+        fake.fail = False
+        await database.close()
+
+
+async def test_no_transaction_returns_before_its_commit_has(
+    gated: tuple[Database, GatedCommits],
+) -> None:
+    db, fake = gated
+    fake.gate.clear()  # the fsync takes its time
+    first = asyncio.create_task(write(db, "a"))
+    await asyncio.wait_for(fake.asked.wait(), 10)
+    behind = [asyncio.create_task(write(db, f"b{i}")) for i in range(3)]
+    await queue_behind(db, 3, first)
+    assert fake.commits_asked == 1
+    assert not first.done()  # its COMMIT has not returned: it must not say it is done
+    fake.gate.set()
+    assert await first == "a"
+    # The three waited behind a's commit and share the next one.
+    assert await asyncio.gather(*behind) == ["b0", "b1", "b2"]
+    assert fake.commits_asked == 2
+    assert await keys(db) == ["a", "b0", "b1", "b2"]
+
+
+async def test_a_failed_commit_fails_every_transaction_of_its_group_and_keeps_none(
+    gated: tuple[Database, GatedCommits],
+) -> None:
+    db, fake = gated
+    release = asyncio.Event()
+    holder = asyncio.create_task(hold_open(db, "a", release))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(write(db, f"b{i}")) for i in range(3)]
+    await queue_behind(db, 3, holder)
+    fake.fail = True  # the disk breaks under the group's COMMIT
+    release.set()
+    results = await asyncio.gather(holder, *queued, return_exceptions=True)
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+    assert len({id(r) for r in results}) == 4  # each caller raises its own exception
+    fake.fail = False
+    assert await keys(db) == []  # none of them was told "done", none of them is there
+    assert await write(db, "c") == "c"  # and the database goes on
+    assert await keys(db) == ["c"]
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_commit_of_others(
+    gated: tuple[Database, GatedCommits],
+) -> None:
+    db, fake = gated
+    fake.gate.clear()
+    first = asyncio.create_task(write(db, "a"))
+    await asyncio.wait_for(fake.asked.wait(), 10)
+    first.cancel()
+    await asyncio.sleep(0)
+    fake.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # The COMMIT had been handed to SQLite: it ran, and the connection is usable.
+    assert await write(db, "b") == "b"
+    assert await keys(db) == ["a", "b"]
+
+
+async def test_a_transaction_cancelled_as_it_begins_leaves_none_open(db: Database) -> None:
+    first = asyncio.create_task(write(db, "a"))
+    await asyncio.sleep(0)  # its BEGIN is on its way to SQLite's thread
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await write(db, "b") == "b"
+    assert await keys(db) == ["b"]
+
+
+async def test_a_read_in_an_open_group_returns_once_the_group_is_durable(
+    gated: tuple[Database, GatedCommits],
+) -> None:
+    db, fake = gated
+    release = asyncio.Event()
+    holder = asyncio.create_task(hold_open(db, "a", release))
+    await asyncio.sleep(0)
+    reader = asyncio.create_task(db.read_now("SELECT key FROM kv WHERE key = 'a'"))
+    await queue_behind(db, 1, holder)
+    fake.fail = True
+    release.set()
+    results = await asyncio.gather(holder, reader, return_exceptions=True)
+    # The read saw a's row, which never became durable: it must not be believed.
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results), results

@@ -39,7 +39,7 @@ from storage.cases import CaseRow, NewCase, OriginKind
 from storage.codec import ActionKind, action_target
 from storage.db import Database, Transaction
 from storage.links import SanctionRow
-from storage.outbox import ActionRow, NewAction
+from storage.outbox import URGENCY, ActionRow, NewAction, Urgency
 from storage.repositories import Repositories
 from storage.timers import TimerRow
 
@@ -51,6 +51,9 @@ RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one r
 # a clean message during a raid never waits for another's commit.
 JUDGED_MEMORY = timedelta(days=2)
 JUDGED_MAX = 200_000  # case keys kept at most (then only younger messages skip the database)
+# What the pipeline hands to the worker itself as its case commits: removals of content,
+# which no other action has to precede (storage.outbox, Urgency.REMOVAL).
+HANDED_OVER = frozenset(kind for kind, urgency in URGENCY.items() if urgency is Urgency.REMOVAL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +95,12 @@ class Pipeline:
         on_judged: Callable[[Message, Verdict], None] | None = None,
         amend: Callable[[NewCase, Sequence[Action]], Sequence[Action]] | None = None,
         digest: NoticeDigest | None = None,
+        hand_over: Callable[[Sequence[ActionRow]], None] | None = None,
     ) -> None:
         self._modlog = modlog
+        # Deletions are enqueued claimed and handed to the worker once committed: the worker
+        # then need not claim them (another commit) before removing the content.
+        self._hand_over = hand_over
         self._amend = amend  # a dry run adds a notice to every case: bridge.dryrun
         self._db = db
         self._on_judged = on_judged  # the metrics: counts only, never the text
@@ -344,6 +351,7 @@ class Pipeline:
                 ],
                 case_id=row.id,
                 tx=tx,
+                hand_over=HANDED_OVER if self._hand_over is not None else (),
             )
             if created:
                 if on_open is not None:
@@ -363,6 +371,9 @@ class Pipeline:
                 )
         if created and case.dedupe_key is not None:
             self._judged.add(case.dedupe_key)  # committed: a replay of it is known now
+        handed = [e.action for e in enqueued if e.created and e.action.claimed_at is not None]
+        if handed and self._hand_over is not None:
+            self._hand_over(handed)
         self._wake()
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind, Tell
@@ -109,9 +109,24 @@ class ActionWorker:
         self._poll = poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
+        # Tasks of the actions in hand, per lane, and the last one of each member and space
+        # (the next one of theirs runs after it); None while `run` is not running.
+        self._running: dict[Lane, set[asyncio.Task[None]]] | None = None
+        self._tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._handed: list[ActionRow] = []  # handed over while `run` is not running
 
     def wake(self) -> None:
         """New actions were enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def hand_over(self, rows: Sequence[ActionRow]) -> None:
+        """Actions enqueued already claimed (storage.outbox ``hand_over``), their transaction
+        committed: start them now, without a claim and its commit in between (a deletion
+        during a raid). Unless they are settled, their lease makes them due again."""
+        if self._running is None:
+            self._handed += rows  # for `run_once`
+        else:
+            self._start(rows, self._running)  # now, even while the loop waits in a claim
         self._wake.set()
 
     def stop(self) -> None:
@@ -128,7 +143,9 @@ class ActionWorker:
         """
         # A hung platform, or a slow kind of action, fills only its own lane.
         running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in self._slots}
-        tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._running = running
+        self._start(self._handed, running)
+        self._handed = []
         idle_claimed = 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping:
@@ -149,18 +166,9 @@ class ActionWorker:
             except Exception as exc:  # the database is locked or failing: try again soon
                 log.error("claiming actions failed: %s; retrying", type(exc).__name__)
                 await asyncio.sleep(self._poll)
-            for row in rows:
-                if row.id in self._in_flight:
-                    continue
-                self._in_flight.add(row.id)
-                key = _group(row)
-                task = asyncio.create_task(self._after(tails.get(key) if key else None, row))
-                if key is not None:
-                    tails[key] = task
-                running[_lane(row)].add(task)
-                task.add_done_callback(running[_lane(row)].discard)
-            for key in [k for k, t in tails.items() if t.done()]:
-                del tails[key]
+            self._start(rows, running)
+            for key in [k for k, t in self._tails.items() if t.done()]:
+                del self._tails[key]
             in_hand = set().union(*running.values())
             if not in_hand:
                 with contextlib.suppress(TimeoutError):
@@ -173,9 +181,26 @@ class ActionWorker:
                 )
                 waiter.cancel()
                 self._wake.clear()
+        self._running = None
         in_hand = set().union(*running.values())
         if in_hand:
             await asyncio.gather(*in_hand, return_exceptions=True)
+
+    def _start(
+        self, rows: Sequence[ActionRow], running: dict[Lane, set[asyncio.Task[None]]]
+    ) -> None:
+        """A task for each row, after the one before it of the same member and space."""
+        tails = self._tails
+        for row in rows:
+            if row.id in self._in_flight:
+                continue
+            self._in_flight.add(row.id)
+            key = _group(row)
+            task = asyncio.create_task(self._after(tails.get(key) if key else None, row))
+            if key is not None:
+                tails[key] = task
+            running[_lane(row)].add(task)
+            task.add_done_callback(running[_lane(row)].discard)
 
     async def _after(self, previous: asyncio.Task[None] | None, row: ActionRow) -> None:
         try:
@@ -187,8 +212,10 @@ class ActionWorker:
             self._in_flight.discard(row.id)
 
     async def run_once(self) -> int:
-        """Carry out every action that is due now; return how many were attempted."""
-        rows = await self._outbox.claim(limit=self._batch)
+        """Carry out every action that is due now, and those handed over; return how many
+        were attempted."""
+        handed, self._handed = self._handed, []
+        rows = [*handed, *await self._outbox.claim(limit=self._batch)]
         if not rows:
             return 0
         groups: dict[object, list[ActionRow]] = defaultdict(list)

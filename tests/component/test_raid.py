@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bridge.model import (
     Account,
@@ -24,6 +27,7 @@ from bridge.model import (
     Warn,
 )
 from bridge.ports import TransientError
+from storage.outbox import ActionRow
 from tests.component.harness import ModBot, eventually
 
 
@@ -133,3 +137,30 @@ async def test_replays_are_recognised_from_memory_and_old_ones_from_the_database
         assert [type(a).__name__ for a, _ in second.matrix.done].count("DeleteMessage") == 1
     finally:
         await second.db.close()
+
+
+async def test_a_deletion_starts_as_its_case_commits_not_after_the_workers_next_claim(
+    bot: ModBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's claims are stuck (each is a commit, and the disk is slow): the insult is
+    deleted all the same, once; its warning and notice follow when the claims come through."""
+    claims_through = asyncio.Event()
+    claim = bot.repos.outbox.claim
+
+    async def slow_claim(**kwargs: Any) -> list[ActionRow]:
+        await claims_through.wait()
+        return await claim(**kwargs)
+
+    monkeypatch.setattr(bot.repos.outbox, "claim", slow_claim)
+    bot.worker.wake()  # the worker's next look waits in a claim
+    try:
+        await bot.say("you idiot", mid="$insult")
+        await eventually(lambda: ("DeleteMessage", "!a:hs") in bot.matrix.kinds())
+        assert [kind for kind, _ in bot.matrix.kinds()] == ["DeleteMessage"]
+    finally:
+        claims_through.set()
+    await eventually(lambda: ("Warn", "") in bot.matrix.kinds())
+    await bot.drain()
+    assert [kind for kind, _ in bot.matrix.kinds()].count("DeleteMessage") == 1
+    rows = await bot.repos.outbox.of_case(1)
+    assert {row.kind.value: row.state.value for row in rows}["delete"] == "done"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from bridge.model import DeleteMessage, NotifyModerators, Platform, Tell
 from bridge.names import PLATFORM_NAMES, Names
+from domain.model import DeleteMessage, NotifyModerators, Platform, Tell
 from storage.outbox import ActionRow, ActionState
 
 LIST_LIMIT = 10

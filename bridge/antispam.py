@@ -81,7 +81,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bridge.config import AntispamConfig, ConfigError
 from bridge.dryrun import DRY_RUN, mark
 from bridge.listener import BoundedListener, read_body
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository, DmPolicy
 from storage.identity import IdentityRepository

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from bridge.durations import EXAMPLES, looks_like_duration, parse_duration
-from bridge.model import Account, CommandName, ModCommand
-from bridge.userids import parse_account as read_account
-from bridge.userids import resolve_pills
+from domain.durations import EXAMPLES, looks_like_duration, parse_duration
+from domain.model import Account, CommandName, ModCommand
+from domain.userids import parse_account as read_account
+from domain.userids import resolve_pills
 
 USAGE = {
     CommandName.WARN: "warn <member> [reason]",

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bridge.core import Core
-from bridge.model import (
+from domain.cases import NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Author,
@@ -33,8 +34,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, Replier
-from storage.cases import NewCase, OriginKind
+from domain.ports import ActionExecutor, Replier
 
 log = logging.getLogger(__name__)
 

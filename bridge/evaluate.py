@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Author,
@@ -43,11 +43,17 @@ class InputLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | int
-    platform: Platform = Platform.TEST
+    platform: Platform = Platform.CLI
     author: str = Field(min_length=1)
     channel: str = "general"
     text: str
     ts: float | None = None
+
+    @field_validator("platform", mode="before")
+    @classmethod
+    def _older_name(cls, value: object) -> object:
+        # input written for earlier versions named the command line's platform "test"
+        return Platform.CLI if value == "test" else value
 
 
 def make_message(

@@ -16,9 +16,13 @@ from datetime import datetime
 from bridge.answers import summarise
 from bridge.case_commands import CaseDesk
 from bridge.commands import NO_REASON, CommandError, help_text
-from bridge.durations import format_duration
 from bridge.linking import Linking
-from bridge.model import (
+from bridge.names import Names
+from bridge.pipeline import Pipeline
+from bridge.reports import Reports
+from domain.cases import NewCase, OriginKind
+from domain.durations import format_duration
+from domain.model import (
     Account,
     Action,
     Author,
@@ -31,10 +35,6 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.names import Names
-from bridge.pipeline import Pipeline
-from bridge.reports import Reports
-from storage.cases import NewCase, OriginKind
 from storage.outbox import ActionRow, ActionState
 from storage.repositories import Repositories
 

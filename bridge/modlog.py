@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from bridge.durations import format_duration
-from bridge.model import (
+from bridge.names import Names
+from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
+from domain.cases import CaseRow, OriginKind
+from domain.durations import format_duration
+from domain.model import (
     Action,
     Ban,
     DeleteMessage,
@@ -25,9 +28,6 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.names import Names
-from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
-from storage.cases import CaseRow, OriginKind
 
 NO_REASON = "no reason given"
 HIDDEN_ORIGINS = frozenset({"report about a moderator"})  # cases only admins may read

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from bridge.model import (
+from domain.model import (
     LIST_SPACE_PREFIX,
     Account,
     Action,

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bridge.model import Account, Action, Mute, Platform, Unban, Unmute
 from bridge.pipeline import Pipeline
 from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
+from domain.model import Account, Action, Mute, Platform, Unban, Unmute
 from storage.timers import NewTimer, TimerRepository, TimerRow
 
 log = logging.getLogger(__name__)

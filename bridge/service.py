@@ -41,7 +41,6 @@ from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_not
 from bridge.ecosystem import MatrixEcosystem
 from bridge.health import STORAGE_ERRORS, StorageHealth, describe
 from bridge.linking import Linking
-from bridge.model import Account, Mode, NotifyModerators, Platform
 from bridge.moderation import Moderation
 from bridge.modlog import ModLog
 from bridge.names import Names
@@ -50,12 +49,13 @@ from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
-from bridge.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from bridge.reports import Reports
 from bridge.scheduler import Chore, Scheduler
 from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
+from domain.model import Account, Mode, NotifyModerators, Platform
+from domain.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
 from storage.db import Database

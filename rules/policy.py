@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.durations import MAX_DURATION, format_duration, parse_duration
-from bridge.model import Mode
+from domain.durations import MAX_DURATION, format_duration, parse_duration
+from domain.model import Mode
 
 __all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
 

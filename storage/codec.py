@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -27,52 +26,6 @@ from bridge.model import (
     Warn,
 )
 from storage.db import from_db_time, to_db_time
-
-
-class ActionKind(StrEnum):
-    """The outbox's ``kind`` column (the schema's CHECK lists the same names)."""
-
-    WARN = "warn"
-    MUTE = "mute"
-    UNMUTE = "unmute"
-    REMOVE = "remove"
-    BAN = "ban"
-    UNBAN = "unban"
-    DELETE = "delete"
-    NOTIFY = "notify"
-    TELL = "tell"
-
-
-def action_kind(action: Action) -> ActionKind:
-    """The outbox kind of a model action."""
-    match action:
-        case Warn():
-            return ActionKind.WARN
-        case Mute():
-            return ActionKind.MUTE
-        case Unmute():
-            return ActionKind.UNMUTE
-        case Remove():
-            return ActionKind.REMOVE
-        case Ban():
-            return ActionKind.BAN
-        case Unban():
-            return ActionKind.UNBAN
-        case DeleteMessage():
-            return ActionKind.DELETE
-        case NotifyModerators():
-            return ActionKind.NOTIFY
-        case Tell():
-            return ActionKind.TELL
-    raise TypeError(f"not an action: {action!r}")
-
-
-def action_target(action: Action) -> Account | None:
-    """The account an action is carried out on, if it has one."""
-    match action:
-        case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban() | Tell():
-            return action.target
-    return None
 
 
 def encode_action(action: Action) -> str:

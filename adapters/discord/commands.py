@@ -27,8 +27,8 @@ from discord import app_commands
 from adapters.discord import translate
 from adapters.discord.dms import DmPauses
 from adapters.discord.mod_commands import ModCommands
-from bridge.model import Account, Channel, MembershipEvent, Message, ModCommand
-from bridge.ports import CommandHandler
+from domain.model import Account, Channel, MembershipEvent, Message, ModCommand
+from domain.ports import CommandHandler
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bridge.antispam import PREFIX, AntispamServer
 from bridge.config import AntispamConfig
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database
 from storage.repositories import Repositories
 

@@ -11,9 +11,9 @@ import pytest
 
 from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator, MessageBlocked
 from bridge.config import parse_settings
 from bridge.service import EMAIL, automod_specs
+from devtools.discord_simulator import DiscordSimulator, MessageBlocked
 from tests.component.harness import ModBot
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World

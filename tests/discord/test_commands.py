@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.dms import state_key
 from adapters.discord.names import DiscordDirectory
-from adapters.discord.simulator import DiscordSimulator, Message, permissions
-from bridge.model import CommandName, ModCommand, Platform
+from devtools.discord_simulator import DiscordSimulator, Message, permissions
+from domain.model import CommandName, ModCommand, Platform
 from tests.discord.conftest import Connect, MemoryState, Recorder
 from tests.discord_sim.conftest import World
 

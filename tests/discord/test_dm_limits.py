@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator
-from bridge.model import Account, Platform, Space, SpaceKind, Warn
-from bridge.ports import TransientError
+from devtools.discord_simulator import DiscordSimulator
+from domain.model import Account, Platform, Space, SpaceKind, Warn
+from domain.ports import TransientError
 from tests.discord_sim.conftest import World
 
 NO_SPACE = Space(platform=Platform.DISCORD, id="", kind=SpaceKind.GUILD)

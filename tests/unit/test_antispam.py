@@ -22,7 +22,7 @@ from bridge.antispam import (
     decide,
 )
 from bridge.config import AntispamConfig, ConfigError, parse_settings
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.consent import DmPolicy
 from storage.db import Database
 from storage.repositories import Repositories

@@ -17,7 +17,8 @@ class Platform(StrEnum):
 
     DISCORD = "discord"
     MATRIX = "matrix"
-    TEST = "test"  # the in-memory platform of the component tests and `rules eval`
+    # Text tried on the command line (`modbridge rules test`, `rules eval`), read from no chat.
+    CLI = "cli"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

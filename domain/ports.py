@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bridge.model import (
+from domain.model import (
     Action,
     Author,
     Channel,

@@ -1,7 +1,8 @@
 """Planning: an action on a member becomes one outbox entry per (account, space).
 
 Pure functions. Every entry gets an idempotency key derived from what caused it (a message,
-a moderator's command, a timer), so planning the same cause twice enqueues nothing new.
+a moderator's command, a timer) and the action's kind (:class:`domain.actions.ActionKind`, the
+one name of each kind), so planning the same cause twice enqueues nothing new.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from domain.actions import action_kind
 from domain.model import (
     LIST_SPACE_PREFIX,
     Account,
@@ -54,10 +56,6 @@ class Community:
         return self.mod_rooms if self.modlog_rooms is None else self.modlog_rooms
 
 
-def _kind(action: Action) -> str:
-    return type(action).__name__.lower()
-
-
 def plan(
     origin: str,
     actions: Sequence[Action],
@@ -76,7 +74,7 @@ def plan(
     """
     planned: list[PlannedAction] = []
     for action in actions:
-        kind = _kind(action)
+        kind = action_kind(action).value
         if isinstance(action, DeleteMessage):
             space = message_space or action.channel_id
             planned.append(
@@ -134,7 +132,7 @@ def _published(
     users); a timed ban is listed too, and unlisted when its timer unbans."""
     return [
         PlannedAction(
-            key=f"{origin}:publish-{_kind(action)}:{account.key}",
+            key=f"{origin}:publish-{action_kind(action).value}:{account.key}",
             platform=Platform.MATRIX,
             space_id=LIST_SPACE_PREFIX + room,
             action=replace(action, target=account),

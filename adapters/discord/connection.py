@@ -34,13 +34,14 @@ import discord.http
 import yarl
 
 from adapters.discord import startup_check
-from adapters.discord.automod import AutomodMirror, AutomodSpec
+from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DRY_RUN, DiscordHandlers, build_tree
 from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
 from adapters.discord.events import ModClient, Router, intents
 from adapters.discord.executor import DiscordExecutor
 from adapters.discord.translate import is_moderator
+from domain.automod import AutomodSpec
 
 __all__ = [
     "AutomodSpec",

@@ -12,8 +12,8 @@ import pytest
 from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
 from bridge.config import parse_settings
-from bridge.service import EMAIL, automod_specs
 from devtools.discord_simulator import DiscordSimulator, MessageBlocked
+from rules.automod import EMAIL, automod_specs
 from tests.component.harness import ModBot
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World

@@ -24,8 +24,10 @@ from domain.model import (
     Message,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -98,6 +100,10 @@ def action_to_json(action: Action) -> dict[str, Any]:
             described.update(target=action.target.key, until=until)
         case Unmute() | Remove() | Unban() | Tell():
             described["target"] = action.target.key
+        case PauseDms():
+            described.update(space=action.space_id, until=action.until.isoformat())
+        case ResumeDms():
+            described["space"] = action.space_id
         case NotifyModerators():
             pass
     return described

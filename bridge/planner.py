@@ -19,8 +19,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -98,6 +100,16 @@ def plan(
                 )
                 for platform, rooms in rooms_of.items()
                 for room in rooms
+            )
+        elif isinstance(action, PauseDms | ResumeDms):
+            # Discord's incident action, in the one guild it names (Matrix has none).
+            planned.append(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{Platform.DISCORD.value}:{action.space_id}",
+                    platform=Platform.DISCORD,
+                    space_id=action.space_id,
+                    action=action,
+                )
             )
         elif isinstance(action, Warn | Tell):
             # A warning (or a private word) reaches the member once, on the account addressed.

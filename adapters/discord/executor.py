@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import aiohttp
 import discord
 
+from adapters.discord import dms
 from adapters.discord.refusals import RefusalExplainer
 from domain.durations import format_duration
 from domain.model import (
@@ -42,8 +43,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Space,
     Tell,
     Unban,
@@ -146,6 +149,8 @@ class DiscordExecutor:
                 return await self._ban(guild_id, action)
             case Unban():
                 return await self._unban(guild_id, action)
+            case PauseDms() | ResumeDms():
+                return await self._pause_dms(guild_id, action)
         raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
 
     # -- the discord.py boundary ------------------------------------------------------------
@@ -381,6 +386,30 @@ class DiscordExecutor:
         ):
             return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
+
+    async def _pause_dms(self, guild_id: int, action: PauseDms | ResumeDms) -> str:
+        """Discord's incident action: DMs between members paused (up to 24 h ahead; the
+        core's timers renew a longer pause), or flowing again."""
+        now = self._clock()
+        until = dms.reach(action.until, now) if isinstance(action, PauseDms) else None
+        if isinstance(action, PauseDms) and action.until <= now:
+            return f"DMs were not paused in guild {guild_id}: the pause had already ended"
+
+        async def manage_server(_: discord.Forbidden) -> str:
+            return dms.NEEDS_MANAGE_SERVER
+
+        verb = "pause" if until is not None else "resume"
+        await self._call(
+            f"{verb} DMs in guild {guild_id}",
+            dms.set_dm_pause(self._client, guild_id, until, now),
+            explain=manage_server,
+        )
+        if until is None:
+            return f"DMs between members are back on in guild {guild_id}"
+        done = f"paused DMs in guild {guild_id} until {until.isoformat()}"
+        if isinstance(action, PauseDms) and until < action.until:
+            done += f" (Discord's limit; renewed until {action.until.isoformat()})"
+        return done
 
 
 def _snowflake(value: str, what: str) -> int:

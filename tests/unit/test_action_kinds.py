@@ -19,8 +19,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -48,6 +50,8 @@ SAMPLES: list[Action] = [
     DeleteMessage(platform=Platform.DISCORD, channel_id="7", message_id="8", reason="spam"),
     NotifyModerators(text="Case #1: spam", modlog=True),
     Tell(target=ANN, text="Your report was closed."),
+    PauseDms(space_id="g1", until=WHEN, reason="raid"),
+    ResumeDms(space_id="g1", reason="calm again"),
 ]
 
 

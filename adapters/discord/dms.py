@@ -14,6 +14,8 @@ from typing import Final, Protocol
 
 import discord
 
+from domain.model import PauseDms, ResumeDms
+
 #: Discord refuses an incident action further ahead than this.
 MAX_AHEAD: Final = timedelta(hours=24)
 #: Our clock and Discord's differ by the request's transit time and some skew.
@@ -32,6 +34,34 @@ class DiscordStateStore(Protocol):
     async def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` (an empty string clears it)."""
         ...
+
+
+def verb(action: PauseDms | ResumeDms) -> str:
+    """What the action does, for the moderators ("pause DMs in guild ...")."""
+    return "pause" if isinstance(action, PauseDms) else "resume"
+
+
+async def needs_manage_server(_: discord.Forbidden) -> str:
+    """Why Discord refused an incident action, in words a moderator can act on."""
+    return NEEDS_MANAGE_SERVER
+
+
+async def carry_out(
+    client: discord.Client, guild_id: int, action: PauseDms | ResumeDms, now: datetime
+) -> str:
+    """Pause DMs in the guild (as far ahead as Discord accepts) or let them flow again;
+    what was done, in words. The caller turns discord.py's errors into the port's."""
+    if isinstance(action, ResumeDms):
+        await set_dm_pause(client, guild_id, None, now)
+        return f"DMs between members are back on in guild {guild_id}"
+    if action.until <= now:
+        return f"DMs were not paused in guild {guild_id}: the pause had already ended"
+    until = reach(action.until, now)
+    await set_dm_pause(client, guild_id, until, now)
+    done = f"paused DMs in guild {guild_id} until {until.isoformat()}"
+    if until < action.until:
+        done += f" (Discord's limit; renewed until {action.until.isoformat()})"
+    return done
 
 
 def reach(wanted: datetime, now: datetime) -> datetime:

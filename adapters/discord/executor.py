@@ -150,7 +150,11 @@ class DiscordExecutor:
             case Unban():
                 return await self._unban(guild_id, action)
             case PauseDms() | ResumeDms():
-                return await self._pause_dms(guild_id, action)
+                return await self._call(
+                    f"{dms.verb(action)} DMs in guild {guild_id}",
+                    dms.carry_out(self._client, guild_id, action, self._clock()),
+                    explain=dms.needs_manage_server,
+                )
         raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
 
     # -- the discord.py boundary ------------------------------------------------------------
@@ -386,30 +390,6 @@ class DiscordExecutor:
         ):
             return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
-
-    async def _pause_dms(self, guild_id: int, action: PauseDms | ResumeDms) -> str:
-        """Discord's incident action: DMs between members paused (up to 24 h ahead; the
-        core's timers renew a longer pause), or flowing again."""
-        now = self._clock()
-        until = dms.reach(action.until, now) if isinstance(action, PauseDms) else None
-        if isinstance(action, PauseDms) and action.until <= now:
-            return f"DMs were not paused in guild {guild_id}: the pause had already ended"
-
-        async def manage_server(_: discord.Forbidden) -> str:
-            return dms.NEEDS_MANAGE_SERVER
-
-        verb = "pause" if until is not None else "resume"
-        await self._call(
-            f"{verb} DMs in guild {guild_id}",
-            dms.set_dm_pause(self._client, guild_id, until, now),
-            explain=manage_server,
-        )
-        if until is None:
-            return f"DMs between members are back on in guild {guild_id}"
-        done = f"paused DMs in guild {guild_id} until {until.isoformat()}"
-        if isinstance(action, PauseDms) and until < action.until:
-            done += f" (Discord's limit; renewed until {action.until.isoformat()})"
-        return done
 
 
 def _snowflake(value: str, what: str) -> int:

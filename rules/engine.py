@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Author,

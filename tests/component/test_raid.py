@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Author,
@@ -26,7 +26,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import TransientError
+from domain.ports import TransientError
 from storage.outbox import ActionRow
 from tests.component.harness import ModBot, eventually
 

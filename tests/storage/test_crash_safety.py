@@ -27,8 +27,8 @@ import asyncio
 import itertools
 import sys
 
-from bridge.model import Account, Ban, Platform
-from storage.cases import NewCase, OriginKind
+from domain.model import Account, Ban, Platform
+from domain.cases import NewCase, OriginKind
 from storage.db import Database
 from storage.outbox import NewAction, OutboxRepository
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.model import Account, Ban, DeleteMessage, Platform, Warn
-from storage.codec import ActionKind
+from domain.actions import ActionKind
+from domain.model import Account, Ban, DeleteMessage, Platform, Warn
 from storage.db import Database
 from storage.outbox import NewAction, OutboxRepository
 

@@ -123,6 +123,20 @@ def _spread(asked: list[RecordedRequest]) -> str:
     return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kn: -kn[1]))
 
 
+def keep_timings(violations: dict[str, float], deletes: dict[str, float]) -> None:
+    """With BENCH_KEEP_LOG, write next to the log each violation's message id, when it was
+    dispatched and when its DELETE came (epoch seconds), to set against the service's log."""
+    keep = os.environ.get("BENCH_KEEP_LOG")
+    if not keep:
+        return
+    epoch = time.time() - time.perf_counter()
+    lines = [
+        f"{path.rsplit('/', 1)[1]} {sent + epoch:.6f} {deletes.get(path, float('nan')) + epoch:.6f}"
+        for path, sent in violations.items()
+    ]
+    Path(keep + ".timings").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
@@ -238,9 +252,7 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
             print(outbox(work / "modbridge.db"))
             print(requests([(at - start, r) for at, r in asked if at >= start],
                            work / "service.log"))  # fmt: skip
-            keep = os.environ.get("BENCH_KEEP_LOG")  # where to keep the service's log
-            if keep:
-                copy_log(work / "service.log", Path(keep))
+            keep_timings(violations, deletes)
         finally:
             service.send_signal(signal.SIGTERM)
             try:
@@ -248,3 +260,6 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
             except subprocess.TimeoutExpired:
                 service.kill()
             await sim.close()
+            keep = os.environ.get("BENCH_KEEP_LOG")  # where to keep the service's log
+            if keep:
+                copy_log(work / "service.log", Path(keep))

@@ -211,7 +211,9 @@ class Database:
             await self._shared.commit_open()
             return await _pragma(self._conn, name)
 
-    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(
+        self, *, write: bool = True, on_queued: Callable[[], None] | None = None
+    ) -> AbstractAsyncContextManager[Transaction]:
         """Run a block in one transaction: committed when the block ends, rolled back if it
         raises (cancellation included). The block's writes are durable when it returns.
 
@@ -223,8 +225,13 @@ class Database:
         timeout) before the first read; a deferred transaction that later wants to write can
         fail with SQLITE_BUSY at once in WAL mode. Not re-entrant: pass the `Transaction` down
         instead of opening a second one in the same task.
+
+        ``on_queued`` is called as soon as the transaction has its place in the line for the
+        connection (first come, first served): any transaction or read asked for after that
+        runs after this one and sees its writes. A caller can let its next step start then,
+        without waiting for this one's block and commit.
         """
-        return self._shared.transaction(write=write)
+        return self._shared.transaction(write=write, on_queued=on_queued)
 
     async def read_now(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """One read statement on its own, outside any explicit transaction: SQLite runs a

@@ -165,13 +165,20 @@ class SharedConnection:
             await uncancelled(self._commit(self._group))
 
     @asynccontextmanager
-    async def exclusive(self, *, queue: bool = False) -> AsyncIterator[None]:
-        """Hold the connection; ``queue``: as a transaction, which the one before joins."""
+    async def exclusive(
+        self, *, queue: bool = False, on_queued: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
+        """Hold the connection; ``queue``: as a transaction, which the one before joins.
+        ``on_queued`` is called once this has its place in the line (see `transaction`)."""
         # asyncio.Lock is not re-entrant: a task asking again for the connection it holds would
         # wait for itself forever, so say so instead.
         if self._owner is not None and self._owner is asyncio.current_task():
             raise StorageError("transaction already open in this task; pass tx= instead")
         self._queued += queue  # a transaction waiting: the one before it need not commit
+        if on_queued is not None:
+            # The lock is fair (first come, first served) and adds this task to its line
+            # before the task first yields; the callback runs after that yield.
+            asyncio.get_running_loop().call_soon(on_queued)
         try:
             await self._lock.acquire()
         finally:
@@ -184,9 +191,11 @@ class SharedConnection:
             self._lock.release()
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[Transaction]:
+    async def transaction(
+        self, *, write: bool = True, on_queued: Callable[[], None] | None = None
+    ) -> AsyncIterator[Transaction]:
         """A transaction: see `storage.db.Database.transaction`."""
-        async with self.exclusive(queue=True):
+        async with self.exclusive(queue=True, on_queued=on_queued):
             if self.closed:
                 raise StorageError("the database is closed")
             group = self._group

@@ -28,7 +28,8 @@ from domain.model import (
 )
 from domain.ports import TransientError
 from storage.outbox import ActionRow
-from tests.component.harness import ModBot, eventually
+from tests.component.harness import Clock, ModBot, eventually
+from tests.gated_commits import open_gated, queue_behind
 
 
 @dataclass
@@ -164,3 +165,46 @@ async def test_a_deletion_starts_as_its_case_commits_not_after_the_workers_next_
     assert [kind for kind, _ in bot.matrix.kinds()].count("DeleteMessage") == 1
     rows = await bot.repos.outbox.of_case(1)
     assert {row.kind.value: row.state.value for row in rows}["delete"] == "done"
+
+
+async def test_a_raiders_next_violations_wait_for_no_commit_and_keep_their_order(
+    tmp_path: Path,
+) -> None:
+    """The disk is slow: the first violation's COMMIT is held. The raider's next three are
+    judged meanwhile and wait in line behind it (one at a time per member no longer means
+    one commit at a time), then share one commit; nothing is deleted before its own commit,
+    and the ladder still counts the points in the order the messages came."""
+    clock = Clock()
+    db, disk = await open_gated(tmp_path / "db.sqlite", clock)
+    bot = ModBot(db, clock)
+    try:
+        await bot.say("hello", mid="$0")  # the raider is known, and their points loaded
+        disk.gate.clear()
+        disk.commits_asked = 0
+        disk.asked.clear()
+        first = asyncio.create_task(bot.say("you idiot", mid="$1"))
+        await asyncio.wait_for(disk.asked.wait(), 10)
+        rest = [asyncio.create_task(bot.say("you idiot", mid=f"${n}")) for n in (2, 3, 4)]
+        await queue_behind(db, 3, first)
+        # None is done, so none has handed its deletion to the worker: not before it is durable.
+        assert not any(task.done() for task in (first, *rest))
+        disk.gate.set()
+        await asyncio.gather(first, *rest)
+        assert disk.commits_asked == 2  # the first case's, then one for the other three
+        await bot.drain()
+        deleted = [a.message_id for a, _ in bot.matrix.done if isinstance(a, DeleteMessage)]
+        assert sorted(deleted) == ["$1", "$2", "$3", "$4"]
+        cases = [await bot.repos.cases.get(n) for n in (1, 2, 3, 4)]
+        assert [c.dedupe_key.rsplit(":", 1)[1] for c in cases if c and c.dedupe_key] == [
+            "$1", "$2", "$3", "$4",
+        ]  # fmt: skip
+        # 2 points each, a mute at 4: the second violation's case carries it.
+        muting = [n for n in (1, 2, 3, 4) if "mute" in await kinds_of_case(bot, n)]
+        assert muting[:1] == [2]
+    finally:
+        disk.gate.set()
+        await db.close()
+
+
+async def kinds_of_case(bot: ModBot, case_id: int) -> list[str]:
+    return [row.kind.value for row in await bot.repos.outbox.of_case(case_id)]

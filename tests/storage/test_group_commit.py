@@ -2,7 +2,7 @@
 transaction is done before that COMMIT has returned.
 
 Real SQLite; where a COMMIT must be held back or fail, the connection is wrapped in a fake
-that gates or fails the COMMIT statement (and passes everything else through)."""
+that gates or fails the COMMIT statement (tests.gated_commits)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
 
-import aiosqlite
 import pytest
 
 from storage.db import Database
+from tests.gated_commits import GatedCommits, open_gated, queue_behind
 from tests.storage.conftest import FakeClock
 
 
@@ -34,16 +33,6 @@ async def write(db: Database, key: str, *, fail: bool = False) -> str:
         if fail:
             raise RuntimeError(f"{key} fails")
     return key
-
-
-async def queue_behind(db: Database, n: int, holder: asyncio.Task[Any]) -> None:
-    """Let ``holder`` take the connection, then wait until ``n`` transactions queue behind."""
-    for _ in range(10_000):  # a bound, not a timing: the others only have to reach the lock
-        if db._shared._queued == n:
-            break
-        await asyncio.sleep(0.001)
-    assert db._shared._queued == n
-    assert not holder.done()
 
 
 async def hold_open(db: Database, key: str, release: asyncio.Event) -> str:
@@ -107,38 +96,9 @@ async def test_the_first_transaction_of_a_group_failing_spares_those_behind_it(
     assert await keys(db) == ["b0", "b1"]
 
 
-class GatedCommits:
-    """An aiosqlite connection whose COMMIT waits for ``gate`` and fails while ``fail`` is
-    set, as a COMMIT whose fsync is slow or hits a broken disk would."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.fail = False
-        self.commits_asked = 0
-        self.asked = asyncio.Event()  # a COMMIT waits at the gate
-
-    async def execute(self, sql: str, params: Any = ()) -> aiosqlite.Cursor:
-        if sql == "COMMIT":
-            self.commits_asked += 1
-            self.asked.set()
-            await self.gate.wait()
-            if self.fail:
-                raise sqlite3.OperationalError("disk I/O error")
-        return await self._conn.execute(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 @pytest.fixture
 async def gated(db_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Database, GatedCommits]]:
-    await (await Database.open(db_path, clock=clock)).close()  # migrated
-    conn = await aiosqlite.connect(db_path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    fake = GatedCommits(conn)
-    database = Database(cast(aiosqlite.Connection, fake), db_path, clock)
+    database, fake = await open_gated(db_path, clock)
     try:
         yield database, fake
     finally:
@@ -227,3 +187,33 @@ async def test_a_read_in_an_open_group_returns_once_the_group_is_durable(
     results = await asyncio.gather(holder, reader, return_exceptions=True)
     # The read saw a's row, which never became durable: it must not be believed.
     assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+
+
+async def test_once_a_transaction_has_its_place_in_line_the_next_one_asked_for_runs_after_it(
+    db: Database,
+) -> None:
+    """What `on_queued` promises: a transaction asked for after the callback runs after the
+    one that called it, and sees its writes, even though both wait for the connection."""
+    release = asyncio.Event()
+    holder = asyncio.create_task(hold_open(db, "a", release))
+    await asyncio.sleep(0)
+    in_line = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with db.transaction(on_queued=in_line.set) as tx:
+            order.append("first")
+            await tx.execute(*insert("b"))
+
+    async def second() -> bool:
+        await in_line.wait()
+        async with db.transaction() as tx:
+            order.append("second")
+            return await tx.fetchone("SELECT 1 FROM kv WHERE key = 'b'") is not None
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await queue_behind(db, 2, holder)
+    release.set()
+    results = await asyncio.gather(holder, *tasks)
+    assert order == ["first", "second"]
+    assert results[2] is True

@@ -412,7 +412,8 @@ class Pipeline:
         handed = [e.action for e in enqueued if e.created and e.action.claimed_at is not None]
         if handed and self._hand_over is not None:
             self._hand_over(handed)
-        self._wake()
+        if len(handed) < sum(e.created for e in enqueued) or on_open is not None:
+            self._wake()  # the worker claims the rest (a claim is a commit: not for nothing)
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
     async def log_case(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -124,10 +124,9 @@ class ActionWorker:
         committed: start them now, without a claim and its commit in between (a deletion
         during a raid). Unless they are settled, their lease makes them due again."""
         if self._running is None:
-            self._handed += rows  # for `run_once`
+            self._handed += rows  # for `run` or `run_once`, when they start
         else:
             self._start(rows, self._running)  # now, even while the loop waits in a claim
-        self._wake.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -146,26 +145,20 @@ class ActionWorker:
         self._running = running
         self._start(self._handed, running)
         self._handed = []
-        idle_claimed = 0.0
         loop = asyncio.get_running_loop()
+        claimed_at = -self._poll  # when the outbox was last looked at
+        look = True  # new actions were enqueued, or the last look may have left some behind
         while not self._stopping:
+            # Every claim is a write transaction: look when told of new actions, when the
+            # last look filled a lane (and a slot has freed since), and once a poll for what
+            # came due with time (retries); not each time an action finishes. A platform that
+            # is not connected yet is looked at only once a poll (its actions are retried,
+            # and counted, as "not connected").
+            polled = loop.time() - claimed_at >= self._poll
             rows: list[ActionRow] = []
-            # A platform that is not connected yet only needs a look once a poll (its actions
-            # are retried, and counted, as "not connected"): during a raid every claim is a
-            # write transaction, and most loops come from one action finishing.
-            idle = loop.time() - idle_claimed >= self._poll
-            if idle:
-                idle_claimed = loop.time()
-            try:
-                for platform in Platform:
-                    if platform not in self._executors and not idle:
-                        continue
-                    free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
-                    if any(n > 0 for n in free.values()):
-                        rows += await self._outbox.claim(platform=platform, lanes=free)
-            except Exception as exc:  # the database is locked or failing: try again soon
-                log.error("claiming actions failed: %s; retrying", type(exc).__name__)
-                await asyncio.sleep(self._poll)
+            if look or polled:
+                claimed_at = loop.time()
+                rows, look = await self._claim(running, polled=polled)
             self._start(rows, running)
             for key in [k for k, t in self._tails.items() if t.done()]:
                 del self._tails[key]
@@ -173,18 +166,41 @@ class ActionWorker:
             if not in_hand:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-                self._wake.clear()
             else:
                 waiter = asyncio.create_task(self._wake.wait())
                 await asyncio.wait(
                     [waiter, *in_hand], timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
                 )
                 waiter.cancel()
-                self._wake.clear()
+            look = look or self._wake.is_set()
+            self._wake.clear()
         self._running = None
         in_hand = set().union(*running.values())
         if in_hand:
             await asyncio.gather(*in_hand, return_exceptions=True)
+
+    async def _claim(
+        self, running: dict[Lane, set[asyncio.Task[None]]], *, polled: bool
+    ) -> tuple[list[ActionRow], bool]:
+        """Claim what the lanes have room for; also say whether a lane was filled (more may
+        be due, to claim as soon as a slot frees)."""
+        rows: list[ActionRow] = []
+        full = False
+        try:
+            for platform in Platform:
+                if platform not in self._executors and not polled:
+                    continue
+                free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
+                if any(n > 0 for n in free.values()):
+                    got = await self._outbox.claim(platform=platform, lanes=free)
+                    taken = Counter(URGENCY[row.kind] for row in got)
+                    full = full or any(taken[u] >= n > 0 for u, n in free.items())
+                    rows += got
+        except Exception as exc:  # the database is locked or failing: try again soon
+            log.error("claiming actions failed: %s; retrying", type(exc).__name__)
+            await asyncio.sleep(self._poll)
+            full = True
+        return rows, full
 
     def _start(
         self, rows: Sequence[ActionRow], running: dict[Lane, set[asyncio.Task[None]]]

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from bridge.worker import ActionWorker
+from domain.actions import ActionKind
 from domain.model import (
     Account,
     Action,
@@ -27,7 +29,7 @@ from domain.model import (
     Warn,
 )
 from domain.ports import TransientError
-from storage.outbox import ActionRow
+from storage.outbox import ActionRow, NewAction
 from tests.component.harness import Clock, ModBot, eventually
 from tests.gated_commits import open_gated, queue_behind
 
@@ -208,3 +210,42 @@ async def test_a_raiders_next_violations_wait_for_no_commit_and_keep_their_order
 
 async def kinds_of_case(bot: ModBot, case_id: int) -> list[str]:
     return [row.kind.value for row in await bot.repos.outbox.of_case(case_id)]
+
+
+async def test_deletions_handed_over_and_finished_do_not_send_the_worker_to_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every look in the outbox is a write transaction: twenty deletions handed over and
+    carried out cost no claim beyond the worker's first look (before, one per action done)."""
+    bot = await ModBot.open(tmp_path / "db.sqlite")  # its own worker is not running
+    claims = 0
+    claim = bot.repos.outbox.claim
+
+    async def counted(**kwargs: Any) -> list[ActionRow]:
+        nonlocal claims
+        claims += 1
+        return await claim(**kwargs)
+
+    monkeypatch.setattr(bot.repos.outbox, "claim", counted)
+    worker = ActionWorker(
+        outbox=bot.repos.outbox, executors={Platform.MATRIX: bot.matrix},
+        on_failure=bot.pipeline.tell_failure, clock=bot.clock, poll_interval=3600,
+    )  # fmt: skip
+    running = asyncio.create_task(worker.run())
+    try:
+        first_look = len(Platform)  # a claim for each platform
+        await eventually(lambda: claims == first_look)
+        deletions = [
+            NewAction(key=f"msg:$spam{n}", platform=Platform.MATRIX, space_id="!a:hs",
+                      action=DeleteMessage(platform=Platform.MATRIX, channel_id="!a:hs",
+                                           message_id=f"$spam{n}"))
+            for n in range(20)
+        ]  # fmt: skip
+        enqueued = await bot.repos.outbox.enqueue(deletions, hand_over={ActionKind.DELETE})
+        worker.hand_over([e.action for e in enqueued])
+        await eventually(lambda: len(bot.matrix.done) == 20)
+        assert claims == first_look
+    finally:
+        worker.stop()
+        await running
+        await bot.db.close()

@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -123,6 +124,45 @@ def _spread(asked: list[RecordedRequest]) -> str:
     return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kn: -kn[1]))
 
 
+class DiskProbe:
+    """What the disk gives a commit meanwhile: a SQLite commit like the service's (WAL,
+    synchronous=FULL: one fsync) on a file of its own, every 50 ms, in a thread. The other
+    jobs on the machine share the disk, and an fsync waits for their writes too."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self.times: list[float] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with contextlib.closing(sqlite3.connect(self._path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("CREATE TABLE IF NOT EXISTS probe (at REAL)")
+            while not self._stop.wait(0.05):
+                began = time.perf_counter()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO probe VALUES (?)", (began,))
+                conn.execute("COMMIT")
+                self.times.append((time.perf_counter() - began) * 1000)
+
+    def summary(self) -> str:
+        times = self.times
+        return (
+            f"| a commit with fsync meanwhile (disk probe), p50 / p99 / max (ms) | "
+            f"{percentile(times, 50):.1f} / {percentile(times, 99):.1f} / "
+            f"{max(times, default=float('nan')):.1f} |"
+        )
+
+
 def keep_timings(violations: dict[str, float], deletes: dict[str, float]) -> None:
     """With BENCH_KEEP_LOG, write next to the log each violation's message id, when it was
     dispatched and when its DELETE came (epoch seconds), to set against the service's log."""
@@ -210,6 +250,8 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
         try:
             await wait_up(work / "service.log", service)
             await asyncio.sleep(1.0)
+            probe = DiskProbe(work / "probe.db")
+            probe.start()
             cpu = cpu_seconds(service.pid), cpu_seconds(os.getpid())
             violations: dict[str, float] = {}
             refused = 0  # every member timed out
@@ -235,6 +277,7 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
                     break
                 await asyncio.sleep(0.1)
             wall = time.perf_counter() - start
+            probe.stop()
             used = cpu_seconds(service.pid) - cpu[0], cpu_seconds(os.getpid()) - cpu[1]
             latencies = [(deletes[p] - t) * 1000 for p, t in violations.items() if p in deletes]
             print(
@@ -248,6 +291,7 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
                 f"{max(latencies, default=float('nan')):.1f} |\n"
                 f"| CPU % of one core: service / simulator+bench | "
                 f"{used[0] / wall * 100:.0f} / {used[1] / wall * 100:.0f} |\n"
+                f"{probe.summary()}\n"
             )
             print(outbox(work / "modbridge.db"))
             print(requests([(at - start, r) for at, r in asked if at >= start],

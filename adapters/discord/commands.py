@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Protocol
 
 import discord
 from discord import app_commands
@@ -27,8 +26,8 @@ from discord import app_commands
 from adapters.discord import translate
 from adapters.discord.dms import DmPauses
 from adapters.discord.mod_commands import ModCommands
-from domain.model import Account, Channel, MembershipEvent, Message, ModCommand
-from domain.ports import CommandHandler
+from domain.model import Account, Message, ModCommand
+from domain.ports import Inbound
 
 log = logging.getLogger(__name__)
 
@@ -38,45 +37,13 @@ MAX_ANSWER = 2000
 DRY_RUN = "(dry run)"  # as bridge.dryrun marks every answer of a service in dry run
 
 
-class DiscordHandlers(CommandHandler, Protocol):
-    """What the core does with what happens on Discord (the core implements it)."""
-
-    async def on_message(self, message: Message) -> None:
-        """A message or an edit in a protected guild (never the bot's own)."""
-        ...
-
-    async def on_membership(self, event: MembershipEvent) -> None:
-        """A join, leave, ban or unban in a protected guild."""
-        ...
-
-    async def on_direct_message(self, message: Message) -> None:
-        """A member wrote to the bot in a DM."""
-        ...
-
-    async def on_report(
-        self, *, reporter: Account, message: Message | None, details: str, origin: str
-    ) -> str:
-        """A member reported a message; return the confirmation to show them (ephemerally)."""
-        ...
-
-    async def on_automod_hit(
-        self, *, rule_name: str, author: Account, channel: Channel, matched: str
-    ) -> None:
-        """Discord's native AutoMod blocked a message."""
-        ...
-
-    async def known_accounts(self, text: str) -> list[Account]:
-        """Accounts on any platform whose id or name contains ``text`` (autocomplete)."""
-        ...
-
-
 class _Context:
     """What the command callbacks need; one per connection (no globals)."""
 
     def __init__(
         self,
         *,
-        handlers: DiscordHandlers,
+        handlers: Inbound,
         moderator_roles: Collection[int],
         protected_guilds: Collection[int],
         dm_pauses: DmPauses,
@@ -215,7 +182,7 @@ class ReportModal(discord.ui.Modal, title="Report this message"):
 def build_tree(
     client: discord.Client,
     *,
-    handlers: DiscordHandlers,
+    handlers: Inbound,
     moderator_roles: Collection[int],
     protected_guilds: Collection[int],
     dm_pauses: DmPauses,

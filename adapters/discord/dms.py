@@ -2,7 +2,7 @@
 
 ``PUT /guilds/{id}/incident-actions`` with ``dms_disabled_until`` stops DMs between members of
 the guild who are not friends, but Discord accepts at most 24 hours ahead. For a longer pause
-the wanted end is written to the :class:`DiscordStateStore` (so it survives a restart) and a
+the wanted end is written to the key-value store (so it survives a restart) and a
 keeper task re-applies the action every ``renew_every`` until that end. Resume clears both.
 Every PUT carries the invite pause as it currently is, since Discord resets a field left out.
 """
@@ -14,9 +14,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 import discord
+
+from domain.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +28,6 @@ MAX_AHEAD: Final = timedelta(hours=24)
 CLOCK_ALLOWANCE: Final = timedelta(minutes=1)
 #: Re-apply well before the applied end, so a slow restart or an outage leaves no gap.
 RENEW_EVERY: Final = timedelta(hours=12)
-
-
-class DiscordStateStore(Protocol):
-    """A small key-value store that survives restarts (the core backs it with SQLite)."""
-
-    async def get(self, key: str) -> str | None:
-        """The value stored under ``key``, or None."""
-        ...
-
-    async def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key`` (an empty string clears it)."""
-        ...
 
 
 def _now() -> datetime:
@@ -55,7 +45,7 @@ class DmPauses:
     def __init__(
         self,
         client: discord.Client,
-        state: DiscordStateStore,
+        state: KeyValueStore,
         *,
         renew_every: timedelta = RENEW_EVERY,
         clock: Callable[[], datetime] = _now,

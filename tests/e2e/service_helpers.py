@@ -3,14 +3,14 @@ and what members and moderators read from Synapse while it runs."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ from nio import AsyncClient, JoinResponse, RoomGetEventResponse, SyncResponse
 
 from tests.e2e.matrix_helpers import bodies
 from tests.e2e.synapse import PROJECT_ROOT, RegisteredUser
+from tests.fakes import eventually as _eventually
 
 WAIT = 15.0  # seconds; most things happen in well under two
+eventually = partial(_eventually, within=WAIT, step=0.1)
 READY = "Matrix connection up"
 
 
@@ -204,18 +206,6 @@ class ServiceProcess:
             self._process.kill()
             self._process.wait(10)
         self._process = None
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT
-) -> float:
-    """Wait until ``await check()`` holds, for at most ``within`` seconds; return how long."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > within:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 async def notices(client: AsyncClient, room_id: str) -> list[str]:

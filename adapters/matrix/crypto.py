@@ -34,8 +34,8 @@ from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.store import SqliteStore
 
-from adapters.matrix.executor import client_config
 from adapters.matrix.forwarded_keys import accept_keys_forwarded_by_their_sender
+from adapters.matrix.responses import client_config
 from domain.ports import KeyValueStore, TransientError
 
 logger = logging.getLogger(__name__)

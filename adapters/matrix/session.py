@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 from nio import AsyncClient
 
-from adapters.matrix.executor import error_from_response
+from adapters.matrix.responses import error_from_response
 from domain.ports import KeyValueStore, PermanentError, TransientError
 
 logger = logging.getLogger(__name__)

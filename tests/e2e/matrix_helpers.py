@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 from nio import AsyncClient, RoomCreateResponse, RoomMessagesResponse, RoomPreset
 
-from adapters.matrix.executor import client_config
+from adapters.matrix.responses import client_config
 from tests.e2e.synapse import RegisteredUser, SynapseServer
 
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from devtools.discord_simulator import DiscordSimulator, RecordedRequest, permissions
-from devtools.discord_simulator.state import Channel, Guild, Message, SimulatorError, User
+from devtools.discord_simulator.entities import Channel, Guild, Message, SimulatorError, User
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = 40  # at 200 msg/s, 5 a second each

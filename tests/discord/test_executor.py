@@ -11,7 +11,7 @@ import pytest
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
 from devtools.discord_simulator import DiscordSimulator, permissions
-from devtools.discord_simulator.state import User
+from devtools.discord_simulator.entities import User
 from domain.model import (
     Account,
     Ban,

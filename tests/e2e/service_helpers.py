@@ -221,17 +221,23 @@ async def is_redacted(client: AsyncClient, room_id: str, event_id: str) -> bool:
     return not source.get("content") and "redacted_because" in source.get("unsigned", {})
 
 
-async def accept_invites(client: AsyncClient) -> list[str]:
-    """Join every room ``client``'s user was invited to since its last sync; return their ids.
-
-    Call it repeatedly on the same client: each call is an incremental sync (Synapse caches
-    an initial sync for a while, so a fresh client would keep seeing the same old answer).
-    """
-    response = await client.sync(timeout=0)
+async def join_invites(client: AsyncClient, since: str | None) -> tuple[list[str], str]:
+    """Join every room the user is invited to; return the rooms and the next sync token."""
+    response = await client.sync(timeout=0, since=since)
     assert isinstance(response, SyncResponse), response
     joined = []
     for room_id in response.rooms.invite:
         answer = await client.join(room_id)
         assert isinstance(answer, JoinResponse), answer
         joined.append(room_id)
+    return joined, response.next_batch
+
+
+async def accept_invites(client: AsyncClient) -> list[str]:
+    """Join every room ``client``'s user was invited to since its last sync; return their ids.
+
+    Call it repeatedly on the same client: each call is an incremental sync (Synapse caches
+    an initial sync for a while, so a fresh client would keep seeing the same old answer).
+    """
+    joined, _ = await join_invites(client, None)
     return joined

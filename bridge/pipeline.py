@@ -429,6 +429,10 @@ class Pipeline:
         if self._digest is not None:
             await self._digest.fire(timer, self.enqueue_actions)
 
+    def community(self) -> Community:
+        """Where modbridge acts now: the protected spaces and the moderators' rooms."""
+        return self._community()
+
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction, for a caller that records several things at once."""
         return self._db.transaction()

@@ -77,10 +77,7 @@ class MatrixConnection:
         encryption: EncryptionOptions | None = None,
         notify: Notify | None = None,
     ) -> None:
-        if (password is None) == (access_token is None):
-            raise ValueError(
-                f"the Matrix account {user_id} needs exactly one of a password or an access token"
-            )
+        _one_credential(user_id, password, access_token)
         self.user_id = user_id
         self._homeserver = homeserver
         self._state = state
@@ -90,14 +87,13 @@ class MatrixConnection:
             self._client, user_id=user_id, password=password, access_token=access_token,
             state=state,
         )  # fmt: skip
-        self._call = self._session.call
         # Policy lists and room upgrades (adapters/matrix/ecosystem.py).
         self.ecosystem = Ecosystem(
-            client=self._client, call=self._call, book=self._book, state=state,
+            client=self._client, call=self._session.call, book=self._book, state=state,
             handlers=ecosystem, policy_lists=policy_lists, publish_list=publish_list,
         )  # fmt: skip
         self._membership = RoomMembership(
-            client=self._client, call=self._call, book=self._book, state=state,
+            client=self._client, call=self._session.call, book=self._book, state=state,
             ecosystem=self.ecosystem, user_id=user_id, refresh_every=hierarchy_refresh,
         )  # fmt: skip
         # Where each synced event goes (adapters/matrix/routing.py).
@@ -106,12 +102,7 @@ class MatrixConnection:
             moderators=moderators, moderator_power_level=moderator_power_level,
             on_space_change=self._membership.refresh_soon, command_prefix=command_prefix,
         )  # fmt: skip
-        self._e2ee: Encryption | None = None
-        if encryption is not None:
-            self._e2ee = Encryption(
-                self._client, encryption, book=self._book, dispatch=self._router.dispatch,
-                notify=notify, room_name=self._room_name,
-            )  # fmt: skip
+        self._e2ee = self._encryption(encryption, notify)
         self._sync = Syncer(
             client=self._client, session=self._session, state=state, user_id=user_id,
             router=self._router, membership=self._membership, ecosystem=self.ecosystem,
@@ -266,6 +257,17 @@ class MatrixConnection:
             await asyncio.wait_for(self._stopped.wait(), 10)
         await self._client.close()
 
+    def _encryption(
+        self, options: EncryptionOptions | None, notify: Notify | None
+    ) -> Encryption | None:
+        """End-to-end encryption for the bot's device, when it is on."""
+        if options is None:
+            return None
+        return Encryption(
+            self._client, options, book=self._book, dispatch=self._router.dispatch,
+            notify=notify, room_name=self._room_name,
+        )  # fmt: skip
+
     def _room_name(self, room_id: str) -> str:
         room = self._client.rooms.get(room_id)
         return str(room.display_name) if room is not None else room_id
@@ -300,3 +302,10 @@ class MatrixConnection:
 
     async def _until_closed(self, request: Awaitable[T]) -> T | None:
         return await unless(self._closed, request)
+
+
+def _one_credential(user_id: str, password: str | None, access_token: str | None) -> None:
+    if (password is None) == (access_token is None):
+        raise ValueError(
+            f"the Matrix account {user_id} needs exactly one of a password or an access token"
+        )

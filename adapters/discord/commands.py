@@ -25,6 +25,7 @@ from discord import app_commands
 
 from adapters.discord import translate
 from adapters.discord.mod_commands import ModCommands
+from adapters.discord.rest import clip
 from domain.model import Account, CommandName, Message, ModCommand
 from domain.ports import Inbound
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 REFUSAL = "Only this server's moderators can use /mod."
 FAILED = "Something went wrong on our side; nothing was done. Please try again."
-MAX_ANSWER = 2000
 DRY_RUN = "(dry run)"  # as bridge.dryrun marks every answer of a service in dry run
 
 
@@ -77,7 +77,7 @@ class _Context:
                 interaction.guild_id,
             )
             answer = FAILED
-        await interaction.followup.send(_clip(answer or "Done."), ephemeral=True)
+        await interaction.followup.send(clip(answer or "Done."), ephemeral=True)
 
     async def known_accounts(self, text: str) -> list[Account]:
         """Accounts the core knows matching ``text``; none if it cannot say now."""
@@ -157,7 +157,7 @@ class ReportModal(discord.ui.Modal, title="Report this message"):
         except Exception as exc:
             log.error("on_report failed: %s (interaction %s)", type(exc).__name__, interaction.id)
             answer = FAILED
-        await interaction.followup.send(_clip(answer or "Thank you."), ephemeral=True)
+        await interaction.followup.send(clip(answer or "Thank you."), ephemeral=True)
 
 
 def build_tree(
@@ -207,7 +207,3 @@ def build_tree(
             await interaction.response.send_message(FAILED, ephemeral=True)
 
     return tree
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ANSWER else text[: MAX_ANSWER - 1] + "…"

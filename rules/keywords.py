@@ -29,7 +29,7 @@ import operator
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +68,8 @@ _ASCII = _syntax("[a-z0-9@$|!*#]", "[a-z0-9@$]", "[a-z]", re.ASCII)
 _UNICODE = _syntax(r"(?:[^\W_]|[@$|!*#])", r"(?:[^\W_]|[@$])", r"[^\W\d_]", 0)
 
 
-def _signs(letter: str, *extra: str) -> Any:
-    """One RE2 (DFA) pass telling which closer looks a message needs, by pattern index.
+def _sign_patterns(letter: str, *extra: str) -> list[str]:
+    """The patterns telling which closer looks a message needs, by index.
 
     0: a digit or leet symbol touching a letter; 1: a run of three lone glyphs, one a letter;
     then the ``extra`` patterns.
@@ -83,10 +83,17 @@ def _signs(letter: str, *extra: str) -> Any:
             f"{lone}{gap}{lone}{gap}{alpha}",
         )
     )
+    return [
+        f"[@$|!*#][{letter}0-9]|[{letter}0-9][@$|]|[{letter}][0-9]|[0-9][{letter}]",
+        f"(?:^|[^{glyph[1:-1]}])(?:{run})(?:$|[^{glyph[1:-1]}])",
+        *extra,
+    ]
+
+
+def _signs(patterns: list[str]) -> Any:
+    """One RE2 (DFA) pass over ``patterns``."""
     signs = re2.Set.SearchSet()
-    signs.Add(f"[@$|!*#][{letter}0-9]|[{letter}0-9][@$|]|[{letter}][0-9]|[0-9][{letter}]")
-    signs.Add(f"(?:^|[^{glyph[1:-1]}])(?:{run})(?:$|[^{glyph[1:-1]}])")
-    for pattern in extra:
+    for pattern in patterns:
         signs.Add(pattern)
     signs.Compile()
     return signs
@@ -97,8 +104,12 @@ _ADJACENT, _LONE_RUN, _TRIPLE = 0, 1, 2
 # Other scripts' tripled letters go unnoticed: look-alikes are Latin by now, and a per-letter
 # backreference scan of long non-Latin messages would cost more than it finds.
 _TRIPLES = "|".join(c * 3 for c in string.ascii_lowercase)
-_ASCII_SIGNS = _signs("a-z", _TRIPLES)
-_UNICODE_SIGNS = _signs(r"\pL", _TRIPLES)
+# The ASCII signs, also run by the engine's prefilter (rules.prefilter) for text that is
+# ASCII once emoji and symbols are read as spaces: there a code point is one character, so
+# an emoji counts as one separator, as the space it becomes here does.
+ASCII_SIGN_PATTERNS = _sign_patterns("a-z", _TRIPLES)
+_ASCII_SIGNS = _signs(ASCII_SIGN_PATTERNS)
+_UNICODE_SIGNS = _signs(_sign_patterns(r"\pL", _TRIPLES))
 _WORD = re.compile(r"[^\W_]+")
 _NOT_GLYPH = re.compile(r"[^\w@$]|_")
 _REPEATS = re.compile(r"(.)\1+")
@@ -121,6 +132,16 @@ _MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one wo
 _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same few
 
 _SECOND_PERSON = frozenset(YOU_FORMS)
+_PLAIN_WORD = re.compile(r"[a-z0-9]+")  # what a word of plain ASCII chat can be
+
+
+def reads_as_ascii(cleaned: str) -> bool:
+    """Whether ``cleaned`` is ASCII once its emoji and symbols are read as spaces."""
+    if cleaned.isascii():
+        return True
+    symbols = set(cleaned).difference(_ASCII_CHARS)
+    return not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols)
+
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
 _Entries = tuple[tuple[str, str], ...]
@@ -206,6 +227,7 @@ class KeywordIndex:
                         words.extend(variant)
                 for form in forms:
                     lines.setdefault(f" {form} ", {}).setdefault(rule_id, keyword)
+        self._lines = tuple(lines)
         self._automaton = ahocorasick.Automaton()
         for line, rules in lines.items():
             entries: _Entries = tuple(rules.items())
@@ -241,29 +263,41 @@ class KeywordIndex:
             key = (len(decoded), decoded[0], decoded[-1])
             self._masked.setdefault(key, []).append((decoded, word))
 
-    def search(self, cleaned: str) -> dict[str, str]:
+    def trigger_pattern(self) -> str | None:
+        """A regex that matches every ASCII text this index could find a listed word in
+        without a closer look (see ``search``): one of the words a listed line form starts
+        with, or a second-person form, as a whole word. None when nothing is listed."""
+        if self._empty:
+            return None
+        firsts = {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
+        plain = sorted(word for word in firsts if _PLAIN_WORD.fullmatch(word))
+        return rf"(?:^|[^a-z0-9])(?:{'|'.join(plain)})(?:[^a-z0-9]|$)"
+
+    def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).
 
-        ``cleaned`` is ``rules.text.clean(text)``; never raises on any text.
+        ``cleaned`` is ``rules.text.clean(text)``; never raises on any text. ``signs`` are
+        the indices of ``ASCII_SIGN_PATTERNS`` that match ``cleaned``, when the caller
+        matched them already (text that ``reads_as_ascii``).
         """
         if self._empty:
             return {}
-        if not cleaned.isascii():
+        if not cleaned.isascii() and reads_as_ascii(cleaned):
             # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
             # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).
             symbols = set(cleaned).difference(_ASCII_CHARS)
-            if not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols):
-                cleaned = cleaned.translate(dict.fromkeys(map(ord, symbols), " "))
+            cleaned = cleaned.translate(dict.fromkeys(map(ord, symbols), " "))
         if cleaned.isascii():
-            signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
+            if signs is None:
+                signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
             if not signs:  # most chat: plain words, no closer look needed
                 words = cleaned.translate(_FAST_SPACE).split()
             else:
-                words = self._words_of(cleaned, _ASCII, signs)
+                words = self._words_of(cleaned, _ASCII, set(signs))
         else:
             text = _strip_marks(cleaned)
-            signs = set(_UNICODE_SIGNS.Match(text.encode("utf-8", "surrogatepass")) or ())
-            words = self._words_of(text, _UNICODE, signs) if signs else _WORD.findall(text)
+            found = set(_UNICODE_SIGNS.Match(text.encode("utf-8", "surrogatepass")) or ())
+            words = self._words_of(text, _UNICODE, found) if found else _WORD.findall(text)
         hits: dict[str, str] = {}
         for _end, entries in self._automaton.iter(f" {' '.join(words)} "):
             for rule_id, keyword in entries:

@@ -15,6 +15,7 @@ engine nothing to backtrack into, and repetitions are over disjoint character cl
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -306,13 +307,18 @@ _ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 # an "@" or the word "at" (e-mail addresses), an "@" or a possessive (social handles). RE2's
 # ASCII word boundaries hold wherever the readers' Unicode ones do, so a reader the pass skips
 # would have found nothing; the readers still make their own exact checks.
-_ENOUGH_DIGITS, _NUMBER_WORDS, _EMAIL_CUE, _HANDLE_CUE = 0, 1, 2, 3
-_SIGNALS = re2.Set.SearchSet()
-_SIGNALS.Add(r"[0-9](?:[^0-9]*[0-9]){5}")
+# The engine's prefilter (rules.prefilter) runs these patterns in its own pass.
+ENOUGH_DIGITS, NUMBER_WORDS, EMAIL_CUE, HANDLE_CUE = 0, 1, 2, 3
 _WORDS = "|".join(DIGIT_WORDS)
-_SIGNALS.Add(rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b")
-_SIGNALS.Add(r"@|\bat\b")
-_SIGNALS.Add(r"@|\b(?:her|his|their|my|our)\b")
+SIGNAL_PATTERNS = (
+    r"[0-9](?:[^0-9]*[0-9]){5}",
+    rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b",
+    r"@|\bat\b",
+    r"@|\b(?:her|his|their|my|our)\b",
+)
+_SIGNALS = re2.Set.SearchSet()
+for _pattern in SIGNAL_PATTERNS:
+    _SIGNALS.Add(_pattern)
 _SIGNALS.Compile()
 
 
@@ -326,6 +332,7 @@ def find_contacts(
     emails: bool = True,
     default_region: str = "KE",
     handles: bool = True,
+    signals: Collection[int] | None = None,
 ) -> list[Contact]:
     """Every phone number and e-mail address in ``cleaned`` (text passed through ``clean``).
 
@@ -333,17 +340,20 @@ def find_contacts(
     ``local@domain.tld`` whatever disguise they were written in. ``default_region`` is the
     ISO country whose national numbers (``0712 345 678`` in Kenya) are recognised without
     a country code. Messages with no digit, no "@" and no word "at" return at once.
+    ``signals``: the indices of ``SIGNAL_PATTERNS`` that match ``cleaned``, when the caller
+    matched them already.
     """
     contacts: list[Contact] = []
-    signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
-    if phones and _ENOUGH_DIGITS in signals:
+    if signals is None:
+        signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
+    if phones and ENOUGH_DIGITS in signals:
         # "zero7 12 34 56 78", "sifuri 722 ...": the word for 0 written before digits
         digits_text = _ZERO_WORD.sub("0", cleaned) if _ZERO_WORD.search(cleaned) else cleaned
         contacts.extend(
             Contact("phone", e164, start)
             for e164, start in _find_phones(digits_text, default_region)
         )
-    if phones and _NUMBER_WORDS in signals:
+    if phones and NUMBER_WORDS in signals:
         for digits, start in spoken_numbers(cleaned):
             contacts.extend(
                 Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)
@@ -351,13 +361,13 @@ def find_contacts(
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
     if (
         emails
-        and _EMAIL_CUE in signals
+        and EMAIL_CUE in signals
         and ("@" in cleaned or ("at" in cleaned and AT_WORD.search(cleaned)))
     ):
         contacts.extend(Contact("email", address, start) for address, start in find_emails(cleaned))
         for closed, start in spaced_out(cleaned) if "@" in cleaned else ():
             contacts.extend(Contact("email", address, start) for address, _ in find_emails(closed))
-    if handles and _HANDLE_CUE in signals:
+    if handles and HANDLE_CUE in signals:
         contacts.extend(
             Contact("handle", handle, start) for handle, start in social_handles(cleaned)
         )

@@ -30,7 +30,7 @@ from bridge.model import (
 )
 from rules.escalation import Strike, StrikeLedger
 from rules.keywords import KeywordIndex, reads_as_ascii
-from rules.pii import Contact, find_contacts, is_own
+from rules.pii import ENOUGH_DIGITS, Contact, find_contacts, is_own, min_phone_digits
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -49,6 +49,7 @@ from rules.prefilter import (
     ANY_PII,
     KEYWORD_SIGNS,
     KEYWORD_WORD,
+    PHONE_RUN,
     PII,
     SOLICITATION,
     Prefilter,
@@ -100,7 +101,12 @@ class Engine:
         self._regexes = RegexIndex(
             {r.id: r.patterns for r in policy.rules if isinstance(r, RegexRule)}
         )
-        self._prefilter = Prefilter(self._keywords.trigger_pattern(), self._regexes.patterns)
+        regions = [r.default_region for r in policy.rules if isinstance(r, PiiRule) and r.phones]
+        self._prefilter = Prefilter(
+            self._keywords.trigger_pattern(),
+            self._regexes.patterns,
+            min(map(min_phone_digits, regions)) if regions else None,
+        )
         self._has_keywords = any(isinstance(r, KeywordsRule) for r in policy.rules)
         self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}
         self._pii = [(i, r) for i, r in enumerate(policy.rules) if isinstance(r, PiiRule)]
@@ -189,9 +195,12 @@ class Engine:
         if admin:
             for rule_id, matched in self._regexes.quote(cleaned, admin).items():
                 found.append((*by_id[rule_id], matched))
-        if signals & ANY_PII and self._pii:
+        pii_signals = signals & ANY_PII
+        if not signals & PHONE_RUN:  # six digits, but not in a phone number's shape
+            pii_signals &= ~PII[ENOUGH_DIGITS]
+        if pii_signals and self._pii:
             read: dict[tuple[bool, bool, str, bool], list[Contact]] = {}
-            signs = indices(signals, PII)
+            signs = indices(pii_signals, PII)
             for position, rule in self._pii:
                 how = (rule.phones, rule.emails, rule.default_region, rule.handles)
                 contacts = read.get(how)

@@ -24,7 +24,14 @@ import phonenumbers
 import re2
 
 from rules.pii_emails import AT_WORD, find_emails
-from rules.pii_forms import DIGIT_WORDS, social_handles, spaced_out, spoken_numbers
+from rules.pii_emails import GATE as EMAIL_GATE
+from rules.pii_forms import (
+    DIGIT_WORDS,
+    HANDLES_PATTERN,
+    social_handles,
+    spaced_out,
+    spoken_numbers,
+)
 
 __all__ = ["Contact", "find_contacts"]
 
@@ -256,8 +263,7 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             groups = _groups(segment)
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
-                cue = _CUE.search(cleaned, max(0, run.start() - 30), run.start()) is not None
-                numbers = _without_trunk(groups, region, plan, budget, cue=cue)
+                numbers = _without_trunk(groups, region, plan, budget, cleaned, run.start())
             if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
                 break  # an order or ticket number that happens to look like a phone
             found.extend((number, run.start()) for number in numbers)
@@ -265,16 +271,19 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
 
 
 def _without_trunk(
-    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, *, cue: bool
+    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, cleaned: str, start: int
 ) -> list[str]:
     """A mobile number written without its trunk prefix ("712 345 678"): only as digit
     groups that make exactly a national mobile number, so ids and sums stay out; as one
-    group of digits only after a word that announces a contact ("text him on 712345678")."""
-    if len(groups) < (1 if cue else 2) or any(not digits or plus for digits, plus, _ in groups):
+    group of digits only after a word that announces a contact ("text him on 712345678").
+    ``start``: where the run of ``groups`` starts in ``cleaned``."""
+    if not groups or any(not digits or plus for digits, plus, _ in groups):
         return []
     joined = "".join(digits for digits, _, _ in groups)
     if len(joined) not in plan.mobile_lengths or (plan.trunk and joined.startswith(plan.trunk)):
         return []
+    if len(groups) == 1 and _CUE.search(cleaned, max(0, start - 30), start) is None:
+        return []  # the cue, looked for last: it is the dearest test
     budget.left -= 1
     return [e164] if (e164 := _valid_mobile(joined, region)) is not None else []
 
@@ -313,9 +322,25 @@ _WORDS = "|".join(DIGIT_WORDS)
 SIGNAL_PATTERNS = (
     r"[0-9](?:[^0-9]*[0-9]){5}",
     rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b",
-    r"@|\bat\b",
-    r"@|\b(?:her|his|their|my|our)\b",
+    EMAIL_GATE,
+    # every handle social_handles reads is a match of its own RE2 pattern
+    HANDLES_PATTERN,
 )
+
+
+def min_phone_digits(region: str) -> int:
+    """The fewest digits a phone number the reader accepts has (default ``region``)."""
+    return min((_MIN_DIGITS, *_plan(region).mobile_lengths))
+
+
+def phone_run_pattern(min_digits: int) -> str:
+    """An RE2 pattern every phone number the reader finds matches (a necessary condition):
+    ``min_digits`` digits (or o, l, i, or a spelled zero) with at most three separators
+    between neighbours, as _PHONE_RUN joins its groups."""
+    digit = r"(?:[0-9oli]|(?:zero|sifuri)\s*)"
+    return rf"{digit}(?:[ .\-()\[\]]{{0,3}}{digit}){{{min_digits - 1}}}"
+
+
 _SIGNALS = re2.Set.SearchSet()
 for _pattern in SIGNAL_PATTERNS:
     _SIGNALS.Add(_pattern)
@@ -348,7 +373,11 @@ def find_contacts(
         signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
     if phones and ENOUGH_DIGITS in signals:
         # "zero7 12 34 56 78", "sifuri 722 ...": the word for 0 written before digits
-        digits_text = _ZERO_WORD.sub("0", cleaned) if _ZERO_WORD.search(cleaned) else cleaned
+        # (the substring tests spare most messages the regex scan)
+        spelled = "zero" in cleaned or "sifuri" in cleaned
+        digits_text = (
+            _ZERO_WORD.sub("0", cleaned) if spelled and _ZERO_WORD.search(cleaned) else cleaned
+        )
         contacts.extend(
             Contact("phone", e164, start)
             for e164, start in _find_phones(digits_text, default_region)

@@ -22,6 +22,17 @@ _EMAIL = re.compile(
     + rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,8}}+)"
 )
 _DOT_SPLIT = re.compile(_DOT)
+
+# A necessary condition for an address, as an RE2 pattern for the engine's one pass: the
+# "@" (or "at") of _AT and what follows it up to the first letter of a second label, with
+# no look-behind and no possessive quantifiers (RE2 has neither: it matches a superset);
+# or an "@" standing alone, as in a spaced-out address ("b a r a k a @ g m a i l ...").
+# Cleaned text has ASCII whitespace only, so RE2's \s is the re module's here.
+GATE = (
+    r"(?:@|[\[(<{]\s?at\s?[\])>}]|\sat\s)\s{0,3}[a-z0-9][a-z0-9\-]{0,62}"
+    r"(?:\s{0,3}\.\s{0,3}|\s{0,3}[\[(<{]\s?dot\s?[\])>}]\s{0,3}|\s{1,3}dot\s{1,3})[a-z0-9]"
+    r"|(?:^|\s)@(?:\s|$)"
+)
 AT_WORD = re.compile(r"\bat\b")
 
 # Top-level domains accepted in a disguised address; a plain one also accepts any two-letter

@@ -30,13 +30,20 @@ KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
+PHONE_RUN = 1 << 11
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
 
 
 class Prefilter:
     """The merged pattern set of one engine's detectors."""
 
-    def __init__(self, keyword_trigger: str | None, admin_patterns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        keyword_trigger: str | None,
+        admin_patterns: Sequence[str],
+        phone_digits: int | None = None,
+    ) -> None:
+        """``phone_digits``: the fewest digits of a phone number any pii rule reads."""
         options = re2.Options()
         options.log_errors = False
         options.max_mem = _MAX_MEMORY
@@ -53,6 +60,9 @@ class Prefilter:
             pattern_set.Add(pattern)
         bits.append(SOLICITATION)
         pattern_set.Add(TRIGGER_PATTERN)
+        if phone_digits is not None:
+            bits.append(PHONE_RUN)
+            pattern_set.Add(pii.phone_run_pattern(phone_digits))
         self.first_admin = len(bits)
         for pattern in admin_patterns:
             # admin regexes read case-insensitively (rules.regex); the rest is lower case

@@ -51,6 +51,7 @@ _IGNORABLE = (
 )  # fmt: skip
 _CLASS_CACHE_SIZE = 65_536  # distinct characters remembered; text has few
 _classes: dict[str, int] = {}
+_FEW = 8  # odd characters in a message removed one by one rather than by a table
 
 
 def _classify(char: str) -> int:
@@ -113,8 +114,13 @@ def clean(text: str) -> str:
     if odd:
         # Invisible characters go first: left in, one between a letter and its accent would
         # keep NFKC from composing them.
-        table: dict[int, str | None] = {ord(c): (" " if classes[c] & _SPACE else None) for c in odd}
-        text = text.translate(table)
+        if len(odd) <= _FEW:
+            # str.replace scans at C speed; translate looks every character up in a dict
+            for char in odd:
+                text = text.replace(char, " " if classes[char] & _SPACE else "")
+        else:
+            table = {ord(c): (" " if classes[c] & _SPACE else None) for c in odd}
+            text = text.translate(table)
     if _ASCII_CONTROL.search(text) is not None:
         text = _ASCII_CONTROL.sub("", text)
     if not kinds & _FOLD:

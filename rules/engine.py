@@ -8,7 +8,6 @@ message's author is as a member (linked accounts share one member key).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
@@ -29,6 +28,7 @@ from bridge.model import (
     Warn,
 )
 from rules.escalation import Strike, StrikeLedger
+from rules.fastbuild import clean_verdict
 from rules.keywords import KeywordIndex, reads_as_ascii
 from rules.pii import ENOUGH_DIGITS, Contact, find_contacts, is_own, min_phone_digits
 from rules.policy import (
@@ -63,7 +63,6 @@ from rules.windows import (
     FloodDetector,
     LinksDetector,
     MentionsDetector,
-    find_links,
 )
 
 _REASONS = {
@@ -78,8 +77,7 @@ _REASONS = {
 }
 _ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerators: 5}
 
-# A window rule's check: the cleaned text, the member, the time (POSIX seconds), the message.
-_Check: TypeAlias = Callable[[str, str, float, Message], str | None]
+_Window: TypeAlias = FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector
 
 
 def _mask(contact: str) -> str:
@@ -113,45 +111,28 @@ class Engine:
         self._solicitation = [
             (i, r) for i, r in enumerate(policy.rules) if isinstance(r, SolicitationRule)
         ]
-        self._stateful: list[FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector]
-        self._stateful = []
         # Rules that keep per-member windows: every message goes through them.
-        self._windows: list[tuple[int, RuleConfig, _Check]] = []
+        self._windows: list[tuple[int, RuleConfig, _Window]] = []
         for i, rule in enumerate(policy.rules):
-            check = self._make_check(rule)
-            if check is not None:
-                self._windows.append((i, rule, check))
+            window = self._window(rule)
+            if window is not None:
+                self._windows.append((i, rule, window))
         self._evaluated = 0
         self._exemptions = any(
             r.exempt_channels or r.exempt_roles or r.exempt_power_level is not None
             for r in policy.rules
         )
 
-    def _make_check(self, rule: RuleConfig) -> _Check | None:
+    @staticmethod
+    def _window(rule: RuleConfig) -> _Window | None:
         if isinstance(rule, FloodRule):
-            flood = FloodDetector(rule)
-            self._stateful.append(flood)
-            return lambda _cleaned, member, ts, _msg: flood.check(member, ts)
+            return FloodDetector(rule)
         if isinstance(rule, DuplicateRule):
-            duplicate = DuplicateDetector(rule)
-            self._stateful.append(duplicate)
-            return lambda cleaned, member, ts, _msg: duplicate.check(member, ts, cleaned)
+            return DuplicateDetector(rule)
         if isinstance(rule, MentionsRule):
-            mentions = MentionsDetector(rule)
-            self._stateful.append(mentions)
-            return lambda _cleaned, member, ts, msg: (
-                mentions.check(member, ts, len(msg.mentions)) if msg.mentions else None
-            )
+            return MentionsDetector(rule)
         if isinstance(rule, LinksRule):
-            links = LinksDetector(rule)
-            self._stateful.append(links)
-            # The platform's links and those only written in the text ("join discord.gg/x"
-            # beside a https link, which platforms do not list); the detector counts each once.
-            return lambda _cleaned, member, ts, msg: (
-                links.check(member, ts, (*msg.links, *written))
-                if (written := find_links(msg.text)) or msg.links
-                else None
-            )
+            return LinksDetector(rule)
         return None  # stateless kinds: gated by the prefilter in ``_stateless``
 
     @staticmethod
@@ -231,19 +212,19 @@ class Engine:
         if found and exemptions:
             found = [item for item in found if not self._exempt(item[1], author, message)]
         ts = message.ts.timestamp()
-        for position, rule, check in self._windows:
+        for position, rule, window in self._windows:
             # an exempt member's messages are not counted in the window either
             if exemptions and self._exempt(rule, author, message):
                 continue
-            detected = check(cleaned, member, ts, message)
+            detected = window.observe(member, ts, cleaned, message)
             if detected is not None:
                 found.append((position, rule, detected))
         self._evaluated += 1
         if self._evaluated % 10_000 == 0:
-            for detector in self._stateful:
-                detector.forget_idle(ts)
+            for _, _, window in self._windows:
+                window.forget_idle(ts)
         if not found:
-            return Verdict(message_id=message.id, member=member)
+            return clean_verdict(message.id, member)
         if len(found) > 1:
             found.sort(key=_position)
         hits = [

@@ -37,7 +37,7 @@ import ahocorasick
 import re2
 
 from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
-from rules.text import clean
+from rules.text import ascii_table, clean
 
 _LEET = "@$|!*#"  # symbols evaders put inside words: leetspeak and masks
 
@@ -120,11 +120,11 @@ _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe2
 
 # Plain ASCII: every punctuation mark separates words; with a closer look, all but the leet.
 _PUNCTUATION = string.punctuation
-_FAST_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
+_FAST_SPACE = ascii_table(_PUNCTUATION, " " * len(_PUNCTUATION))
 _SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in _LEET)
-_SLOW_SPACE = str.maketrans(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
+_SLOW_SPACE = ascii_table(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
 # Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either.
-_DECODE = str.maketrans("013456789@$!|l#", "oieasgtbgasiii*")
+_DECODE = ascii_table("013456789@$!|l#", "oieasgtbgasiii*")
 _ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
 _MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
@@ -135,12 +135,24 @@ _SECOND_PERSON = frozenset(YOU_FORMS)
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")  # what a word of plain ASCII chat can be
 
 
+_SYMBOLS: dict[str, bool] = {}  # non-ASCII character -> whether it is no letter, digit or mark
+_SYMBOLS_SIZE = 65_536  # characters remembered; text uses few
+
+
 def reads_as_ascii(cleaned: str) -> bool:
     """Whether ``cleaned`` is ASCII once its emoji and symbols are read as spaces."""
     if cleaned.isascii():
         return True
-    symbols = set(cleaned).difference(_ASCII_CHARS)
-    return not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols)
+    known = _SYMBOLS
+    for char in set(cleaned).difference(_ASCII_CHARS):
+        symbol = known.get(char)
+        if symbol is None:
+            if len(known) >= _SYMBOLS_SIZE:
+                known.clear()
+            symbol = known[char] = not (char.isalnum() or unicodedata.category(char)[0] == "M")
+        if not symbol:
+            return False
+    return True
 
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
@@ -278,11 +290,11 @@ class KeywordIndex:
 
         ``cleaned`` is ``rules.text.clean(text)``; never raises on any text. ``signs`` are
         the indices of ``ASCII_SIGN_PATTERNS`` that match ``cleaned``, when the caller
-        matched them already (text that ``reads_as_ascii``).
+        matched them already: only for text that ``reads_as_ascii``.
         """
         if self._empty:
             return {}
-        if not cleaned.isascii() and reads_as_ascii(cleaned):
+        if not cleaned.isascii() and (signs is not None or reads_as_ascii(cleaned)):
             # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
             # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).
             for symbol in set(cleaned).difference(_ASCII_CHARS):

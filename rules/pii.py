@@ -32,6 +32,7 @@ from rules.pii_forms import (
     spaced_out,
     spoken_numbers,
 )
+from rules.text import ascii_table
 
 __all__ = ["Contact", "find_contacts"]
 
@@ -84,7 +85,7 @@ _PHONE_RUN = re.compile(
     r"([^\W\d_]?)"
 )
 _GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
-_LETTER_DIGITS = str.maketrans("oli", "011")
+_LETTER_DIGITS = ascii_table("oli", "011")
 # Words that announce a contact detail right after them.
 _CUE = re.compile(
     r"\b(?:call|text|sms|ring|reach|ping|phone|number|no|namba|nambari|simu|mobile|cell"

@@ -10,9 +10,21 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
+
+
+class Posted(Protocol):
+    """What the window rules read of a message besides its cleaned text."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def links(self) -> tuple[str, ...]: ...
+    @property
+    def mentions(self) -> tuple[object, ...]: ...
 
 
 class _Events:
@@ -70,8 +82,8 @@ class FloodDetector:
         self._per = int(rule.per.total_seconds())
         self._window = SlidingWindow(rule.per)
 
-    def check(self, member: str, ts: float) -> str | None:
-        """``ts``: the message's time in POSIX seconds."""
+    def observe(self, member: str, ts: float, _cleaned: str, _message: Posted) -> str | None:
+        """Count a message of ``member`` at ``ts`` (POSIX seconds); a hit if too many."""
         count = self._window.add(member, ts)
         if count > self._max:
             return f"{count} messages within {self._per}s"
@@ -91,8 +103,8 @@ class DuplicateDetector:
         # per member: the window's (time, text key) pairs and how often each key is in it
         self._seen: dict[str, tuple[deque[tuple[float, str]], dict[str, int]]] = {}
 
-    def check(self, member: str, ts: float, cleaned: str) -> str | None:
-        """``ts``: the message's time in POSIX seconds."""
+    def observe(self, member: str, ts: float, cleaned: str, _message: Posted) -> str | None:
+        """Count ``cleaned`` for ``member`` at ``ts`` (POSIX seconds); a hit if repeated."""
         key = " ".join(cleaned.split())
         if len(key) < self._min_length:  # "thanks!", "+1", emoji repeat innocently
             return None
@@ -126,11 +138,14 @@ class MentionsDetector:
         self._rule = rule
         self._window = SlidingWindow(rule.per)
 
-    def check(self, member: str, ts: float, mentions: int) -> str | None:
-        """``ts``: the message's time in POSIX seconds."""
+    def observe(self, member: str, ts: float, _cleaned: str, message: Posted) -> str | None:
+        """Count the message's mentions for ``member`` at ``ts`` (POSIX seconds)."""
+        mentions = len(message.mentions)
+        if not mentions:
+            return None
         if mentions > self._rule.max_per_message:
             return f"{mentions} mentions in one message"
-        if mentions and self._window.add(member, ts, mentions) > self._rule.max_in_window:
+        if self._window.add(member, ts, mentions) > self._rule.max_in_window:
             return f"more than {self._rule.max_in_window} mentions within the window"
         return None
 
@@ -191,6 +206,15 @@ class LinksDetector:
             elif host == entry or host.endswith("." + entry):
                 return True
         return False
+
+    def observe(self, member: str, ts: float, _cleaned: str, message: Posted) -> str | None:
+        """Count the message's links for ``member`` at ``ts`` (POSIX seconds): the
+        platform's and those only written in the text ("join discord.gg/x" beside a https
+        link, which platforms do not list)."""
+        written = find_links(message.text)
+        if not written and not message.links:
+            return None
+        return self.check(member, ts, (*message.links, *written))
 
     def check(self, member: str, ts: float, links: Iterable[str]) -> str | None:
         """``links`` may name a link twice (the platform's list and the text's): once each;

@@ -30,7 +30,14 @@ from bridge.model import (
 from rules.escalation import Strike, StrikeLedger
 from rules.fastbuild import clean_verdict
 from rules.keywords import KeywordIndex, reads_as_ascii
-from rules.pii import ENOUGH_DIGITS, Contact, find_contacts, is_own, min_phone_digits
+from rules.pii import (
+    ENOUGH_DIGITS,
+    Contact,
+    enough_digits,
+    find_contacts,
+    is_own,
+    min_phone_digits,
+)
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -49,7 +56,6 @@ from rules.prefilter import (
     ANY_PII,
     KEYWORD_SIGNS,
     KEYWORD_WORD,
-    PHONE_RUN,
     PII,
     SOLICITATION,
     Prefilter,
@@ -103,7 +109,7 @@ class Engine:
         self._prefilter = Prefilter(
             self._keywords.trigger_pattern(),
             self._regexes.patterns,
-            min(map(min_phone_digits, regions)) if regions else None,
+            min(map(min_phone_digits, regions), default=9),
         )
         self._has_keywords = any(isinstance(r, KeywordsRule) for r in policy.rules)
         self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}
@@ -177,8 +183,8 @@ class Engine:
             for rule_id, matched in self._regexes.quote(cleaned, admin).items():
                 found.append((*by_id[rule_id], matched))
         pii_signals = signals & ANY_PII
-        if not signals & PHONE_RUN:  # six digits, but not in a phone number's shape
-            pii_signals &= ~PII[ENOUGH_DIGITS]
+        if pii_signals & PII[ENOUGH_DIGITS] and not enough_digits(cleaned):
+            pii_signals &= ~PII[ENOUGH_DIGITS]  # a phone number's shape, but of o, l and i
         if pii_signals and self._pii:
             read: dict[tuple[bool, bool, str, bool], list[Contact]] = {}
             signs = indices(pii_signals, PII)

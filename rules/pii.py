@@ -342,6 +342,30 @@ def phone_run_pattern(min_digits: int) -> str:
     return rf"{digit}(?:[ .\-()\[\]]{{0,3}}{digit}){{{min_digits - 1}}}"
 
 
+_SPOKEN_WORD = rf"(?:{_WORDS})"
+_SPOKEN_TOKEN = rf"(?:{_WORDS}|double|triple|[0-9])"
+_ENOUGH = re.compile(r"[0-9](?:[^0-9]*+[0-9]){5}")
+
+
+def prefilter_patterns(min_digits: int) -> tuple[str, ...]:
+    """``SIGNAL_PATTERNS`` as the engine's one pass runs them, by the same indices: each
+    looks at a few words only, so that in a set with every other detector's patterns the
+    automaton stays small. Each is still a necessary condition for its reader: a phone
+    number's shape (confirm six digits with ``enough_digits``), a number word next to
+    another number (a number said aloud has six or more in a row), an address's shape, a
+    handle with its platform."""
+    spoken = (
+        rf"\b{_SPOKEN_WORD}[\s,.\-]{{1,3}}{_SPOKEN_TOKEN}"
+        rf"|{_SPOKEN_TOKEN}[\s,.\-]{{1,3}}{_SPOKEN_WORD}\b"
+    )
+    return (phone_run_pattern(min_digits), spoken, EMAIL_GATE, HANDLES_PATTERN)
+
+
+def enough_digits(cleaned: str) -> bool:
+    """Whether ``cleaned`` has the six digits the phone reader needs at least."""
+    return _ENOUGH.search(cleaned) is not None
+
+
 _SIGNALS = re2.Set.SearchSet()
 for _pattern in SIGNAL_PATTERNS:
     _SIGNALS.Add(_pattern)

@@ -30,7 +30,6 @@ KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
-PHONE_RUN = 1 << 11
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
 
 
@@ -41,7 +40,7 @@ class Prefilter:
         self,
         keyword_trigger: str | None,
         admin_patterns: Sequence[str],
-        phone_digits: int | None = None,
+        phone_digits: int = 9,
     ) -> None:
         """``phone_digits``: the fewest digits of a phone number any pii rule reads."""
         options = re2.Options()
@@ -55,14 +54,11 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
-        for bit, pattern in zip(PII, pii.SIGNAL_PATTERNS, strict=True):
+        for bit, pattern in zip(PII, pii.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
         bits.append(SOLICITATION)
         pattern_set.Add(TRIGGER_PATTERN)
-        if phone_digits is not None:
-            bits.append(PHONE_RUN)
-            pattern_set.Add(pii.phone_run_pattern(phone_digits))
         self.first_admin = len(bits)
         for pattern in admin_patterns:
             # admin regexes read case-insensitively (rules.regex); the rest is lower case

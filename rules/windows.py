@@ -167,12 +167,31 @@ _INVITES = re.compile(
 )
 
 
+# URL's first branch for lower-case text. Case-insensitive, the re module tries every
+# position of a message (about 1.8 ms on 8 KB); on the lower-cased text it skips to an "h"
+# or a "w" (about 60 us).
+_WEB = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
+# Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
+_CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
 def find_links(text: str) -> tuple[str, ...]:
     """Links written in ``text`` (adapters give their own; this serves plain text input)."""
     # Every shape URL matches holds a "." and either a "/" or "www." (case-insensitive):
     # three substring tests spare most chatter the regex scan (about 20x cheaper).
-    if "." not in text or ("/" not in text and "www." not in text.lower()):
+    if "." not in text:
         return ()
+    low = text.lower()
+    if "/" not in text and "www." not in low:
+        return ()
+    if (
+        len(low) == len(text)  # each character lower-cased in place: the spans carry over
+        and "discord" not in low  # nor any invitation shape URL's second branch needs
+        and "t.me/" not in low
+        and "whatsapp.com/" not in low
+        and (text.isascii() or not any(odd in text for odd in _CASE_ODD))
+    ):
+        return tuple(text[m.start() : m.end()] for m in _WEB.finditer(low))
     return tuple(m.group(0) for m in URL.finditer(text))
 
 

@@ -174,6 +174,8 @@ class Engine:
         it may find something (most chat: none runs)."""
         signals, admin = self._prefilter.scan(cleaned)
         found: list[tuple[int, RuleConfig, str]] = []
+        if not signals and not admin and (not self._has_keywords or reads_as_ascii(cleaned)):
+            return found  # most chat: the one pass saw nothing any detector needs
         by_id = self._by_id
         if self._has_keywords:
             if not reads_as_ascii(cleaned):

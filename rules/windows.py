@@ -77,20 +77,35 @@ class SlidingWindow:
 
 
 class FloodDetector:
+    """More than ``max_messages`` messages of one member within the window."""
+
     def __init__(self, rule: FloodRule) -> None:
         self._max = rule.max_messages
         self._per = int(rule.per.total_seconds())
-        self._window = SlidingWindow(rule.per)
+        self._span = rule.per.total_seconds()
+        # per member: the times of their messages in the window, oldest first (every
+        # message weighs one, so the count is the length: no (time, weight) pairs)
+        self._times: dict[str, deque[float]] = {}
 
     def observe(self, member: str, ts: float, _cleaned: str, _message: Posted) -> str | None:
         """Count a message of ``member`` at ``ts`` (POSIX seconds); a hit if too many."""
-        count = self._window.add(member, ts)
+        times = self._times.get(member)
+        if times is None:
+            times = self._times[member] = deque()
+        times.append(ts)
+        horizon = ts - self._span
+        # spans are positive: the time just added is inside, so the loop stops there
+        while times[0] <= horizon:
+            times.popleft()
+        count = len(times)
         if count > self._max:
             return f"{count} messages within {self._per}s"
         return None
 
     def forget_idle(self, now: float) -> None:
-        self._window.forget_idle(now)
+        horizon = now - self._span
+        for member in [m for m, times in self._times.items() if times[-1] <= horizon]:
+            del self._times[member]
 
 
 class DuplicateDetector:

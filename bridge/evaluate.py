@@ -164,11 +164,19 @@ def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[
 
     The answer to a clean message, most lines, is written without building its object.
     """
+    encode = _ENCODER.encode
     for result in evaluate_lines(engine, lines, clean_as_none=True):
         if isinstance(result, tuple):
-            yield False, _CLEAN_ANSWER.format(json.dumps(result[0], ensure_ascii=False))
+            # an int id is written as str() writes it; a string id needs JSON's escapes
+            answer_id = str(result[0]) if type(result[0]) is int else encode(result[0])
+            yield False, _CLEAN_ANSWER.format(answer_id)
         else:
-            yield "error" in result, json.dumps(result, ensure_ascii=False)
+            yield "error" in result, encode(result)
+
+
+# What json.dumps(..., ensure_ascii=False) uses, built once: json.dumps builds an encoder on
+# every call when given any option.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 # json.dumps of verdict_to_json for a verdict without hits, as it writes it

@@ -108,11 +108,9 @@ class Engine:
             {r.id: r.patterns for r in policy.rules if isinstance(r, RegexRule)}
         )
         regions = [r.default_region for r in policy.rules if isinstance(r, PiiRule) and r.phones]
-        leet = self._keywords.leet_pattern()
-        self._leet_gate = leet is not None
         self._prefilter = Prefilter(
             self._keywords.trigger_pattern(),
-            leet,
+            self._keywords.leet_pattern(),
             self._regexes.patterns,
             min(map(min_phone_digits, regions), default=9),
         )
@@ -213,11 +211,7 @@ class Engine:
     def _keywords_ascii(self, cleaned: str, signals: int) -> dict[str, str]:
         """The keyword index on text that reads as ASCII, told what the one pass saw."""
         signs = signals & ANY_KEYWORD_SIGN
-        if (
-            signs == KEYWORD_SIGNS[ADJACENT]
-            and self._leet_gate
-            and not signals & (LEET_SYMBOL | LEET_WORD)
-        ):
+        if signs == KEYWORD_SIGNS[ADJACENT] and not signals & (LEET_SYMBOL | LEET_WORD):
             # a digit beside a letter ("404s", "k8s") but nothing the closer look could
             # decode into a listed word and no leet symbol: the plain reading is the same
             signs = 0

@@ -132,7 +132,6 @@ _ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
 _MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
 _MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one word
-_MAX_LEET_FORMS = 1000  # listed words the one pass checks for disguised forms (see leet_pattern)
 _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same few
 
 _SECOND_PERSON = frozenset(YOU_FORMS)
@@ -294,10 +293,8 @@ class KeywordIndex:
         token the closer look could read as a listed word (by ``_DECODE``, repeats
         collapsed): each letter of a listed word as the class of what decodes to it, one or
         more times. Text with a digit beside a letter but no such word, no leet symbol and
-        no other sign reads the same without the closer look. None when nothing is listed,
-        or too much: with thousands of words the automaton grows slower to build than the
-        closer looks it spares."""
-        if self._empty or len(self._collapsed) > _MAX_LEET_FORMS:
+        no other sign reads the same without the closer look. None when nothing is listed."""
+        if self._empty:
             return None
         preimage: dict[str, str] = {}
         for char in string.ascii_lowercase + string.digits:

@@ -29,7 +29,7 @@ from bridge.model import (
 )
 from rules.escalation import Strike, StrikeLedger
 from rules.fastbuild import clean_verdict
-from rules.keywords import ADJACENT, KeywordIndex, reads_as_ascii
+from rules.keywords import KeywordIndex, reads_as_ascii
 from rules.pii import (
     ENOUGH_DIGITS,
     Contact,
@@ -56,8 +56,6 @@ from rules.prefilter import (
     ANY_PII,
     KEYWORD_SIGNS,
     KEYWORD_WORD,
-    LEET_SYMBOL,
-    LEET_WORD,
     PII,
     SOLICITATION,
     Prefilter,
@@ -110,7 +108,6 @@ class Engine:
         regions = [r.default_region for r in policy.rules if isinstance(r, PiiRule) and r.phones]
         self._prefilter = Prefilter(
             self._keywords.trigger_pattern(),
-            self._keywords.leet_pattern(),
             self._regexes.patterns,
             min(map(min_phone_digits, regions), default=9),
         )
@@ -178,8 +175,10 @@ class Engine:
         if self._has_keywords:
             if not reads_as_ascii(cleaned):
                 results = self._keywords.search(cleaned)  # other scripts: no shortcut
+            elif signals & (KEYWORD_WORD | ANY_KEYWORD_SIGN):
+                results = self._keywords.search(cleaned, indices(signals, KEYWORD_SIGNS))
             else:
-                results = self._keywords_ascii(cleaned, signals)
+                results = {}
             for rule_id, matched in results.items():
                 found.append((*by_id[rule_id], matched))
         if admin:
@@ -207,19 +206,6 @@ class Engine:
             if asked is not None:
                 found.extend((position, rule, asked) for position, rule in self._solicitation)
         return found
-
-    def _keywords_ascii(self, cleaned: str, signals: int) -> dict[str, str]:
-        """The keyword index on text that reads as ASCII, told what the one pass saw."""
-        signs = signals & ANY_KEYWORD_SIGN
-        if signs == KEYWORD_SIGNS[ADJACENT] and not signals & (LEET_SYMBOL | LEET_WORD):
-            # a digit beside a letter ("404s", "k8s") but nothing the closer look could
-            # decode into a listed word and no leet symbol: the plain reading is the same
-            signs = 0
-        if signs:
-            return self._keywords.search(cleaned, indices(signs, KEYWORD_SIGNS))
-        if signals & KEYWORD_WORD:
-            return self._keywords.search(cleaned, ())
-        return {}
 
     def evaluate(self, message: Message, *, member: str | None = None) -> Verdict:
         """Judge ``message``; ``member`` defaults to the author's account key."""

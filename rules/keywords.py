@@ -100,8 +100,6 @@ def _signs(patterns: list[str]) -> Any:
 
 
 _ADJACENT, _LONE_RUN, _TRIPLE = 0, 1, 2
-ADJACENT = _ADJACENT
-LEET_SYMBOL_PATTERN = r"[@$|!*#]"  # what the closer look keeps inside words
 # 2: a Latin letter three times in a row (RE2 has no backreferences: all 26 spelled out).
 # Other scripts' tripled letters go unnoticed: look-alikes are Latin by now, and a per-letter
 # backreference scan of long non-Latin messages would cost more than it finds.
@@ -287,27 +285,6 @@ class KeywordIndex:
         firsts = {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
         plain = sorted(word for word in firsts if _PLAIN_WORD.fullmatch(word))
         return rf"(?:^|[^a-z0-9])(?:{'|'.join(plain)})(?:[^a-z0-9]|$)"
-
-    def leet_pattern(self) -> str | None:
-        """A regex that matches, as a whole word of plain ASCII letters and digits, every
-        token the closer look could read as a listed word (by ``_DECODE``, repeats
-        collapsed): each letter of a listed word as the class of what decodes to it, one or
-        more times. Text with a digit beside a letter but no such word, no leet symbol and
-        no other sign reads the same without the closer look. None when nothing is listed."""
-        if self._empty:
-            return None
-        preimage: dict[str, str] = {}
-        for char in string.ascii_lowercase + string.digits:
-            decoded = char.translate(_DECODE)
-            preimage[decoded] = preimage.get(decoded, "") + char
-        forms = [
-            "".join(f"[{preimage[c]}]+" for c in collapsed)
-            for collapsed in sorted(self._collapsed)
-            if all(c in preimage for c in collapsed)
-        ]
-        if not forms:
-            return None
-        return rf"(?:^|[^a-z0-9])(?:{'|'.join(forms)})(?:[^a-z0-9]|$)"
 
     def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).

@@ -20,15 +20,13 @@ from typing import Any
 import re2
 
 from rules import pii
-from rules.keywords import ASCII_SIGN_PATTERNS, LEET_SYMBOL_PATTERN
+from rules.keywords import ASCII_SIGN_PATTERNS
 from rules.solicitation import TRIGGER_PATTERN
 
 # Bits of the answer for the fixed patterns; admin regexes are reported by index.
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
 ANY_KEYWORD_SIGN = sum(KEYWORD_SIGNS)
 KEYWORD_WORD = 1 << 4
-LEET_SYMBOL = 1 << 3
-LEET_WORD = 1 << 11
 PII = tuple(1 << (5 + i) for i in range(len(pii.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
@@ -41,7 +39,6 @@ class Prefilter:
     def __init__(
         self,
         keyword_trigger: str | None,
-        leet_words: str | None,
         admin_patterns: Sequence[str],
         phone_digits: int = 9,
     ) -> None:
@@ -57,11 +54,6 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
-        bits.append(LEET_SYMBOL)
-        pattern_set.Add(LEET_SYMBOL_PATTERN)
-        if leet_words is not None:
-            bits.append(LEET_WORD)
-            pattern_set.Add(leet_words)
         for bit, pattern in zip(PII, pii.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)

@@ -117,6 +117,7 @@ _PIECES = st.sampled_from([
     "|", "you", "ur", "idiot", "loser", "moron", "fuck", "zero", "seven", "saba", "at", "dot",
     "gmail", "com", "her", "ig", "is", "number", "whatsapp", "what", "send", "me", "your",
     "🎉", "é", "ı", "\u200b", "\u202e", "+254", "(0)", "ops-", "cve-", "\n", "x", "kys",
+    "1d", "10t", "k8s", "404s", "m0r", "0n", "l00", "s3r", "b1tch", "ooo", "v2", "n1994",
 ])  # fmt: skip
 
 

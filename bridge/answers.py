@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 
-from bridge.model import DeleteMessage, NotifyModerators, Platform, Tell
 from bridge.names import PLATFORM_NAMES, Names
+from domain.model import DeleteMessage, NotifyModerators, Platform, Tell
 from storage.outbox import ActionRow, ActionState
 
 LIST_LIMIT = 10
 _PURGED = re.compile(r"(\d+) messages? (?:removed|redacted)|messages of the last \S+ deleted")
-_KIND_NAMES = {"remove": "kick", "notify": "notice"}
+_KIND_NAMES = {
+    "remove": "kick", "notify": "notice", "pause-dms": "pause DMs", "resume-dms": "resume DMs",
+}  # fmt: skip
 
 
 def summarise(rows: list[ActionRow], names: Names | None = None) -> list[str]:

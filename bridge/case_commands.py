@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bridge.answers import summarise
-from bridge.durations import format_duration
-from bridge.model import Author, Ban, ModCommand, Mute
 from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.reports import Reports
 from bridge.sanctions import schedule_end
-from storage.cases import CaseRow, OriginKind
+from domain.cases import CaseRow, OriginKind
+from domain.durations import format_duration
+from domain.model import Author, Ban, ModCommand, Mute
 from storage.repositories import Repositories
 
 MAX_NOTE = 2000  # characters: notes are read in !case answers, on every platform

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.linking import Linking
-from bridge.model import Account, Message, Platform
 from bridge.mydata import MY_DATA, describe
-from bridge.ports import MessageFetcher
 from bridge.reports import Report, Reports
 from bridge.texts import Texts
-from bridge.userids import (
+from domain.model import Account, Message, Platform
+from domain.ports import MessageFetcher
+from domain.userids import (
     bare,
     find_accounts,
     parse_account,

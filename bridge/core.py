@@ -10,7 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from bridge.commands import CommandError, parse_command
 from bridge.conversation import DirectMessages
 from bridge.health import StorageHealth
-from bridge.model import (
+from bridge.moderation import Moderation
+from bridge.names import Names
+from bridge.pipeline import Pipeline
+from bridge.planner import Community
+from bridge.policy_lists import ListBans
+from bridge.reports import Reports
+from domain.cases import NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Author,
@@ -24,15 +31,8 @@ from bridge.model import (
     Platform,
     Remove,
 )
-from bridge.moderation import Moderation
-from bridge.names import Names
-from bridge.pipeline import Pipeline
-from bridge.planner import Community
-from bridge.policy_lists import ListBans
-from bridge.ports import PlatformError, Replier
-from bridge.reports import Reports
+from domain.ports import PlatformError, Replier
 from storage.audit import AuditRepository
-from storage.cases import NewCase, OriginKind
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bridge.durations import format_duration
-from bridge.model import (
+from domain.cases import CaseRow, OriginKind
+from domain.durations import format_duration
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -35,7 +36,6 @@ from bridge.model import (
     Warn,
 )
 from rules.engine import Engine, plain_reason
-from storage.cases import CaseRow, OriginKind
 from storage.db import Database, Transaction
 from storage.repositories import Repositories
 from storage.timers import NewTimer, TimerRow

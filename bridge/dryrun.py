@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bridge.core import Core
-from bridge.model import (
+from domain.cases import NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Author,
@@ -25,16 +26,17 @@ from bridge.model import (
     ModCommand,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Space,
     Tell,
     Unban,
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, Replier
-from storage.cases import NewCase, OriginKind
+from domain.ports import ActionExecutor, Replier
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,12 @@ def would(action: Action) -> str:
             return f"tell {action.target.key}"
         case NotifyModerators():
             return "notify the moderators"
+        case PauseDms():
+            return (
+                f"pause DMs in {action.space_id} until {action.until.isoformat(timespec='minutes')}"
+            )
+        case ResumeDms():
+            return f"resume DMs in {action.space_id}"
 
 
 def with_notice(case: NewCase, actions: Sequence[Action]) -> Sequence[Action]:

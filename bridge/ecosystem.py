@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bridge.model import HomeserverReport, ListRule, NotifyModerators, Platform
 from bridge.pipeline import Pipeline
 from bridge.policy_lists import ListBans
 from bridge.reports import Report, Reports
+from domain.model import HomeserverReport, ListRule, NotifyModerators, Platform
 from storage.links import SanctionRepository
 
 log = logging.getLogger(__name__)

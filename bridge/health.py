@@ -2,7 +2,7 @@
 
 A full disk (or a read-only or failing one) makes every write fail: a case cannot be opened,
 and neither can the outbox row of the notice that would say so. So the event that failed is
-not dropped: the core raises :class:`~bridge.ports.NotRecorded`, and the adapter hands it in
+not dropped: the core raises :class:`~domain.ports.NotRecorded`, and the adapter hands it in
 again later without acknowledging it to the platform. The moderators are told once per
 outage, directly through the platforms' repliers (the one message that does not go through
 the outbox, because the outbox is what cannot be written), and once more when writes work
@@ -17,9 +17,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from bridge.model import Channel, Platform
 from bridge.planner import Community
-from bridge.ports import NotRecorded, PlatformError, Replier
+from domain.model import Channel, Platform
+from domain.ports import NotRecorded, PlatformError, Replier
 from storage.db import StorageError
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.model import Account, Author
 from bridge.pipeline import Pipeline
 from bridge.sanctions import schedule_end
+from domain.model import Account, Author
 from storage.db import Transaction
 from storage.links import SanctionRow
 from storage.repositories import Repositories

@@ -16,9 +16,14 @@ from datetime import datetime
 from bridge.answers import summarise
 from bridge.case_commands import CaseDesk
 from bridge.commands import NO_REASON, CommandError, help_text
-from bridge.durations import format_duration
+from bridge.dm_pauses import DmPauseDesk
 from bridge.linking import Linking
-from bridge.model import (
+from bridge.names import Names
+from bridge.pipeline import Pipeline
+from bridge.reports import Reports
+from domain.cases import NewCase, OriginKind
+from domain.durations import format_duration
+from domain.model import (
     Account,
     Action,
     Author,
@@ -31,10 +36,6 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.names import Names
-from bridge.pipeline import Pipeline
-from bridge.reports import Reports
-from storage.cases import NewCase, OriginKind
 from storage.outbox import ActionRow, ActionState
 from storage.repositories import Repositories
 
@@ -108,6 +109,10 @@ class Moderation:
         self._desk = CaseDesk(
             pipeline=pipeline, reports=reports, repos=repos, names=self._names, clock=clock
         )
+        self._dms = DmPauseDesk(
+            pipeline=pipeline, timers=repos.timers, names=self._names, clock=clock,
+            settled=self._settled,
+        )  # fmt: skip
         # The answer to !lists; the service sets it when policy lists are configured.
         self.lists: Callable[[], str] = lambda: "No policy lists are subscribed."
 
@@ -130,6 +135,8 @@ class Moderation:
             return await self._linking.link(
                 _target(command), command.other, by=moderator.account.key, reason=command.reason
             )
+        if command.name is CommandName.DMS:
+            return await self._dms.command(command, moderator, origin)
         if command.name is CommandName.UNLINK:
             return await self._linking.unlink(
                 _target(command), by=moderator.account.key, reason=command.reason

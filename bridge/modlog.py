@@ -11,23 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from bridge.durations import format_duration
-from bridge.model import (
+from bridge.names import Names
+from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
+from domain.cases import CaseRow, OriginKind
+from domain.durations import format_duration
+from domain.model import (
     Action,
     Ban,
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
     Warn,
 )
-from bridge.names import Names
-from bridge.planner import SPACE_WIDE, Community, PlannedAction, plan
-from storage.cases import CaseRow, OriginKind
 
 NO_REASON = "no reason given"
 HIDDEN_ORIGINS = frozenset({"report about a moderator"})  # cases only admins may read
@@ -63,6 +65,10 @@ def describe(action: Action, now: datetime) -> str | None:
             return "unban"
         case DeleteMessage():
             return "message deleted"
+        case PauseDms():
+            return f"DMs paused {_left(action.until, now)}" if action.until > now else "DMs paused"
+        case ResumeDms():
+            return "DMs resumed"
     return None
 
 
@@ -130,7 +136,8 @@ class ModLog:
             if isinstance(p.action, DeleteMessage) and p.platform is Platform.DISCORD
             else (p.platform, p.space_id)
             for p in planned
-            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
+            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage, PauseDms, ResumeDms))
+            and p.space_id
         ]
         line = self.line(case, member_actions(actions), where, by=by, reason=reason)
         return plan(key, [line], community=community) if line is not None else []

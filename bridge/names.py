@@ -2,7 +2,7 @@
 
 Answers and modlog lines name who and where by name, with the id beside a member's name
 (two members may share a name; the id is what a command takes). Names come from each
-platform's own cache (a :class:`bridge.ports.Directory`), else from what the account
+platform's own cache (a :class:`domain.ports.Directory`), else from what the account
 carried when it was seen, else the id stands alone.
 """
 
@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from bridge.model import LIST_SPACE_PREFIX, Account, Platform
-from bridge.ports import Directory
+from domain.model import LIST_SPACE_PREFIX, Account, Platform
+from domain.ports import Directory
 
-PLATFORM_NAMES = {Platform.DISCORD: "Discord", Platform.MATRIX: "Matrix", Platform.TEST: "test"}
+PLATFORM_NAMES = {
+    Platform.DISCORD: "Discord",
+    Platform.MATRIX: "Matrix",
+    Platform.CLI: "command line",
+}
 
 
 def account_from_key(key: str) -> Account | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bridge.http import CONNECTED, RUNNING, Health, StatusServer
 from bridge.metrics import Metrics
-from bridge.model import Message, Platform, Verdict
+from domain.model import Message, Platform, Verdict
 from storage.outbox import ActionRow, OutboxRepository
 
 

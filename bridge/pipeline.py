@@ -15,7 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bridge.digest import NoticeDigest
-from bridge.model import (
+from bridge.modlog import ModLog
+from bridge.planner import Community, PlannedAction, plan
+from bridge.sanctions import record_sanctions, schedule_timers
+from domain.actions import ActionKind, action_target
+from domain.cases import CaseRow, NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -30,13 +35,8 @@ from bridge.model import (
     Verdict,
     Warn,
 )
-from bridge.modlog import ModLog
-from bridge.planner import Community, PlannedAction, plan
-from bridge.sanctions import record_sanctions, schedule_timers
 from rules.engine import Engine, plain_reason, sanction_for
 from rules.escalation import Strike
-from storage.cases import CaseRow, NewCase, OriginKind
-from storage.codec import ActionKind, action_target
 from storage.db import Database, Transaction
 from storage.links import SanctionRow
 from storage.outbox import ActionRow, NewAction
@@ -428,6 +428,10 @@ class Pipeline:
         """A digest window ended (the scheduler's handler for its timers)."""
         if self._digest is not None:
             await self._digest.fire(timer, self.enqueue_actions)
+
+    def community(self) -> Community:
+        """Where modbridge acts now: the protected spaces and the moderators' rooms."""
+        return self._community()
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction, for a caller that records several things at once."""

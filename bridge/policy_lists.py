@@ -18,10 +18,10 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from bridge.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
 from bridge.pipeline import Pipeline
+from domain.cases import NewCase, OriginKind
+from domain.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
 from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
-from storage.cases import NewCase, OriginKind
 from storage.links import SanctionRepository, SanctionRow
 from storage.list_bans import ListBanRepository, ListBanRow
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.config import ReportsConfig
-from bridge.model import Account, Action, Message, Mute, NotifyModerators, Platform, Tell, Warn
 from bridge.pipeline import Opened, Pipeline
 from bridge.texts import Texts
-from storage.cases import CaseRow, NewCase, OriginKind
+from domain.cases import CaseRow, NewCase, OriginKind
+from domain.model import Account, Action, Message, Mute, NotifyModerators, Platform, Tell, Warn
 from storage.consent import DmPolicy
 from storage.db import Transaction
 from storage.repositories import Repositories

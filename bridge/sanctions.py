@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bridge.model import Action, Ban, Mute, Unban, Unmute
-from storage.cases import CaseRow
+from domain.cases import CaseRow
+from domain.model import Action, Ban, Mute, Unban, Unmute
 from storage.db import Transaction
 from storage.repositories import Repositories
 from storage.timers import NewTimer

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.model import Platform
 from bridge.names import PLATFORM_NAMES
 from bridge.planner import Community
+from domain.model import Platform
 from storage.outbox import OutboxRepository
 
 FAILURE_WINDOW = timedelta(hours=1)

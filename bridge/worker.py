@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from bridge.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind, Tell
-from bridge.ports import ActionExecutor, PermanentError, TransientError
-from storage.codec import action_target
+from domain.actions import action_target
+from domain.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind, Tell
+from domain.ports import ActionExecutor, PermanentError, TransientError
 from storage.outbox import URGENCY, ActionRow, OutboxRepository, Urgency
 
 log = logging.getLogger(__name__)

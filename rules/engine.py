@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeAlias
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Author,

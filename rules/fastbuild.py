@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from bridge.model import Verdict
+from domain.model import Verdict
 
 _IDENTITY = ("message_id", "member")
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from bridge.model import ListRule
+from domain.model import ListRule
 
 BAN_RECOMMENDATIONS = frozenset({"m.ban", "org.matrix.mjolnir.ban"})
 

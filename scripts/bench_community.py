@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # the harness lives in tests/, which is not insta
 
 from nio import AsyncClient, SyncResponse  # noqa: E402
 
-from adapters.discord.simulator import run_simulator  # noqa: E402
+from devtools.discord_simulator import run_simulator  # noqa: E402
 from tests.e2e.community_helpers import Community, Person, build_community  # noqa: E402
 from tests.e2e.matrix_helpers import send_text  # noqa: E402
 from tests.e2e.synapse import SynapseServer, synapse_available  # noqa: E402

@@ -34,8 +34,8 @@ with warnings.catch_warnings():
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
-from adapters.discord.simulator import DiscordSimulator, RecordedRequest, permissions
-from bridge.model import (
+from devtools.discord_simulator import DiscordSimulator, RecordedRequest, permissions
+from domain.model import (
     Account,
     Author,
     Channel,

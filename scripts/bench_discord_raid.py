@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.discord.simulator import DiscordSimulator, RecordedRequest, permissions
-from adapters.discord.simulator.state import Channel, Guild, Message, SimulatorError, User
+from devtools.discord_simulator import DiscordSimulator, RecordedRequest, permissions
+from devtools.discord_simulator.state import Channel, Guild, Message, SimulatorError, User
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = 40  # at 200 msg/s, 5 a second each
@@ -123,7 +123,7 @@ def start_service(work: Path, config: Path, token: str) -> subprocess.Popen[byte
     env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
     with (work / "service.log").open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, *profile(), "-m", "bridge.cli", "run", "--config", str(config)],
+            [sys.executable, *profile(), "-m", "cli.main", "run", "--config", str(config)],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -39,7 +39,7 @@ from chat_corpus import distinct_corpus, vocabulary_size
 
 from bridge.config import load_settings, parse_settings
 from bridge.evaluate import make_message
-from bridge.model import Message, Platform
+from domain.model import Message, Platform
 from rules import pii
 from rules.engine import Engine
 from rules.policy import Policy
@@ -195,7 +195,7 @@ def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float
             for _ in range(3):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 subprocess.run(
-                    [sys.executable, "-m", "bridge.cli", "rules", "eval", "--config",
+                    [sys.executable, "-m", "cli.main", "rules", "eval", "--config",
                      str(EXAMPLE), "--input", str(path), "--output", os.devnull],
                     check=False, cwd=ROOT,
                 )  # fmt: skip

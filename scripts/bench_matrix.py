@@ -393,7 +393,7 @@ def start_service(world: World, work: Path) -> None:
     world.service_log = work / "service.log"
     with world.service_log.open("wb") as log:
         world.service = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -739,7 +739,7 @@ moderators = ["{world.users["mod"].user_id}"]
     world.service_log = work / "service.log"
     with world.service_log.open("wb") as log:
         world.service = process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return process

@@ -146,7 +146,7 @@ def start_raid_service(world: World, work: Path, window: str | None) -> None:
     world.service_log = work / "service.log"
     with world.service_log.open("wb") as log:
         world.service = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
             cwd=os.environ.get("BENCH_SERVICE_ROOT", str(ROOT)),
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bridge.config import load_settings
 from bridge.evaluate import make_message
-from bridge.model import Mode, Platform
+from domain.model import Mode, Platform
 from rules.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def evaluate(config: Path = ROOT / "config.example.toml", data: Path = DATA) -> 
         item = json.loads(raw)
         category, text = item["category"], item["text"]
         message = make_message(
-            id=str(i), platform=Platform.TEST, author=f"member{i}", channel="general",
+            id=str(i), platform=Platform.CLI, author=f"member{i}", channel="general",
             text=text, ts=t0 + timedelta(minutes=i),
         )  # fmt: skip
         verdict = engine.evaluate(message)

@@ -3,72 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from bridge.model import Account, Platform
+from domain.cases import CaseNote, CaseRow, CaseStatus, NewCase, OriginKind
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 from storage.identity import ensure_account
-
-
-class CaseStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class OriginKind(StrEnum):
-    """What opened a case. REPORT is reserved for member reports (not built yet)."""
-
-    RULE = "rule"
-    MODERATOR = "moderator"
-    REPORT = "report"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewCase:
-    """A case to open. ``origin`` is a rule id or a moderator's account key.
-
-    ``dedupe_key`` (e.g. ``"msg:discord:1234"``) makes opening idempotent: the same event
-    delivered twice finds the case opened the first time.
-    """
-
-    subject: Account
-    origin_kind: OriginKind
-    origin: str
-    reason: str
-    evidence: str = ""
-    dedupe_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseRow:
-    """A stored case; ``id`` is the number moderators see."""
-
-    id: int
-    member_id: int
-    subject: Account
-    origin_kind: OriginKind
-    origin: str
-    reason: str
-    evidence: str
-    status: CaseStatus
-    created_at: datetime
-    closed_at: datetime | None
-    closed_by: str | None
-    dedupe_key: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseNote:
-    """A moderator's note on a case."""
-
-    id: int
-    case_id: int
-    author: str
-    body: str
-    created_at: datetime
-
 
 _SELECT = (
     "SELECT id, member_id, subject_platform, subject_platform_id, origin_kind, origin, reason,"

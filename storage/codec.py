@@ -9,70 +9,25 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Ban,
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
     Warn,
 )
 from storage.db import from_db_time, to_db_time
-
-
-class ActionKind(StrEnum):
-    """The outbox's ``kind`` column (the schema's CHECK lists the same names)."""
-
-    WARN = "warn"
-    MUTE = "mute"
-    UNMUTE = "unmute"
-    REMOVE = "remove"
-    BAN = "ban"
-    UNBAN = "unban"
-    DELETE = "delete"
-    NOTIFY = "notify"
-    TELL = "tell"
-
-
-def action_kind(action: Action) -> ActionKind:
-    """The outbox kind of a model action."""
-    match action:
-        case Warn():
-            return ActionKind.WARN
-        case Mute():
-            return ActionKind.MUTE
-        case Unmute():
-            return ActionKind.UNMUTE
-        case Remove():
-            return ActionKind.REMOVE
-        case Ban():
-            return ActionKind.BAN
-        case Unban():
-            return ActionKind.UNBAN
-        case DeleteMessage():
-            return ActionKind.DELETE
-        case NotifyModerators():
-            return ActionKind.NOTIFY
-        case Tell():
-            return ActionKind.TELL
-    raise TypeError(f"not an action: {action!r}")
-
-
-def action_target(action: Action) -> Account | None:
-    """The account an action is carried out on, if it has one."""
-    match action:
-        case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban() | Tell():
-            return action.target
-    return None
 
 
 def encode_action(action: Action) -> str:
@@ -105,6 +60,11 @@ def encode_action(action: Action) -> str:
                 payload["purge_seconds"] = int(action.purge.total_seconds())
         case Unmute() | Remove() | Unban():
             payload = {"target": _account(action.target), "reason": action.reason}
+        case PauseDms():
+            payload = {"space_id": action.space_id, "until": to_db_time(action.until)}
+            payload["reason"] = action.reason
+        case ResumeDms():
+            payload = {"space_id": action.space_id, "reason": action.reason}
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
@@ -120,6 +80,11 @@ def decode_action(kind: str, payload: str) -> Action:
         )
     if kind == "notify":
         return NotifyModerators(text=str(data["text"]), modlog=bool(data.get("modlog", False)))
+    if kind == "pause-dms":
+        until = from_db_time(data["until"])
+        return PauseDms(space_id=str(data["space_id"]), until=until, reason=str(data["reason"]))
+    if kind == "resume-dms":
+        return ResumeDms(space_id=str(data["space_id"]), reason=str(data["reason"]))
     target = Account(
         platform=Platform(data["target"]["platform"]),
         id=str(data["target"]["id"]),

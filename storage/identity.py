@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, to_db_time
 
 # Every table with a member_id column, as (table, column). Merging two members moves these

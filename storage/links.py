@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, to_db_time
 
 

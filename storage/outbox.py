@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
-from bridge.model import Action, Platform
-from storage.cases import CaseRow, NewCase, insert_case
-from storage.codec import ActionKind, action_kind, action_target, decode_action, encode_action
+from domain.actions import ActionKind, action_kind, action_target
+from domain.cases import CaseRow, NewCase
+from domain.model import Action, Platform
+from storage.cases import insert_case
+from storage.codec import decode_action, encode_action
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -39,6 +41,8 @@ URGENCY: Mapping[ActionKind, Urgency] = {
     ActionKind.REMOVE: Urgency.SANCTION,
     ActionKind.UNMUTE: Urgency.SANCTION,
     ActionKind.UNBAN: Urgency.SANCTION,
+    ActionKind.PAUSE_DMS: Urgency.SANCTION,  # a raid measure
+    ActionKind.RESUME_DMS: Urgency.SANCTION,
     ActionKind.WARN: Urgency.WARNING,
     ActionKind.TELL: Urgency.WARNING,
     ActionKind.NOTIFY: Urgency.NOTICE,

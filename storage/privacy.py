@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, to_db_time
 
 DELETED = "(deleted after the retention period)"

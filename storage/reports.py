@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, to_db_time
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.actions import ActionKind
+from domain.cases import CaseNote, CaseRow, CaseStatus, NewCase, OriginKind
 from storage.audit import AuditEntry, AuditRepository
-from storage.cases import CaseNote, CaseRepository, CaseRow, CaseStatus, NewCase, OriginKind
-from storage.codec import ActionKind
+from storage.cases import CaseRepository
 from storage.consent import ConsentRepository, DmPolicy
 from storage.db import Database
 from storage.identity import AccountRow, IdentityRepository

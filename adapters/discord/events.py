@@ -20,8 +20,8 @@ from adapters.discord import translate
 from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DiscordHandlers
-from bridge.model import Channel, Platform
-from bridge.ports import NotRecorded
+from domain.model import Channel, Platform
+from domain.ports import NotRecorded
 
 log = logging.getLogger(__name__)
 

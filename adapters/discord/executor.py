@@ -4,7 +4,7 @@ Every call goes to the REST API by id (``client.http``, ``discord.Object``), so 
 works whether or not the member, channel or guild is in discord.py's cache. The cache is only
 read to explain a refusal in words a moderator can act on.
 
-This is the boundary where discord.py's exceptions become the two of :mod:`bridge.ports`:
+This is the boundary where discord.py's exceptions become the two of :mod:`domain.ports`:
 
 * ``Forbidden`` (missing permission, role hierarchy, owner or administrator, closed DMs) and
   ``NotFound`` (unknown member, user, channel, ban) -> :class:`PermanentError`, except that a
@@ -34,23 +34,26 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import aiohttp
 import discord
 
+from adapters.discord import dms
 from adapters.discord.refusals import RefusalExplainer
-from bridge.durations import format_duration
-from bridge.model import (
+from domain.durations import format_duration
+from domain.model import (
     Action,
     Ban,
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Space,
     Tell,
     Unban,
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, PermanentError, TransientError, request_token
+from domain.ports import ActionExecutor, PermanentError, TransientError, request_token
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ def _now() -> datetime:
 
 
 class DiscordExecutor:
-    """Carries out actions in Discord guilds: the ActionExecutor of :mod:`bridge.ports`.
+    """Carries out actions in Discord guilds: the ActionExecutor of :mod:`domain.ports`.
 
     ``space.id`` is the guild id, except for NotifyModerators (the moderators' channel id) and
     Warn (empty: a warning is a DM, not tied to a guild). The client must have been made with
@@ -146,6 +149,12 @@ class DiscordExecutor:
                 return await self._ban(guild_id, action)
             case Unban():
                 return await self._unban(guild_id, action)
+            case PauseDms() | ResumeDms():
+                return await self._call(
+                    f"{dms.verb(action)} DMs in guild {guild_id}",
+                    dms.carry_out(self._client, guild_id, action, self._clock()),
+                    explain=dms.needs_manage_server,
+                )
         raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
 
     # -- the discord.py boundary ------------------------------------------------------------

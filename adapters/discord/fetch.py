@@ -18,8 +18,8 @@ import aiohttp
 import discord
 
 from adapters.discord import translate
-from bridge.model import Message
-from bridge.ports import MessageFetcher
+from domain.model import Message
+from domain.ports import MessageFetcher
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Literal, Protocol
 import discord
 from discord import app_commands
 
-from bridge.durations import EXAMPLES, parse_duration
-from bridge.model import Account, CommandName, ModCommand, Platform
-from bridge.userids import parse_account
+from domain.durations import EXAMPLES, parse_duration
+from domain.model import Account, CommandName, ModCommand, Platform
+from domain.userids import parse_account
 
 MAX_PURGE = timedelta(days=7)  # Discord deletes at most a week of a banned member's messages
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices

@@ -7,7 +7,7 @@ import discord
 
 
 class DiscordDirectory:
-    """A :class:`bridge.ports.Directory` over a connected discord.py client."""
+    """A :class:`domain.ports.Directory` over a connected discord.py client."""
 
     def __init__(self, client: discord.Client) -> None:
         self._client = client

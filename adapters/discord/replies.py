@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import discord
 
-from bridge.model import Channel
-from bridge.ports import PermanentError, TransientError, split_message
+from domain.model import Channel
+from domain.ports import PermanentError, TransientError, split_message
 
 LIMIT = 2000  # Discord refuses longer messages
 

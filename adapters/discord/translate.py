@@ -18,8 +18,8 @@ from datetime import datetime
 
 import discord
 
-from bridge import userids
-from bridge.model import (
+from domain import userids
+from domain.model import (
     Account,
     Author,
     Channel,
@@ -192,7 +192,7 @@ def unbanned(
 
 def parse_user(text: str) -> Account | None:
     """A user written as a Discord id, mention or ``discord:<id>``, or a Matrix id or link
-    (moderators may name any account): the one parser of :mod:`bridge.userids`."""
+    (moderators may name any account): the one parser of :mod:`domain.userids`."""
     return userids.parse_account(text)
 
 

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bridge.model import Account, HomeserverReport, Platform
-from bridge.ports import PermanentError, TransientError
+from domain.model import Account, HomeserverReport, Platform
+from domain.ports import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 

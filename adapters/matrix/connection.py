@@ -44,7 +44,7 @@ from adapters.matrix.session import (
     unless,
 )
 from adapters.matrix.stores import MatrixStateStore
-from bridge.ports import NotRecorded, PermanentError, TransientError
+from domain.ports import NotRecorded, PermanentError, TransientError
 
 __all__ = ["MatrixConnection", "MatrixHandlers", "MatrixLoginError", "MatrixStateStore"]
 

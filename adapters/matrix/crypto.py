@@ -37,7 +37,7 @@ from nio.store import SqliteStore
 from adapters.matrix.executor import client_config
 from adapters.matrix.forwarded_keys import accept_keys_forwarded_by_their_sender
 from adapters.matrix.stores import MatrixStateStore
-from bridge.ports import TransientError
+from domain.ports import TransientError
 
 logger = logging.getLogger(__name__)
 

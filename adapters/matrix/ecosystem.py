@@ -5,7 +5,7 @@ The connection hands every synced state and timeline event of a joined room to
 
 - the rooms of the subscribed policy lists (``[matrix] policy_lists``, aliases resolved) and
   of the published list are joined, and each rule event of a subscribed list goes to the
-  core as a :class:`~bridge.model.ListRule`;
+  core as a :class:`~domain.model.ListRule`;
 - an ``m.room.tombstone`` in a protected room, a space or the mod room is followed: the
   bot joins the replacement, the room book treats it as the old room was from then on, the
   mapping is kept (so the configured id keeps working across restarts), and the core is
@@ -24,8 +24,8 @@ from nio import AsyncClient
 from adapters.matrix.policy_lists import list_rule_from_event
 from adapters.matrix.rooms import RoomBook, RoomKind, is_alias
 from adapters.matrix.stores import MatrixStateStore
-from bridge.model import Account, ListRule, Platform
-from bridge.ports import PermanentError
+from domain.model import Account, ListRule, Platform
+from domain.ports import PermanentError
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from adapters.matrix.powers import (
 )
 from adapters.matrix.purge import purge_room
 from adapters.matrix.stores import DirectRoomStore, PreviousLevelStore
-from bridge.model import (
+from domain.model import (
     Action,
     Ban,
     DeleteMessage,
@@ -54,7 +54,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import ActionExecutor, PermanentError, TransientError, request_token
+from domain.ports import ActionExecutor, PermanentError, TransientError, request_token
 
 # Errors a token problem gives: the action is still right, the bot needs a new login, so the
 # worker should keep it rather than dead-letter it.
@@ -110,7 +110,7 @@ def error_from_response(response: Any, doing: str) -> TransientError | Permanent
 
 
 class MatrixExecutor:
-    """Carries out actions in Matrix rooms: the ActionExecutor of :mod:`bridge.ports`.
+    """Carries out actions in Matrix rooms: the ActionExecutor of :mod:`domain.ports`.
 
     The client must be logged in and made with :func:`client_config` (give the executor its
     own client; a syncing client wants nio's retries). ``mod_room_id`` is where

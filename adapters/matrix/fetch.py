@@ -25,8 +25,8 @@ from nio import (
 
 from adapters.matrix.crypto import UNREADABLE, decrypted_or_placeholder
 from adapters.matrix.translate import RoomContext, message_from_event
-from bridge.model import Message
-from bridge.ports import MessageFetcher
+from domain.model import Message
+from domain.ports import MessageFetcher
 
 log = logging.getLogger(__name__)
 

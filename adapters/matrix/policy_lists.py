@@ -1,9 +1,9 @@
 """Matrix policy lists on the wire: reading rules from state events, writing our own.
 
 Reading is pure: :func:`list_rule_from_event` turns one state event of a list room into a
-:class:`~bridge.model.ListRule` (the core decides what it means). Writing is the
+:class:`~domain.model.ListRule` (the core decides what it means). Writing is the
 :class:`PublishingExecutor`: a ban or unban queued for the space ``list:<room id>`` (see
-``bridge.model.LIST_SPACE_PREFIX``) becomes an ``m.policy.rule.user`` rule in that room, or
+``domain.model.LIST_SPACE_PREFIX``) becomes an ``m.policy.rule.user`` rule in that room, or
 its removal (the same state key with empty content), which Mjolnir, Draupnir and Meowlnir
 read. Every other action goes on to the ordinary executor.
 """
@@ -18,8 +18,8 @@ import aiohttp
 from nio import AsyncClient
 
 from adapters.matrix.executor import error_from_response
-from bridge.model import LIST_SPACE_PREFIX, Action, Ban, ListRule, Platform, Space, Unban
-from bridge.ports import ActionExecutor, PermanentError, TransientError
+from domain.model import LIST_SPACE_PREFIX, Action, Ban, ListRule, Platform, Space, Unban
+from domain.ports import ActionExecutor, PermanentError, TransientError
 
 USER_RULE = "m.policy.rule.user"
 # Every event type a list may use for each kind of rule: the stable names, the names of

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nio import AsyncClient, RoomSendResponse
 
 from adapters.matrix.executor import error_from_response
-from bridge.model import Channel
-from bridge.ports import split_message
+from domain.model import Channel
+from domain.ports import split_message
 
 # Matrix events are at most 64 KiB of JSON: 10,000 characters fit whatever their UTF-8 size.
 LIMIT = 10_000

@@ -17,8 +17,8 @@ from nio import BadEvent, MatrixRoom, RoomMemberEvent, RoomMessage
 
 from adapters.matrix.rooms import SPACE_CHILD_EVENT, RoomBook, RoomKind, is_command
 from adapters.matrix.translate import is_message, membership_from_event, message_from_event
-from bridge.model import MembershipEvent, Message
-from bridge.ports import NotRecorded
+from domain.model import MembershipEvent, Message
+from domain.ports import NotRecorded
 
 logger = logging.getLogger(__name__)
 

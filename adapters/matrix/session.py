@@ -3,7 +3,7 @@
 A login is kept across restarts: the device id always (one device, not one per start), and
 with a password login the access token too, so a restart does not log in again. Every nio
 answer is checked here: network failures and error values become
-:class:`~bridge.ports.TransientError` or :class:`~bridge.ports.PermanentError`, and a revoked
+:class:`~domain.ports.TransientError` or :class:`~domain.ports.PermanentError`, and a revoked
 token is replaced by a new password login on the same device.
 """
 
@@ -22,7 +22,7 @@ from nio import AsyncClient
 
 from adapters.matrix.executor import error_from_response
 from adapters.matrix.stores import MatrixStateStore
-from bridge.ports import PermanentError, TransientError
+from domain.ports import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from nio import BadEvent, RoomMemberEvent, RoomMessage
 
-from bridge.model import (
+from domain.model import (
     Account,
     Author,
     Channel,
@@ -27,7 +27,7 @@ from bridge.model import (
     Space,
     SpaceKind,
 )
-from bridge.userids import is_matrix_id, strip_reply_fallback, user_from_link
+from domain.userids import is_matrix_id, strip_reply_fallback, user_from_link
 
 __all__ = ["strip_reply_fallback", "user_from_link"]  # the one parser, re-exported for callers
 

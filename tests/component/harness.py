@@ -16,17 +16,17 @@ from bridge.core import Core
 from bridge.digest import DIGEST_TIMER, NoticeDigest
 from bridge.health import StorageHealth
 from bridge.linking import Linking
-from bridge.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
 from bridge.moderation import Moderation
 from bridge.modlog import ModLog
 from bridge.names import Names
 from bridge.pipeline import Pipeline
 from bridge.planner import Community
-from bridge.ports import Directory, PermanentError, TransientError
 from bridge.reports import Reports
 from bridge.scheduler import Scheduler
 from bridge.texts import Texts
 from bridge.worker import ActionWorker
+from domain.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
+from domain.ports import Directory, PermanentError, TransientError
 from rules.engine import Engine
 from storage.db import Database
 from storage.outbox import ActionRow

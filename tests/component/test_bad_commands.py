@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.model import Mute, Remove
+from domain.model import Mute, Remove
 from tests.component.harness import ModBot
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.commands import parse_command
-from bridge.model import (
+from domain.model import (
     Account,
     Author,
     Ban,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import Account, DeleteMessage, Mute, NotifyModerators, Platform, Warn
+from domain.model import Account, DeleteMessage, Mute, NotifyModerators, Platform, Warn
 from tests.component.harness import ModBot
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge.ecosystem import MatrixEcosystem
-from bridge.model import Account, Ban, HomeserverReport, ListRule, Mute, Platform, Unban
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
+from domain.model import Account, Ban, HomeserverReport, ListRule, Mute, Platform, Unban
 from tests.component.harness import ModBot
 
 ANN = Account(platform=Platform.MATRIX, id="@ann:spam.example")

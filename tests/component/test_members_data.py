@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
-from bridge.model import Account, Author, Channel, Message, Platform
 from bridge.service import housekeeping
+from cli.main import main
+from domain.model import Account, Author, Channel, Message, Platform
 from tests.component.harness import ModBot
 
 ANN = Account(platform=Platform.MATRIX, id="@ann:hs")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridge.model import Account, Ban, NotifyModerators, Platform, Unban
 from bridge.planner import Community
+from domain.model import Account, Ban, NotifyModerators, Platform, Unban
 from tests.component.harness import ModBot
 
 KIP_DC = Account(platform=Platform.DISCORD, id="111111111111111111")

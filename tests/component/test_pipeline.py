@@ -11,7 +11,10 @@ import pytest
 
 from bridge.commands import parse_command
 from bridge.conversation import DRAFT_PREFIX
-from bridge.model import (
+from bridge.scheduler import Scheduler
+from bridge.service import housekeeping
+from bridge.worker import backoff
+from domain.model import (
     Account,
     Action,
     Author,
@@ -25,9 +28,6 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.scheduler import Scheduler
-from bridge.service import housekeeping
-from bridge.worker import backoff
 from storage.outbox import ActionState
 from tests.component.harness import ModBot, eventually
 

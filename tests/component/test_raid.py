@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Author,
@@ -23,7 +23,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import TransientError
+from domain.ports import TransientError
 from tests.component.harness import ModBot, eventually
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from tests.component.harness import ModBot
 from tests.component.test_reports import everything_said, notices
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bridge.model import (
+from domain.model import (
     Account,
     Author,
     Channel,

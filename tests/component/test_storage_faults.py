@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bridge.health import DISK_FULL, RECOVERED
-from bridge.model import Account, Author, Channel, Message, Platform
-from bridge.ports import NotRecorded
 from bridge.texts import Texts
+from domain.model import Account, Author, Channel, Message, Platform
+from domain.ports import NotRecorded
 from storage.db import StorageError
 from tests.component.harness import ModBot
 from tests.disks import SmallDisk, small_disk

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator
-from bridge.model import Account, Author, Channel, MembershipEvent, Message, ModCommand, Platform
+from devtools.discord_simulator import DiscordSimulator
+from domain.model import Account, Author, Channel, MembershipEvent, Message, ModCommand, Platform
 from tests.discord_sim.conftest import (  # noqa: F401 - fixtures shared with the simulator's tests
     World,
     point_discord_at,

@@ -9,8 +9,8 @@ import discord
 import pytest
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator
-from bridge.model import MembershipChange, Platform
+from devtools.discord_simulator import DiscordSimulator
+from domain.model import MembershipChange, Platform
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 

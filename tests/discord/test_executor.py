@@ -10,9 +10,9 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
-from adapters.discord.simulator import DiscordSimulator, permissions
-from adapters.discord.simulator.state import User
-from bridge.model import (
+from devtools.discord_simulator import DiscordSimulator, permissions
+from devtools.discord_simulator.state import User
+from domain.model import (
     Account,
     Ban,
     DeleteMessage,
@@ -26,7 +26,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import PermanentError, TransientError
+from domain.ports import PermanentError, TransientError
 from tests.discord.conftest import Recorder
 from tests.discord_sim.conftest import World
 

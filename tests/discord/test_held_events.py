@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord.backfill import KEY
-from adapters.discord.simulator import DiscordSimulator
-from bridge.model import Message
-from bridge.ports import NotRecorded
+from devtools.discord_simulator import DiscordSimulator
+from domain.model import Message
+from domain.ports import NotRecorded
 from tests.discord.conftest import Connect, MemoryState, Recorder
 from tests.discord_sim.conftest import World
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 

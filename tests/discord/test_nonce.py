@@ -5,8 +5,8 @@ simulator keeps Discord's ``enforce_nonce`` promise."""
 from __future__ import annotations
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator
-from bridge.model import Account, NotifyModerators, Platform, Space, SpaceKind, Tell, Warn
+from devtools.discord_simulator import DiscordSimulator
+from domain.model import Account, NotifyModerators, Platform, Space, SpaceKind, Tell, Warn
 from tests.discord_sim.conftest import World
 
 

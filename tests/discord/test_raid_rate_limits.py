@@ -9,8 +9,8 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
-from adapters.discord.simulator import DiscordSimulator, Limit, Message, User
-from bridge.model import (
+from devtools.discord_simulator import DiscordSimulator, Limit, Message, User
+from domain.model import (
     Account,
     Ban,
     DeleteMessage,
@@ -19,7 +19,7 @@ from bridge.model import (
     Space,
     SpaceKind,
 )
-from bridge.ports import TransientError
+from domain.ports import TransientError
 from tests.discord_sim.conftest import World
 
 DELETE = "/channels/{channel_id}/messages/{message_id}"

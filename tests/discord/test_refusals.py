@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.simulator import DiscordSimulator, permissions
-from bridge.model import (
+from devtools.discord_simulator import DiscordSimulator, permissions
+from domain.model import (
     Account,
     Ban,
     DeleteMessage,
@@ -15,7 +15,7 @@ from bridge.model import (
     Space,
     SpaceKind,
 )
-from bridge.ports import PermanentError
+from domain.ports import PermanentError
 from tests.discord_sim.conftest import World
 
 

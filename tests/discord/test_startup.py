@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord.connection import DiscordConnection, DiscordStartupError, intents
-from adapters.discord.simulator import DiscordSimulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 

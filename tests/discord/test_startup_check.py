@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, permissions
+from devtools.discord_simulator import DiscordSimulator, permissions
 from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
 

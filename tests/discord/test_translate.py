@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.discord import translate
-from bridge.model import Account, MembershipChange, Platform, SpaceKind
+from domain.model import Account, MembershipChange, Platform, SpaceKind
 from tests.discord.payloads import Recorded, ids
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

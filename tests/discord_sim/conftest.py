@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     import discord.gateway
     import discord.http
 
-from adapters.discord.simulator import (
+from devtools.discord_simulator import (
     Channel,
     DiscordSimulator,
     Guild,

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import re2
 
-from adapters.discord.simulator import DiscordSimulator, MessageBlocked
-from adapters.discord.simulator.rust_regex import rust_regex_error
+from devtools.discord_simulator import DiscordSimulator, MessageBlocked
+from devtools.discord_simulator.rust_regex import rust_regex_error
 from tests.discord_sim.conftest import World
 
 BLOCK = [{"type": 1}]

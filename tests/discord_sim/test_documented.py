@@ -10,7 +10,7 @@ import aiohttp
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.discord_sim.conftest import SimBot, World
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, MessageBlocked, permissions
+from devtools.discord_simulator import DiscordSimulator, MessageBlocked, permissions
 from tests.discord_sim.conftest import INTENTS, SimBot, World, start_client
 
 

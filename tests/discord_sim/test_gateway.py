@@ -11,7 +11,7 @@ import aiohttp
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, SimulatorError, run_simulator
+from devtools.discord_simulator import DiscordSimulator, SimulatorError, run_simulator
 from tests.discord_sim.conftest import INTENTS, SimBot, World, start_client
 
 

@@ -8,7 +8,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from adapters.discord.simulator import DiscordSimulator, SimulatorError
+from devtools.discord_simulator import DiscordSimulator, SimulatorError
 from tests.discord_sim.conftest import SimBot, World
 
 

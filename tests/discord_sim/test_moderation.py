@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, MessageBlocked, permissions
+from devtools.discord_simulator import DiscordSimulator, MessageBlocked, permissions
 from tests.discord_sim.conftest import SimBot, World
 
 

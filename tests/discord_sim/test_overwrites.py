@@ -6,8 +6,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, SimulatorError, permissions
-from adapters.discord.simulator.permissions import apply_overwrites
+from devtools.discord_simulator import DiscordSimulator, SimulatorError, permissions
+from devtools.discord_simulator.permissions import apply_overwrites
 from tests.discord_sim.conftest import SimBot, World
 
 SEND = permissions.SEND_MESSAGES

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord.simulator import DiscordSimulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.discord_sim.conftest import SimBot, World
 
 

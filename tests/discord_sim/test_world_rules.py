@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord.simulator import DiscordSimulator, permissions
-from adapters.discord.simulator.automod import find_matches
+from devtools.discord_simulator import DiscordSimulator, permissions
+from devtools.discord_simulator.automod import find_matches
 
 
 @pytest.fixture

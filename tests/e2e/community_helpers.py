@@ -30,7 +30,7 @@ from nio import (
     RoomVisibility,
 )
 
-from adapters.discord.simulator import (
+from devtools.discord_simulator import (
     Channel,
     DiscordSimulator,
     Guild,

@@ -27,7 +27,7 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.discord.simulator import Channel, DiscordSimulator, RecordedRequest, User
+from devtools.discord_simulator import Channel, DiscordSimulator, RecordedRequest, User
 from tests.e2e.community_helpers import WAIT, Community, Person, eventually
 from tests.e2e.matrix_helpers import send_text
 from tests.e2e.service_helpers import notices

@@ -115,9 +115,9 @@ def service_env(storage: Path, **secrets: str) -> dict[str, str]:
 
 
 def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 30.0) -> tuple[int, str]:
-    """Run ``python -m bridge.cli ARGS`` to the end; return its status and all its output."""
+    """Run ``python -m cli.main ARGS`` to the end; return its status and all its output."""
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=PROJECT_ROOT,
         env=dict(env),
         capture_output=True,
@@ -162,7 +162,7 @@ class ServiceProcess:
         started = time.monotonic()
         self._log_start = len(self.log_path.read_text()) if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            command = [sys.executable, "-m", "bridge.cli", "run", "--config", str(self.config)]
+            command = [sys.executable, "-m", "cli.main", "run", "--config", str(self.config)]
             self._process = subprocess.Popen(
                 [*command, *self.args],
                 cwd=PROJECT_ROOT,

@@ -1,11 +1,11 @@
-"""The tests' Synapse: the package's local launcher (adapters/matrix/localserver.py), which
+"""The tests' Synapse: the package's local launcher (devtools/synapse.py), which
 `modbridge demo` uses too, plus where the project lives."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.matrix.localserver import (
+from devtools.synapse import (
     SERVER_NAME,
     RegisteredUser,
     SynapseError,

@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from nio import RoomSendError, RoomSendResponse
 
-from adapters.discord.simulator import DiscordSimulator, SimulatorError, run_simulator
+from devtools.discord_simulator import DiscordSimulator, SimulatorError, run_simulator
 from tests.e2e.community_helpers import (
     PHONE,
     WAIT,
@@ -406,7 +406,7 @@ async def test_refused_discord_token_stops_the_service_with_a_reason(
         "MODBRIDGE_STORAGE__PATH": str(tmp_path / "other.db"),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "run", "--config", str(community.config),
+        sys.executable, "-m", "cli.main", "run", "--config", str(community.config),
         cwd=PROJECT_ROOT, env=env, stdout=PIPE, stderr=STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 30)

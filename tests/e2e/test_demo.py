@@ -32,7 +32,7 @@ SECRET_SHAPES = {
 def _demo_command() -> list[str]:
     if CONSOLE_SCRIPT.is_file():
         return [str(CONSOLE_SCRIPT), "demo"]
-    return [sys.executable, "-m", "bridge.cli", "demo"]
+    return [sys.executable, "-m", "cli.main", "demo"]
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -183,7 +183,7 @@ def test_without_synapse_it_says_how_to_install_it(tmp_path: Path) -> None:
 
 def test_the_demo_policy_is_the_example_policy_with_shorter_mutes() -> None:
     example = tomllib.loads((PROJECT_ROOT / "config.example.toml").read_text())
-    demo = tomllib.loads((PROJECT_ROOT / "bridge" / "data" / "demo-policy.toml").read_text())
+    demo = tomllib.loads((PROJECT_ROOT / "devtools" / "data" / "demo-policy.toml").read_text())
     assert demo["rules"] == example["rules"]
     assert demo["community"] == example["community"]
     steps = [step["points"] for step in demo["escalation"]["ladder"]]

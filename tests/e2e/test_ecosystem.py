@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
 
-from adapters.discord.simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator, run_simulator
 from tests.e2e.community_helpers import (
     PHONE,
     Community,

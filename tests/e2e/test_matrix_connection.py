@@ -24,7 +24,7 @@ from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomPreset, Room
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.stores import MemoryMatrixStore, MemoryStateStore
-from bridge.model import (
+from domain.model import (
     Account,
     MembershipChange,
     MembershipEvent,

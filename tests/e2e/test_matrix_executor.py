@@ -18,7 +18,7 @@ from nio import AsyncClient, RoomSendError, RoomSendResponse, SyncResponse
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.stores import MemoryMatrixStore
-from bridge.model import (
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -33,7 +33,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from bridge.ports import PermanentError, TransientError
+from domain.ports import PermanentError, TransientError
 from tests.e2e.matrix_helpers import (
     bodies,
     client_for,

@@ -16,7 +16,7 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.powers import RoomPowers
 from adapters.matrix.rooms import RoomState
 from adapters.matrix.stores import MemoryMatrixStore
-from bridge.model import (
+from domain.model import (
     Account,
     DeleteMessage,
     Mute,

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from adapters.discord.simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator, run_simulator
 from tests.e2e.community_helpers import (
     PHONE,
     WAIT,

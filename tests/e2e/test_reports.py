@@ -35,8 +35,8 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.discord.simulator import DiscordSimulator, run_simulator
-from bridge.antispam import PREFIX
+from adapters.matrix.antispam_http import PREFIX
+from devtools.discord_simulator import DiscordSimulator, run_simulator
 from tests.e2e.community_helpers import (
     WAIT,
     Community,

@@ -1,7 +1,7 @@
 """`modbridge run` as an admin runs it, against a real Synapse: what members and moderators see.
 
 One Synapse and one test community serve the module; the service is the real command in a
-subprocess (`python -m bridge.cli run --config PATH`). The tests run in order and share the
+subprocess (`python -m cli.main run --config PATH`). The tests run in order and share the
 service process: the restart tests replace it, the homeserver restart comes late because it
 takes Synapse away from everyone for a moment, and the log privacy check comes last because
 it reads everything the service logged.

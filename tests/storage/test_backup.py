@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import Account, Platform
+from domain.cases import NewCase, OriginKind
+from domain.model import Account, Platform
 from storage.backup import companions
-from storage.cases import NewCase, OriginKind
 from storage.db import Database, Migration, MigrationError, load_migrations
 from storage.repositories import Repositories
 from tests.storage.conftest import FakeClock
@@ -33,7 +33,7 @@ def _config(tmp_path: Path) -> Path:
 
 async def _cli(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", *args, cwd=ROOT,
+        sys.executable, "-m", "cli.main", *args, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await process.communicate()

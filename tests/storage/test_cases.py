@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.model import Account, Platform
-from storage.cases import CaseStatus, NewCase, OriginKind
+from domain.cases import CaseStatus, NewCase, OriginKind
+from domain.model import Account, Platform
 from storage.repositories import Repositories
 from tests.storage.conftest import T0, FakeClock
 

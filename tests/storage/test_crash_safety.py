@@ -26,8 +26,8 @@ CHILD = """
 import asyncio
 import sys
 
-from bridge.model import Account, Ban, Platform
-from storage.cases import NewCase, OriginKind
+from domain.model import Account, Ban, Platform
+from domain.cases import NewCase, OriginKind
 from storage.db import Database
 from storage.outbox import NewAction, OutboxRepository
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridge.model import Account, Platform
-from storage.cases import NewCase, OriginKind
+from domain.cases import NewCase, OriginKind
+from domain.model import Account, Platform
 from storage.consent import DmPolicy
 from storage.identity import AccountRow
 from storage.repositories import Repositories

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.model import (
+from domain.actions import ActionKind, action_kind
+from domain.cases import NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -19,8 +21,7 @@ from bridge.model import (
     Unmute,
     Warn,
 )
-from storage.cases import NewCase, OriginKind
-from storage.codec import ActionKind, action_kind, decode_action, encode_action
+from storage.codec import decode_action, encode_action
 from storage.db import Database
 from storage.outbox import ActionState, NewAction, Urgency
 from storage.repositories import Repositories

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.model import Account, Ban, Platform
+from domain.model import Account, Ban, Platform
 from storage.db import Database
 from storage.outbox import NewAction, OutboxRepository
 

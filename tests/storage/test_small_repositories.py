@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 from storage.consent import DmPolicy
 from storage.db import Database
 from storage.repositories import Repositories

@@ -14,8 +14,8 @@ from pathlib import Path
 import discord
 import pytest
 
-from bridge.cli import main
 from bridge.logs import JsonFormatter, configure
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config.example.toml")
@@ -23,7 +23,7 @@ EXAMPLE = str(ROOT / "config.example.toml")
 
 def modbridge(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -114,7 +114,7 @@ def test_rules_eval_all_valid_exits_zero_and_uses_files(tmp_path: Path) -> None:
 def test_rules_eval_answers_a_pipe_line_by_line() -> None:
     """A program feeding `rules eval` through a pipe reads each answer before its next line."""
     with subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "rules", "eval", "--config", EXAMPLE],
+        [sys.executable, "-m", "cli.main", "rules", "eval", "--config", EXAMPLE],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -212,7 +212,7 @@ def test_json_log_lines_are_one_object_each_with_the_message_only() -> None:
 
 def test_version() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "--version"],
+        [sys.executable, "-m", "cli.main", "--version"],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0
@@ -233,7 +233,7 @@ def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_d
     # discord.py, nio and the demo cost most of a second of imports and are not needed.
     script = (
         "import sys\n"
-        "from bridge.cli import main\n"
+        "from cli.main import main\n"
         f"main(['rules', 'test', '--config', {EXAMPLE!r}, 'you idiot'])\n"
         f"main(['check-config', {EXAMPLE!r}])\n"
         "print('MODULES', ' '.join(sorted(sys.modules)))\n"
@@ -251,6 +251,36 @@ def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_d
         for name in modules
         if name.split(".")[0] in {"adapters", "discord", "nio", "aiosqlite", "storage"}
         or name in {"bridge.service", "bridge.worker", "bridge.pipeline"}
-        or name.startswith("bridge.demo")
+        or name.split(".")[0] == "devtools"
     ]
     assert loaded == []
+
+
+def test_run_starts_without_any_development_tool(tmp_path: Path) -> None:
+    # `modbridge run` loads the service and both platforms' adapters, but never the Discord
+    # simulator, the local Synapse launcher or the demo: those are in devtools/.
+    script = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "try:\n"
+        f"    code = main(['run', '--config', {EXAMPLE!r}])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print('EXIT', code)\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        env={
+            **os.environ, "PYTHONPATH": str(ROOT),
+            "MODBRIDGE_STORAGE__PATH": str(tmp_path / "modbridge.db"),
+        },
+    )  # fmt: skip
+    assert "EXIT 2" in result.stdout, result.stderr  # the example configures no platform
+    assert "no platform" in result.stderr
+    modules = result.stdout.split("MODULES ", 1)[1].split()
+    assert {"bridge.service", "adapters.discord.connection", "adapters.matrix.connection"} <= set(
+        modules
+    )
+    assert [name for name in modules if name.split(".")[0] == "devtools"] == []

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.commands import CommandError, parse_account, parse_command
-from bridge.model import Account, CommandName, ModCommand, Platform
+from domain.model import Account, CommandName, ModCommand, Platform
 
 ANN = Account(platform=Platform.MATRIX, id="@ann:example.org")
 DISCORD_ANN = Account(platform=Platform.DISCORD, id="123456789012345678")

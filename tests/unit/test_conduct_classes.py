@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bridge.config import load_settings
 from bridge.evaluate import make_message
-from bridge.model import Mode, Platform
+from domain.model import Mode, Platform
 from rules.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def engine() -> Engine:
 def enforced(engine: Engine, text: str) -> set[str]:
     n = next(_ids)
     message = make_message(
-        id=str(n), platform=Platform.TEST, author=f"m{n}", channel="c", text=text,
+        id=str(n), platform=Platform.CLI, author=f"m{n}", channel="c", text=text,
         ts=datetime(2026, 12, 3, tzinfo=UTC),
     )  # fmt: skip
     verdict = engine.evaluate(message)

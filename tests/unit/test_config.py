@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
 from bridge.config import ConfigError, load_settings, parse_settings
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,9 @@ import pytest
 
 from bridge.config import parse_settings
 from bridge.dryrun import DryRunReplier, SimulatedExecutor, with_notice
-from bridge.model import (
+from bridge.service import Service
+from domain.cases import NewCase, OriginKind
+from domain.model import (
     Account,
     Action,
     Ban,
@@ -23,8 +25,6 @@ from bridge.model import (
     Tell,
     Warn,
 )
-from bridge.service import Service
-from storage.cases import NewCase, OriginKind
 
 MEMBER = Account(platform=Platform.DISCORD, id="42")
 GUILD = Space(platform=Platform.DISCORD, id="g1", kind=SpaceKind.GUILD)

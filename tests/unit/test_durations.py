@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.commands import parse_command
-from bridge.durations import format_duration, parse_duration
-from bridge.model import ModCommand
+from domain.durations import format_duration, parse_duration
+from domain.model import ModCommand
 from rules.policy import ActionSpec
 
 

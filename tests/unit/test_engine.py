@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge.config import ConfigError, parse_settings
-from bridge.model import (
+from domain.model import (
     Account,
     Author,
     Ban,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from adapters.matrix.abuse_reports import report_from_admin_api, report_from_user_report
 from adapters.matrix.rooms import RoomBook, RoomKind
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 
 
 def test_an_upgraded_room_takes_the_place_of_the_old_one() -> None:

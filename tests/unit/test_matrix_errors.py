@@ -9,7 +9,7 @@ import pytest
 from nio import RoomBanError, RoomGetStateEventResponse, RoomKickResponse, RoomSendError
 
 from adapters.matrix.executor import error_from_response
-from bridge.ports import PermanentError, TransientError
+from domain.ports import PermanentError, TransientError
 
 
 @dataclass

@@ -17,7 +17,7 @@ from adapters.matrix.translate import (
     strip_reply_fallback,
     user_from_link,
 )
-from bridge.model import Account, MembershipChange, Platform, SpaceKind
+from domain.model import Account, MembershipChange, Platform, SpaceKind
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "matrix"
 ROOM = RoomContext(room_id="!aGVsbG8td29ybGQtcm9vbQ", name="General")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import Account, Ban, NotifyModerators, Platform
 from bridge.observe import Link, Observatory, platform_state
-from storage.cases import NewCase, OriginKind
+from domain.cases import NewCase, OriginKind
+from domain.model import Account, Ban, NotifyModerators, Platform
 from storage.db import Database
 from storage.outbox import NewAction
 from storage.repositories import Repositories

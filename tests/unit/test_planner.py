@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bridge.model import Account, Ban, DeleteMessage, NotifyModerators, Platform, Warn
 from bridge.planner import Community, plan
+from domain.model import Account, Ban, DeleteMessage, NotifyModerators, Platform, Warn
 
 COMMUNITY = Community(
     spaces={Platform.MATRIX: ["!a", "!b"], Platform.DISCORD: ["g1"]},

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.matrix.policy_lists import list_rule_from_event, rule_state_key
 from bridge.commands import parse_command
-from bridge.model import Account, Ban, CommandName, ListRule, Platform, Unban
 from bridge.planner import Community, plan
+from domain.model import Account, Ban, CommandName, ListRule, Platform, Unban
 from rules.policy_lists import ListBook, bans_user, glob_matches, is_literal, server_of
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

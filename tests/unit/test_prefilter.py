@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.config import parse_settings
-from bridge.model import Verdict
+from domain.model import Verdict
 from rules import fastbuild
 from rules.engine import Engine
 from rules.pii import find_contacts, is_own

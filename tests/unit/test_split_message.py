@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.ports import split_message
+from domain.ports import split_message
 
 
 def test_a_long_line_is_cut_after_what_came_before() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.model import Account, Platform
-from bridge.userids import (
+from domain.model import Account, Platform
+from domain.userids import (
     find_accounts,
     parse_account,
     resolve_pills,

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, Settings, load_settings, missing_secrets
-from bridge.durations import format_duration
 from bridge.evaluate import describe, evaluate_lines, evaluate_lines_json, make_message
 from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
-from bridge.model import Platform
+from domain.durations import format_duration
+from domain.model import Platform
 from rules.engine import Engine
 
 EXIT_CONFIG = 2
@@ -113,7 +113,7 @@ def _summary(settings: Settings, path: Path) -> list[str]:
 
 def _rules_test(engine: Engine, text: str, out: TextIO) -> int:
     message = make_message(
-        id="cli", platform=Platform.TEST, author="you", channel="cli", text=text,
+        id="cli", platform=Platform.CLI, author="you", channel="cli", text=text,
         ts=datetime.now(UTC),
     )  # fmt: skip
     for line in describe(engine.evaluate(message)):
@@ -200,7 +200,7 @@ def _run(path: Path, level: str, log_format: str, dry_run: bool) -> int:
 
 def _admin(args: argparse.Namespace) -> int:
     # Storage and the service are imported only for these commands, as for `run`.
-    from bridge.admin import backup_command, erase_command, restore_command
+    from cli.admin import backup_command, erase_command, restore_command
 
     if args.command == "backup":
         return backup_command(args.config, args.out, sys.stdout)
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("backup", "restore", "erase"):
             return _admin(args)
         if args.command == "demo":
-            from bridge.demo import run_demo
+            from devtools.demo import run_demo
 
             return run_demo(sys.stdout)
         if args.command == "check-config":

@@ -3,7 +3,7 @@
 Builds what an admin and the members would have made by hand -- rooms, a guild, roles,
 channels, accounts -- gives each scripted person a client (matrix-nio on Matrix, the
 simulator's scripting API on Discord), and writes the configuration the service runs with.
-Nothing here moderates: that is the real service's job, started by :mod:`bridge.demo`.
+Nothing here moderates: that is the real service's job, started by :mod:`devtools.demo`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.discord.simulator import Channel, DiscordSimulator, Guild, Role, User, permissions
 from adapters.matrix.executor import client_config
-from adapters.matrix.localserver import SERVER_NAME, RegisteredUser, SynapseServer
+from devtools.discord_simulator import Channel, DiscordSimulator, Guild, Role, User, permissions
+from devtools.synapse import SERVER_NAME, RegisteredUser, SynapseServer
 
 T = TypeVar("T")
 
@@ -261,7 +261,7 @@ def build_discord(sim: DiscordSimulator) -> DiscordSide:
 
 def policy_text() -> str:
     """The demo's policy: config.example.toml's rules with shorter mutes."""
-    return resources.files("bridge").joinpath("data/demo-policy.toml").read_text("utf-8")
+    return resources.files("devtools").joinpath("data/demo-policy.toml").read_text("utf-8")
 
 
 def config_text(*, storage: Path, matrix: MatrixSide, discord: DiscordSide) -> str:

@@ -342,7 +342,7 @@ class SynapseServer:
 
 
 def main() -> None:
-    """Start a throwaway Synapse by hand: ``python -m adapters.matrix.localserver DIR``."""
+    """Start a throwaway Synapse by hand: ``python -m devtools.synapse DIR``."""
     server = SynapseServer(Path(sys.argv[1]))
     started = time.monotonic()
     with server:

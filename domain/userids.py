@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import unquote
 
-from bridge.model import Account, Platform
+from domain.model import Account, Platform
 
 # Matrix ids as the spec writes them (historical localparts allow a few more characters):
 # a server name is a host name, an IPv4 or a bracketed IPv6 address, maybe with a port.

@@ -2,7 +2,7 @@
 
 Each scene acts as the scripted people (matrix-nio clients, the Discord simulator's scripting
 API), waits for what the real service does, and prints it. A scene that does not see what
-should happen raises :class:`~bridge.demo_world.DemoError`: the demo never narrates an outcome
+should happen raises :class:`~devtools.demo_world.DemoError`: the demo never narrates an outcome
 it did not observe.
 """
 
@@ -15,8 +15,7 @@ import time
 from datetime import datetime
 from typing import TextIO
 
-from adapters.discord.simulator import SimulatorError
-from bridge.demo_world import (
+from devtools.demo_world import (
     DemoError,
     DiscordSide,
     MatrixSide,
@@ -24,6 +23,7 @@ from bridge.demo_world import (
     until,
     was_sent,
 )
+from devtools.discord_simulator import SimulatorError
 from rules.policy import Policy
 
 WIDTH = 100  # columns of the story

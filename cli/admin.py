@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, load_settings
-from bridge.model import Account, Platform
 from bridge.service import database_path
+from domain.model import Account, Platform
 from storage import backup
 from storage.db import Database
 from storage.privacy import Erasure, PrivacyRepository

@@ -23,14 +23,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from adapters.discord.simulator import run_simulator
-from adapters.matrix.localserver import SynapseError, SynapseServer, synapse_python
-from bridge import demo_story as story
 from bridge.config import load_settings
-from bridge.demo_story import Narrator
-from bridge.demo_world import DemoError, build_discord, build_matrix, config_text, until
 from bridge.logs import quiet_libraries
 from bridge.service import Service
+from devtools import demo_story as story
+from devtools.demo_story import Narrator
+from devtools.demo_world import DemoError, build_discord, build_matrix, config_text, until
+from devtools.discord_simulator import run_simulator
+from devtools.synapse import SynapseError, SynapseServer, synapse_python
 
 EXIT_OK = 0
 EXIT_FAILED = 1

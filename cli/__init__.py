@@ -1,0 +1,1 @@
+"""The `modbridge` command line: the top of the stack, the one place that knows every command."""

@@ -29,15 +29,9 @@ from domain.model import (
 )
 from rules.escalation import Strike, StrikeLedger
 from rules.fastbuild import clean_verdict
-from rules.keywords import KeywordIndex, reads_as_ascii
-from rules.pii import (
-    ENOUGH_DIGITS,
-    Contact,
-    enough_digits,
-    find_contacts,
-    is_own,
-    min_phone_digits,
-)
+from rules.keywords import KeywordIndex
+from rules.pii import Contact, find_contacts, is_own, min_phone_digits
+from rules.pii_signals import ENOUGH_DIGITS, enough_digits
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -63,7 +57,7 @@ from rules.prefilter import (
 )
 from rules.regex import RegexIndex
 from rules.solicitation import find_solicitation
-from rules.text import clean
+from rules.text import clean, reads_as_ascii
 from rules.windows import (
     DuplicateDetector,
     FloodDetector,

@@ -37,7 +37,7 @@ import ahocorasick
 import re2
 
 from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
-from rules.text import ascii_table, clean
+from rules.text import ascii_table, clean, reads_as_ascii
 
 _LEET = "@$|!*#"  # symbols evaders put inside words: leetspeak and masks
 
@@ -135,27 +135,6 @@ _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same 
 
 _SECOND_PERSON = frozenset(YOU_FORMS)
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")  # what a word of plain ASCII chat can be
-
-
-_SYMBOLS: dict[str, bool] = {}  # non-ASCII character -> whether it is no letter, digit or mark
-_SYMBOLS_SIZE = 65_536  # characters remembered; text uses few
-
-
-def reads_as_ascii(cleaned: str) -> bool:
-    """Whether ``cleaned`` is ASCII once its emoji and symbols are read as spaces."""
-    if cleaned.isascii():
-        return True
-    known = _SYMBOLS
-    for char in set(cleaned).difference(_ASCII_CHARS):
-        symbol = known.get(char)
-        if symbol is None:
-            if len(known) >= _SYMBOLS_SIZE:
-                known.clear()
-            symbol = known[char] = not (char.isalnum() or unicodedata.category(char)[0] == "M")
-        if not symbol:
-            return False
-    return True
-
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
 _Entries = tuple[tuple[str, str], ...]

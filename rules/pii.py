@@ -24,14 +24,8 @@ import phonenumbers
 import re2
 
 from rules.pii_emails import AT_WORD, find_emails
-from rules.pii_emails import GATE as EMAIL_GATE
-from rules.pii_forms import (
-    DIGIT_WORDS,
-    HANDLES_PATTERN,
-    social_handles,
-    spaced_out,
-    spoken_numbers,
-)
+from rules.pii_forms import social_handles, spaced_out, spoken_numbers
+from rules.pii_signals import EMAIL_CUE, ENOUGH_DIGITS, HANDLE_CUE, NUMBER_WORDS, SIGNAL_PATTERNS
 from rules.text import ascii_table
 
 __all__ = ["Contact", "find_contacts"]
@@ -312,58 +306,15 @@ def _segments(run: str) -> tuple[str, ...]:
 
 _ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 
+
 # One automaton pass tells which readers a message needs (most chat needs none): six digits
 # or more (a phone number has nine or more; o, l and i may stand for a few), three number words,
 # an "@" or the word "at" (e-mail addresses), an "@" or a possessive (social handles). RE2's
 # ASCII word boundaries hold wherever the readers' Unicode ones do, so a reader the pass skips
 # would have found nothing; the readers still make their own exact checks.
-# The engine's prefilter (rules.prefilter) runs these patterns in its own pass.
-ENOUGH_DIGITS, NUMBER_WORDS, EMAIL_CUE, HANDLE_CUE = 0, 1, 2, 3
-_WORDS = "|".join(DIGIT_WORDS)
-SIGNAL_PATTERNS = (
-    r"[0-9](?:[^0-9]*[0-9]){5}",
-    rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b",
-    EMAIL_GATE,
-    # every handle social_handles reads is a match of its own RE2 pattern
-    HANDLES_PATTERN,
-)
-
-
 def min_phone_digits(region: str) -> int:
     """The fewest digits a phone number the reader accepts has (default ``region``)."""
     return min((_MIN_DIGITS, *_plan(region).mobile_lengths))
-
-
-def phone_run_pattern(min_digits: int) -> str:
-    """An RE2 pattern every phone number the reader finds matches (a necessary condition):
-    ``min_digits`` digits (or o, l, i, or a spelled zero) with at most three separators
-    between neighbours, as _PHONE_RUN joins its groups."""
-    digit = r"(?:[0-9oli]|(?:zero|sifuri)\s*)"
-    return rf"{digit}(?:[ .\-()\[\]]{{0,3}}{digit}){{{min_digits - 1}}}"
-
-
-_SPOKEN_WORD = rf"(?:{_WORDS})"
-_SPOKEN_TOKEN = rf"(?:{_WORDS}|double|triple|[0-9])"
-_ENOUGH = re.compile(r"[0-9](?:[^0-9]*+[0-9]){5}")
-
-
-def prefilter_patterns(min_digits: int) -> tuple[str, ...]:
-    """``SIGNAL_PATTERNS`` as the engine's one pass runs them, by the same indices: each
-    looks at a few words only, so that in a set with every other detector's patterns the
-    automaton stays small. Each is still a necessary condition for its reader: a phone
-    number's shape (confirm six digits with ``enough_digits``), a number word next to
-    another number (a number said aloud has six or more in a row), an address's shape, a
-    handle with its platform."""
-    spoken = (
-        rf"\b{_SPOKEN_WORD}[\s,.\-]{{1,3}}{_SPOKEN_TOKEN}"
-        rf"|{_SPOKEN_TOKEN}[\s,.\-]{{1,3}}{_SPOKEN_WORD}\b"
-    )
-    return (phone_run_pattern(min_digits), spoken, EMAIL_GATE, HANDLES_PATTERN)
-
-
-def enough_digits(cleaned: str) -> bool:
-    """Whether ``cleaned`` has the six digits the phone reader needs at least."""
-    return _ENOUGH.search(cleaned) is not None
 
 
 _SIGNALS = re2.Set.SearchSet()

@@ -19,7 +19,7 @@ from typing import Any
 
 import re2
 
-from rules import pii
+from rules import pii_signals
 from rules.keywords import ASCII_SIGN_PATTERNS
 from rules.solicitation import TRIGGER_PATTERN
 
@@ -27,7 +27,7 @@ from rules.solicitation import TRIGGER_PATTERN
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
 ANY_KEYWORD_SIGN = sum(KEYWORD_SIGNS)
 KEYWORD_WORD = 1 << 4
-PII = tuple(1 << (5 + i) for i in range(len(pii.SIGNAL_PATTERNS)))
+PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
@@ -54,7 +54,7 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
-        for bit, pattern in zip(PII, pii.prefilter_patterns(phone_digits), strict=True):
+        for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
         bits.append(SOLICITATION)

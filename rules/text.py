@@ -144,3 +144,23 @@ def clean(text: str) -> str:
             # a look-alike mapped to Latin may now compose with the accent that follows it
             folded = unicodedata.normalize("NFKC", folded)
     return folded
+
+
+_SYMBOLS: dict[str, bool] = {}  # non-ASCII character -> whether it is no letter, digit or mark
+_SYMBOLS_SIZE = 65_536  # characters remembered; text uses few
+
+
+def reads_as_ascii(cleaned: str) -> bool:
+    """Whether ``cleaned`` is ASCII once its emoji and symbols are read as spaces."""
+    if cleaned.isascii():
+        return True
+    known = _SYMBOLS
+    for char in set(cleaned).difference(_ASCII):
+        symbol = known.get(char)
+        if symbol is None:
+            if len(known) >= _SYMBOLS_SIZE:
+                known.clear()
+            symbol = known[char] = not (char.isalnum() or unicodedata.category(char)[0] == "M")
+        if not symbol:
+            return False
+    return True

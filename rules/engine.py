@@ -163,11 +163,12 @@ class Engine:
         it may find something (most chat: none runs)."""
         signals, admin = self._prefilter.scan(cleaned)
         found: list[tuple[int, RuleConfig, str]] = []
-        if not signals and not admin and (not self._has_keywords or reads_as_ascii(cleaned)):
+        ascii_like = reads_as_ascii(cleaned)
+        if not signals and not admin and (ascii_like or not self._has_keywords):
             return found  # most chat: the one pass saw nothing any detector needs
         by_id = self._by_id
         if self._has_keywords:
-            if not reads_as_ascii(cleaned):
+            if not ascii_like:
                 results = self._keywords.search(cleaned)  # other scripts: no shortcut
             elif signals & (KEYWORD_WORD | ANY_KEYWORD_SIGN):
                 results = self._keywords.search(cleaned, indices(signals, KEYWORD_SIGNS))

@@ -120,6 +120,8 @@ class DuplicateDetector:
 
     def observe(self, member: str, ts: float, cleaned: str, _message: Posted) -> str | None:
         """Count ``cleaned`` for ``member`` at ``ts`` (POSIX seconds); a hit if repeated."""
+        if len(cleaned) < self._min_length:  # the key is never longer than the text
+            return None
         key = " ".join(cleaned.split())
         if len(key) < self._min_length:  # "thanks!", "+1", emoji repeat innocently
             return None

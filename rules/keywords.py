@@ -181,14 +181,15 @@ def _around_you(words: list[str]) -> list[list[str]]:
         return [words]
     parts: list[list[str]] = []
     start = end = -1
-    for i, word in enumerate(words):
-        if word in _SECOND_PERSON:
-            if start >= 0 and i - _BEFORE_YOU <= end:
-                end = i + _AFTER_YOU
-                continue
-            if start >= 0:
-                parts.append(words[start:end])
-            start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    you = _SECOND_PERSON
+    # the positions first, in one comprehension: on a long message most words are not "you"
+    for i in [i for i, word in enumerate(words) if word in you]:
+        if start >= 0 and i - _BEFORE_YOU <= end:
+            end = i + _AFTER_YOU
+            continue
+        if start >= 0:
+            parts.append(words[start:end])
+        start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
     if start >= 0:
         parts.append(words[start:end])
     return parts

@@ -515,69 +515,82 @@ def report(results: list[RateResult], ban: BanResult | None, rooms: int, up: flo
     lines.append(f"Service start-up (log in, {rooms + 1} rooms, first sync): {up:.1f} s")
     lines.append("")
     if results:
-        head = "| | " + " | ".join(f"{r.rate} msg/s asked" for r in results) + " |"
-        lines += [head, "|---|" + "---|" * len(results)]
-
-        def row(label: str, cell: Callable[[RateResult], str]) -> None:
-            lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
-
-        row(
-            "background achieved (msg/s)",
-            lambda r: (
-                f"{r.traffic.rate:.0f} ({r.traffic.failed} failed, "
-                f"{r.traffic.dropped} ticks dropped)"
-            ),
-        )
-        row(
-            "violation → redaction seen, p50 / p99 (ms)",
-            lambda r: f"{ms(percentile(r.redaction, 50))} / {ms(percentile(r.redaction, 99))}",
-        )
-        row(
-            "baseline: plain send → seen, p50 / p99 (ms)",
-            lambda r: f"{ms(percentile(r.baseline, 50))} / {ms(percentile(r.baseline, 99))}",
-        )
-        row(
-            "service's own cost, p50 / p99 (ms)",
-            lambda r: (
-                f"{ms(percentile(r.redaction, 50) - percentile(r.baseline, 50))} / "
-                f"{ms(percentile(r.redaction, 99) - percentile(r.baseline, 99))}"
-            ),
-        )
-        row(
-            "max redaction latency (ms)",
-            lambda r: ms(max(r.redaction)) if r.redaction else "n/a",
-        )
-        row("violations redacted / sent", lambda r: f"{r.redacted} / {r.sent}")
-        row("probes seen / sent", lambda r: f"{r.probes_seen} / {r.sent}")
-        row(
-            "CPU % of one core: Synapse / service / bench / other jobs",
-            lambda r: (
-                f"{r.cpu['synapse']:.0f} / {r.cpu['service']:.0f} / {r.cpu['bench']:.0f} / "
-                f"{r.cpu['others']:.0f}"
-            ),
-        )
-        row(
-            "backlog worked off after the phase (s)",
-            lambda r: "not within 60" if r.settle is None else f"{r.settle:.1f}",
-        )
-        if any(r.observer_limited for r in results):
-            row("observer timelines cut short", lambda r: str(r.observer_limited))
-        lines.append("")
+        lines += rate_table(results)
     if ban is not None:
-        lines += [
-            f"| `!ban` across {ban.rooms} rooms (quiet, before the rate phases) | ms |",
-            "|---|---|",
-            f"| first room seen banned | {ms(ban.first)} |",
-            f"| all {ban.rooms} rooms seen banned ({ban.banned} seen) | {ms(ban.all_rooms)} |",
-            f"| the bot's answer in the mod room | {ms(ban.answer)} |",
-            f"| a violation sent 50 ms after the `!ban`: redaction seen | {ms(ban.during)} |",
-            "",
-        ]
-        if ban.answer_text:
-            first_line = ban.answer_text.splitlines()[0]
-            done = ban.answer_text.count("done: ban")
-            lines.append(f"Answer: {first_line!r}, {done} rooms listed as done.")
+        lines += ban_table(ban)
     return "\n".join(lines)
+
+
+def rate_table(results: list[RateResult]) -> list[str]:
+    """The rate phases side by side, as a Markdown table."""
+    lines: list[str] = []
+    head = "| | " + " | ".join(f"{r.rate} msg/s asked" for r in results) + " |"
+    lines += [head, "|---|" + "---|" * len(results)]
+
+    def row(label: str, cell: Callable[[RateResult], str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+
+    row(
+        "background achieved (msg/s)",
+        lambda r: (
+            f"{r.traffic.rate:.0f} ({r.traffic.failed} failed, {r.traffic.dropped} ticks dropped)"
+        ),
+    )
+    row(
+        "violation → redaction seen, p50 / p99 (ms)",
+        lambda r: f"{ms(percentile(r.redaction, 50))} / {ms(percentile(r.redaction, 99))}",
+    )
+    row(
+        "baseline: plain send → seen, p50 / p99 (ms)",
+        lambda r: f"{ms(percentile(r.baseline, 50))} / {ms(percentile(r.baseline, 99))}",
+    )
+    row(
+        "service's own cost, p50 / p99 (ms)",
+        lambda r: (
+            f"{ms(percentile(r.redaction, 50) - percentile(r.baseline, 50))} / "
+            f"{ms(percentile(r.redaction, 99) - percentile(r.baseline, 99))}"
+        ),
+    )
+    row(
+        "max redaction latency (ms)",
+        lambda r: ms(max(r.redaction)) if r.redaction else "n/a",
+    )
+    row("violations redacted / sent", lambda r: f"{r.redacted} / {r.sent}")
+    row("probes seen / sent", lambda r: f"{r.probes_seen} / {r.sent}")
+    row(
+        "CPU % of one core: Synapse / service / bench / other jobs",
+        lambda r: (
+            f"{r.cpu['synapse']:.0f} / {r.cpu['service']:.0f} / {r.cpu['bench']:.0f} / "
+            f"{r.cpu['others']:.0f}"
+        ),
+    )
+    row(
+        "backlog worked off after the phase (s)",
+        lambda r: "not within 60" if r.settle is None else f"{r.settle:.1f}",
+    )
+    if any(r.observer_limited for r in results):
+        row("observer timelines cut short", lambda r: str(r.observer_limited))
+    lines.append("")
+    return lines
+
+
+def ban_table(ban: BanResult) -> list[str]:
+    """The quiet ``!ban`` across every room, as a Markdown table."""
+    lines: list[str] = []
+    lines += [
+        f"| `!ban` across {ban.rooms} rooms (quiet, before the rate phases) | ms |",
+        "|---|---|",
+        f"| first room seen banned | {ms(ban.first)} |",
+        f"| all {ban.rooms} rooms seen banned ({ban.banned} seen) | {ms(ban.all_rooms)} |",
+        f"| the bot's answer in the mod room | {ms(ban.answer)} |",
+        f"| a violation sent 50 ms after the `!ban`: redaction seen | {ms(ban.during)} |",
+        "",
+    ]
+    if ban.answer_text:
+        first_line = ban.answer_text.splitlines()[0]
+        done = ban.answer_text.count("done: ban")
+        lines.append(f"Answer: {first_line!r}, {done} rooms listed as done.")
+    return lines
 
 
 def log_summary(world: World) -> str:

@@ -13,7 +13,6 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from nio.store import SqliteStore
 
 from adapters.matrix.crypto import upkeep
 from tests.e2e.synapse import RegisteredUser, SynapseServer
-from tests.fakes import eventually
+from tests.fakes import Check, eventually
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -44,8 +43,11 @@ ENCRYPTION_STATE = {
 }
 UNDECRYPTABLE = "<undecryptable>"
 
-# Waits for loops that sync members: they take longer than a plain send.
-until = partial(eventually, within=20.0, step=0.2)
+
+async def until(check: Check, what: str, within: float = 20.0) -> None:
+    """Wait until ``await check()`` holds (a helper for loops that sync members, which take
+    longer than a plain send)."""
+    await eventually(check, what, within, step=0.2)
 
 
 @dataclass

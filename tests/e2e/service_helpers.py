@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,17 @@ from nio import AsyncClient, JoinResponse, RoomGetEventResponse, SyncResponse
 
 from tests.e2e.matrix_helpers import bodies
 from tests.e2e.synapse import PROJECT_ROOT, RegisteredUser
+from tests.fakes import Check
 from tests.fakes import eventually as _eventually
 
 WAIT = 15.0  # seconds; most things happen in well under two
-eventually = partial(_eventually, within=WAIT, step=0.1)
+
+
+async def eventually(check: Check, what: str, within: float = WAIT) -> float:
+    """Wait until ``await check()`` holds, for at most ``within`` seconds; return how long."""
+    return await _eventually(check, what, within, step=0.1)
+
+
 READY = "Matrix connection up"
 
 

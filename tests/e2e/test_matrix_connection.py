@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -35,13 +34,17 @@ from domain.model import (
 )
 from tests.e2e.matrix_helpers import client_for, create_room, membership, send_text, set_level
 from tests.e2e.synapse import RegisteredUser, SynapseServer
-from tests.fakes import MemoryKeyValueStore, RecordingCore
+from tests.fakes import Check, MemoryKeyValueStore, RecordingCore
 from tests.fakes import eventually as _eventually
 
 pytestmark = pytest.mark.synapse
 
 WAIT = 10.0  # seconds; everything normally arrives in well under one
-eventually = partial(_eventually, within=WAIT)
+
+
+async def eventually(check: Check, what: str, within: float = WAIT) -> float:
+    """Wait until ``check()`` holds; return how long it took."""
+    return await _eventually(check, what, within)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
+from adapters.matrix.stores import MatrixMemory
 from bridge.antispam import DmConsent
 from bridge.config import AntispamConfig, ConfigError, Settings, check_platforms, load_settings
 from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
@@ -54,7 +55,6 @@ from bridge.policy_watch import PolicyWatcher
 from bridge.reports import Reports
 from bridge.scheduler import Chore, Scheduler
 from bridge.status import PolicyState, ServiceStatus
-from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from domain.model import Account, NotifyModerators, Platform
 from domain.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier

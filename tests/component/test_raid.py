@@ -30,7 +30,8 @@ from domain.model import (
 )
 from domain.ports import TransientError
 from storage.outbox import ActionRow, NewAction
-from tests.component.harness import Clock, ModBot, eventually
+from tests.component.harness import ModBot
+from tests.fakes import Clock, eventually
 from tests.gated_commits import open_gated, queue_behind
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
+from tests.fakes import Clock
 from tests.gated_commits import GatedCommits, open_gated, queue_behind
-from tests.storage.conftest import FakeClock
 
 
 def insert(key: str) -> tuple[str, tuple[str]]:
@@ -97,7 +97,7 @@ async def test_the_first_transaction_of_a_group_failing_spares_those_behind_it(
 
 
 @pytest.fixture
-async def gated(db_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Database, GatedCommits]]:
+async def gated(db_path: Path, clock: Clock) -> AsyncIterator[tuple[Database, GatedCommits]]:
     database, fake = await open_gated(db_path, clock)
     try:
         yield database, fake

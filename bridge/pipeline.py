@@ -95,6 +95,10 @@ class _Turn:
     async def __aexit__(self, *_: object) -> None:
         self.end()
 
+    @property
+    def held(self) -> bool:
+        return self._held
+
     def end(self) -> None:
         if self._held:
             self._held = False
@@ -206,8 +210,9 @@ class Pipeline:
                 return None  # delivered twice (a replay after a reconnect or a restart)
 
             def queued() -> None:
-                self._recent[key] = None  # a replay arriving now is not judged again
-                turn.end()
+                if turn.held:  # not if judging failed (or ended) before this came
+                    self._recent[key] = None  # a replay arriving now is not judged again
+                    turn.end()
 
             try:
                 verdict = await self._judge(message, member_id, queued)

@@ -39,7 +39,7 @@ from rules.engine import Engine, plain_reason, sanction_for
 from rules.escalation import Strike
 from storage.db import Database, Transaction
 from storage.links import SanctionRow
-from storage.outbox import ActionRow, NewAction
+from storage.outbox import URGENCY, ActionRow, NewAction, Urgency
 from storage.repositories import Repositories
 from storage.timers import TimerRow
 
@@ -51,6 +51,9 @@ RECENT_MESSAGES = 10_000  # message keys remembered to drop replays within one r
 # a clean message during a raid never waits for another's commit.
 JUDGED_MEMORY = timedelta(days=2)
 JUDGED_MAX = 200_000  # case keys kept at most (then only younger messages skip the database)
+# What the pipeline hands to the worker itself as its case commits: removals of content,
+# which no other action has to precede (storage.outbox, Urgency.REMOVAL).
+HANDED_OVER = frozenset(kind for kind, urgency in URGENCY.items() if urgency is Urgency.REMOVAL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +79,32 @@ def _message_space(message: Message) -> str | None:
     return message.channel.space_id
 
 
+class _Turn:
+    """A member's turn at being judged: held from the start, ended (`end`) once their case has
+    its place in the database's line, or when judging is over, whichever comes first."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    async def __aenter__(self) -> _Turn:
+        await self._lock.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.end()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def end(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 class Pipeline:
     """Judges messages and turns verdicts and commands into cases and queued actions."""
 
@@ -92,8 +121,12 @@ class Pipeline:
         on_judged: Callable[[Message, Verdict], None] | None = None,
         amend: Callable[[NewCase, Sequence[Action]], Sequence[Action]] | None = None,
         digest: NoticeDigest | None = None,
+        hand_over: Callable[[Sequence[ActionRow]], None] | None = None,
     ) -> None:
         self._modlog = modlog
+        # Deletions are enqueued claimed and handed to the worker once committed: the worker
+        # then need not claim them (another commit) before removing the content.
+        self._hand_over = hand_over
         self._amend = amend  # a dry run adds a notice to every case: bridge.dryrun
         self._db = db
         self._on_judged = on_judged  # the metrics: counts only, never the text
@@ -145,8 +178,9 @@ class Pipeline:
         """The member id an account belongs to (created on first sight)."""
         return (await self._repos.identity.ensure(account)).member_id
 
-    async def accounts_of(self, member_id: int) -> list[Account]:
-        return [row.account for row in await self._repos.identity.accounts_of_member(member_id)]
+    async def accounts_of(self, member_id: int, *, tx: Transaction | None = None) -> list[Account]:
+        rows = await self._repos.identity.accounts_of_member(member_id, tx=tx)
+        return [row.account for row in rows]
 
     async def reload_strikes(self, member_id: int) -> None:
         """Give the engine the member's live strike points from storage (start-up, pardon)."""
@@ -167,14 +201,25 @@ class Pipeline:
         key = _message_key(message)
         member_id = await self.member_of(message.author.account)
         lock = self._member_locks.setdefault(member_id, asyncio.Lock())
-        async with lock:  # one member's messages one at a time: a replay waits its turn
+        # One member's messages one at a time (a replay waits its turn), until the case has
+        # its place in the database's line: what the member's next message records comes
+        # after it, so it may be judged while this one is written and committed, and a
+        # raider's cases share commits instead of waiting for one transaction each.
+        async with _Turn(lock) as turn:
             if await self._judged_before(key, message):
                 return None  # delivered twice (a replay after a reconnect or a restart)
+
+            def queued() -> None:
+                if turn.held:  # not if judging failed (or ended) before this came
+                    self._recent[key] = None  # a replay arriving now is not judged again
+                    turn.end()
+
             try:
-                verdict = await self._judge(message, member_id)
+                verdict = await self._judge(message, member_id, queued)
             except Exception:
                 # Nothing was recorded: the redelivery must be judged, and points the engine
                 # counted in memory are read again from storage.
+                self._recent.pop(key, None)
                 self._loaded[1].discard(member_id)
                 raise
             self._recent[key] = None
@@ -200,7 +245,7 @@ class Pipeline:
             return False  # every case about so recent a message is in memory
         return await self._repos.cases.opened_for(key)
 
-    async def _judge(self, message: Message, member_id: int) -> Verdict:
+    async def _judge(self, message: Message, member_id: int, queued: Callable[[], None]) -> Verdict:
         engine = self._engine()
         if self._loaded[0] is not engine or member_id not in self._loaded[1]:
             await self.reload_strikes(member_id)
@@ -233,6 +278,7 @@ class Pipeline:
             member_id=member_id,
             message=message,
             strikes=[(h.rule_id, h.points, decay) for h in enforced if h.points],
+            queued=queued,
         )
         log.info("case %s opened for message %s", opened.case.id, message.id)
         return verdict
@@ -306,20 +352,24 @@ class Pipeline:
         on_open: Callable[[CaseRow, Transaction], Awaitable[None]] | None = None,
         platforms: Collection[Platform] | None = None,
         publish: bool = True,
+        queued: Callable[[], None] | None = None,
     ) -> Opened:
         """Open ``case`` and queue ``actions`` on every linked account, in one transaction,
         with the strikes, the timers that end timed actions, and the audit record.
 
         ``platforms`` limits the accounts acted on (a policy list's ban kept to Matrix);
-        ``publish`` False keeps a ban out of the published policy list (``!ban --local``)."""
+        ``publish`` False keeps a ban out of the published policy list (``!ban --local``).
+        ``queued`` is called once the transaction has its place in the database's line
+        (`Database.transaction`); this returns, and the actions start, once it is durable."""
         now = self._clock()
         if self._amend is not None:
             actions = self._amend(case, actions)
-        accounts = await self.accounts_of(member_id) or [case.subject]
-        if platforms is not None:
-            accounts = [a for a in accounts if a.platform in platforms] or [case.subject]
         community = self._community()
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(on_queued=queued) as tx:
+            # Read in the transaction: one trip to the database, after the member's last case.
+            accounts = await self.accounts_of(member_id, tx=tx) or [case.subject]
+            if platforms is not None:
+                accounts = [a for a in accounts if a.platform in platforms] or [case.subject]
             row, created = await self._repos.cases.open(case, tx=tx)
             key = origin or case.dedupe_key or f"case:{row.id}"
             told = actions
@@ -344,6 +394,7 @@ class Pipeline:
                 ],
                 case_id=row.id,
                 tx=tx,
+                hand_over=HANDED_OVER if self._hand_over is not None else (),
             )
             if created:
                 if on_open is not None:
@@ -363,7 +414,11 @@ class Pipeline:
                 )
         if created and case.dedupe_key is not None:
             self._judged.add(case.dedupe_key)  # committed: a replay of it is known now
-        self._wake()
+        handed = [e.action for e in enqueued if e.created and e.action.claimed_at is not None]
+        if handed and self._hand_over is not None:
+            self._hand_over(handed)
+        if len(handed) < sum(e.created for e in enqueued) or on_open is not None:
+            self._wake()  # the worker claims the rest (a claim is a commit: not for nothing)
         return Opened(case=row, enqueued=sum(1 for e in enqueued if e.created))
 
     async def log_case(

@@ -266,7 +266,8 @@ class Service:
         digest = self.settings.digest
         self.pipeline = Pipeline(
             db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
+            wake_worker=worker.wake, hand_over=worker.hand_over, clock=utc_now,
+            modlog=ModLog(names, utc_now),
             on_judged=observatory.on_judged, amend=with_notice if self.dry_run else None,
             digest=NoticeDigest(
                 db=db, repos=repos, engine=lambda: self.policy.engine,

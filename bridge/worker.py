@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from domain.actions import action_target
@@ -109,10 +109,24 @@ class ActionWorker:
         self._poll = poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
+        # Tasks of the actions in hand, per lane, and the last one of each member and space
+        # (the next one of theirs runs after it); None while `run` is not running.
+        self._running: dict[Lane, set[asyncio.Task[None]]] | None = None
+        self._tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._handed: list[ActionRow] = []  # handed over while `run` is not running
 
     def wake(self) -> None:
         """New actions were enqueued: look now rather than at the next poll."""
         self._wake.set()
+
+    def hand_over(self, rows: Sequence[ActionRow]) -> None:
+        """Actions enqueued already claimed (storage.outbox ``hand_over``), their transaction
+        committed: start them now, without a claim and its commit in between (a deletion
+        during a raid). Unless they are settled, their lease makes them due again."""
+        if self._running is None:
+            self._handed += rows  # for `run` or `run_once`, when they start
+        else:
+            self._start(rows, self._running)  # now, even while the loop waits in a claim
 
     def stop(self) -> None:
         self._stopping = True
@@ -128,54 +142,81 @@ class ActionWorker:
         """
         # A hung platform, or a slow kind of action, fills only its own lane.
         running: dict[Lane, set[asyncio.Task[None]]] = {lane: set() for lane in self._slots}
-        tails: dict[tuple[str, str, str], asyncio.Task[None]] = {}
-        idle_claimed = 0.0
+        self._running = running
+        self._start(self._handed, running)
+        self._handed = []
         loop = asyncio.get_running_loop()
+        claimed_at = -self._poll  # when the outbox was last looked at
+        look = True  # new actions were enqueued, or the last look may have left some behind
         while not self._stopping:
+            # Every claim is a write transaction: look when told of new actions, when the
+            # last look filled a lane (and a slot has freed since), and once a poll for what
+            # came due with time (retries); not each time an action finishes. A platform that
+            # is not connected yet is looked at only once a poll (its actions are retried,
+            # and counted, as "not connected").
+            polled = loop.time() - claimed_at >= self._poll
             rows: list[ActionRow] = []
-            # A platform that is not connected yet only needs a look once a poll (its actions
-            # are retried, and counted, as "not connected"): during a raid every claim is a
-            # write transaction, and most loops come from one action finishing.
-            idle = loop.time() - idle_claimed >= self._poll
-            if idle:
-                idle_claimed = loop.time()
-            try:
-                for platform in Platform:
-                    if platform not in self._executors and not idle:
-                        continue
-                    free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
-                    if any(n > 0 for n in free.values()):
-                        rows += await self._outbox.claim(platform=platform, lanes=free)
-            except Exception as exc:  # the database is locked or failing: try again soon
-                log.error("claiming actions failed: %s; retrying", type(exc).__name__)
-                await asyncio.sleep(self._poll)
-            for row in rows:
-                if row.id in self._in_flight:
-                    continue
-                self._in_flight.add(row.id)
-                key = _group(row)
-                task = asyncio.create_task(self._after(tails.get(key) if key else None, row))
-                if key is not None:
-                    tails[key] = task
-                running[_lane(row)].add(task)
-                task.add_done_callback(running[_lane(row)].discard)
-            for key in [k for k, t in tails.items() if t.done()]:
-                del tails[key]
+            if look or polled:
+                claimed_at = loop.time()
+                rows, look = await self._claim(running, polled=polled)
+            self._start(rows, running)
+            for key in [k for k, t in self._tails.items() if t.done()]:
+                del self._tails[key]
             in_hand = set().union(*running.values())
             if not in_hand:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-                self._wake.clear()
             else:
                 waiter = asyncio.create_task(self._wake.wait())
                 await asyncio.wait(
                     [waiter, *in_hand], timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
                 )
                 waiter.cancel()
-                self._wake.clear()
+            look = look or self._wake.is_set()
+            self._wake.clear()
+        self._running = None
         in_hand = set().union(*running.values())
         if in_hand:
             await asyncio.gather(*in_hand, return_exceptions=True)
+
+    async def _claim(
+        self, running: dict[Lane, set[asyncio.Task[None]]], *, polled: bool
+    ) -> tuple[list[ActionRow], bool]:
+        """Claim what the lanes have room for; also say whether a lane was filled (more may
+        be due, to claim as soon as a slot frees)."""
+        rows: list[ActionRow] = []
+        full = False
+        try:
+            for platform in Platform:
+                if platform not in self._executors and not polled:
+                    continue
+                free = {u: self._batch - len(running[(platform, u)]) for u in Urgency}
+                if any(n > 0 for n in free.values()):
+                    got = await self._outbox.claim(platform=platform, lanes=free)
+                    taken = Counter(URGENCY[row.kind] for row in got)
+                    full = full or any(taken[u] >= n > 0 for u, n in free.items())
+                    rows += got
+        except Exception as exc:  # the database is locked or failing: try again soon
+            log.error("claiming actions failed: %s; retrying", type(exc).__name__)
+            await asyncio.sleep(self._poll)
+            full = True
+        return rows, full
+
+    def _start(
+        self, rows: Sequence[ActionRow], running: dict[Lane, set[asyncio.Task[None]]]
+    ) -> None:
+        """A task for each row, after the one before it of the same member and space."""
+        tails = self._tails
+        for row in rows:
+            if row.id in self._in_flight:
+                continue
+            self._in_flight.add(row.id)
+            key = _group(row)
+            task = asyncio.create_task(self._after(tails.get(key) if key else None, row))
+            if key is not None:
+                tails[key] = task
+            running[_lane(row)].add(task)
+            task.add_done_callback(running[_lane(row)].discard)
 
     async def _after(self, previous: asyncio.Task[None] | None, row: ActionRow) -> None:
         try:
@@ -187,8 +228,10 @@ class ActionWorker:
             self._in_flight.discard(row.id)
 
     async def run_once(self) -> int:
-        """Carry out every action that is due now; return how many were attempted."""
-        rows = await self._outbox.claim(limit=self._batch)
+        """Carry out every action that is due now, and those handed over; return how many
+        were attempted."""
+        handed, self._handed = self._handed, []
+        rows = [*handed, *await self._outbox.claim(limit=self._batch)]
         if not rows:
             return 0
         groups: dict[object, list[ActionRow]] = defaultdict(list)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,83 @@ def post(
         with contextlib.suppress(SimulatorError):
             return sim.post_message(members[(n + k) % len(members)], channel, text)
     return None
+
+
+def requests(asked: list[tuple[float, RecordedRequest]], log: Path) -> str:
+    """What the service asked of Discord during the raid: the busiest second and what it
+    held, the 429s, and how many were global (one of those holds back every request,
+    deletions included, for the rest of the second: discord.py logs them)."""
+    seconds: dict[int, list[RecordedRequest]] = {}
+    for at, r in asked:
+        seconds.setdefault(int(at), []).append(r)
+    busiest = max(seconds.values(), key=len, default=[])
+    limited = [r for _, r in asked if r.status == 429]
+    global_hits = log.read_text(errors="replace").count("Global rate limit has been hit")
+    return (
+        f"requests: {len(asked)}; 429: {len(limited)} ({global_hits} global);"
+        f" the busiest second: {len(busiest)} ({_spread(busiest)})"
+    )
+
+
+def _spread(asked: list[RecordedRequest]) -> str:
+    kinds: dict[str, int] = {}
+    for r in asked:
+        kind = f"{r.method} {r.route.removeprefix('/')}{'' if r.status < 300 else f' {r.status}'}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kn: -kn[1]))
+
+
+class DiskProbe:
+    """What the disk gives a commit meanwhile: a SQLite commit like the service's (WAL,
+    synchronous=FULL: one fsync) on a file of its own, every 50 ms, in a thread. The other
+    jobs on the machine share the disk, and an fsync waits for their writes too."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self.times: list[float] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with contextlib.closing(sqlite3.connect(self._path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("CREATE TABLE IF NOT EXISTS probe (at REAL)")
+            while not self._stop.wait(0.05):
+                began = time.perf_counter()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO probe VALUES (?)", (began,))
+                conn.execute("COMMIT")
+                self.times.append((time.perf_counter() - began) * 1000)
+
+    def summary(self) -> str:
+        times = self.times
+        return (
+            f"| a commit with fsync meanwhile (disk probe), p50 / p99 / max (ms) | "
+            f"{percentile(times, 50):.1f} / {percentile(times, 99):.1f} / "
+            f"{max(times, default=float('nan')):.1f} |"
+        )
+
+
+def keep_timings(violations: dict[str, float], deletes: dict[str, float]) -> None:
+    """With BENCH_KEEP_LOG, write next to the log each violation's message id, when it was
+    dispatched and when its DELETE came (epoch seconds), to set against the service's log."""
+    keep = os.environ.get("BENCH_KEEP_LOG")
+    if not keep:
+        return
+    epoch = time.time() - time.perf_counter()
+    lines = [
+        f"{path.rsplit('/', 1)[1]} {sent + epoch:.6f} {deletes.get(path, float('nan')) + epoch:.6f}"
+        for path, sent in violations.items()
+    ]
+    Path(keep + ".timings").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def copy_log(log: Path, to: Path) -> None:
@@ -148,11 +227,13 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
     sim = DiscordSimulator()
     await sim.start()
     deletes: dict[str, float] = {}
+    asked: list[tuple[float, RecordedRequest]] = []
     record = sim.requests.add
 
     def stamp(request: RecordedRequest) -> None:
         if request.method == "DELETE":
             deletes.setdefault(request.path, time.perf_counter())
+        asked.append((time.perf_counter(), request))
         record(request)
 
     sim.requests.add = stamp  # type: ignore[method-assign]
@@ -166,6 +247,8 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
         try:
             await wait_for_log(service, work / "service.log", "Discord connection up")
             await asyncio.sleep(1.0)
+            probe = DiskProbe(work / "probe.db")
+            probe.start()
             cpu = cpu_seconds(service.pid), cpu_seconds(os.getpid())
             start = time.perf_counter()
             posted = await post_raid(sim, world, rate, seconds)
@@ -174,15 +257,19 @@ async def raid(rate: float, seconds: float, window: str | None) -> None:
                     break
                 await asyncio.sleep(0.1)
             wall = time.perf_counter() - start
+            probe.stop()
             used = cpu_seconds(service.pid) - cpu[0], cpu_seconds(os.getpid()) - cpu[1]
             latencies = [
                 (deletes[p] - t) * 1000 for p, t in posted.violations.items() if p in deletes
             ]
-            print(report(rate, seconds, posted, latencies, used, wall))
+            print(report(rate, seconds, posted, latencies, used, wall) + probe.summary())
             print(outbox_summary(work / "modbridge.db"))
-            keep = os.environ.get("BENCH_KEEP_LOG")  # where to keep the service's log
-            if keep:
-                copy_log(work / "service.log", Path(keep))
+            print(requests([(at - start, r) for at, r in asked if at >= start],
+                           work / "service.log"))  # fmt: skip
+            keep_timings(posted.violations, deletes)
         finally:
             stop_process(service)
             await sim.close()
+            keep = os.environ.get("BENCH_KEEP_LOG")  # where to keep the service's log
+            if keep:  # after the service stopped: its last lines say what it committed
+                copy_log(work / "service.log", Path(keep))

@@ -10,10 +10,11 @@ from domain.model import Account, Platform
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 from storage.identity import ensure_account
 
-_SELECT = (
-    "SELECT id, member_id, subject_platform, subject_platform_id, origin_kind, origin, reason,"
-    " evidence, status, created_at, closed_at, closed_by, dedupe_key FROM cases"
+_COLUMNS = (
+    "id, member_id, subject_platform, subject_platform_id, origin_kind, origin, reason,"
+    " evidence, status, created_at, closed_at, closed_by, dedupe_key"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM cases"  # noqa: S608 -- constant text
 
 
 def _case(row: sqlite3.Row) -> CaseRow:
@@ -40,10 +41,10 @@ async def insert_case(tx: Transaction, new: NewCase, now: datetime) -> tuple[Cas
     its dedupe key was already taken, in which case the existing case is returned)."""
     subject = await ensure_account(tx, new.subject, now)
     row = await tx.fetchone(
-        "INSERT INTO cases (dedupe_key, member_id, subject_platform, subject_platform_id,"
+        "INSERT INTO cases (dedupe_key, member_id, subject_platform, subject_platform_id,"  # noqa: S608
         " origin_kind, origin, reason, evidence, status, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)"
-        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        f" ON CONFLICT (dedupe_key) DO NOTHING RETURNING {_COLUMNS}",
         (
             new.dedupe_key,
             subject.member_id,
@@ -56,11 +57,11 @@ async def insert_case(tx: Transaction, new: NewCase, now: datetime) -> tuple[Cas
             to_db_time(now),
         ),
     )
-    created = row is not None
-    if row is None:  # the dedupe key was taken: that case is the answer
-        row = await tx.fetchrow("SELECT id FROM cases WHERE dedupe_key = ?", (new.dedupe_key,))
-    case = await tx.fetchrow(f"{_SELECT} WHERE id = ?", (row["id"],))
-    return _case(case), created
+    if row is not None:
+        return _case(row), True
+    # The dedupe key was taken: that case is the answer.
+    case = await tx.fetchrow(f"{_SELECT} WHERE dedupe_key = ?", (new.dedupe_key,))
+    return _case(case), False
 
 
 class CaseRepository:

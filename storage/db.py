@@ -1,4 +1,5 @@
-"""The database: one aiosqlite connection in WAL mode, transactions, and schema migrations.
+"""The database: one aiosqlite connection in WAL mode, and schema migrations. Its
+transactions, and the group commit that makes them durable, are in storage.transactions.
 
 A `Database` is opened once by the composition root and passed to every repository. There is
 no module-level connection: tests open as many databases as they like, each in its own file.
@@ -12,8 +13,8 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -25,14 +26,19 @@ import aiosqlite
 
 from storage import backup
 
+# Repositories import these from here, where the database is (explicit re-exports).
+from storage.transactions import Params as Params
+from storage.transactions import SharedConnection
+from storage.transactions import StorageError as StorageError
+from storage.transactions import Transaction as Transaction
+
 Clock = Callable[[], datetime]
-# Positional (?) or named (:name) parameters.
-Params = Sequence[Any] | Mapping[str, Any]
 
 # FULL rather than NORMAL: in WAL mode NORMAL already survives a crash of the process, but a
 # power cut or kernel panic may roll back the last commits. A committed case is something a
 # moderator has been told about ("case #12 opened") and a committed outbox row is a promise to
-# act, so we pay one fsync per commit. Our write rate is a handful per second at most.
+# act, so we pay one fsync per commit. During a raid the transactions queued for the
+# connection share one commit (group commit), so the fsyncs do not pile up.
 SYNCHRONOUS = "FULL"
 # Another process (a CLI command next to the running service) may hold the write lock for a
 # moment; wait for it rather than fail at once.
@@ -41,10 +47,6 @@ BUSY_TIMEOUT_MS = 5000
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-class StorageError(Exception):
-    """The database cannot be used as asked (wrong journal mode, bad state...)."""
 
 
 class MigrationError(StorageError):
@@ -134,62 +136,16 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-class Transaction:
-    """The handle repositories use to run SQL inside one open transaction."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self.closed = False  # set when the transaction ends; a kept handle must not write on
-
-    def _live(self) -> aiosqlite.Connection:
-        if self.closed:
-            raise StorageError("this transaction has ended")
-        return self._conn
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return the number of rows it changed."""
-        cursor = await self._live().execute(sql, params)
-        try:
-            return cursor.rowcount
-        finally:
-            await cursor.close()
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        """Run one statement for each parameter row."""
-        cursor = await self._live().executemany(sql, rows)
-        await cursor.close()
-
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """Run a query (or an ``INSERT ... RETURNING``) and return its first row."""
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-    async def fetchrow(self, sql: str, params: Params = ()) -> sqlite3.Row:
-        """Like `fetchone`, for statements that always yield a row (``INSERT ... RETURNING``,
-        an aggregate); raises StorageError if none came back."""
-        row = await self.fetchone(sql, params)
-        if row is None:
-            raise StorageError(f"expected a row from: {sql}")
-        return row
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        """Run a query (or a statement with ``RETURNING``) and return every row."""
-        return list(await self._live().execute_fetchall(sql, params))
-
-
 class Database:
     """An open modbridge database. Create it with `Database.open`, end it with `close`.
 
-    One connection serves the whole process; an asyncio lock gives each transaction the
-    connection to itself, because statements of two tasks on one connection would otherwise
-    land in each other's transactions.
+    One connection serves the whole process, one transaction at a time
+    (storage.transactions.SharedConnection).
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Clock) -> None:
         self._conn = conn
-        self._lock = asyncio.Lock()
-        self._owner: asyncio.Task[Any] | None = None
-        self._closed = False
+        self._shared = SharedConnection(conn)
         self.path = path
         self.clock = clock
 
@@ -226,10 +182,15 @@ class Database:
     async def close(self) -> None:
         """Wait for the running transaction, then close the connection (SQLite checkpoints the
         WAL into the main file as the last connection closes). Closing twice is harmless."""
-        async with self._exclusive():
-            if self._closed:
+        shared = self._shared
+        async with shared.exclusive():
+            if shared.closed:
                 return
-            self._closed = True
+            await shared.commit_open()  # the transactions waiting for it are done
+            shared.closed = True
+            log.info(
+                "%d transactions made durable in %d commits", shared.made_durable, shared.commits
+            )
             try:
                 await _pragma(self._conn, "optimize")
             except sqlite3.Error:  # a full disk: closing matters more (its thread holds exit)
@@ -237,65 +198,46 @@ class Database:
             finally:
                 await self._conn.close()
 
+    def commit_counts(self) -> tuple[int, int]:
+        """(transactions made durable, COMMITs that made them so) since the database was
+        opened: how much group commit saved, for the log and the benchmarks."""
+        return self._shared.made_durable, self._shared.commits
+
     async def pragma(self, name: str) -> Any:
         """Read one PRAGMA value (``journal_mode``, ``foreign_keys``...), for checks and tests."""
         if not name.isidentifier():
             raise ValueError(f"not a pragma name: {name!r}")
-        async with self._exclusive():
+        async with self._shared.exclusive():
+            await self._shared.commit_open()
             return await _pragma(self._conn, name)
 
-    @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
-        # asyncio.Lock is not re-entrant: a task asking again for the connection it holds would
-        # wait for itself forever, so say so instead.
-        if self._owner is not None and self._owner is asyncio.current_task():
-            raise StorageError("transaction already open in this task; pass tx= instead")
-        async with self._lock:
-            self._owner = asyncio.current_task()
-            try:
-                yield
-            finally:
-                self._owner = None
-
-    @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[Transaction]:
+    def transaction(
+        self, *, write: bool = True, on_queued: Callable[[], None] | None = None
+    ) -> AbstractAsyncContextManager[Transaction]:
         """Run a block in one transaction: committed when the block ends, rolled back if it
-        raises (cancellation included).
+        raises (cancellation included). The block's writes are durable when it returns.
+
+        Transactions that wait for the connection while one runs share its COMMIT (group
+        commit, storage.transactions): each in a savepoint, so a failing one undoes only its
+        own writes, and each caller returns only once that COMMIT is done.
 
         Writes start with ``BEGIN IMMEDIATE`` so the write lock is taken (waiting up to the busy
         timeout) before the first read; a deferred transaction that later wants to write can
         fail with SQLITE_BUSY at once in WAL mode. Not re-entrant: pass the `Transaction` down
         instead of opening a second one in the same task.
-        """
-        async with self._exclusive():
-            if self._closed:
-                raise StorageError("the database is closed")
-            await self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-            tx = Transaction(self._conn)
-            try:
-                yield tx
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
-            finally:
-                tx.closed = True
 
-    async def _rollback(self) -> None:
-        # A failed COMMIT (SQLITE_BUSY, disk full) can leave the transaction open, and some
-        # errors end it already; either way the connection must leave here with none open.
-        with suppress(sqlite3.OperationalError):
-            await self._conn.execute("ROLLBACK")
+        ``on_queued`` is called as soon as the transaction has its place in the line for the
+        connection (first come, first served): any transaction or read asked for after that
+        runs after this one and sees its writes. A caller can let its next step start then,
+        without waiting for this one's block and commit.
+        """
+        return self._shared.transaction(write=write, on_queued=on_queued)
 
     async def read_now(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """One read statement on its own, outside any explicit transaction: SQLite runs a
         single statement atomically, and it costs one trip to the database's thread instead
         of three (BEGIN, the statement, COMMIT). For lookups made for every message."""
-        async with self._exclusive():
-            if self._closed:
-                raise StorageError("the database is closed")
-            rows = list(await self._conn.execute_fetchall(sql, params))
-        return rows[0] if rows else None
+        return await self._shared.read_now(sql, params)
 
     @asynccontextmanager
     async def using(

@@ -9,7 +9,7 @@ simply becomes due again when the lease runs out.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -123,8 +123,8 @@ _COLUMNS = (
 # parameters.
 _INSERT = (
     "INSERT INTO actions (idempotency_key, case_id, platform, space_id, target_platform_id,"  # noqa: S608
-    " kind, payload, state, attempts, next_attempt_at, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+    " kind, payload, state, attempts, next_attempt_at, claimed_at, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"
     f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {_COLUMNS}"
 )
 
@@ -170,14 +170,26 @@ def _row(row: sqlite3.Row) -> ActionRow:
 
 
 async def insert_action(
-    tx: Transaction, item: NewAction, case_id: int | None, now: datetime
+    tx: Transaction,
+    item: NewAction,
+    case_id: int | None,
+    now: datetime,
+    *,
+    claimed: timedelta | None = None,
 ) -> Enqueued:
-    """Enqueue one action inside ``tx``; an existing row with the same key is returned as is."""
+    """Enqueue one action inside ``tx``; an existing row with the same key is returned as is.
+
+    ``claimed``: a new row is born claimed, with that lease, for a caller that hands it to the
+    worker itself once committed (no claim, no second commit, before a deletion)."""
     target = action_target(item.action)
     if target is not None and target.platform != item.platform:
         raise ValueError(f"action on {target.key} cannot be carried out on {item.platform}")
     stamp = to_db_time(now)
     due = stamp if item.not_before is None else to_db_time(item.not_before)
+    if claimed is not None and item.not_before is None:
+        due = to_db_time(now + claimed)  # due again only if the worker never settles it
+    else:
+        claimed = None
     inserted = await tx.fetchone(
         _INSERT,
         (
@@ -189,6 +201,7 @@ async def insert_action(
             action_kind(item.action).value,
             encode_action(item.action),
             due,
+            None if claimed is None else stamp,
             stamp,
             stamp,
         ),
@@ -229,11 +242,22 @@ class OutboxRepository:
         *,
         case_id: int | None = None,
         tx: Transaction | None = None,
+        hand_over: Collection[ActionKind] = (),
+        lease: timedelta = DEFAULT_LEASE,
     ) -> list[Enqueued]:
-        """Enqueue actions (for an existing case, or none) in one transaction."""
+        """Enqueue actions (for an existing case, or none) in one transaction.
+
+        New actions of the kinds in ``hand_over`` that are due at once are enqueued claimed
+        (``claimed_at`` set, due again after ``lease``): the caller hands them to the worker
+        as soon as the transaction is committed, and a process that dies first leaves them
+        to `release_claims` at the next start."""
         async with self._db.using(tx) as t:
             now = self._db.clock()
-            return [await insert_action(t, item, case_id, now) for item in actions]
+            enqueued = []
+            for item in actions:
+                claimed = lease if action_kind(item.action) in hand_over else None
+                enqueued.append(await insert_action(t, item, case_id, now, claimed=claimed))
+            return enqueued
 
     async def claim(
         self,

@@ -88,6 +88,7 @@ class ModBot:
             engine=lambda: self.engine,
             community=lambda: self.community,
             wake_worker=self.worker.wake,
+            hand_over=self.worker.hand_over,
             clock=clock,
             modlog=ModLog(self.names, clock),
             digest=NoticeDigest(db=db, repos=self.repos, engine=lambda: self.engine, window=digest),

@@ -24,6 +24,7 @@ COMMITS_BEFORE_KILL = 40
 
 CHILD = """
 import asyncio
+import itertools
 import sys
 
 from domain.model import Account, Ban, Platform
@@ -32,12 +33,8 @@ from storage.db import Database
 from storage.outbox import NewAction, OutboxRepository
 
 
-async def main(path: str, per_case: int) -> None:
-    db = await Database.open(path)
-    outbox = OutboxRepository(db)
-    n = 0
-    while True:
-        n += 1
+async def write(outbox: OutboxRepository, db: Database, numbers, per_case: int) -> None:
+    for n in numbers:
         subject = Account(platform=Platform.DISCORD, id=str(n))
         case = NewCase(
             subject=subject, origin_kind=OriginKind.RULE, origin="spam", reason=f"round {n}"
@@ -52,10 +49,18 @@ async def main(path: str, per_case: int) -> None:
             for i in range(per_case)
         ]
         result = await outbox.enqueue_case(case, actions)
-        print(f"committed {result.case.id}", flush=True)
+        transactions, commits = db.commit_counts()
+        print(f"committed {result.case.id} {transactions} {commits}", flush=True)
 
 
-asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+async def main(path: str, per_case: int, writers: int) -> None:
+    db = await Database.open(path)
+    outbox = OutboxRepository(db)
+    numbers = itertools.count(1)  # shared: each writer takes the next
+    await asyncio.gather(*(write(outbox, db, numbers, per_case) for _ in range(writers)))
+
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
 """
 
 
@@ -66,13 +71,17 @@ def child_script(tmp_path: Path) -> Path:
     return script
 
 
-async def run_and_kill(script: Path, db_path: Path, delay: float) -> list[int]:
-    """Start the writer, let it commit a while, SIGKILL it; return the case ids it reported."""
+async def run_and_kill(
+    script: Path, db_path: Path, delay: float, writers: int = 1
+) -> list[tuple[int, int, int]]:
+    """Start the writer, let it commit a while, SIGKILL it; return what it reported after each
+    commit: the case id, and the transactions and commits made so far."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
         str(db_path),
         str(ACTIONS_PER_CASE),
+        str(writers),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -93,7 +102,8 @@ async def run_and_kill(script: Path, db_path: Path, delay: float) -> list[int]:
     lines.extend((await proc.stdout.read()).splitlines())  # printed before the kill
     await proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    return [int(line.split()[1]) for line in lines if line.strip()]
+    reports = [line.split() for line in lines if line.strip()]
+    return [(int(r[1]), int(r[2]), int(r[3])) for r in reports]
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.011, 0.037, 0.1])
@@ -101,12 +111,43 @@ async def test_sigkill_mid_write_leaves_only_whole_transactions(
     tmp_path: Path, child_script: Path, delay: float
 ) -> None:
     db_path = tmp_path / "crash.db"
-    reported = await run_and_kill(child_script, db_path, delay)
+    reported = [case for case, _, _ in await run_and_kill(child_script, db_path, delay)]
     assert len(reported) >= COMMITS_BEFORE_KILL
     assert reported == list(range(1, len(reported) + 1))
     # The kill left a WAL behind: reopening has to recover, not just read a closed file.
     assert db_path.with_name("crash.db-wal").exists()
 
+    cases = await whole_cases(db_path)
+    # Every commit the child reported survived. The child can die after COMMIT returned but
+    # before its line was printed, so the database may hold exactly one case more than
+    # reported, never fewer and never two more.
+    assert cases[: len(reported)] == reported
+    assert len(cases) - len(reported) in (0, 1)
+
+
+WRITERS = 8
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.011, 0.037])
+async def test_sigkill_mid_group_commit_loses_no_acknowledged_case(
+    tmp_path: Path, child_script: Path, delay: float
+) -> None:
+    """Eight writers at once: their transactions share commits, and a kill in the middle of
+    a group loses only cases nobody had been told were committed."""
+    db_path = tmp_path / "crash.db"
+    reported = await run_and_kill(child_script, db_path, delay, writers=WRITERS)
+    transactions, commits = max((t, c) for _, t, c in reported)
+    assert commits < transactions  # the writers' transactions did share commits
+
+    cases = await whole_cases(db_path)
+    acknowledged = {case for case, _, _ in reported}
+    assert acknowledged <= set(cases)
+    # Unreported: at most one group's worth, whose COMMIT returned as the child was killed.
+    assert len(cases) - len(acknowledged) <= WRITERS
+
+
+async def whole_cases(db_path: Path) -> list[int]:
+    """The cases in the database, after checking it holds whole transactions only."""
     db = await Database.open(db_path)
     try:
         assert await db.integrity_check() == "ok"
@@ -124,12 +165,7 @@ async def test_sigkill_mid_write_leaves_only_whole_transactions(
             )
     finally:
         await db.close()
-
     # No half transaction: every case has all of its actions, and no action lacks its case.
     assert per_case == dict.fromkeys(cases, ACTIONS_PER_CASE)
     assert orphans["n"] == 0
-    # Every commit the child reported survived. The child can die after COMMIT returned but
-    # before its line was printed, so the database may hold exactly one case more than
-    # reported, never fewer and never two more.
-    assert cases[: len(reported)] == reported
-    assert len(cases) - len(reported) in (0, 1)
+    return cases

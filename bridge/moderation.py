@@ -17,9 +17,10 @@ from bridge.answers import summarise
 from bridge.case_commands import CaseDesk
 from bridge.commands import NO_REASON, CommandError, help_text
 from bridge.linking import Linking
+from bridge.members import Members
 from bridge.names import Names
-from bridge.pipeline import Pipeline
 from bridge.reports import Reports
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.durations import format_duration
 from domain.model import (
@@ -86,7 +87,8 @@ class Moderation:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        writer: CaseWriter,
+        members: Members,
         linking: Linking,
         reports: Reports,
         repos: Repositories,
@@ -96,7 +98,8 @@ class Moderation:
         status: Status | None = None,
         prefix: str = "!",
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._linking = linking
         self._reports = reports
         self._repos = repos
@@ -106,7 +109,12 @@ class Moderation:
         self._status = status
         self._prefix = prefix
         self._desk = CaseDesk(
-            pipeline=pipeline, reports=reports, repos=repos, names=self._names, clock=clock
+            writer=writer,
+            members=members,
+            reports=reports,
+            repos=repos,
+            names=self._names,
+            clock=clock,
         )
         # The answer to !lists; the service sets it when policy lists are configured.
         self.lists: Callable[[], str] = lambda: "No policy lists are subscribed."
@@ -117,7 +125,7 @@ class Moderation:
             # Who it was goes to the audit log only: in a direct message to the bot, the
             # account in a log line could tie a reporter to the report that follows.
             log.warning("command %s refused: not from a moderator", command.name.value)
-            await self._repos.audit.append(
+            await self._writer.audit(
                 moderator.account.key, "command_refused", "", {"command": command.name.value}
             )
             return "Only moderators can use moderation commands."
@@ -168,8 +176,8 @@ class Moderation:
         target = _target(command)
         # Named before acting: a banned member leaves the rooms that knew their name.
         named = self._names.account(target)
-        member_id = await self._pipeline.member_of(target)
-        opened = await self._pipeline.enqueue_case(
+        member_id = await self._members.member_of(target)
+        opened = await self._writer.open_case(
             NewCase(
                 subject=target,
                 origin_kind=OriginKind.MODERATOR,

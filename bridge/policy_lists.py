@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from bridge.pipeline import Pipeline
+from bridge.members import Members
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
 from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
@@ -41,7 +42,8 @@ class ListBans:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        writer: CaseWriter,
+        members: Members,
         list_bans: ListBanRepository,
         sanctions: SanctionRepository,
         lists: Sequence[str],
@@ -49,7 +51,8 @@ class ListBans:
         reach_discord: bool,
         clock: Callable[[], datetime],
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._rows = list_bans
         self._sanctions = sanctions
         self._lists = tuple(lists)
@@ -129,7 +132,7 @@ class ListBans:
     async def _ban(self, account: Account, rule: ListRule) -> None:
         if await self._rows.active(rule_key=rule.key, account=account):
             return  # this rule already bans them
-        member_id = await self._pipeline.member_of(account)
+        member_id = await self._members.member_of(account)
         standing = await self._rows.active(account=account)
         if standing:
             # Banned by another list rule already: this one keeps them banned too.
@@ -151,7 +154,7 @@ class ListBans:
             ),
         ]
         seq = await self._rows.count(rule.key, account)
-        opened = await self._pipeline.enqueue_case(
+        opened = await self._writer.open_case(
             NewCase(
                 subject=account,
                 origin_kind=OriginKind.RULE,
@@ -194,7 +197,7 @@ class ListBans:
     async def _unban(self, row: ListBanRow, rule: ListRule) -> None:
         name = self._names.get(rule.list_room, rule.list_room)
         reason = f"rule removed from policy list {name}"
-        await self._pipeline.enqueue_case(
+        await self._writer.open_case(
             NewCase(
                 subject=row.account,
                 origin_kind=OriginKind.RULE,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from domain.cases import CaseRow
 from domain.model import Action, Ban, Mute, Unban, Unmute
 from storage.db import Transaction
+from storage.links import SanctionRow
 from storage.repositories import Repositories
 from storage.timers import NewTimer
 
@@ -107,3 +108,27 @@ async def schedule_end(
             ),
             tx=tx,
         )  # fmt: skip
+
+
+async def carry_sanctions(
+    repos: Repositories,
+    sanctions: Sequence[SanctionRow],
+    member_id: int,
+    now: datetime,
+    *,
+    tx: Transaction,
+) -> None:
+    """An account unlinked while muted or banned is still muted or banned where it was: its
+    new member takes the sanctions along, with the timers that end them, or they would never
+    be lifted."""
+    for sanction in sanctions:
+        await repos.sanctions.impose(
+            member_id, sanction.kind, until=sanction.until, reason=sanction.reason,
+            case_id=sanction.case_id, tx=tx,
+        )  # fmt: skip
+        if sanction.until is not None and sanction.case_id is not None:
+            await schedule_end(
+                repos, sanction.kind, case_id=sanction.case_id, member_id=member_id,
+                until=sanction.until, reason=sanction.reason, now=now, tx=tx,
+                key_suffix=f":member:{member_id}", renew_now=True,
+            )  # fmt: skip

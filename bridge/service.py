@@ -17,7 +17,7 @@ import os
 import signal
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
@@ -33,28 +33,19 @@ from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
+from bridge.compose import Surroundings, build_core
 from bridge.config import ConfigError, Settings, check_platforms, load_settings
-from bridge.conversation import DRAFT_PREFIX, DRAFT_TTL, DirectMessages
 from bridge.core import Core
-from bridge.digest import DIGEST_TIMER, NoticeDigest
-from bridge.dryrun import DryRunCore, DryRunReplier, SimulatedExecutor, with_notice
-from bridge.ecosystem import MatrixEcosystem
-from bridge.health import STORAGE_ERRORS, StorageHealth, describe
-from bridge.linking import Linking
-from bridge.moderation import Moderation
-from bridge.modlog import ModLog
+from bridge.dryrun import DryRunReplier, SimulatedExecutor
+from bridge.health import STORAGE_ERRORS, describe
 from bridge.names import Names
 from bridge.observe import Link, Observatory
-from bridge.pipeline import Pipeline
 from bridge.planner import Community
-from bridge.policy_lists import ListBans
 from bridge.policy_watch import PolicyWatcher
-from bridge.reports import Reports
-from bridge.scheduler import Chore, Scheduler
 from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
-from domain.model import Account, Mode, NotifyModerators, Platform
+from domain.model import Account, Mode, Platform
 from domain.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
 from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
@@ -66,8 +57,6 @@ log = logging.getLogger(__name__)
 # Rust-regex patterns for Discord AutoMod (a first line of defence; our engine sees more).
 KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
-
-KEEP_DONE_TIMERS = timedelta(days=30)  # fired timers kept this long, for a look afterwards
 
 
 def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
@@ -131,17 +120,6 @@ def _only_instance(database: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 os.unlink(f"{database}.lock")
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def housekeeping(repos: Repositories, retention: timedelta = timedelta(days=180)) -> list[Chore]:
-    """What the scheduler deletes every hour: fired timers after 30 days, abandoned report
-    conversations after their hour, evidence and report texts ``retention`` after their case
-    was closed."""
-    return [
-        lambda now: repos.timers.delete_done(now - KEEP_DONE_TIMERS),
-        lambda now: repos.kv.delete_stale(DRAFT_PREFIX, now - DRAFT_TTL),
-        lambda now: repos.privacy.purge_closed(now - retention),
-    ]
 
 
 def utc_now() -> datetime:
@@ -251,72 +229,31 @@ class Service:
         )  # fmt: skip
         worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors,
-            on_failure=lambda row, reason: self.pipeline.tell_failure(row, reason),
+            on_failure=lambda row, reason: self._writer.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
             on_outcome=observatory.on_outcome,
         )  # fmt: skip
         self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
-        names = Names(self._directories)
-        digest = self.settings.digest
-        self.pipeline = Pipeline(
-            db=db, repos=repos, engine=lambda: self.policy.engine, community=self.community,
-            wake_worker=worker.wake, clock=utc_now, modlog=ModLog(names, utc_now),
-            on_judged=observatory.on_judged, amend=with_notice if self.dry_run else None,
-            digest=NoticeDigest(
-                db=db, repos=repos, engine=lambda: self.policy.engine,
-                window=digest.window if digest.enabled else None,
-            ),
-        )  # fmt: skip
-        linking = Linking(repos=repos, pipeline=self.pipeline, clock=utc_now)
-        reports = Reports(
-            pipeline=self.pipeline, repos=repos, clock=utc_now, config=self.settings.reports,
-            texts=self.settings.texts, is_moderator=self._is_moderator,
-            on_received=observatory.on_report,
-        )  # fmt: skip
-        prefix = self.settings.matrix.command_prefix if self.settings.matrix else "!"
         status = ServiceStatus(
             configured=self._configured, community=self.community, outbox=repos.outbox,
             policy=self._policy_state, clock=utc_now,
         )  # fmt: skip
-        moderation = Moderation(
-            pipeline=self.pipeline, linking=linking, reports=reports, repos=repos, clock=utc_now,
-            names=names, status=status, prefix=prefix,
+        parts = build_core(
+            self.settings, db=db, repos=repos, engine=lambda: self.policy.engine, clock=utc_now,
+            dry_run=self.dry_run,
+            around=Surroundings(
+                community=self.community, wake_worker=worker.wake,
+                names=Names(self._directories), repliers=self._repliers,
+                fetchers=self._fetchers, bots=self._bots, is_moderator=self._is_moderator,
+                on_judged=observatory.on_judged, on_report=observatory.on_report,
+                status=status,
+            ),
         )  # fmt: skip
-        matrix_config = self.settings.matrix
-        self._lists = ListBans(
-            pipeline=self.pipeline, list_bans=repos.list_bans, sanctions=repos.sanctions,
-            lists=matrix_config.policy_lists if matrix_config else (),
-            bot_user=matrix_config.user_id if matrix_config else "",
-            reach_discord=matrix_config.list_bans_reach_discord if matrix_config else True,
-            clock=utc_now,
-        )  # fmt: skip
-        moderation.lists = self._lists.describe
-        self.pipeline.reaches = self._lists.reaches
-        self._ecosystem = MatrixEcosystem(
-            pipeline=self.pipeline, lists=self._lists, reports=reports,
-            sanctions=repos.sanctions, clock=utc_now,
-        )  # fmt: skip
-        direct = DirectMessages(
-            repos=repos, reports=reports, linking=linking, texts=self.settings.texts,
-            fetchers=self._fetchers, clock=utc_now,
-            retention_days=self.settings.retention.after_close.days,
-        )  # fmt: skip
-        core = (DryRunCore if self.dry_run else Core)(
-            pipeline=self.pipeline, moderation=moderation, audit=repos.audit, direct=direct,
-            reports=reports,
-            repliers=self._repliers, bots=self._bots,
-            mirror_bans=self.settings.sync.mirror_manual_bans,
-            mirror_kicks=self.settings.sync.mirror_manual_kicks,
-            prefixes={Platform.MATRIX: prefix}, known=repos.identity.search, names=names,
-            lists=self._lists,
-            health=StorageHealth(community=self.community, repliers=self._repliers),
-        )  # fmt: skip
-        scheduler = Scheduler(
-            timers=repos.timers, pipeline=self.pipeline, clock=utc_now,
-            chores=housekeeping(repos, self.settings.retention.after_close),
-            handlers={DIGEST_TIMER: self.pipeline.fire_digest},
-        )  # fmt: skip
+        self._writer = parts.writer
+        self._lists = parts.lists
+        self._ecosystem = parts.ecosystem
+        core, reports, scheduler = parts.core, parts.reports, parts.scheduler
         self._install_signals()
         antispam: AntispamServer | None = None
         tasks += [
@@ -537,10 +474,8 @@ class Service:
 
     async def _notice(self, text: str) -> None:
         """A notice to the moderators about no case (the antispam callbacks' dry run)."""
-        await self.pipeline.enqueue_actions(
-            None, [NotifyModerators(text=text)], member_id=None,
-            origin=f"notice:{uuid.uuid4().hex}",  # each one is news: never deduplicated
-        )  # fmt: skip
+        # Each one is news: never deduplicated.
+        await self._writer.notify(text, origin=f"notice:{uuid.uuid4().hex}")
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -550,12 +485,7 @@ class Service:
             loop.add_signal_handler(signal.SIGHUP, self.policy.reload_requested.set)
 
     async def _notify_moderators(self, text: str) -> None:
-        await self.pipeline.enqueue_actions(
-            None,
-            [NotifyModerators(text=text)],
-            member_id=None,
-            origin=f"notice:{utc_now().isoformat()}",
-        )
+        await self._writer.notify(text, origin=f"notice:{utc_now().isoformat()}")
 
 
 def database_path(settings: Settings, config_path: Path) -> Path:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bridge.commands import parse_command
+from bridge.compose import housekeeping
 from bridge.conversation import DRAFT_PREFIX
 from bridge.scheduler import Scheduler
-from bridge.service import housekeeping
 from bridge.worker import backoff
 from domain.model import (
     Account,
@@ -293,6 +293,32 @@ async def test_a_message_replayed_after_a_restart_is_not_judged_again(tmp_path: 
     await second.db.close()
 
 
+async def test_strike_points_are_counted_from_storage_at_each_judgement(tmp_path: Path) -> None:
+    """Storage keeps the only record of strike points: points written by another road (here
+    a second process on the same database) count at the very next judgement, so the member
+    is muted once, when 4 points are reached, and not again at 6."""
+    first = await ModBot.open(tmp_path / "db.sqlite")
+    second = await ModBot.open(tmp_path / "db.sqlite")
+    try:
+        await first.say("you idiot", mid="$1")  # 2 points
+        await second.say("you idiot", mid="$2")  # 4 points: muted
+        await first.say("you idiot", mid="$3")  # 6 points: no step of the ladder crossed
+        await first.drain()
+        await second.drain()
+        muted = [
+            case.id
+            for case in await first.repos.cases.of_member(
+                await first.members.member_of(Account(platform=Platform.MATRIX, id="@ann:hs"))
+            )
+            if any(isinstance(r.action, Mute) for r in await first.repos.outbox.of_case(case.id))
+        ]
+        assert muted == [2]  # the case of the message that reached 4 points
+        assert "live points: 6" in await first.command("!history @ann:hs", origin="h")
+    finally:
+        await first.db.close()
+        await second.db.close()
+
+
 async def test_a_rule_in_observe_mode_records_and_does_nothing(tmp_path: Path) -> None:
     """Admins try a new rule in observe mode: hits are recorded, nobody is acted on."""
     bot = await ModBot.open(
@@ -342,7 +368,7 @@ async def test_a_message_whose_judging_failed_is_judged_when_delivered_again(
 async def test_a_timer_that_fails_to_fire_is_tried_again_not_lost(bot: ModBot) -> None:
     await bot.command("!mute @bob:hs 30m spamming", origin="m")
     await bot.drain()
-    real = bot.pipeline.enqueue_actions
+    real = bot.writer.enqueue_actions
     failures = [sqlite3.OperationalError("disk I/O error")]
 
     async def flaky(*args: Any, **kwargs: Any) -> int:
@@ -350,7 +376,7 @@ async def test_a_timer_that_fails_to_fire_is_tried_again_not_lost(bot: ModBot) -
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    bot.pipeline.enqueue_actions = flaky  # type: ignore[method-assign]
+    bot.writer.enqueue_actions = flaky  # type: ignore[method-assign]
     bot.clock.advance(minutes=31)
     assert await bot.scheduler.fire_due() == 0  # failed: postponed a minute
     assert await bot.scheduler.fire_due() == 0  # not due yet
@@ -401,7 +427,7 @@ async def test_actions_waiting_past_their_lease_are_not_carried_out_twice(
     homeserver = HungThenBack()
     bot.worker._executors = {Platform.MATRIX: homeserver}
     for n in range(8):
-        await bot.pipeline.enqueue_actions(
+        await bot.writer.enqueue_actions(
             None, [NotifyModerators(text=f"notice {n}")], member_id=None, origin=f"n{n}"
         )
     worker = asyncio.create_task(bot.worker.run())
@@ -447,7 +473,7 @@ async def test_housekeeping_deletes_fired_timers_and_abandoned_report_drafts(
     bot.clock.advance(minutes=61)
     assert await bot.scheduler.fire_due() == 1
     scheduler = Scheduler(
-        timers=bot.repos.timers, pipeline=bot.pipeline, clock=bot.clock,
+        timers=bot.repos.timers, writer=bot.writer, members=bot.members, clock=bot.clock,
         chores=housekeeping(bot.repos),  # the service's own
     )  # fmt: skip
     await scheduler.tidy()

@@ -72,7 +72,8 @@ class CaseRepository:
     async def open(self, new: NewCase, *, tx: Transaction | None = None) -> tuple[CaseRow, bool]:
         """Open a case with no actions; return it and whether it is new (see `NewCase`).
 
-        To open a case together with its actions use `OutboxRepository.enqueue_case`.
+        Pass ``tx`` to enqueue its actions in the same transaction (`OutboxRepository.enqueue`,
+        as `bridge.writer.CaseWriter` does).
         """
         async with self._db.using(tx) as t:
             return await insert_case(t, new, self._db.clock())

@@ -15,9 +15,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from domain.actions import ActionKind, action_kind, action_target
-from domain.cases import CaseRow, NewCase
 from domain.model import Action, Platform
-from storage.cases import insert_case
 from storage.codec import decode_action, encode_action
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
@@ -100,15 +98,6 @@ class Enqueued:
 
     action: ActionRow
     created: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnqueuedCase:
-    """A case and its actions, as committed together."""
-
-    case: CaseRow
-    case_created: bool
-    actions: tuple[Enqueued, ...]
 
 
 _COLUMNS = (
@@ -205,21 +194,6 @@ class OutboxRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def enqueue_case(
-        self,
-        case: NewCase,
-        actions: Sequence[NewAction],
-        *,
-        tx: Transaction | None = None,
-    ) -> EnqueuedCase:
-        """Open ``case`` and enqueue its ``actions`` in one transaction: all of it is committed,
-        or none of it. Pass ``tx`` to add more (the audit record) to the same transaction."""
-        async with self._db.using(tx) as t:
-            now = self._db.clock()
-            row, created = await insert_case(t, case, now)
-            enqueued = [await insert_action(t, item, row.id, now) for item in actions]
-        return EnqueuedCase(case=row, case_created=created, actions=tuple(enqueued))
 
     async def enqueue(
         self,

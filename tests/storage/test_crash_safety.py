@@ -1,6 +1,7 @@
 """Crash safety, for real: SIGKILL a process in the middle of writing cases and their actions.
 
-The child writes one case with its actions per transaction and prints a line after each
+The child drives the service's own case writer (`bridge.writer.CaseWriter`): one case with
+its actions, sanction and audit record per transaction, and a line printed after each
 commit. The test kills it mid-run, reopens the file and checks that SQLite recovered a
 consistent database: integrity ok, no case without all of its actions, and every case the child
 reported as committed is there.
@@ -25,16 +26,40 @@ COMMITS_BEFORE_KILL = 40
 CHILD = """
 import asyncio
 import sys
+from datetime import UTC, datetime
 
-from domain.model import Account, Ban, Platform
+from bridge.members import Members
+from bridge.planner import Community
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
+from domain.model import Account, Ban, Platform
+from rules.engine import Engine
+from rules.policy import Policy
 from storage.db import Database
-from storage.outbox import NewAction, OutboxRepository
+from storage.repositories import Repositories
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def main(path: str, per_case: int) -> None:
     db = await Database.open(path)
-    outbox = OutboxRepository(db)
+    repos = Repositories.over(db)
+    members = Members(
+        identity=repos.identity, sanctions=repos.sanctions, strikes=repos.strikes,
+        outbox=repos.outbox, clock=now,
+    )
+    # A ban fans out over every protected guild: one action per guild, in the case's
+    # transaction with its sanction and audit record, as the service writes it.
+    community = Community(
+        spaces={Platform.DISCORD: [f"guild-{i}" for i in range(per_case)]}, mod_rooms={}
+    )
+    engine = Engine(Policy())
+    writer = CaseWriter(
+        db=db, repos=repos, members=members, engine=lambda: engine,
+        community=lambda: community, wake_worker=lambda: None, clock=now,
+    )
     n = 0
     while True:
         n += 1
@@ -42,17 +67,11 @@ async def main(path: str, per_case: int) -> None:
         case = NewCase(
             subject=subject, origin_kind=OriginKind.RULE, origin="spam", reason=f"round {n}"
         )
-        actions = [
-            NewAction(
-                key=f"round:{n}:ban:guild-{i}",
-                platform=Platform.DISCORD,
-                space_id=f"guild-{i}",
-                action=Ban(target=subject, reason="spam"),
-            )
-            for i in range(per_case)
-        ]
-        result = await outbox.enqueue_case(case, actions)
-        print(f"committed {result.case.id}", flush=True)
+        member_id = await members.member_of(subject)
+        opened = await writer.open_case(
+            case, [Ban(target=subject, reason="spam")], member_id=member_id
+        )
+        print(f"committed {opened.case.id}", flush=True)
 
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
@@ -118,6 +137,13 @@ async def test_sigkill_mid_write_leaves_only_whole_transactions(
                     "SELECT case_id, count(*) AS n FROM actions GROUP BY case_id"
                 )
             }
+            sanctioned = [
+                int(r["case_id"])
+                for r in await tx.fetchall("SELECT case_id FROM sanctions ORDER BY case_id")
+            ]
+            audited = await tx.fetchrow(
+                "SELECT count(*) AS n FROM audit_log WHERE event = 'case_opened'"
+            )
             orphans = await tx.fetchrow(
                 "SELECT count(*) AS n FROM actions WHERE case_id IS NULL"
                 " OR case_id NOT IN (SELECT id FROM cases)"
@@ -128,6 +154,9 @@ async def test_sigkill_mid_write_leaves_only_whole_transactions(
     # No half transaction: every case has all of its actions, and no action lacks its case.
     assert per_case == dict.fromkeys(cases, ACTIONS_PER_CASE)
     assert orphans["n"] == 0
+    # ... and its ban in force and its audit record, written in the same transaction.
+    assert sanctioned == cases
+    assert audited["n"] == len(cases)
     # Every commit the child reported survived. The child can die after COMMIT returned but
     # before its line was printed, so the database may hold exactly one case more than
     # reported, never fewer and never two more.

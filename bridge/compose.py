@@ -99,19 +99,7 @@ def build_core(
     """Every part of the core over ``db`` and its ``repos`` (one set for the whole service:
     the identity repository's cache must see every link), configured by ``settings``;
     ``engine`` gives the rules in force (a reload swaps it)."""
-    members = Members(
-        identity=repos.identity, sanctions=repos.sanctions, strikes=repos.strikes,
-        outbox=repos.outbox, clock=clock,
-    )  # fmt: skip
-    digest = settings.digest
-    writer = CaseWriter(
-        db=db, repos=repos, members=members, engine=engine, community=around.community,
-        wake_worker=around.wake_worker, clock=clock, modlog=ModLog(around.names, clock),
-        amend=with_notice if dry_run else None,
-        digest=NoticeDigest(
-            db=db, repos=repos, engine=engine, window=digest.window if digest.enabled else None
-        ),
-    )  # fmt: skip
+    members, writer = _write_side(settings, db, repos, engine, clock, around, dry_run)
     judge = Judge(
         members=members, writer=writer, cases=repos.cases, engine=engine, clock=clock,
         on_judged=around.on_judged,
@@ -130,11 +118,7 @@ def build_core(
         clock=clock, answer_wait=around.answer_wait, names=around.names,
         status=around.status, prefix=prefix,
     )  # fmt: skip
-    lists = ListBans(
-        writer=writer, members=members, list_bans=repos.list_bans, sanctions=repos.sanctions,
-        lists=matrix.policy_lists if matrix else (), bot_user=matrix.user_id if matrix else "",
-        reach_discord=matrix.list_bans_reach_discord if matrix else True, clock=clock,
-    )  # fmt: skip
+    lists = _list_bans(settings, repos, writer, members, clock)
     moderation.lists = lists.describe
     writer.reaches = lists.reaches
     direct = DirectMessages(
@@ -151,17 +135,59 @@ def build_core(
         lists=lists,
         health=StorageHealth(community=around.community, repliers=around.repliers),
     )  # fmt: skip
+    ecosystem = MatrixEcosystem(
+        writer=writer, members=members, lists=lists, reports=reports,
+        sanctions=repos.sanctions, clock=clock,
+    )  # fmt: skip
+    scheduler = Scheduler(
+        timers=repos.timers, writer=writer, members=members, clock=clock,
+        chores=housekeeping(repos, settings.retention.after_close),
+        handlers={DIGEST_TIMER: writer.fire_digest},
+    )  # fmt: skip
     return CoreParts(
         repos=repos, members=members, writer=writer, judge=judge, linking=linking,
         reports=reports, moderation=moderation, direct=direct, lists=lists,
-        ecosystem=MatrixEcosystem(
-            writer=writer, members=members, lists=lists, reports=reports,
-            sanctions=repos.sanctions, clock=clock,
+        ecosystem=ecosystem, core=core, scheduler=scheduler,
+    )  # fmt: skip
+
+
+def _write_side(
+    settings: Settings,
+    db: Database,
+    repos: Repositories,
+    engine: Callable[[], Engine],
+    clock: Callable[[], datetime],
+    around: Surroundings,
+    dry_run: bool,
+) -> tuple[Members, CaseWriter]:
+    """The member look-ups and the one writer of cases and outbox rows."""
+    members = Members(
+        identity=repos.identity, sanctions=repos.sanctions, strikes=repos.strikes,
+        outbox=repos.outbox, clock=clock,
+    )  # fmt: skip
+    digest = settings.digest
+    writer = CaseWriter(
+        db=db, repos=repos, members=members, engine=engine, community=around.community,
+        wake_worker=around.wake_worker, clock=clock, modlog=ModLog(around.names, clock),
+        amend=with_notice if dry_run else None,
+        digest=NoticeDigest(
+            db=db, repos=repos, engine=engine, window=digest.window if digest.enabled else None
         ),
-        core=core,
-        scheduler=Scheduler(
-            timers=repos.timers, writer=writer, members=members, clock=clock,
-            chores=housekeeping(repos, settings.retention.after_close),
-            handlers={DIGEST_TIMER: writer.fire_digest},
-        ),
+    )  # fmt: skip
+    return members, writer
+
+
+def _list_bans(
+    settings: Settings,
+    repos: Repositories,
+    writer: CaseWriter,
+    members: Members,
+    clock: Callable[[], datetime],
+) -> ListBans:
+    """The bans of the subscribed Matrix policy lists (none without ``[matrix]``)."""
+    matrix = settings.matrix
+    return ListBans(
+        writer=writer, members=members, list_bans=repos.list_bans, sanctions=repos.sanctions,
+        lists=matrix.policy_lists if matrix else (), bot_user=matrix.user_id if matrix else "",
+        reach_discord=matrix.list_bans_reach_discord if matrix else True, clock=clock,
     )  # fmt: skip

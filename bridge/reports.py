@@ -159,32 +159,12 @@ class Reports:
         )
         actions: list[Action] | Callable[[int], list[Action]]
         strikes: list[tuple[str, int]] = []
-        if about_moderator and not self._admins():
-            # Nobody may read it: say so to the moderators without any content.
-            log.error("a report about a moderator arrived but [reports] admins is empty")
-            actions = [
-                NotifyModerators(
-                    text="A report about a moderator arrived, but no admins are configured "
-                    "([reports] admins) to receive it."
-                )
-            ]
-        elif about_moderator:
-            actions = [self._tell_admin(admin, summary) for admin in self._admins()]
+        if about_moderator:
+            actions = self._for_admins(summary)
         else:
-            actions = [NotifyModerators(text=summary)]
-            unwanted = report.unsolicited_dm and not await self._consented(
-                subject_member, reporter_member
+            actions, strikes = await self._for_moderators(
+                report, summary, subject_member, reporter_member
             )
-            if unwanted and await self._proven(report):
-                points = self._config.unsolicited_dm_points
-                actions = self._dm_penalty(report.subject, summary, points)
-                if points:
-                    strikes.append(("unsolicited-dm", points))
-            elif unwanted:
-                actions[-1] = NotifyModerators(
-                    text=summary + "; an unsolicited DM without consent is claimed but not "
-                    "proven (no DM shown, no invite on record): the DM rule waits for a moderator"
-                )
         opened = await self._writer.open_case(
             NewCase(
                 subject=report.subject,
@@ -205,6 +185,38 @@ class Reports:
         )
         log.info("report opened case %s", opened.case.id)
         return opened
+
+    def _for_admins(self, summary: str) -> list[Action]:
+        """A report about a moderator: for the admins' eyes only."""
+        if not self._admins():
+            # Nobody may read it: say so to the moderators without any content.
+            log.error("a report about a moderator arrived but [reports] admins is empty")
+            return [
+                NotifyModerators(
+                    text="A report about a moderator arrived, but no admins are configured "
+                    "([reports] admins) to receive it."
+                )
+            ]
+        return [self._tell_admin(admin, summary) for admin in self._admins()]
+
+    async def _for_moderators(
+        self, report: Report, summary: str, subject_member: int, reporter_member: int
+    ) -> tuple[list[Action] | Callable[[int], list[Action]], list[tuple[str, int]]]:
+        """The moderators told, and for a proven unsolicited DM without consent, the DM
+        rule's penalty with its strike points."""
+        unwanted = report.unsolicited_dm and not await self._consented(
+            subject_member, reporter_member
+        )
+        if unwanted and await self._proven(report):
+            points = self._config.unsolicited_dm_points
+            strikes = [("unsolicited-dm", points)] if points else []
+            return self._dm_penalty(report.subject, summary, points), strikes
+        if unwanted:
+            summary += (
+                "; an unsolicited DM without consent is claimed but not proven (no DM shown, "
+                "no invite on record): the DM rule waits for a moderator"
+            )
+        return [NotifyModerators(text=summary)], []
 
     async def _proven(self, report: Report) -> bool:
         """Whether the DM is more than one member's word against another's: the message was

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import signal
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,15 +31,25 @@ from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
-from bridge.compose import Surroundings, build_core
-from bridge.config import ConfigError, Settings, check_platforms, load_settings
+from bridge.compose import CoreParts, Surroundings, build_core
+from bridge.config import (
+    AntispamConfig,
+    ConfigError,
+    MatrixConfig,
+    Settings,
+    check_platforms,
+    load_settings,
+)
 from bridge.core import Core
 from bridge.dryrun import DryRunReplier, SimulatedExecutor
 from bridge.health import STORAGE_ERRORS, describe
+from bridge.http import StatusServer
+from bridge.instance import database_path, only_instance
 from bridge.names import Names
 from bridge.observe import Link, Observatory
 from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
+from bridge.reports import Reports
 from bridge.status import PolicyState, ServiceStatus
 from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
@@ -96,30 +104,6 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
             )
         )  # fmt: skip
     return specs
-
-
-@contextlib.contextmanager
-def _only_instance(database: Path) -> Iterator[None]:
-    """Hold ``<database>.lock`` while running: a second service on the same database would
-    take the first one's actions in hand again (it believes them left by a crash)."""
-    try:
-        lock = open(f"{database}.lock", "a")  # noqa: SIM115 -- closed below, after the run
-    except OSError as exc:
-        raise ConfigError(f"cannot write next to the database {database}: {exc.strerror}") from None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(
-                f"another modbridge is already running on {database}; stop it first"
-            ) from None
-        try:
-            yield
-        finally:
-            # Removed before unlocking: a service starting meanwhile locks a new file.
-            with contextlib.suppress(OSError):
-                os.unlink(f"{database}.lock")
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def utc_now() -> datetime:
@@ -204,7 +188,7 @@ class Service:
     async def run(self) -> None:
         """Run until stop() or a termination signal."""
         path = database_path(self.settings, self._path)
-        with _only_instance(path):
+        with only_instance(path):
             try:
                 db = await Database.open(path, clock=utc_now)
             except STORAGE_ERRORS as exc:  # a read-only or full directory: one clear line
@@ -227,13 +211,46 @@ class Service:
             outbox=repos.outbox, clock=utc_now, links=self._links,
             worker_running=lambda: bool(tasks) and not tasks[0].done(),
         )  # fmt: skip
-        worker = ActionWorker(
+        parts = self._assemble(db, repos, observatory)
+        self._install_signals()
+        tasks += [
+            asyncio.create_task(self._worker.run(), name="worker"),
+            asyncio.create_task(parts.scheduler.run(ready=self._platforms_up()), name="timers"),
+            asyncio.create_task(self.policy.run(self._stop), name="policy"),
+        ]
+        servers: list[AntispamServer | StatusServer] = []
+        try:
+            if self.settings.http is not None:
+                servers.append(observatory.serve(self.settings.http.host, self.settings.http.port))
+            if self.settings.antispam is not None:
+                servers.append(self._antispam(self.settings.antispam, repos, parts.reports))
+            for server in servers:
+                await server.start()
+            for platform, run in (("Matrix", self._run_matrix), ("Discord", self._run_discord)):
+                if self._configured_platform(platform):
+                    task = asyncio.create_task(run(parts.core, repos), name=platform)
+                    task.add_done_callback(self._platform_ended)
+                    tasks.append(task)
+            dry = " (dry run): nothing is done on the platforms" if self.dry_run else ""
+            log.info("modbridge running%s", dry)
+            await self._stop.wait()
+        finally:
+            await self._shut_down(parts, tasks, servers)
+        if isinstance(self._failure, PermanentError | DiscordStartupError):
+            # Refused credentials and the like: the admin has to fix the configuration.
+            raise ConfigError(f"the {self._failed} connection failed: {self._failure}")
+        if self._failure is not None:
+            raise self._failure
+
+    def _assemble(self, db: Database, repos: Repositories, observatory: Observatory) -> CoreParts:
+        """The worker, the policy watcher and the core (`bridge.compose`), wired to the
+        platforms as they connect."""
+        self._worker = ActionWorker(
             outbox=repos.outbox, executors=self._executors,
             on_failure=lambda row, reason: self._writer.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
             on_outcome=observatory.on_outcome,
         )  # fmt: skip
-        self._worker = worker
         self.policy = PolicyWatcher(self._path, self.settings, self._notify_moderators)
         status = ServiceStatus(
             configured=self._configured, community=self.community, outbox=repos.outbox,
@@ -243,7 +260,7 @@ class Service:
             self.settings, db=db, repos=repos, engine=lambda: self.policy.engine, clock=utc_now,
             dry_run=self.dry_run,
             around=Surroundings(
-                community=self.community, wake_worker=worker.wake,
+                community=self.community, wake_worker=self._worker.wake,
                 names=Names(self._directories), repliers=self._repliers,
                 fetchers=self._fetchers, bots=self._bots, is_moderator=self._is_moderator,
                 on_judged=observatory.on_judged, on_report=observatory.on_report,
@@ -253,66 +270,45 @@ class Service:
         self._writer = parts.writer
         self._lists = parts.lists
         self._ecosystem = parts.ecosystem
-        core, reports, scheduler = parts.core, parts.reports, parts.scheduler
-        self._install_signals()
-        antispam: AntispamServer | None = None
-        tasks += [
-            asyncio.create_task(worker.run(), name="worker"),
-            asyncio.create_task(scheduler.run(ready=self._platforms_up()), name="timers"),
-            asyncio.create_task(self.policy.run(self._stop), name="policy"),
-        ]
-        status_server = None
-        try:
-            if self.settings.http is not None:
-                status_server = observatory.serve(self.settings.http.host, self.settings.http.port)
-                await status_server.start()
-            if self.settings.antispam is not None:
-                antispam = AntispamServer(
-                    identity=repos.identity, consent=repos.consent, audit=repos.audit,
-                    config=self.settings.antispam, on_direct_invite=reports.flag_invite,
-                    bots=frozenset(
-                        [self.settings.matrix.user_id] if self.settings.matrix else []
-                    ),
-                    dry_run=self.dry_run, tell_moderators=self._notice,
-                )  # fmt: skip
-                await antispam.start()
-            if self.settings.matrix is not None:
-                matrix = asyncio.create_task(self._run_matrix(core, repos), name="Matrix")
-                matrix.add_done_callback(self._platform_ended)
-                tasks.append(matrix)
-            if self.settings.discord is not None:
-                discord = asyncio.create_task(self._run_discord(core, repos), name="Discord")
-                discord.add_done_callback(self._platform_ended)
-                tasks.append(discord)
-            if self.dry_run:
-                log.info("modbridge running (dry run): nothing is done on the platforms")
-            else:
-                log.info("modbridge running")
-            await self._stop.wait()
-        finally:
-            log.info("modbridge stopping")
-            await core.drain_commands()
-            worker.stop()
-            scheduler.stop()
-            if self.matrix is not None:
-                await self.matrix.close()
-            if self.discord is not None:
-                await self.discord.close()
-            for task in tasks:
-                if task.get_name() != "worker":
-                    task.cancel()
-            # The worker finishes what it started; unstarted actions stay in the outbox.
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if antispam is not None:
-                await antispam.close()
-            if status_server is not None:
-                await status_server.close()
-            log.info("modbridge stopped")
-        if isinstance(self._failure, PermanentError | DiscordStartupError):
-            # Refused credentials and the like: the admin has to fix the configuration.
-            raise ConfigError(f"the {self._failed} connection failed: {self._failure}")
-        if self._failure is not None:
-            raise self._failure
+        return parts
+
+    def _antispam(
+        self, config: AntispamConfig, repos: Repositories, reports: Reports
+    ) -> AntispamServer:
+        """Synapse's spam-checker callbacks (DM invites and consent), served over HTTP."""
+        return AntispamServer(
+            identity=repos.identity, consent=repos.consent, audit=repos.audit, config=config,
+            on_direct_invite=reports.flag_invite,
+            bots=frozenset([self.settings.matrix.user_id] if self.settings.matrix else []),
+            dry_run=self.dry_run, tell_moderators=self._notice,
+        )  # fmt: skip
+
+    async def _shut_down(
+        self,
+        parts: CoreParts,
+        tasks: list[asyncio.Task[None]],
+        servers: list[AntispamServer | StatusServer],
+    ) -> None:
+        """Commands in progress finish, then the platforms close; the worker finishes what
+        it started (unstarted actions stay in the outbox)."""
+        log.info("modbridge stopping")
+        await parts.core.drain_commands()
+        self._worker.stop()
+        parts.scheduler.stop()
+        if self.matrix is not None:
+            await self.matrix.close()
+        if self.discord is not None:
+            await self.discord.close()
+        for task in tasks:
+            if task.get_name() != "worker":
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for server in servers:
+            await server.close()
+        log.info("modbridge stopped")
+
+    def _configured_platform(self, name: str) -> bool:
+        return (self.settings.matrix if name == "Matrix" else self.settings.discord) is not None
 
     async def _platforms_up(self) -> None:
         """Until every configured platform has connected once (and knows its spaces)."""
@@ -378,15 +374,7 @@ class Service:
         self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
         self._worker.wake()
         self._up[Platform.MATRIX].set()
-        reader: asyncio.Task[None] | None = None
-        if config.read_abuse_reports:
-            reports = AbuseReportReader(
-                homeserver=config.homeserver, token=lambda: str(client.access_token),
-                protected=lambda: connection.protected_rooms, handler=self._ecosystem,
-                members=lambda: {a.id for a in connection.ecosystem.members()},
-                seen=repos.kv,
-            )  # fmt: skip
-            reader = asyncio.create_task(reports.run(self._stop), name="homeserver reports")
+        reader = self._abuse_reports(config, connection, lambda: str(client.access_token), repos)
         try:
             await connection.run()
         finally:
@@ -394,6 +382,24 @@ class Service:
                 reader.cancel()
                 await asyncio.gather(reader, return_exceptions=True)
             await client.close()
+
+    def _abuse_reports(
+        self,
+        config: MatrixConfig,
+        connection: MatrixConnection,
+        token: Callable[[], str],
+        repos: Repositories,
+    ) -> asyncio.Task[None] | None:
+        """Members' reports made with their client's Report button, read from the
+        homeserver's admin API (``[matrix] read_abuse_reports``)."""
+        if not config.read_abuse_reports:
+            return None
+        reports = AbuseReportReader(
+            homeserver=config.homeserver, token=token,
+            protected=lambda: connection.protected_rooms, handler=self._ecosystem,
+            members=lambda: {a.id for a in connection.ecosystem.members()}, seen=repos.kv,
+        )  # fmt: skip
+        return asyncio.create_task(reports.run(self._stop), name="homeserver reports")
 
     def _encryption(self) -> EncryptionOptions | None:
         """Encryption on (the default): the crypto store goes beside the database."""
@@ -486,11 +492,6 @@ class Service:
 
     async def _notify_moderators(self, text: str) -> None:
         await self._writer.notify(text, origin=f"notice:{utc_now().isoformat()}")
-
-
-def database_path(settings: Settings, config_path: Path) -> Path:
-    """``[storage] path``, read relative to the configuration file (like ``words_file``)."""
-    return (config_path.parent / settings.storage.path).resolve()
 
 
 async def run_service(config_path: Path) -> None:

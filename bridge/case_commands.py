@@ -18,7 +18,7 @@ from bridge.writer import CaseWriter
 from domain.cases import CaseRow, OriginKind
 from domain.durations import format_duration
 from domain.model import Author, Ban, ModCommand, Mute
-from storage.repositories import Repositories
+from domain.storage_ports import Records
 
 MAX_NOTE = 2000  # characters: notes are read in !case answers, on every platform
 PAGE = 10  # cases per page of !cases
@@ -41,7 +41,7 @@ class CaseDesk:
         writer: CaseWriter,
         members: Members,
         reports: Reports,
-        repos: Repositories,
+        repos: Records,
         names: Names,
         clock: Callable[[], datetime],
     ) -> None:

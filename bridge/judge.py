@@ -20,9 +20,9 @@ from bridge.members import Members
 from bridge.writer import CaseWriter, Opened
 from domain.cases import NewCase, OriginKind
 from domain.model import Account, Action, Channel, Message, Verdict
+from domain.storage_ports import CaseFile
 from rules.engine import Engine
 from rules.penalties import blocked_hit_actions
-from storage.cases import CaseRepository
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Judge:
         *,
         members: Members,
         writer: CaseWriter,
-        cases: CaseRepository,
+        cases: CaseFile,
         engine: Callable[[], Engine],
         clock: Callable[[], datetime],
         on_judged: Callable[[Message, Verdict], None] | None = None,

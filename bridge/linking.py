@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bridge.members import Members
 from bridge.writer import CaseWriter
 from domain.model import Account, Author
-from storage.links import LinkCodeRepository
+from domain.storage_ports import LinkCodes
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Linking:
     def __init__(
         self,
         *,
-        codes: LinkCodeRepository,
+        codes: LinkCodes,
         members: Members,
         writer: CaseWriter,
         clock: Callable[[], datetime],

@@ -11,10 +11,8 @@ from datetime import datetime, timedelta
 
 from domain.actions import ActionKind
 from domain.model import Account, MembershipChange, MembershipEvent
-from storage.identity import IdentityRepository
-from storage.links import SanctionRepository, SanctionRow
-from storage.outbox import OutboxRepository
-from storage.strikes import StrikeRepository
+from domain.records import SanctionRow
+from domain.storage_ports import MemberFile, OutboxFile, SanctionFile, StrikeFile
 
 
 class Members:
@@ -23,10 +21,10 @@ class Members:
     def __init__(
         self,
         *,
-        identity: IdentityRepository,
-        sanctions: SanctionRepository,
-        strikes: StrikeRepository,
-        outbox: OutboxRepository,
+        identity: MemberFile,
+        sanctions: SanctionFile,
+        strikes: StrikeFile,
+        outbox: OutboxFile,
         clock: Callable[[], datetime],
     ) -> None:
         self._identity = identity

@@ -36,8 +36,8 @@ from domain.model import (
     Unmute,
     Warn,
 )
-from storage.outbox import ActionRow, ActionState
-from storage.repositories import Repositories
+from domain.records import ActionRow, ActionState
+from domain.storage_ports import Records
 
 Status = Callable[[], Awaitable[str]]
 
@@ -91,7 +91,7 @@ class Moderation:
         members: Members,
         linking: Linking,
         reports: Reports,
-        repos: Repositories,
+        repos: Records,
         clock: Callable[[], datetime],
         answer_wait: float = 8.0,
         names: Names | None = None,

@@ -23,10 +23,10 @@ from bridge.texts import Texts
 from bridge.writer import CaseWriter, Opened
 from domain.cases import CaseRow, NewCase, OriginKind, Reporter
 from domain.model import Account, Action, Message, NotifyModerators, Platform, Tell
+from domain.records import DmPolicy
+from domain.storage_ports import Records
 from rules.engine import Engine
 from rules.penalties import escalation_actions, unsolicited_dm_actions
-from storage.consent import DmPolicy
-from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Reports:
         *,
         writer: CaseWriter,
         members: Members,
-        repos: Repositories,
+        repos: Records,
         engine: Callable[[], Engine],
         clock: Callable[[], datetime],
         config: ReportsConfig,

@@ -12,10 +12,8 @@ from datetime import datetime, timedelta
 
 from domain.cases import CaseRow
 from domain.model import Action, Ban, Mute, Unban, Unmute
-from storage.db import Transaction
-from storage.links import SanctionRow
-from storage.repositories import Repositories
-from storage.timers import NewTimer
+from domain.records import NewTimer, SanctionRow
+from domain.storage_ports import Stores, Tx
 
 # Discord refuses timeouts of 28 days or more: longer mutes are renewed before they lapse.
 DISCORD_MAX_TIMEOUT = timedelta(days=27)
@@ -23,12 +21,12 @@ DISCORD_RENEW_AFTER = timedelta(days=26)
 
 
 async def record_sanctions(
-    repos: Repositories,
+    repos: Stores,
     member_id: int,
     case_id: int | None,
     actions: Sequence[Action],
     *,
-    tx: Transaction,
+    tx: Tx,
 ) -> None:
     """Keep track of mutes and bans in force, for re-applying them on evasion."""
     sanctions = repos.sanctions
@@ -50,13 +48,13 @@ async def record_sanctions(
 
 
 async def schedule_timers(
-    repos: Repositories,
+    repos: Stores,
     case: CaseRow,
     actions: Sequence[Action],
     member_id: int,
     now: datetime,
     *,
-    tx: Transaction,
+    tx: Tx,
 ) -> None:
     """The timers that end a case's timed mute or ban (and renew long Discord mutes)."""
     for action in actions:
@@ -73,7 +71,7 @@ async def schedule_timers(
 
 
 async def schedule_end(
-    repos: Repositories,
+    repos: Stores,
     kind: str,
     *,
     case_id: int,
@@ -81,7 +79,7 @@ async def schedule_end(
     until: datetime,
     reason: str,
     now: datetime,
-    tx: Transaction,
+    tx: Tx,
     key_suffix: str = "",
     renew_now: bool = False,
 ) -> None:
@@ -111,12 +109,12 @@ async def schedule_end(
 
 
 async def carry_sanctions(
-    repos: Repositories,
+    repos: Stores,
     sanctions: Sequence[SanctionRow],
     member_id: int,
     now: datetime,
     *,
-    tx: Transaction,
+    tx: Tx,
 ) -> None:
     """An account unlinked while muted or banned is still muted or banned where it was: its
     new member takes the sanctions along, with the timers that end them, or they would never

@@ -24,12 +24,9 @@ from bridge.sanctions import carry_sanctions, record_sanctions, schedule_end, sc
 from domain.actions import action_target
 from domain.cases import CaseRow, NewCase, OriginKind, Reporter
 from domain.model import Account, Action, Ban, Message, Mute, NotifyModerators, Platform, Tell
+from domain.records import ActionRow, NewAction, SanctionRow, TimerRow
+from domain.storage_ports import Stores, Transactions, Tx
 from rules.engine import Engine
-from storage.db import Database, Transaction
-from storage.links import SanctionRow
-from storage.outbox import ActionRow, NewAction
-from storage.repositories import Repositories
-from storage.timers import TimerRow
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +58,8 @@ class CaseWriter:
     def __init__(
         self,
         *,
-        db: Database,
-        repos: Repositories,
+        db: Transactions,
+        repos: Stores,
         members: Members,
         engine: Callable[[], Engine],
         community: Callable[[], Community],
@@ -152,7 +149,7 @@ class CaseWriter:
         planned: int,
         now: datetime,
         *,
-        tx: Transaction,
+        tx: Tx,
     ) -> None:
         """What a new case records beside its actions."""
         if reporter is not None:
@@ -182,7 +179,7 @@ class CaseWriter:
         *,
         member_id: int | None,
         origin: str,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
         not_before: datetime | None = None,
     ) -> int:
         """Queue more actions on an existing case (a timer's unmute) or on none (a notice);
@@ -365,7 +362,7 @@ class CaseWriter:
         planned: Sequence[PlannedAction],
         *,
         case_id: int | None,
-        tx: Transaction,
+        tx: Tx,
         not_before: datetime | None = None,
     ) -> int:
         """Enqueue planned actions in ``tx``; how many were new (their keys make it

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 
 from domain.actions import ActionKind, action_kind, action_target
-from domain.model import Action, Platform
+from domain.model import Platform
+from domain.records import ActionRow as ActionRow
+from domain.records import ActionState as ActionState
+from domain.records import Enqueued as Enqueued
+from domain.records import NewAction as NewAction
+from domain.storage_ports import Tx
 from storage.codec import decode_action, encode_action
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
@@ -50,54 +54,6 @@ _URGENCY_SQL = (
     + " ".join(f"WHEN '{kind.value}' THEN {int(u)}" for kind, u in URGENCY.items())
     + f" ELSE {int(Urgency.NOTICE)} END"
 )
-
-
-class ActionState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewAction:
-    """An action to carry out in one space. ``key`` is its idempotency key: enqueueing a second
-    action with the same key finds the first one instead (e.g. ``"msg:discord:1234:ban:guild"``).
-    """
-
-    key: str
-    platform: Platform
-    space_id: str
-    action: Action
-    not_before: datetime | None = None  # None: due at once
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRow:
-    """A stored outbox row, with its action rebuilt from the payload."""
-
-    id: int
-    key: str
-    case_id: int | None
-    platform: Platform
-    space_id: str
-    kind: ActionKind
-    action: Action
-    state: ActionState
-    attempts: int
-    next_attempt_at: datetime
-    claimed_at: datetime | None
-    last_error: str | None
-    result: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Enqueued:
-    """One enqueued action; ``created`` is False when its key was already there."""
-
-    action: ActionRow
-    created: bool
 
 
 _COLUMNS = (
@@ -200,7 +156,7 @@ class OutboxRepository:
         actions: Sequence[NewAction],
         *,
         case_id: int | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> list[Enqueued]:
         """Enqueue actions (for an existing case, or none) in one transaction."""
         async with self._db.using(tx) as t:
@@ -215,7 +171,7 @@ class OutboxRepository:
         lanes: Mapping[Urgency, int] | None = None,
         lease: timedelta = DEFAULT_LEASE,
         now: datetime | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> list[ActionRow]:
         """Take due pending actions (of ``platform``, if given), the most urgent first, then
         the oldest: up to ``limit`` in all, or with ``lanes``, up to so many of each urgency
@@ -244,9 +200,7 @@ class OutboxRepository:
         # RETURNING gives no order guarantee.
         return sorted((_row(r) for r in rows), key=lambda a: (URGENCY[a.kind], a.id))
 
-    async def mark_done(
-        self, action_id: int, result: str = "", *, tx: Transaction | None = None
-    ) -> bool:
+    async def mark_done(self, action_id: int, result: str = "", *, tx: Tx | None = None) -> bool:
         """Record that the action was carried out; False unless it was pending."""
         return await self._settle(
             "UPDATE actions SET state = 'done', result = ?, claimed_at = NULL, updated_at = ?"
@@ -255,9 +209,7 @@ class OutboxRepository:
             tx,
         )
 
-    async def mark_failed(
-        self, action_id: int, reason: str, *, tx: Transaction | None = None
-    ) -> bool:
+    async def mark_failed(self, action_id: int, reason: str, *, tx: Tx | None = None) -> bool:
         """Give up on the action for good (a permanent error); False unless it was pending."""
         return await self._settle(
             "UPDATE actions SET state = 'failed', last_error = ?, claimed_at = NULL,"
@@ -267,7 +219,7 @@ class OutboxRepository:
         )
 
     async def retry(
-        self, action_id: int, reason: str, at: datetime, *, tx: Transaction | None = None
+        self, action_id: int, reason: str, at: datetime, *, tx: Tx | None = None
     ) -> bool:
         """Count a failed attempt and make the action due again at ``at``; False unless it was
         pending."""
@@ -311,7 +263,7 @@ class OutboxRepository:
             )
         return bool(row["found"])
 
-    async def get(self, action_id: int, *, tx: Transaction | None = None) -> ActionRow | None:
+    async def get(self, action_id: int, *, tx: Tx | None = None) -> ActionRow | None:
         """One outbox row by id, or None."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(
@@ -320,7 +272,7 @@ class OutboxRepository:
             )
         return None if row is None else _row(row)
 
-    async def of_case(self, case_id: int, *, tx: Transaction | None = None) -> list[ActionRow]:
+    async def of_case(self, case_id: int, *, tx: Tx | None = None) -> list[ActionRow]:
         """The actions of a case, in the order they were enqueued."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -329,7 +281,7 @@ class OutboxRepository:
             )
         return [_row(r) for r in rows]
 
-    async def failed(self, *, limit: int = 50, tx: Transaction | None = None) -> list[ActionRow]:
+    async def failed(self, *, limit: int = 50, tx: Tx | None = None) -> list[ActionRow]:
         """The dead letters: actions given up on, most recent first, for the moderators."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -357,6 +309,6 @@ class OutboxRepository:
             )
         return int(row["n"])
 
-    async def _settle(self, sql: str, params: tuple[object, ...], tx: Transaction | None) -> bool:
+    async def _settle(self, sql: str, params: tuple[object, ...], tx: Tx | None) -> bool:
         async with self._db.using(tx) as t:
             return await t.execute(sql, params) == 1

@@ -19,7 +19,7 @@ from bridge.policy_lists import ListBans
 from bridge.reports import Report, Reports
 from bridge.writer import CaseWriter
 from domain.model import HomeserverReport, ListRule, NotifyModerators, Platform
-from storage.links import SanctionRepository
+from domain.storage_ports import SanctionFile
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class MatrixEcosystem:
         members: Members,
         lists: ListBans,
         reports: Reports,
-        sanctions: SanctionRepository,
+        sanctions: SanctionFile,
         clock: Callable[[], datetime],
     ) -> None:
         self._writer = writer

@@ -22,9 +22,9 @@ from bridge.members import Members
 from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
+from domain.records import ListBanRow, SanctionRow
+from domain.storage_ports import ListBanFile, SanctionFile
 from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
-from storage.links import SanctionRepository, SanctionRow
-from storage.list_bans import ListBanRepository, ListBanRow
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class ListBans:
         *,
         writer: CaseWriter,
         members: Members,
-        list_bans: ListBanRepository,
-        sanctions: SanctionRepository,
+        list_bans: ListBanFile,
+        sanctions: SanctionFile,
         lists: Sequence[str],
         bot_user: str,
         reach_discord: bool,

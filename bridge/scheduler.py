@@ -16,7 +16,8 @@ from bridge.members import Members
 from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
 from bridge.writer import CaseWriter
 from domain.model import Account, Action, Mute, Platform, Unban, Unmute
-from storage.timers import NewTimer, TimerRepository, TimerRow
+from domain.records import NewTimer, TimerRow
+from domain.storage_ports import TimerQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        timers: TimerRepository,
+        timers: TimerQueue,
         writer: CaseWriter,
         members: Members,
         clock: Callable[[], datetime],

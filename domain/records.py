@@ -139,3 +139,37 @@ class AccountRow:
     member_id: int
     first_seen_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseLine:
+    """One case as its subject may read it (no evidence, no report text, no reporter)."""
+
+    id: int
+    origin_kind: str  # rule, moderator, report
+    origin: str  # a rule id for rule cases
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holdings:
+    """What modbridge holds about the member behind one account."""
+
+    accounts: list[Account]
+    dm_default: str | None
+    dm_allowed: list[Account]  # accounts of members this member accepts DMs from
+    cases: list[CaseLine]
+    reports: list[tuple[int, str, datetime]]  # (case id, its status, when) reports they made
+    sanctions: list[tuple[str, datetime | None]]  # in force: (kind, until)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListBanRow:
+    """One account banned (or kept banned) because of one list rule."""
+
+    id: int
+    rule_key: str
+    account: Account
+    member_id: int
+    case_id: int | None

@@ -24,12 +24,17 @@ from domain.records import (
     AuditEntry,
     DmPolicy,
     Enqueued,
+    ListBanRow,
     NewAction,
     NewTimer,
     ReportRow,
     SanctionRow,
     TimerRow,
 )
+
+
+class StorageError(Exception):
+    """The storage cannot be used as asked (closed, wrong journal mode, bad state...)."""
 
 
 class Tx(Protocol):
@@ -87,6 +92,16 @@ class OutboxFile(Protocol):
     ) -> bool: ...
 
 
+class OutboxBacklog(Protocol):
+    """How the outbox is doing, for the status answer and the health check."""
+
+    async def pending_summary(self) -> tuple[int, datetime | None]: ...
+
+    async def backlog(self) -> tuple[int, int]: ...
+
+    async def failed_since(self, since: datetime) -> int: ...
+
+
 class MemberFile(Protocol):
     """Accounts and the members they belong to (an unknown account is created on `ensure`)."""
 
@@ -105,6 +120,8 @@ class SanctionFile(Protocol):
     async def in_force(self, member_id: int, now: datetime) -> list[SanctionRow]: ...
 
     async def unlifted(self, member_id: int) -> list[SanctionRow]: ...
+
+    async def members_in_force(self, now: datetime) -> list[int]: ...
 
 
 class StrikeFile(Protocol):
@@ -135,6 +152,36 @@ class ConsentFile(Protocol):
     async def may_dm(
         self, sender_id: int, recipient_id: int, *, fallback: DmPolicy = DmPolicy.OPEN
     ) -> bool: ...
+
+
+class ListBanFile(Protocol):
+    """Which Matrix policy-list rule banned which account, and which of those bans stand."""
+
+    async def add(
+        self, rule_key: str, account: Account, *, member_id: int, case_id: int | None
+    ) -> None: ...
+
+    async def active(
+        self, *, rule_key: str | None = None, account: Account | None = None
+    ) -> list[ListBanRow]: ...
+
+    async def count(self, rule_key: str, account: Account) -> int: ...
+
+    async def case_ids(self, member_id: int) -> set[int]: ...
+
+    async def lift(self, row_id: int) -> None: ...
+
+
+class TimerQueue(Protocol):
+    """The timers the scheduler fires (those of a case are scheduled by the case writer)."""
+
+    async def due(self, now: datetime, *, limit: int = 100) -> list[TimerRow]: ...
+
+    async def mark_fired(self, timer_id: int) -> bool: ...
+
+    async def postpone(self, timer_id: int, due_at: datetime) -> None: ...
+
+    async def schedule(self, new: NewTimer) -> tuple[TimerRow, bool]: ...
 
 
 class LinkCodes(Protocol):

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 
+from domain.storage_ports import StorageError as StorageError
 from domain.storage_ports import Tx
 from storage import backup
 
@@ -42,10 +43,6 @@ BUSY_TIMEOUT_MS = 5000
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-class StorageError(Exception):
-    """The database cannot be used as asked (wrong journal mode, bad state...)."""
 
 
 class MigrationError(StorageError):

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from domain.model import Account, Platform
+from domain.records import ListBanRow as ListBanRow
 from domain.storage_ports import Tx
 from storage.db import Database, to_db_time
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListBanRow:
-    """One account banned (or kept banned) because of one list rule."""
-
-    id: int
-    rule_key: str
-    account: Account
-    member_id: int
-    case_id: int | None
 
 
 class ListBanRepository:

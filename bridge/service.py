@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,26 +22,18 @@ from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordS
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
-from adapters.matrix.abuse_reports import AbuseReportReader
 from adapters.matrix.connection import MatrixConnection
-from adapters.matrix.crypto import encryption_available
-from adapters.matrix.e2ee import EncryptedDirectRooms, EncryptionOptions
-from adapters.matrix.executor import MatrixExecutor
-from adapters.matrix.fetch import MatrixFetcher
-from adapters.matrix.policy_lists import PublishingExecutor
-from adapters.matrix.replies import MatrixReplier
 from bridge.antispam import AntispamServer
 from bridge.compose import CoreParts, Surroundings, build_core
 from bridge.config import (
     AntispamConfig,
     ConfigError,
-    MatrixConfig,
     Settings,
     check_platforms,
     load_settings,
 )
+from bridge.connected import Connected
 from bridge.core import Core
-from bridge.dryrun import DryRunReplier, SimulatedExecutor
 from bridge.health import STORAGE_ERRORS, describe
 from bridge.http import StatusServer
 from bridge.instance import database_path, only_instance
@@ -50,11 +42,11 @@ from bridge.observe import Link, Observatory
 from bridge.planner import Community
 from bridge.policy_watch import PolicyWatcher
 from bridge.reports import Reports
+from bridge.service_matrix import MatrixSide
 from bridge.status import PolicyState, ServiceStatus
-from bridge.stores import MatrixMemory
 from bridge.worker import ActionWorker
 from domain.model import Account, Mode, Platform
-from domain.ports import ActionExecutor, Directory, MessageFetcher, PermanentError, Replier
+from domain.ports import PermanentError
 from rules.engine import Engine
 from rules.policy import KeywordsRule, PiiRule, Policy
 from storage.db import Database
@@ -120,20 +112,27 @@ class Service:
         # Judge and record, tell the moderators, do nothing on the platforms.
         self.dry_run = dry_run or settings.service.dry_run
         self._stop = asyncio.Event()
-        # Set once each platform has connected: timers wait for all (they act in every space).
-        self._up = {platform: asyncio.Event() for platform in Platform}
-        self.matrix: MatrixConnection | None = None
+        self._connected = Connected(dry_run=self.dry_run)  # filled in as platforms connect
+        self._up = self._connected.up
+        self._matrix = (
+            MatrixSide(
+                settings, settings.matrix, self._connected, notify=self._notify_moderators,
+                stop=self._stop,
+            )
+            if settings.matrix is not None
+            else None
+        )  # fmt: skip
         self.discord: DiscordConnection | None = None
-        self._executors: dict[Platform, ActionExecutor] = {}
-        self._repliers: dict[Platform, Replier] = {}
-        self._bots: set[str] = set()
-        self._fetchers: dict[Platform, MessageFetcher] = {}
-        self._directories: dict[Platform, Directory] = {}  # names, as platforms connect
         self._failure: BaseException | None = None  # why a platform connection gave up
         self._failed = ""  # which one
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def matrix(self) -> MatrixConnection | None:
+        """The Matrix connection, once made."""
+        return self._matrix.connection if self._matrix is not None else None
 
     async def _is_moderator(self, account: Account) -> bool:
         """Whether ``account`` is one of the configured moderators (reports about them go to
@@ -226,11 +225,18 @@ class Service:
                 servers.append(self._antispam(self.settings.antispam, repos, parts.reports))
             for server in servers:
                 await server.start()
-            for platform, run in (("Matrix", self._run_matrix), ("Discord", self._run_discord)):
-                if self._configured_platform(platform):
-                    task = asyncio.create_task(run(parts.core, repos), name=platform)
-                    task.add_done_callback(self._platform_ended)
-                    tasks.append(task)
+            runs: list[tuple[str, Coroutine[None, None, None]]] = []
+            if self._matrix is not None:
+                runs.append(("Matrix", self._matrix.run(
+                    parts.core, repos.kv, ecosystem=parts.ecosystem, lists=parts.lists,
+                    wake_worker=self._worker.wake,
+                )))  # fmt: skip
+            if self.settings.discord is not None:
+                runs.append(("Discord", self._run_discord(parts.core, repos)))
+            for name, run in runs:
+                task = asyncio.create_task(run, name=name)
+                task.add_done_callback(self._platform_ended)
+                tasks.append(task)
             dry = " (dry run): nothing is done on the platforms" if self.dry_run else ""
             log.info("modbridge running%s", dry)
             await self._stop.wait()
@@ -246,7 +252,7 @@ class Service:
         """The worker, the policy watcher and the core (`bridge.compose`), wired to the
         platforms as they connect."""
         self._worker = ActionWorker(
-            outbox=repos.outbox, executors=self._executors,
+            outbox=repos.outbox, executors=self._connected.executors,
             on_failure=lambda row, reason: self._writer.tell_failure(row, reason),
             clock=utc_now, community_name=self.settings.community.name,
             on_outcome=observatory.on_outcome,
@@ -261,15 +267,14 @@ class Service:
             dry_run=self.dry_run,
             around=Surroundings(
                 community=self.community, wake_worker=self._worker.wake,
-                names=Names(self._directories), repliers=self._repliers,
-                fetchers=self._fetchers, bots=self._bots, is_moderator=self._is_moderator,
+                names=Names(self._connected.directories), repliers=self._connected.repliers,
+                fetchers=self._connected.fetchers, bots=self._connected.bots,
+                is_moderator=self._is_moderator,
                 on_judged=observatory.on_judged, on_report=observatory.on_report,
                 status=status,
             ),
         )  # fmt: skip
         self._writer = parts.writer
-        self._lists = parts.lists
-        self._ecosystem = parts.ecosystem
         return parts
 
     def _antispam(
@@ -307,9 +312,6 @@ class Service:
             await server.close()
         log.info("modbridge stopped")
 
-    def _configured_platform(self, name: str) -> bool:
-        return (self.settings.matrix if name == "Matrix" else self.settings.discord) is not None
-
     async def _platforms_up(self) -> None:
         """Until every configured platform has connected once (and knows its spaces)."""
         configured = {
@@ -328,97 +330,6 @@ class Service:
         self._failure = error
         self._failed = task.get_name()
         self.stop()
-
-    async def _run_matrix(self, core: Core, repos: Repositories) -> None:
-        config = self.settings.matrix
-        if config is None:
-            return
-        connection = MatrixConnection(
-            homeserver=config.homeserver,
-            user_id=config.user_id,
-            password=config.password.get_secret_value() if config.password else None,
-            access_token=config.access_token.get_secret_value() if config.access_token else None,
-            rooms=config.rooms,
-            spaces=config.spaces,
-            mod_room=config.mod_room,
-            moderators=config.moderators,
-            moderator_power_level=config.moderator_power_level,
-            state=repos.kv,
-            handlers=core,
-            command_prefix=config.command_prefix,
-            policy_lists=config.policy_lists,
-            publish_list=config.publish_list,
-            ecosystem=self._ecosystem,
-            encryption=self._encryption(),
-            notify=self._notify_moderators,
-        )
-        self.matrix = connection
-        self._directories[Platform.MATRIX] = connection
-        # Before start(): the first sync already hands the lists' rules on.
-        self._lists.members = connection.ecosystem.members
-        self._bots.add(f"matrix:{config.user_id}")
-        await connection.start()
-        client = connection.new_client()
-        memory = MatrixMemory(repos.kv)
-        # A member's own encrypted DM with the bot carries their warnings.
-        direct_rooms = EncryptedDirectRooms(memory, connection.encrypted_direct_room)
-        executor = MatrixExecutor(
-            client, mod_room_id=connection.mod_room_id or "", levels=memory,
-            direct_rooms=direct_rooms, known_powers=connection.known_powers,
-        )  # fmt: skip
-        # In a dry run the twin stands in front: a ban is neither carried out nor published.
-        self._executors[Platform.MATRIX] = self._twin(
-            PublishingExecutor(executor, client) if config.publish_list else executor
-        )
-        self._repliers[Platform.MATRIX] = self._marked(MatrixReplier(client))
-        self._fetchers[Platform.MATRIX] = MatrixFetcher(client, is_direct=connection.is_direct)
-        self._worker.wake()
-        self._up[Platform.MATRIX].set()
-        reader = self._abuse_reports(config, connection, lambda: str(client.access_token), repos)
-        try:
-            await connection.run()
-        finally:
-            if reader is not None:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-            await client.close()
-
-    def _abuse_reports(
-        self,
-        config: MatrixConfig,
-        connection: MatrixConnection,
-        token: Callable[[], str],
-        repos: Repositories,
-    ) -> asyncio.Task[None] | None:
-        """Members' reports made with their client's Report button, read from the
-        homeserver's admin API (``[matrix] read_abuse_reports``)."""
-        if not config.read_abuse_reports:
-            return None
-        reports = AbuseReportReader(
-            homeserver=config.homeserver, token=token,
-            protected=lambda: connection.protected_rooms, handler=self._ecosystem,
-            members=lambda: {a.id for a in connection.ecosystem.members()}, seen=repos.kv,
-        )  # fmt: skip
-        return asyncio.create_task(reports.run(self._stop), name="homeserver reports")
-
-    def _encryption(self) -> EncryptionOptions | None:
-        """Encryption on (the default): the crypto store goes beside the database."""
-        config = self.settings.matrix
-        if config is None or not config.encryption:
-            return None
-        if not encryption_available():
-            raise ConfigError(
-                "[matrix] encryption is on but matrix-nio's e2e extra is missing: install "
-                "modbridge again (pip install -e .), or set encryption = false"
-            )
-        storage = Path(self.settings.storage.path)
-        return EncryptionOptions(
-            store_dir=storage.with_name(storage.name + ".crypto"),
-            key_wait=config.key_wait.total_seconds(),
-            unreadable_text=self.settings.texts.unreadable_message,
-            password=config.password.get_secret_value() if config.password else None,
-            recovery_key=config.recovery_key.get_secret_value() if config.recovery_key else None,
-        )
 
     async def _run_discord(self, core: Core, repos: Repositories) -> None:
         config = self.settings.discord
@@ -444,22 +355,18 @@ class Service:
 
         self.policy.listeners.append(remirror)
         await connection.start()
-        self._executors[Platform.DISCORD] = self._twin(connection.executor())
-        self._repliers[Platform.DISCORD] = self._marked(DiscordReplier(connection.client))
-        self._fetchers[Platform.DISCORD] = DiscordFetcher(connection.client)
-        self._directories[Platform.DISCORD] = DiscordDirectory(connection.client)
+        self._connected.directories[Platform.DISCORD] = DiscordDirectory(connection.client)
         if connection.client.user is not None:
-            self._bots.add(f"discord:{connection.client.user.id}")
-        self._worker.wake()
-        self._up[Platform.DISCORD].set()
+            self._connected.bots.add(f"discord:{connection.client.user.id}")
+        self._connected.connect(
+            Platform.DISCORD,
+            executor=connection.executor(),
+            replier=DiscordReplier(connection.client),
+            fetcher=DiscordFetcher(connection.client),
+            wake_worker=self._worker.wake,
+        )
         log.info("Discord connection up: %d protected guilds", len(connection.protected_guilds))
         await connection.run()
-
-    def _twin(self, executor: ActionExecutor) -> ActionExecutor:
-        return SimulatedExecutor(executor) if self.dry_run else executor
-
-    def _marked(self, replier: Replier) -> Replier:
-        return DryRunReplier(replier) if self.dry_run else replier
 
     def _links(self) -> dict[Platform, Link]:
         """Each configured platform's connection, for /healthz and the metrics."""

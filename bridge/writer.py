@@ -104,12 +104,10 @@ class CaseWriter:
         limits the accounts acted on (a policy list's ban kept to Matrix); ``publish`` False
         keeps a ban out of the published policy list (``!ban --local``)."""
         now = self._clock()
-        accounts = await self._members.accounts_of(member_id) or [case.subject]
-        if platforms is not None:
-            accounts = [a for a in accounts if a.platform in platforms] or [case.subject]
         community = self._community()
         async with self._db.transaction() as tx:
             row, created = await self._repos.cases.open(case, tx=tx)
+            accounts = await self._accounts(member_id, case.subject, platforms, tx=tx)
             if callable(actions):
                 actions = actions(await self._repos.strikes.live_points(member_id, now, tx=tx))
             if self._amend is not None:
@@ -137,6 +135,16 @@ class CaseWriter:
                 )
         self._wake()
         return Opened(case=row, created=created, enqueued=enqueued)
+
+    async def _accounts(
+        self, member_id: int, subject: Account, platforms: Collection[Platform] | None, *, tx: Tx
+    ) -> list[Account]:
+        """The member's accounts a case acts on (its subject's when none is known)."""
+        rows = await self._repos.identity.accounts_of_member(member_id, tx=tx)
+        accounts = [r.account for r in rows] or [subject]
+        if platforms is not None:
+            accounts = [a for a in accounts if a.platform in platforms] or [subject]
+        return accounts
 
     async def _record_case(
         self,

@@ -311,6 +311,10 @@ class ReportStore(Protocol):
 
 
 class MemberStore(Protocol):
+    async def accounts_of_member(
+        self, member_id: int, *, tx: Tx | None = None
+    ) -> list[AccountRow]: ...
+
     async def link(self, keep: Account, other: Account, *, tx: Tx | None = None) -> int: ...
 
     async def unlink(self, account: Account, *, tx: Tx | None = None) -> int: ...

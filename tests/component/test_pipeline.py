@@ -319,6 +319,39 @@ async def test_strike_points_are_counted_from_storage_at_each_judgement(tmp_path
         await second.db.close()
 
 
+async def test_a_clean_message_costs_no_database_round_trip(tmp_path: Path) -> None:
+    """Judging is the hot path: with strike points in storage only, a clean message must
+    still not wait for the database (only a message that earns points reads them, inside
+    the transaction that records its case). No worker runs here: it would count too."""
+    bot = await ModBot.open(tmp_path / "db.sqlite")
+    try:
+        await counted_judging(bot)
+    finally:
+        await bot.db.close()
+
+
+async def counted_judging(bot: ModBot) -> None:
+    await bot.say("hello", mid="$first")  # the member's account is created, replays loaded
+    trips: list[str] = []
+    transaction, read_now = bot.db.transaction, bot.db.read_now
+
+    def counted_transaction(*args: Any, **kwargs: Any) -> Any:
+        trips.append("transaction")
+        return transaction(*args, **kwargs)
+
+    async def counted_read(*args: Any, **kwargs: Any) -> Any:
+        trips.append("read")
+        return await read_now(*args, **kwargs)
+
+    bot.db.transaction = counted_transaction  # type: ignore[method-assign]
+    bot.db.read_now = counted_read  # type: ignore[method-assign]
+    for n in range(20):
+        await bot.say(f"hello again {n}", mid=f"$clean{n}")
+    assert trips == []
+    await bot.say("you idiot", mid="$insult")
+    assert trips == ["transaction"]  # the case, its actions and its points, read and written
+
+
 async def test_a_rule_in_observe_mode_records_and_does_nothing(tmp_path: Path) -> None:
     """Admins try a new rule in observe mode: hits are recorded, nobody is acted on."""
     bot = await ModBot.open(

@@ -170,12 +170,7 @@ class Service:
 
     def _configured(self) -> dict[Platform, bool]:
         """The configured platforms, and whether each is connected now."""
-        configured = {}
-        if self.settings.matrix is not None:
-            configured[Platform.MATRIX] = self._up[Platform.MATRIX].is_set()
-        if self.settings.discord is not None:
-            configured[Platform.DISCORD] = self._up[Platform.DISCORD].is_set()
-        return configured
+        return {platform: self._up[platform].is_set() for platform in self._links()}
 
     def _policy_state(self) -> PolicyState:
         return PolicyState(
@@ -314,11 +309,7 @@ class Service:
 
     async def _platforms_up(self) -> None:
         """Until every configured platform has connected once (and knows its spaces)."""
-        configured = {
-            Platform.MATRIX: self.settings.matrix is not None,
-            Platform.DISCORD: self.settings.discord is not None,
-        }
-        await asyncio.gather(*(self._up[p].wait() for p, on in configured.items() if on))
+        await asyncio.gather(*(self._up[platform].wait() for platform in self._configured()))
 
     def _platform_ended(self, task: asyncio.Task[None]) -> None:
         """A platform connection gave up (credentials refused, a bug): stop, do not idle on."""
@@ -371,18 +362,13 @@ class Service:
     def _links(self) -> dict[Platform, Link]:
         """Each configured platform's connection, for /healthz and the metrics."""
         links = {}
-        if self.settings.matrix is not None:
-            matrix = self.matrix
-            links[Platform.MATRIX] = Link(
-                up=self._up[Platform.MATRIX].is_set(),
-                down_since=matrix.down_since if matrix is not None else None,
-            )
-        if self.settings.discord is not None:
-            discord = self.discord
-            links[Platform.DISCORD] = Link(
-                up=self._up[Platform.DISCORD].is_set(),
-                down_since=discord.down_since if discord is not None else None,
-            )
+        for platform, configured, connection in (
+            (Platform.MATRIX, self.settings.matrix, self.matrix),
+            (Platform.DISCORD, self.settings.discord, self.discord),
+        ):
+            if configured is not None:
+                down_since = connection.down_since if connection is not None else None
+                links[platform] = Link(up=self._up[platform].is_set(), down_since=down_since)
         return links
 
     async def _notice(self, text: str) -> None:

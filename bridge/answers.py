@@ -16,7 +16,9 @@ from domain.records import ActionRow, ActionState
 
 LIST_LIMIT = 10
 _PURGED = re.compile(r"(\d+) messages? (?:removed|redacted)|messages of the last \S+ deleted")
-_KIND_NAMES = {"remove": "kick", "notify": "notice"}
+_KIND_NAMES = {
+    "remove": "kick", "notify": "notice", "pause-dms": "pause DMs", "resume-dms": "resume DMs",
+}  # fmt: skip
 
 
 def summarise(rows: list[ActionRow], names: Names | None = None) -> list[str]:

@@ -1,373 +1,93 @@
-"""DM consent on the community's homeservers: the HTTP side of Synapse's spam checker.
+"""DM consent on the community's homeservers: the core's side of Synapse's spam checker.
 
 The code of conduct says members must not reach out to others outside community platforms
 unless invited. A moderation bot cannot see DM invites between other users; the homeserver
-can. The Synapse module ``synapse-http-antispam`` (0.5.x) forwards Synapse's spam-checker
-callbacks as JSON POSTs to ``{base_url}/{callback}``; this server answers them:
-
-- 200 with ``{}`` allows (the module parses the answer as JSON, so the body must be JSON);
-- 403 with ``{"errcode": "M_FORBIDDEN", "error": "..."}`` refuses. The module takes the
-  ``errcode`` out and hands the rest to Synapse as extra fields of its 403, so the inviter's
-  client sees ``M_FORBIDDEN`` with our ``error`` text (it replaces Synapse's own message).
-
-What reaches us, and how a DM invite is told apart
-    The module sends ``user_may_invite`` as ``{inviter, invitee, room_id}`` and, because its
-    method takes only the user id, ``user_may_create_room`` as ``{user_id}`` alone: the
-    ``/createRoom`` body (``is_direct``, ``invite``) never arrives. Every client opens a DM with
-    one ``/createRoom`` carrying ``invite`` (Element adds ``is_direct``), and Synapse runs
-    ``user_may_create_room`` and then ``user_may_invite`` for each invitee inside that request.
-    So an invite counts as a DM invite when its inviter asked to create a room less than
-    ``direct_window_seconds`` (default 10 s) before and this is that new room (the first room
-    the inviter invites to after the creation; further invites into it within the window count
-    too). Invites into older rooms (``/invite``) are ordinary and untouched.
-    Limits: a new private *group* room created with invitees is treated as a DM too (the
-    creator can create it empty and invite afterwards); a member who creates an empty room,
-    waits out the window and then invites someone is not stopped; server admins bypass the
-    spam checker entirely; the memory is per process (lost on restart, at most one window).
-    If a future module version sends the body (``{user_id, room_config}``), it is used:
-    ``is_direct`` with an ``invite`` of someone who has not consented is refused at once.
+can, and asks (the HTTP transport is :mod:`adapters.matrix.antispam_http`, which also tells
+DM invites from ordinary ones). Here the facts about one invite are gathered from storage,
+:func:`rules.consent.decide` decides, and what was decided is recorded.
 
 Who is a member, and consent
     A member is a Matrix account modbridge knows (the ``accounts`` table) or any user on one
     of ``[antispam] community_servers``; invites from or to anyone else are allowed. Consent
-    is per member (linked accounts share it): ``ConsentRepository.may_dm`` with the member's
-    own default, else ``[antispam] default`` ("closed" follows the code of conduct).
+    is per member (linked accounts share it): ``ConsentFile.may_dm`` with the member's
+    own default, else ``[antispam] default`` ("closed" follows the code of conduct). The bot's
+    own accounts are always reachable (reports) and may always reach members (warnings).
 
-Authentication
-    The module sends ``Authorization: Bearer <secret>`` (its ``authorization`` or
-    ``authorization_path`` option); the secret is ``MODBRIDGE_ANTISPAM__SECRET``. A request
-    without it or with another one gets 401 (the module then refuses with M_UNAUTHORIZED, so a
-    misconfigured secret shows at once); the secret is compared in constant time and never
-    logged.
-
-While modbridge is down (or cannot decide)
-    The module's ``fail_open`` option decides, per callback. By default it fails CLOSED: with
-    modbridge down, every invite and every room creation on the homeserver is refused with
-    M_UNKNOWN "Failed to connect to antispam server". With ``fail_open: {user_may_invite: true,
-    user_may_create_room: true}`` everything is allowed while modbridge is down (DM invites
-    included). Recommended: fail open, and ``enabled_callbacks`` limited to these two (the
-    module otherwise forwards logins, joins and every message too, all failing closed but
-    ``check_event_for_spam``). A moderation outage should not stop a homeserver; refused DMs
-    are a courtesy that reports and moderators back up. When this server cannot decide
-    (storage error) it answers 503 with a non-JSON body, which the module treats like an
-    outage, so ``fail_open`` applies there too. A hung server holds the invite until the
-    module's HTTP timeout (Synapse's SimpleHttpClient: 60 s).
-
-homeserver.yaml::
-
-    modules:
-      - module: synapse_http_antispam.HTTPAntispam
-        config:
-          base_url: http://127.0.0.1:8787/antispam
-          authorization_path: /etc/synapse/modbridge-antispam.secret
-          enabled_callbacks: [user_may_invite, user_may_create_room]
-          fail_open: {user_may_invite: true, user_may_create_room: true}
+What is recorded
+    Every DM invite between members is in the audit log (``dm_invite_allowed`` /
+    ``dm_invite_refused``, with who invited whom, for admins only); the log line names no
+    one, since a member opening a DM with the bot may be starting a confidential report. In a
+    dry run nothing is refused: a would-be refusal is recorded and the moderators are told,
+    without names.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from bridge.config import AntispamConfig, ConfigError
+from bridge.config import AntispamConfig
 from bridge.dryrun import DRY_RUN, mark
-from bridge.listener import BoundedListener, read_body
 from domain.model import Account, Platform
-from storage.audit import AuditRepository
-from storage.consent import ConsentRepository, DmPolicy
-from storage.identity import IdentityRepository
+from domain.records import DmPolicy
+from domain.storage_ports import AuditStore, ConsentFile, MemberFile
+from rules.consent import InviteFacts, Verdict, decide, refusal_text
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/antispam"
-# Callbacks the module may forward that modbridge has no opinion on: allowed, so that an
-# admin who leaves ``enabled_callbacks`` out does not lock the homeserver.
-NO_OPINION = frozenset(
-    {
-        "user_may_join_room", "accept_make_join", "user_may_send_3pid_invite",
-        "user_may_create_room_alias", "user_may_publish_room", "check_username_for_spam",
-        "check_login_for_spam", "check_event_for_spam", "federated_user_may_invite",
-    }
-)  # fmt: skip
-_USER_ID = r"^@[^:\s]+:\S+$"
 
-
-class Verdict(StrEnum):
-    """Why an invite is allowed, or that it is refused."""
-
-    NOT_DIRECT = "not_direct"  # an invite into an ordinary room
-    OUTSIDER = "outsider"  # the inviter or the invitee is not a community member
-    CONSENT = "consent"  # the invitee consented, or their default is open
-    REFUSED = "no_consent"
-
-    @property
-    def allowed(self) -> bool:
-        """Whether the homeserver should let the invite through."""
-        return self is not Verdict.REFUSED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InviteFacts:
-    """What the decision needs to know about one invite."""
-
-    direct: bool
-    inviter_is_member: bool
-    invitee_is_member: bool
-    consented: bool  # the invitee accepts DMs from the inviter (or by default)
-
-
-def decide(facts: InviteFacts) -> Verdict:
-    """The pure decision: DM invites between members need the invitee's consent."""
-    if not facts.direct:
-        return Verdict.NOT_DIRECT
-    if not (facts.inviter_is_member and facts.invitee_is_member):
-        return Verdict.OUTSIDER
-    return Verdict.CONSENT if facts.consented else Verdict.REFUSED
-
-
-def refusal_text(invitee: str) -> str:
-    """What the inviter reads when the homeserver refuses the invite."""
-    return (
-        f"{invitee} does not accept direct messages from members they have not invited; "
-        "ask in a community room first"
-    )
-
-
-class DirectRooms:
-    """Tells DM invites from ordinary ones: an invite into the room its inviter created less
-    than ``window`` seconds before (see the module docstring for why and the limits).
-
-    Every creation is counted: two ``/createRoom`` calls at once from one member make two new
-    rooms, and the first invite into each uses up one creation (keeping only the latest
-    creation time let the second DM invite through as an ordinary one).
-    """
-
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._window = window
-        self._clock = clock
-        # user id -> when they asked to create a room, oldest first, one entry per creation
-        self._creations: dict[str, list[float]] = {}
-        self._rooms: dict[str, tuple[str, float]] = {}  # room id -> (creator, created at)
-
-    def room_created(self, user_id: str) -> None:
-        """``user_id`` is creating a room now."""
-        self._prune()
-        self._creations.setdefault(user_id, []).append(self._clock())
-
-    def is_direct(self, inviter: str, room_id: str) -> bool:
-        """Whether this invite goes into a room ``inviter`` has just created."""
-        self._prune()
-        known = self._rooms.get(room_id)
-        if known is not None:
-            return known[0] == inviter
-        pending = self._creations.get(inviter)
-        if not pending:
-            return False
-        created = pending.pop(0)
-        if not pending:
-            del self._creations[inviter]
-        self._rooms[room_id] = (inviter, created)
-        return True
-
-    def _prune(self) -> None:
-        oldest = self._clock() - self._window
-        kept = {u: [t for t in times if t >= oldest] for u, times in self._creations.items()}
-        self._creations = {u: times for u, times in kept.items() if times}
-        self._rooms = {r: v for r, v in self._rooms.items() if v[1] >= oldest}
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-
-_B = TypeVar("_B", bound=_Body)
-
-
-class InviteBody(_Body):
-    """The module's ``user_may_invite`` request."""
-
-    inviter: str = Field(pattern=_USER_ID)
-    invitee: str = Field(pattern=_USER_ID)
-    room_id: str = Field(pattern=r"^!\S+$")
-
-
-class RoomConfig(BaseModel):
-    """The parts of a /createRoom body that matter here."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    is_direct: bool = False
-    invite: list[Annotated[str, Field(pattern=_USER_ID)]] = []
-
-
-class CreateRoomBody(_Body):
-    """The module's ``user_may_create_room`` request (``room_config`` only if it sends it)."""
-
-    user_id: str = Field(pattern=_USER_ID)
-    room_config: RoomConfig | None = None
-
-
-class PingBody(_Body):
-    """The module's start-up ping."""
-
-    id: str
-
-
-class AntispamServer:
-    """Answers synapse-http-antispam's callbacks; ``start`` binds it, ``close`` stops it."""
+class DmConsent:
+    """Decides the homeserver's invites (:class:`domain.ports.InviteGate`)."""
 
     def __init__(
         self,
         *,
-        identity: IdentityRepository,
-        consent: ConsentRepository,
-        audit: AuditRepository,
+        identity: MemberFile,
+        consent: ConsentFile,
+        audit: AuditStore,
         config: AntispamConfig,
-        clock: Callable[[], float] = time.monotonic,
         on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
         bots: frozenset[str] = frozenset(),
         dry_run: bool = False,
         tell_moderators: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        self._on_direct_invite = on_direct_invite
-        # A dry run refuses nothing on the homeserver: it records and tells what it would.
-        self._dry_run = dry_run
-        self._tell_moderators = tell_moderators
-        self._bots = bots  # the bot's own Matrix user ids
-        if config.secret is None or not config.secret.get_secret_value():
-            raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
         self._identity = identity
         self._consent = consent
         self._audit = audit
-        self._config = config
-        self._secret = f"Bearer {config.secret.get_secret_value()}".encode()
+        self._on_direct_invite = on_direct_invite
+        self._bots = bots  # the bot's own Matrix user ids
+        # A dry run refuses nothing on the homeserver: it records and tells what it would.
+        self._dry_run = dry_run
+        self._tell_moderators = tell_moderators
         self._servers = frozenset(s.lower() for s in config.community_servers)
         self._fallback = DmPolicy(config.default)
-        self._direct = DirectRooms(config.direct_window_seconds, clock)
-        self._listener: BoundedListener | None = None
-        self._address: tuple[str, int] | None = None
 
-    def app(self) -> web.Application:
-        """The aiohttp application (tests serve it with aiohttp's test utilities)."""
-        app = web.Application(middlewares=[self._guard])
-        app.router.add_post(f"{PREFIX}/{{callback}}", self._callback)
-        return app
-
-    async def start(self, host: str | None = None, port: int | None = None) -> int:
-        """Listen on ``host:port`` (the configured ``listen`` by default); return the port.
-
-        Slow and idle connections are closed after ``request_timeout_seconds`` and at most
-        ``max_connections`` are served at once (see :mod:`bridge.listener`)."""
-        host = self._config.host if host is None else host
-        port = self._config.port if port is None else port
-        listener = BoundedListener(
-            self.app(),
-            max_connections=self._config.max_connections,
-            timeout=self._config.request_timeout_seconds,
-        )
-        try:
-            self._address = await listener.start(host, port)
-        except OSError as exc:
-            raise ConfigError(
-                f"[antispam] cannot listen on {host}:{port}: {exc.strerror}"
-            ) from None
-        self._listener = listener
-        log.info("antispam callbacks listening on %s:%d%s", host, self._address[1], PREFIX)
-        return self._address[1]
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        """Where it listens (host, port), once started."""
-        return self._address if self._listener is not None else None
-
-    async def close(self) -> None:
-        """Stop listening; closing twice is harmless."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await listener.close()
-
-    # -- HTTP ------------------------------------------------------------------------------
-
-    @web.middleware
-    async def _guard(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        """Authenticate the homeserver, and never let an error become a 500 with a traceback."""
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, self._secret):
-            why = "without the secret" if not given else "with a wrong secret"
-            log.warning("antispam: refused a request %s from %s", why, request.remote)
-            return _error(401, "M_UNAUTHORIZED", "the antispam secret is missing or wrong")
-        try:
-            return await handler(request)
-        except web.HTTPException as exc:
-            return _error(exc.status, "M_UNRECOGNIZED", exc.reason)
-        except Exception:
-            log.exception("antispam: could not decide %s", request.path)
-            # Not JSON on purpose: the module then applies its fail_open setting, as if we were
-            # down, instead of refusing with our errcode.
-            return web.Response(status=503, text="modbridge could not decide")
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        callback = request.match_info["callback"]
-        if callback in NO_OPINION:
-            return web.json_response({})
-        handlers: Mapping[str, Callable[[Any], Awaitable[web.Response]]] = {
-            "user_may_invite": self._may_invite,
-            "user_may_create_room": self._may_create_room,
-            "ping": self._ping,
-        }
-        handle = handlers.get(callback)
-        if handle is None:
-            return _error(404, "M_UNRECOGNIZED", f"unknown callback {callback!r}")
-        raw = await read_body(request, self._config.request_timeout_seconds)
-        if raw is None:  # a client that sends its body slowly holds a connection: not long
-            return _error(408, "M_UNKNOWN", f"{callback}: the body came too slowly")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return _error(400, "M_NOT_JSON", f"{callback}: the body is not JSON")
-        return await handle(data)
-
-    async def _ping(self, data: Any) -> web.Response:
-        body = _parse(PingBody, data, "ping")
-        if isinstance(body, web.Response):
-            return body
-        return web.json_response({"id": body.id, "status": "ok"})
-
-    async def _may_invite(self, data: Any) -> web.Response:
-        body = _parse(InviteBody, data, "user_may_invite")
-        if isinstance(body, web.Response):
-            return body
-        direct = self._direct.is_direct(body.inviter, body.room_id)
-        return await self._answer(body.inviter, body.invitee, body.room_id, direct)
-
-    async def _may_create_room(self, data: Any) -> web.Response:
-        body = _parse(CreateRoomBody, data, "user_may_create_room")
-        if isinstance(body, web.Response):
-            return body
-        if body.room_config is None:
-            self._direct.room_created(body.user_id)
-            return web.json_response({})
-        if not body.room_config.is_direct:
-            return web.json_response({})
-        for invitee in body.room_config.invite:
-            answer = await self._answer(body.user_id, invitee, "", direct=True)
-            if answer.status != 200:
-                return answer
-        self._direct.room_created(body.user_id)
-        return web.json_response({})
-
-    # -- the decision ------------------------------------------------------------------------
+    async def may_invite(
+        self, inviter: str, invitee: str, room_id: str, *, direct: bool
+    ) -> str | None:
+        """Decide one invite and record it; None lets it through, else the refusal text."""
+        verdict = await self.verdict(inviter, invitee, direct=direct)
+        dry = self._dry_run and not verdict.allowed
+        # No user ids: a member opening a DM with the bot may be starting a confidential
+        # report; who invited whom is in the audit log, which only admins read.
+        log.info(
+            "antispam: %s invite in %s: %s",
+            "allowed" if verdict.allowed else f"{DRY_RUN} would have refused" if dry
+            else "refused", room_id or "a new room", verdict.value,
+        )  # fmt: skip
+        if verdict in (Verdict.CONSENT, Verdict.REFUSED):
+            await self._record(inviter, invitee, room_id, verdict, dry=dry)
+        if verdict.allowed:
+            return None
+        if dry:
+            if self._tell_moderators is not None:
+                # Who invited whom stays out of it, as with live refusals (audit log only).
+                await self._tell_moderators(mark(
+                    "would have refused a direct-message invite between two members "
+                    "(no consent); it was let through. Who is in the audit log."
+                ))  # fmt: skip
+            return None
+        return refusal_text(invitee)
 
     async def verdict(self, inviter: str, invitee: str, *, direct: bool) -> Verdict:
         """Gather the facts about one invite from storage and decide."""
@@ -400,59 +120,26 @@ class AntispamServer:
         server = user_id.split(":", 1)[1].lower()
         return None, server in self._servers
 
-    async def _answer(self, inviter: str, invitee: str, room_id: str, direct: bool) -> web.Response:
-        verdict = await self.verdict(inviter, invitee, direct=direct)
-        dry = self._dry_run and not verdict.allowed
-        # No user ids: a member opening a DM with the bot may be starting a confidential
-        # report; who invited whom is in the audit log, which only admins read.
-        log.info(
-            "antispam: %s invite in %s: %s",
-            "allowed" if verdict.allowed else f"{DRY_RUN} would have refused" if dry
-            else "refused", room_id or "a new room", verdict.value,
+    async def _record(
+        self, inviter: str, invitee: str, room_id: str, verdict: Verdict, *, dry: bool
+    ) -> None:
+        """The audit record of a DM invite between members, and the retaliation watch."""
+        inviter_account = Account(platform=Platform.MATRIX, id=inviter)
+        invitee_account = Account(platform=Platform.MATRIX, id=invitee)
+        inviter_key, invitee_key = inviter_account.key, invitee_account.key
+        if self._on_direct_invite is not None:
+            # Retaliation watch: a reported member inviting their reporter is flagged.
+            await self._on_direct_invite(inviter_account, invitee_account)
+        await self._audit.append(
+            inviter_key,
+            "dm_invite_allowed" if verdict.allowed else "dm_invite_refused",
+            invitee_key,
+            {"inviter": inviter_key, "invitee": invitee_key, "room_id": room_id,
+             "why": verdict.value, **({"dry_run": True} if dry else {})},
         )  # fmt: skip
-        if verdict in (Verdict.CONSENT, Verdict.REFUSED):
-            inviter_account = Account(platform=Platform.MATRIX, id=inviter)
-            invitee_account = Account(platform=Platform.MATRIX, id=invitee)
-            inviter_key, invitee_key = inviter_account.key, invitee_account.key
-            if self._on_direct_invite is not None:
-                # Retaliation watch: a reported member inviting their reporter is flagged.
-                await self._on_direct_invite(inviter_account, invitee_account)
-            await self._audit.append(
-                inviter_key,
-                "dm_invite_allowed" if verdict.allowed else "dm_invite_refused",
-                invitee_key,
-                {"inviter": inviter_key, "invitee": invitee_key, "room_id": room_id,
-                 "why": verdict.value, **({"dry_run": True} if dry else {})},
-            )  # fmt: skip
-        if verdict.allowed:
-            return web.json_response({})
-        if dry:
-            if self._tell_moderators is not None:
-                # Who invited whom stays out of it, as with live refusals (audit log only).
-                await self._tell_moderators(mark(
-                    "would have refused a direct-message invite between two members "
-                    "(no consent); it was let through. Who is in the audit log."
-                ))  # fmt: skip
-            return web.json_response({})
-        return _error(403, "M_FORBIDDEN", refusal_text(invitee))
 
 
 def _facts(*, direct: bool, inviter: bool = False, invitee: bool = False) -> InviteFacts:
     return InviteFacts(
         direct=direct, inviter_is_member=inviter, invitee_is_member=invitee, consented=False
     )
-
-
-def _parse(model: type[_B], data: Any, callback: str) -> _B | web.Response:
-    """Validate a request body, or the 400 answer that says what is wrong with it."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        return _error(400, "M_BAD_JSON", f"{callback}: {problems}")
-
-
-def _error(status: int, errcode: str, text: str) -> web.Response:
-    return web.json_response({"errcode": errcode, "error": text}, status=status)

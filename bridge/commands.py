@@ -41,6 +41,7 @@ USAGE = {
     CommandName.UNLINK: "unlink <member> [reason]",
     CommandName.STATUS: "status",
     CommandName.LISTS: "lists",
+    CommandName.DMS: "dms pause <duration> [reason]   (also: dms resume; Discord servers only)",
     CommandName.HELP: "help",
 }
 ALIASES = {"remove": CommandName.KICK}
@@ -226,6 +227,8 @@ def parse_command(text: str, *, prefix: str = "!", mentions: Sequence[Account] =
     }
     if name in _ON_MEMBERS:
         return _on_member(name, args, usage, common)
+    if name is CommandName.DMS:
+        return _on_dms(args, usage)
     return _on_cases(name, args, usage, prefix)
 
 
@@ -262,6 +265,18 @@ def _on_cases(name: CommandName, args: list[str], usage: str, prefix: str) -> Mo
     if len(args) < 2:  # note, reason
         raise CommandError(usage)
     return ModCommand(name=name, case_id=case_id, reason=" ".join(args[1:]))
+
+
+def _on_dms(args: list[str], usage: str) -> ModCommand:
+    """``dms pause <duration> [reason]`` or ``dms resume [reason]``: every protected Discord
+    server (given as ``/mod dms`` on Discord, the command names its own server)."""
+    verb = args[0].lower() if args else ""
+    if verb == "resume":
+        return ModCommand(name=CommandName.DMS, resume=True, reason=" ".join(args[1:])[:500])
+    if verb != "pause" or len(args) < 2:
+        raise CommandError(usage)
+    duration = _parsed(args[1], parse_duration, usage)
+    return ModCommand(name=CommandName.DMS, duration=duration, reason=" ".join(args[2:])[:500])
 
 
 def _on_member(

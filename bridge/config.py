@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from bridge import config_errors
 from bridge.texts import Texts
+from domain.actions import ActionKind
 from rules.engine import Engine
 from rules.policy import ActionSpec, Duration, Escalation, KeywordsRule, Policy, RuleConfig
 from rules.regex import PatternError
@@ -134,8 +135,8 @@ class ReportsConfig(BaseModel):
     unsolicited_dm_requires_proof: bool = True
     unsolicited_dm_points: int = Field(default=3, ge=0)
     unsolicited_dm_actions: tuple[ActionSpec, ...] = (
-        ActionSpec(kind="warn"),
-        ActionSpec(kind="notify"),
+        ActionSpec(kind=ActionKind.WARN),
+        ActionSpec(kind=ActionKind.NOTIFY),
     )
 
 

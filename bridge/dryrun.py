@@ -26,8 +26,10 @@ from domain.model import (
     ModCommand,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Space,
     Tell,
     Unban,
@@ -68,6 +70,12 @@ def would(action: Action) -> str:
             return f"tell {action.target.key}"
         case NotifyModerators():
             return "notify the moderators"
+        case PauseDms():
+            return (
+                f"pause DMs in {action.space_id} until {action.until.isoformat(timespec='minutes')}"
+            )
+        case ResumeDms():
+            return f"resume DMs in {action.space_id}"
 
 
 def with_notice(case: NewCase, actions: Sequence[Action]) -> Sequence[Action]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from domain.actions import action_kind
 from domain.model import (
     Account,
     Action,
@@ -23,8 +24,11 @@ from domain.model import (
     Message,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
+    Tell,
     Unban,
     Unmute,
     Verdict,
@@ -81,30 +85,28 @@ def make_message(
 
 
 def action_to_json(action: Action) -> dict[str, Any]:
-    """A small JSON description of an action, for `rules eval` and logs."""
+    """A small JSON description of an action, for `rules eval` and logs: its kind (the one
+    name of :class:`domain.actions.ActionKind`) and what it acts on (never a private text)."""
+    described: dict[str, Any] = {"action": action_kind(action).value}
     match action:
         case DeleteMessage():
-            return {"action": "delete", "message": action.message_id}
+            described["message"] = action.message_id
         case Warn():
-            return {"action": "warn", "target": action.target.key, "clause": action.clause}
+            described.update(target=action.target.key, clause=action.clause)
         case Mute():
-            return {
-                "action": "mute",
-                "target": action.target.key,
-                "until": action.until.isoformat(),
-            }
-        case Unmute():
-            return {"action": "unmute", "target": action.target.key}
-        case Remove():
-            return {"action": "remove", "target": action.target.key}
+            described.update(target=action.target.key, until=action.until.isoformat())
         case Ban():
             until = action.until.isoformat() if action.until else None
-            return {"action": "ban", "target": action.target.key, "until": until}
-        case Unban():
-            return {"action": "unban", "target": action.target.key}
+            described.update(target=action.target.key, until=until)
+        case Unmute() | Remove() | Unban() | Tell():
+            described["target"] = action.target.key
+        case PauseDms():
+            described.update(space=action.space_id, until=action.until.isoformat())
+        case ResumeDms():
+            described["space"] = action.space_id
         case NotifyModerators():
-            return {"action": "notify"}
-    raise TypeError(f"unknown action {action!r}")  # pragma: no cover - the union is closed
+            pass
+    return described
 
 
 def verdict_to_json(message_id: str | int, verdict: Verdict) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from bridge.answers import summarise
 from bridge.case_commands import CaseDesk
 from bridge.commands import NO_REASON, CommandError, help_text
+from bridge.dm_pauses import DmPauseDesk
 from bridge.linking import Linking
 from bridge.members import Members
 from bridge.names import Names
@@ -116,6 +117,10 @@ class Moderation:
             names=self._names,
             clock=clock,
         )
+        self._dms = DmPauseDesk(
+            writer=writer, members=members, names=self._names, clock=clock,
+            settled=self._settled,
+        )  # fmt: skip
         # The answer to !lists; the service sets it when policy lists are configured.
         self.lists: Callable[[], str] = lambda: "No policy lists are subscribed."
 
@@ -138,6 +143,8 @@ class Moderation:
             return await self._linking.link(
                 _target(command), command.other, by=moderator.account.key, reason=command.reason
             )
+        if command.name is CommandName.DMS:
+            return await self._dms.command(command, moderator, origin)
         if command.name is CommandName.UNLINK:
             return await self._linking.unlink(
                 _target(command), by=moderator.account.key, reason=command.reason

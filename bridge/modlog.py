@@ -21,8 +21,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -63,6 +65,10 @@ def describe(action: Action, now: datetime) -> str | None:
             return "unban"
         case DeleteMessage():
             return "message deleted"
+        case PauseDms():
+            return f"DMs paused {_left(action.until, now)}" if action.until > now else "DMs paused"
+        case ResumeDms():
+            return "DMs resumed"
     return None
 
 
@@ -130,7 +136,8 @@ class ModLog:
             if isinstance(p.action, DeleteMessage) and p.platform is Platform.DISCORD
             else (p.platform, p.space_id)
             for p in planned
-            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage)) and p.space_id
+            if isinstance(p.action, (*SPACE_WIDE, DeleteMessage, PauseDms, ResumeDms))
+            and p.space_id
         ]
         line = self.line(case, member_actions(actions), where, by=by, reason=reason)
         return plan(key, [line], community=community) if line is not None else []

@@ -1,7 +1,8 @@
 """Planning: an action on a member becomes one outbox entry per (account, space).
 
 Pure functions. Every entry gets an idempotency key derived from what caused it (a message,
-a moderator's command, a timer), so planning the same cause twice enqueues nothing new.
+a moderator's command, a timer) and the action's kind (:class:`domain.actions.ActionKind`, the
+one name of each kind), so planning the same cause twice enqueues nothing new.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from domain.actions import action_kind
 from domain.model import (
     LIST_SPACE_PREFIX,
     Account,
@@ -17,8 +19,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -54,10 +58,6 @@ class Community:
         return self.mod_rooms if self.modlog_rooms is None else self.modlog_rooms
 
 
-def _kind(action: Action) -> str:
-    return type(action).__name__.lower()
-
-
 def plan(
     origin: str,
     actions: Sequence[Action],
@@ -76,7 +76,7 @@ def plan(
     """
     planned: list[PlannedAction] = []
     for action in actions:
-        kind = _kind(action)
+        kind = action_kind(action).value
         if isinstance(action, DeleteMessage):
             space = message_space or action.channel_id
             planned.append(
@@ -100,6 +100,16 @@ def plan(
                 )
                 for platform, rooms in rooms_of.items()
                 for room in rooms
+            )
+        elif isinstance(action, PauseDms | ResumeDms):
+            # Discord's incident action, in the one guild it names (Matrix has none).
+            planned.append(
+                PlannedAction(
+                    key=f"{origin}:{kind}:{Platform.DISCORD.value}:{action.space_id}",
+                    platform=Platform.DISCORD,
+                    space_id=action.space_id,
+                    action=action,
+                )
             )
         elif isinstance(action, Warn | Tell):
             # A warning (or a private word) reaches the member once, on the account addressed.
@@ -134,7 +144,7 @@ def _published(
     users); a timed ban is listed too, and unlisted when its timer unbans."""
     return [
         PlannedAction(
-            key=f"{origin}:publish-{_kind(action)}:{account.key}",
+            key=f"{origin}:publish-{action_kind(action).value}:{account.key}",
             platform=Platform.MATRIX,
             space_id=LIST_SPACE_PREFIX + room,
             action=replace(action, target=account),

@@ -1,23 +1,30 @@
-"""Mutes and bans in force, and the timers that end them.
+"""Mutes and bans in force, and the timers that end or renew a case's actions.
 
 Written in the same transaction as the case that imposes or lifts them: the sanctions table
 is what mute evasion checks (a rejoin, a new linked account), the timers end timed actions
-on time across restarts, and Discord mutes past its 27-day limit get renewal timers.
+on time across restarts, Discord mutes past its 27-day limit get renewal timers, and so do
+DM pauses past Discord's 24 hours (a newer pause or a resume ends the older one's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 from domain.cases import CaseRow
-from domain.model import Action, Ban, Mute, Unban, Unmute
+from domain.model import Action, Ban, Mute, PauseDms, ResumeDms, Unban, Unmute
 from domain.records import NewTimer, SanctionRow
 from domain.storage_ports import Stores, Tx
 
 # Discord refuses timeouts of 28 days or more: longer mutes are renewed before they lapse.
 DISCORD_MAX_TIMEOUT = timedelta(days=27)
 DISCORD_RENEW_AFTER = timedelta(days=26)
+RENEW_TIMER: Final = "renew-dm-pause"
+#: How far ahead Discord accepts a DM pause (the executor keeps a minute's allowance within it).
+DISCORD_REACH: Final = timedelta(hours=24) - timedelta(minutes=1)
+#: Applied again well before the last application ends: a slow restart leaves no gap.
+RENEW_EVERY: Final = timedelta(hours=12)
 
 
 async def record_sanctions(
@@ -56,7 +63,11 @@ async def schedule_timers(
     *,
     tx: Tx,
 ) -> None:
-    """The timers that end a case's timed mute or ban (and renew long Discord mutes)."""
+    """The timers that end a case's timed mute or ban (and renew long Discord mutes and DM
+    pauses)."""
+    pauses = [a for a in actions if isinstance(a, PauseDms | ResumeDms)]
+    if pauses:
+        await schedule_renewals(repos, case.id, pauses, now, tx=tx)
     for action in actions:
         if isinstance(action, Mute):
             await schedule_end(
@@ -130,3 +141,38 @@ async def carry_sanctions(
                 until=sanction.until, reason=sanction.reason, now=now, tx=tx,
                 key_suffix=f":member:{member_id}", renew_now=True,
             )  # fmt: skip
+
+
+def timer_prefix(space_id: str) -> str:
+    """The start of the keys of the DM-pause renewal timers of one guild."""
+    return f"{RENEW_TIMER}:{space_id}:"
+
+
+async def schedule_renewals(
+    repos: Stores,
+    case_id: int,
+    actions: Sequence[PauseDms | ResumeDms],
+    now: datetime,
+    *,
+    tx: Tx,
+) -> None:
+    """In the case's transaction: end the renewals of older pauses of the same guilds, and
+    renew a pause that reaches past what Discord accepts at once."""
+    for action in actions:
+        await repos.timers.cancel_kind(RENEW_TIMER, timer_prefix(action.space_id), tx=tx)
+        if isinstance(action, PauseDms) and action.until - now > DISCORD_REACH:
+            base = f"{timer_prefix(action.space_id)}case:{case_id}"
+            await repos.timers.schedule(
+                renewal(base, case_id, action, now + RENEW_EVERY, step=1), tx=tx
+            )
+
+
+def renewal(
+    base: str, case_id: int | None, pause: PauseDms, due: datetime, *, step: int
+) -> NewTimer:
+    """The ``step``-th renewal timer of a DM pause."""
+    return NewTimer(
+        key=f"{base}:{step}", kind=RENEW_TIMER, due_at=due, case_id=case_id,
+        payload={"space_id": pause.space_id, "until": pause.until.isoformat(),
+                 "reason": pause.reason, "step": step},
+    )  # fmt: skip

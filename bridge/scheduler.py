@@ -1,4 +1,5 @@
-"""Timers that end timed actions: unmute and unban on time, also across restarts.
+"""Timers that end timed actions: unmute and unban on time, also across restarts; and
+timers that renew what a platform keeps only for a while (long Discord mutes, DM pauses).
 
 Timers live in SQLite. Firing one queues its actions with an idempotency key made from the
 timer id, so a crash between queueing and marking it fired queues nothing twice.
@@ -12,8 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from bridge.dm_pauses import renew
 from bridge.members import Members
-from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
+from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER, RENEW_TIMER
 from bridge.writer import CaseWriter
 from domain.model import Account, Action, Mute, Platform, Unban, Unmute
 from domain.records import NewTimer, TimerRow
@@ -108,6 +110,9 @@ class Scheduler:
         handler = self._handlers.get(timer.kind)
         if handler is not None:
             await handler(timer)
+            return
+        if timer.kind == RENEW_TIMER:  # a DM pause past Discord's 24 hours: apply it again
+            await renew(timer, writer=self._writer, timers=self._timers, now=self._clock())
             return
         if timer.member_id is None:
             return

@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.discord.connection import AutomodSpec, DiscordConnection, DiscordStartupError
+from adapters.discord.connection import DiscordConnection, DiscordStartupError
 from adapters.discord.fetch import DiscordFetcher
 from adapters.discord.names import DiscordDirectory
 from adapters.discord.replies import DiscordReplier
+from adapters.matrix.antispam_http import AntispamHttp
 from adapters.matrix.connection import MatrixConnection
-from bridge.antispam import AntispamServer
+from bridge.antispam import DmConsent
 from bridge.compose import CoreParts, Surroundings, build_core
 from bridge.config import (
     AntispamConfig,
@@ -45,57 +47,60 @@ from bridge.reports import Reports
 from bridge.service_matrix import MatrixSide
 from bridge.status import PolicyState, ServiceStatus
 from bridge.worker import ActionWorker
-from domain.model import Account, Mode, Platform
+from domain.model import Account, Platform
 from domain.ports import PermanentError
+from rules.automod import automod_specs
 from rules.engine import Engine
-from rules.policy import KeywordsRule, PiiRule, Policy
+from storage.audit import AuditRepository
+from storage.consent import ConsentRepository
 from storage.db import Database
+from storage.identity import IdentityRepository
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
-# Rust-regex patterns for Discord AutoMod (a first line of defence; our engine sees more).
-KENYAN_PHONE = r"(\+?254|0)[\s.-]?[17]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}"
-EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 
+class AntispamServer(AntispamHttp):
+    """The homeserver's spam-checker callbacks (``[antispam]``): the core's DM-consent
+    decision (:class:`bridge.antispam.DmConsent`) served over Synapse's HTTP module."""
 
-def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[AutomodSpec]:
-    """The rules Discord's own AutoMod can enforce before anyone sees a message, with the
-    rule's exemptions (Discord ids only: Matrix rooms and power levels do not apply)."""
-    specs = []
-    for rule in policy.rules:
-        if not isinstance(rule, KeywordsRule | PiiRule) or rule.mode is not Mode.ENFORCE:
-            continue
-        if not any(action.kind == "delete" for action in rule.actions):
-            continue  # blocking is deleting before anyone sees it: only for rules that delete
-        if isinstance(rule, PiiRule) and rule.own_contacts != "include":
-            continue  # AutoMod cannot tell a member's own number from someone else's
-        roles = [int(r) for r in rule.exempt_roles if r.isdigit()]
-        if rule.exempt_moderators:
-            roles.extend(moderator_roles)
-        keywords: tuple[str, ...] = ()
-        regexes: list[str] = []
-        allow: list[str] = []
-        if isinstance(rule, KeywordsRule):
-            keywords = tuple(rule.words)
-        else:
-            # AutoMod's allow list cannot follow a number's spaces and dashes: with numbers
-            # allowed, phones are left to the engine (which reads them as E.164).
-            numbers_allowed = any(entry.startswith("+") for entry in rule.allow)
-            regexes = ([KENYAN_PHONE] if rule.phones and not numbers_allowed else []) + (
-                [EMAIL] if rule.emails else []
-            )
-            allow = [f"*{entry}" if entry.startswith("@") else entry for entry in rule.allow
-                     if not entry.startswith("+")]  # fmt: skip
-        specs.append(
-            AutomodSpec(
-                name=rule.id, keywords=keywords, regexes=tuple(regexes),
-                exempt_roles=tuple(roles),
-                exempt_channels=tuple(int(c) for c in rule.exempt_channels if c.isdigit()),
-                allow=tuple(allow),
-            )
+    def __init__(
+        self,
+        *,
+        identity: IdentityRepository,
+        consent: ConsentRepository,
+        audit: AuditRepository,
+        config: AntispamConfig,
+        clock: Callable[[], float] = time.monotonic,
+        on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
+        bots: frozenset[str] = frozenset(),
+        dry_run: bool = False,
+        tell_moderators: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        if config.secret is None or not config.secret.get_secret_value():
+            raise ConfigError("[antispam] needs MODBRIDGE_ANTISPAM__SECRET in the environment")
+        gate = DmConsent(
+            identity=identity, consent=consent, audit=audit, config=config,
+            on_direct_invite=on_direct_invite, bots=bots, dry_run=dry_run,
+            tell_moderators=tell_moderators,
         )  # fmt: skip
-    return specs
+        super().__init__(
+            gate, secret=config.secret.get_secret_value(),
+            direct_window=config.direct_window_seconds, max_connections=config.max_connections,
+            timeout=config.request_timeout_seconds, clock=clock,
+        )  # fmt: skip
+        self._listen = (config.host, config.port)
+
+    async def start(self, host: str | None = None, port: int | None = None) -> int:
+        """Listen on ``host:port`` (the configured ``listen`` by default); return the port."""
+        host = self._listen[0] if host is None else host
+        port = self._listen[1] if port is None else port
+        try:
+            return await super().start(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"[antispam] cannot listen on {host}:{port}: {exc.strerror}"
+            ) from None
 
 
 def utc_now() -> datetime:

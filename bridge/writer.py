@@ -276,6 +276,15 @@ class CaseWriter:
         """A moderator lifted a mute or ban outside modbridge: stop treating it as in force."""
         return await self._repos.sanctions.lift(await self._members.member_of(account), kind)
 
+    def community(self) -> Community:
+        """Where modbridge acts now: the protected spaces and the moderators' rooms."""
+        return self._community()
+
+    async def cancel_timers(self, kind: str, key_prefix: str) -> int:
+        """Cancel the pending timers of ``kind`` whose keys start with ``key_prefix`` (the
+        renewals of a DM pause Discord refused for good: they would fail the same way)."""
+        return await self._repos.timers.cancel_kind(kind, key_prefix)
+
     async def audit(
         self, actor: str, event: str, subject: str = "", data: dict[str, object] | None = None
     ) -> None:

@@ -15,7 +15,9 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -35,6 +37,8 @@ class ActionKind(StrEnum):
     DELETE = "delete"
     NOTIFY = "notify"
     TELL = "tell"
+    PAUSE_DMS = "pause-dms"
+    RESUME_DMS = "resume-dms"
 
 
 def action_kind(action: Action) -> ActionKind:
@@ -58,6 +62,10 @@ def action_kind(action: Action) -> ActionKind:
             return ActionKind.NOTIFY
         case Tell():
             return ActionKind.TELL
+        case PauseDms():
+            return ActionKind.PAUSE_DMS
+        case ResumeDms():
+            return ActionKind.RESUME_DMS
     raise TypeError(f"not an action: {action!r}")
 
 

@@ -191,7 +191,29 @@ class NotifyModerators:
     modlog: bool = False
 
 
-Action = Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators | Tell
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseDms:
+    """Pause direct messages between members who are not friends in one Discord guild
+    (``space_id``) until ``until``: Discord's incident action, which it accepts at most 24 h
+    ahead, so the scheduler's timers apply it again until ``until``. Matrix has none."""
+
+    space_id: str
+    until: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeDms:
+    """Let direct messages between members flow again in one Discord guild."""
+
+    space_id: str
+    reason: str = ""
+
+
+Action = (
+    Warn | Mute | Unmute | Remove | Ban | Unban | DeleteMessage | NotifyModerators | Tell
+    | PauseDms | ResumeDms
+)  # fmt: skip
 
 
 class CommandName(StrEnum):
@@ -214,6 +236,7 @@ class CommandName(StrEnum):
     UNLINK = "unlink"
     HELP = "help"
     LISTS = "lists"  # the subscribed Matrix policy lists
+    DMS = "dms"  # pause or resume DMs between members (Discord's incident action)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +253,8 @@ class ModCommand:
     purge: timedelta | None = None  # !ban --purge 24h: the member's messages of that window
     local: bool = False  # !ban --local: not published to the community's policy list
     page: int = 1  # !cases: which page
+    resume: bool = False  # !dms resume (else !dms pause <duration>)
+    space_id: str | None = None  # /mod dms: the guild it was given in (None: every one)
 
 
 class Mode(StrEnum):

@@ -135,3 +135,15 @@ class NotRecorded(Exception):
     """The core could not record an event it was handed (its storage failed: disk full,
     read-only, I/O error). The adapter must hand the event in again later, and must not
     acknowledge it to the platform (a sync token, a catch-up marker) before that succeeds."""
+
+
+class InviteGate(Protocol):
+    """The core's DM-consent decision, as the homeserver's spam-checker transport asks it."""
+
+    async def may_invite(
+        self, inviter: str, invitee: str, room_id: str, *, direct: bool
+    ) -> str | None:
+        """Whether the Matrix user ``inviter`` may invite ``invitee`` (into ``room_id``, ""
+        for a room being created; ``direct``: a direct-message invite). None lets it through;
+        a text refuses it, and the inviter reads that text."""
+        ...

@@ -105,6 +105,8 @@ class OutboxBacklog(Protocol):
 class MemberFile(Protocol):
     """Accounts and the members they belong to (an unknown account is created on `ensure`)."""
 
+    async def get(self, account: Account) -> AccountRow | None: ...
+
     async def ensure(self, account: Account) -> AccountRow: ...
 
     async def accounts_of_member(self, member_id: int) -> list[AccountRow]: ...
@@ -148,6 +150,8 @@ class AuditFile(Protocol):
 
 class ConsentFile(Protocol):
     """Who agreed to direct messages from whom."""
+
+    async def default(self, member_id: int) -> DmPolicy | None: ...
 
     async def may_dm(
         self, sender_id: int, recipient_id: int, *, fallback: DmPolicy = DmPolicy.OPEN
@@ -284,6 +288,8 @@ class TimerStore(Protocol):
     ) -> TimerRow | None: ...
 
     async def mark_fired(self, timer_id: int, *, tx: Tx | None = None) -> bool: ...
+
+    async def cancel_kind(self, kind: str, key_prefix: str, *, tx: Tx | None = None) -> int: ...
 
 
 class AuditStore(Protocol):

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.actions import ActionKind
 from domain.durations import MAX_DURATION, format_duration, parse_duration
 from domain.model import Mode
 
@@ -27,8 +28,12 @@ __all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
-ActionKind = Literal["delete", "warn", "mute", "remove", "ban", "notify"]
-_ACTION_KINDS = ("delete", "warn", "mute", "remove", "ban", "notify")
+# The actions a rule (or the escalation ladder) may take, by their one name
+# (domain.actions.ActionKind); the others are taken by moderators, timers and reports.
+POLICY_ACTIONS: tuple[ActionKind, ...] = (
+    ActionKind.DELETE, ActionKind.WARN, ActionKind.MUTE, ActionKind.REMOVE, ActionKind.BAN,
+    ActionKind.NOTIFY,
+)  # fmt: skip
 
 
 class ActionSpec(BaseModel):
@@ -42,14 +47,20 @@ class ActionSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, value: Any) -> Any:
-        if not isinstance(value, str):
+        if isinstance(value, dict) and isinstance(value.get("kind"), str):
+            word, rest = value["kind"], ""  # the table form: { kind = "mute", duration = "1h" }
+        elif isinstance(value, str):
+            word, _, rest = value.strip().partition(" ")
+        else:
             return value
-        word, _, rest = value.strip().partition(" ")
-        if word not in _ACTION_KINDS:
+        if word not in POLICY_ACTIONS:
+            shown = value if isinstance(value, str) else word
             raise ValueError(
-                f"unknown action {value!r}: use one of {', '.join(_ACTION_KINDS)} "
+                f"unknown action {shown!r}: use one of {', '.join(POLICY_ACTIONS)} "
                 "(mute takes a duration: 'mute 1h')"
             )
+        if isinstance(value, dict):
+            return value
         return {"kind": word, "duration": parse_duration(rest) if rest.strip() else None}
 
     @model_validator(mode="after")
@@ -75,7 +86,10 @@ class _RuleBase(BaseModel):
     clause: str = "the community's code of conduct"
     description: str = ""
     points: int = Field(default=1, ge=0, le=1000)
-    actions: tuple[ActionSpec, ...] = (ActionSpec(kind="delete"), ActionSpec(kind="notify"))
+    actions: tuple[ActionSpec, ...] = (
+        ActionSpec(kind=ActionKind.DELETE),
+        ActionSpec(kind=ActionKind.NOTIFY),
+    )
     mode: Mode = Mode.ENFORCE
     exempt_moderators: bool = True
     exempt_roles: tuple[str, ...] = ()  # Discord role ids
@@ -219,10 +233,10 @@ class Escalation(BaseModel):
 
     decay: Duration = timedelta(days=30)
     ladder: tuple[LadderStep, ...] = (
-        LadderStep(points=3, action=ActionSpec(kind="warn")),
-        LadderStep(points=6, action=ActionSpec(kind="mute", duration=timedelta(hours=1))),
-        LadderStep(points=10, action=ActionSpec(kind="remove")),
-        LadderStep(points=15, action=ActionSpec(kind="ban")),
+        LadderStep(points=3, action=ActionSpec(kind=ActionKind.WARN)),
+        LadderStep(points=6, action=ActionSpec(kind=ActionKind.MUTE, duration=timedelta(hours=1))),
+        LadderStep(points=10, action=ActionSpec(kind=ActionKind.REMOVE)),
+        LadderStep(points=15, action=ActionSpec(kind=ActionKind.BAN)),
     )
 
     @field_validator("ladder")

@@ -18,8 +18,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Tell,
     Unban,
     Unmute,
@@ -58,6 +60,11 @@ def encode_action(action: Action) -> str:
                 payload["purge_seconds"] = int(action.purge.total_seconds())
         case Unmute() | Remove() | Unban():
             payload = {"target": _account(action.target), "reason": action.reason}
+        case PauseDms():
+            payload = {"space_id": action.space_id, "until": to_db_time(action.until)}
+            payload["reason"] = action.reason
+        case ResumeDms():
+            payload = {"space_id": action.space_id, "reason": action.reason}
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
@@ -73,6 +80,11 @@ def decode_action(kind: str, payload: str) -> Action:
         )
     if kind == "notify":
         return NotifyModerators(text=str(data["text"]), modlog=bool(data.get("modlog", False)))
+    if kind == "pause-dms":
+        until = from_db_time(data["until"])
+        return PauseDms(space_id=str(data["space_id"]), until=until, reason=str(data["reason"]))
+    if kind == "resume-dms":
+        return ResumeDms(space_id=str(data["space_id"]), reason=str(data["reason"]))
     target = Account(
         platform=Platform(data["target"]["platform"]),
         id=str(data["target"]["id"]),

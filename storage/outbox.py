@@ -43,6 +43,8 @@ URGENCY: Mapping[ActionKind, Urgency] = {
     ActionKind.REMOVE: Urgency.SANCTION,
     ActionKind.UNMUTE: Urgency.SANCTION,
     ActionKind.UNBAN: Urgency.SANCTION,
+    ActionKind.PAUSE_DMS: Urgency.SANCTION,  # a raid measure
+    ActionKind.RESUME_DMS: Urgency.SANCTION,
     ActionKind.WARN: Urgency.WARNING,
     ActionKind.TELL: Urgency.WARNING,
     ActionKind.NOTIFY: Urgency.NOTICE,

@@ -123,6 +123,16 @@ class TimerRepository:
             )
         return changed == 1
 
+    async def cancel_kind(self, kind: str, key_prefix: str, *, tx: Tx | None = None) -> int:
+        """Cancel every pending timer of ``kind`` whose key starts with ``key_prefix``;
+        return how many (a DM pause's renewals, ended by a newer pause or a resume)."""
+        async with self._db.using(tx) as t:
+            return await t.execute(
+                "UPDATE timers SET cancelled_at = ? WHERE kind = ? AND substr(key, 1, ?) = ?"
+                " AND fired_at IS NULL AND cancelled_at IS NULL",
+                (to_db_time(self._db.clock()), kind, len(key_prefix), key_prefix),
+            )
+
     async def cancel(self, key: str, *, tx: Tx | None = None) -> bool:
         """Cancel a pending timer by key; False if none was pending."""
         async with self._db.using(tx) as t:

@@ -1,11 +1,12 @@
 """Mirroring modbridge's keyword and contact-detail rules into Discord's native AutoMod.
 
 Native AutoMod blocks a message before anyone sees it, which modbridge's own pipeline (it
-reads the message after it was posted) cannot do. The core builds :class:`AutomodSpec` values
-from its policy; :func:`plan` fits them into Discord's limits and :class:`AutomodMirror`
-creates, updates or deletes the guild's rules so that they match, by name: the rules
-modbridge owns are the ones the bot created whose name starts with :data:`PREFIX`, so a
-restart updates them instead of adding copies, and moderators' own rules are left alone.
+reads the message after it was posted) cannot do. :func:`rules.automod.automod_specs` decides
+what may be mirrored, as :class:`domain.automod.AutomodSpec` values; :func:`plan` fits them
+into Discord's limits and :class:`AutomodMirror` creates, updates or deletes the guild's
+rules so that they match, by name: the rules modbridge owns are the ones the bot created
+whose name starts with :data:`PREFIX`, so a restart updates them instead of adding copies,
+and moderators' own rules are left alone.
 
 Discord's limits (keyword rules): at most 6 per guild -- the moderators' own keyword rules
 count too --, 1,000 keywords of up to 60 characters and 10 regexes of up to 260 characters
@@ -28,6 +29,8 @@ from typing import Any, Final
 
 import discord
 
+from domain.automod import AutomodSpec
+
 log = logging.getLogger(__name__)
 
 PREFIX: Final = "modbridge: "
@@ -40,18 +43,6 @@ MAX_NAME_LENGTH: Final = 100
 MAX_EXEMPT_ROLES: Final = 20
 MAX_EXEMPT_CHANNELS: Final = 50
 MAX_ALLOW: Final = 100
-
-
-@dataclass(frozen=True, slots=True)
-class AutomodSpec:
-    """One modbridge rule to mirror: Discord keywords (``*`` wildcards) and regexes."""
-
-    name: str
-    keywords: tuple[str, ...] = ()
-    regexes: tuple[str, ...] = ()
-    exempt_roles: tuple[int, ...] = ()
-    exempt_channels: tuple[int, ...] = ()
-    allow: tuple[str, ...] = ()  # Discord's allow_list: matches containing these pass
 
 
 @dataclass(frozen=True, slots=True)

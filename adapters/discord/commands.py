@@ -25,9 +25,8 @@ import discord
 from discord import app_commands
 
 from adapters.discord import translate
-from adapters.discord.dms import DmPauses
 from adapters.discord.mod_commands import ModCommands
-from domain.model import Account, Channel, MembershipEvent, Message, ModCommand
+from domain.model import Account, Channel, CommandName, MembershipEvent, Message, ModCommand
 from domain.ports import CommandHandler
 
 log = logging.getLogger(__name__)
@@ -79,14 +78,10 @@ class _Context:
         handlers: DiscordHandlers,
         moderator_roles: Collection[int],
         protected_guilds: Collection[int],
-        dm_pauses: DmPauses,
-        dry_run: bool = False,
     ) -> None:
         self.handlers = handlers
         self.moderator_roles = moderator_roles
         self.protected_guilds = protected_guilds
-        self.dm_pauses = dm_pauses
-        self.dry_run = dry_run  # nothing done on Discord; the answers say so
 
     async def gate(self, interaction: discord.Interaction) -> bool:
         """Let moderators of protected guilds through; refuse everyone else ephemerally."""
@@ -127,7 +122,8 @@ class _Context:
 
 
 class DmCommands(app_commands.Group, name="dms", description="Pause or resume DMs"):
-    """``/mod dms pause <hours>`` and ``/mod dms resume``."""
+    """``/mod dms pause <hours>`` and ``/mod dms resume``: commands for the core like the
+    others (a case, an audit record, the action in the outbox, renewal by its timers)."""
 
     def __init__(self, context: _Context) -> None:
         super().__init__()
@@ -138,46 +134,31 @@ class DmCommands(app_commands.Group, name="dms", description="Pause or resume DM
         return await self._context.gate(interaction)
 
     @app_commands.command(description="Pause DMs between members who are not friends")
-    @app_commands.describe(hours="How long, in hours (renewed past Discord's 24 h limit)")
+    @app_commands.describe(
+        hours="How long, in hours (renewed past Discord's 24 h limit)", reason="Why"
+    )
     async def pause(
-        self, interaction: discord.Interaction, hours: app_commands.Range[int, 1, 24 * 28]
+        self,
+        interaction: discord.Interaction,
+        hours: app_commands.Range[int, 1, 24 * 28],
+        reason: str = "",
     ) -> None:
         """Pause DMs in this guild for ``hours``."""
-        guild_id = interaction.guild_id or 0
-        # Answered within Discord's 3 seconds first: the REST call may wait out a 429.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if self._context.dry_run:
-            until = discord.utils.format_dt(discord.utils.utcnow() + timedelta(hours=hours), "f")
-            await interaction.followup.send(
-                f"{DRY_RUN} DMs between members would be paused until {until}; nothing "
-                "changed on Discord.", ephemeral=True,
-            )  # fmt: skip
-            return
-        try:
-            applied = await self._context.dm_pauses.pause(guild_id, timedelta(hours=hours))
-        except discord.HTTPException as exc:
-            await interaction.followup.send(_incident_refusal(exc), ephemeral=True)
-            return
-        stamp = discord.utils.format_dt(applied, "f")
-        more = "" if hours <= 24 else f"; renewed until {hours} h from now"
-        await interaction.followup.send(
-            f"DMs between members are paused until {stamp}{more}.", ephemeral=True
-        )
+        command = ModCommand(
+            name=CommandName.DMS, duration=timedelta(hours=hours), reason=reason,
+            space_id=str(interaction.guild_id or ""),
+        )  # fmt: skip
+        await self._context.run(interaction, command)
 
     @app_commands.command(description="Let DMs between members flow again")
-    async def resume(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(reason="Why")
+    async def resume(self, interaction: discord.Interaction, reason: str = "") -> None:
         """End the DM pause in this guild."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if self._context.dry_run:
-            text = f"{DRY_RUN} DMs between members would be back on; nothing changed on Discord."
-            await interaction.followup.send(text, ephemeral=True)
-            return
-        try:
-            await self._context.dm_pauses.resume(interaction.guild_id or 0)
-        except discord.HTTPException as exc:
-            await interaction.followup.send(_incident_refusal(exc), ephemeral=True)
-            return
-        await interaction.followup.send("DMs between members are back on.", ephemeral=True)
+        command = ModCommand(
+            name=CommandName.DMS, resume=True, reason=reason,
+            space_id=str(interaction.guild_id or ""),
+        )  # fmt: skip
+        await self._context.run(interaction, command)
 
 
 class ReportModal(discord.ui.Modal, title="Report this message"):
@@ -218,16 +199,12 @@ def build_tree(
     handlers: DiscordHandlers,
     moderator_roles: Collection[int],
     protected_guilds: Collection[int],
-    dm_pauses: DmPauses,
-    dry_run: bool = False,
 ) -> app_commands.CommandTree[discord.Client]:
     """The command tree: ``/mod`` in each protected guild, "Report message" everywhere."""
     context = _Context(
         handlers=handlers,
         moderator_roles=moderator_roles,
         protected_guilds=protected_guilds,
-        dm_pauses=dm_pauses,
-        dry_run=dry_run,
     )
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
     mod = ModCommands(context)
@@ -263,12 +240,6 @@ def build_tree(
             await interaction.response.send_message(FAILED, ephemeral=True)
 
     return tree
-
-
-def _incident_refusal(exc: discord.HTTPException) -> str:
-    if isinstance(exc, discord.Forbidden):
-        return "Discord refused: the bot needs the Manage Server permission to pause DMs."
-    return f"Discord did not accept it ({exc.status}); nothing changed. Please try again."
 
 
 def _clip(text: str) -> str:

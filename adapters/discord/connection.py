@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 import aiohttp
@@ -34,13 +34,14 @@ import discord.http
 import yarl
 
 from adapters.discord import startup_check
-from adapters.discord.automod import AutomodMirror, AutomodSpec
+from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
 from adapters.discord.commands import DRY_RUN, DiscordHandlers, build_tree
-from adapters.discord.dms import RENEW_EVERY, DiscordStateStore, DmPauses
+from adapters.discord.dms import DiscordStateStore
 from adapters.discord.events import ModClient, Router, intents
 from adapters.discord.executor import DiscordExecutor
 from adapters.discord.translate import is_moderator
+from domain.automod import AutomodSpec
 
 __all__ = [
     "AutomodSpec",
@@ -91,7 +92,6 @@ class DiscordConnection:
         automod_rules: Sequence[AutomodSpec] = (),
         ready_timeout: float = 30.0,
         guild_ready_timeout: float = 2.0,
-        dm_pause_renew_every: timedelta = RENEW_EVERY,
         action_deadline: float = 30.0,
         clock: Callable[[], datetime] = _now,
         dry_run: bool = False,
@@ -118,9 +118,6 @@ class DiscordConnection:
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
         )
         self._router.client = self._client
-        self._dm_pauses = DmPauses(
-            self._client, state, renew_every=dm_pause_renew_every, clock=clock
-        )
         # Also without mirroring, the mirror names the moderators' own rules in AutoMod hits.
         self._automod = AutomodMirror(self._client, automod_rules if automod else ())
         self._mirror_automod = automod
@@ -133,8 +130,6 @@ class DiscordConnection:
             handlers=handlers,
             moderator_roles=self._router.moderator_roles,
             protected_guilds=self._guilds,
-            dm_pauses=self._dm_pauses,
-            dry_run=dry_run,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -196,11 +191,6 @@ class DiscordConnection:
     def mod_channel_ids(self) -> dict[int, int]:
         """Guild id -> the moderators' channel id, where NotifyModerators goes."""
         return dict(self._mod_channels)
-
-    @property
-    def dm_pauses(self) -> DmPauses:
-        """The DM-pause keeper (also driven by ``/mod dms``)."""
-        return self._dm_pauses
 
     def executor(self) -> DiscordExecutor:
         """An executor over this connection's client."""
@@ -266,8 +256,6 @@ class DiscordConnection:
                 log.error("syncing /mod in %s failed: %s %s", guild_id, exc.status, exc.code)
             if self._mirror_automod:
                 await self._sync_automod(guild)
-        if not self._dry_run:  # a pause asked for in a live run is not renewed by a dry one
-            await self._dm_pauses.restore(self._guilds)
         try:
             await self._backfill.catch_up(self._client, self._guilds, self._router.message)
         except discord.HTTPException as exc:
@@ -347,8 +335,7 @@ class DiscordConnection:
         await self._task
 
     async def close(self) -> None:
-        """Disconnect; the DM pauses stay on at Discord and resume after the next start."""
-        await self._dm_pauses.close()
+        """Disconnect (a DM pause stays on at Discord; the core's timers renew it)."""
         if self._saver is not None:
             self._saver.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):

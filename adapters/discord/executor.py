@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import aiohttp
 import discord
 
+from adapters.discord import dms
 from adapters.discord.refusals import RefusalExplainer
 from domain.durations import format_duration
 from domain.model import (
@@ -42,8 +43,10 @@ from domain.model import (
     DeleteMessage,
     Mute,
     NotifyModerators,
+    PauseDms,
     Platform,
     Remove,
+    ResumeDms,
     Space,
     Tell,
     Unban,
@@ -146,6 +149,12 @@ class DiscordExecutor:
                 return await self._ban(guild_id, action)
             case Unban():
                 return await self._unban(guild_id, action)
+            case PauseDms() | ResumeDms():
+                return await self._call(
+                    f"{dms.verb(action)} DMs in guild {guild_id}",
+                    dms.carry_out(self._client, guild_id, action, self._clock()),
+                    explain=dms.needs_manage_server,
+                )
         raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
 
     # -- the discord.py boundary ------------------------------------------------------------

@@ -11,8 +11,6 @@ import pytest
 
 from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
-from bridge.config import parse_settings
-from bridge.service import EMAIL, automod_specs
 from devtools.discord_simulator import DiscordSimulator, MessageBlocked
 from tests.component.harness import ModBot
 from tests.discord.conftest import Connect, Recorder
@@ -161,18 +159,6 @@ async def test_exempt_roles_and_channels_reach_discord_and_are_honoured(
     await connection.close()
 
 
-def test_automod_specs_carry_the_contacts_anyone_may_post() -> None:
-    policy = parse_settings(
-        "[[rules]]\nid = 'contacts'\nkind = 'pii'\n"
-        "allow = ['@lists.openinfra.dev', 'info@example.org', '0708 374149']\n"
-    ).policy
-    (spec,) = automod_specs(policy)
-    assert spec.allow == ("*@lists.openinfra.dev", "info@example.org")
-    # Discord's allow list cannot follow "0708 374149" with its space: with a number
-    # allowed, phone numbers are left to the engine, e-mail addresses are still mirrored.
-    assert spec.regexes == (EMAIL,)
-
-
 async def test_the_allow_list_reaches_discord_and_is_honoured(
     sim: DiscordSimulator, world: World, connect: Connect
 ) -> None:
@@ -183,40 +169,6 @@ async def test_the_allow_list_reaches_discord_and_is_honoured(
     sim.post_message(world.alice, world.general, "these are notbadwords at all")
     with pytest.raises(MessageBlocked):
         sim.post_message(world.alice, world.general, "a badword")
-
-
-def test_only_rules_that_delete_are_mirrored_and_not_ones_about_own_contacts() -> None:
-    """Blocking is deleting before anyone sees it: a notify-only rule must not block, and
-    AutoMod cannot tell a member's own number from someone else's."""
-    policy = parse_settings(
-        "[[rules]]\nid = 'veiled'\nkind = 'keywords'\nwords = ['watch your back']\n"
-        "actions = ['notify']\n"
-        "[[rules]]\nid = 'others'\nkind = 'pii'\nown_contacts = 'exclude'\n"
-        "[[rules]]\nid = 'slurs'\nkind = 'keywords'\nwords = ['badword']\n"
-    ).policy
-    assert [spec.name for spec in automod_specs(policy)] == ["slurs"]
-
-
-def test_automod_specs_carry_the_policys_exemptions() -> None:
-    policy = parse_settings(
-        """
-        [[rules]]
-        id = "slurs"
-        kind = "keywords"
-        words = ["badword"]
-        exempt_roles = ["222222222222222222"]
-        exempt_channels = ["333333333333333333", "!room:hs"]
-
-        [[rules]]
-        id = "doxxing"
-        kind = "pii"
-        exempt_moderators = false
-        """
-    ).policy
-    slurs, doxxing = automod_specs(policy, moderator_roles=(111111111111111111,))
-    assert slurs.exempt_roles == (222222222222222222, 111111111111111111)
-    assert slurs.exempt_channels == (333333333333333333,)  # Matrix rooms do not apply
-    assert doxxing.exempt_roles == ()  # moderators are not exempt from this one
 
 
 async def test_a_block_counts_as_a_hit_of_the_policy_rule_in_the_core(

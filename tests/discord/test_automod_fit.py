@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord.automod import PREFIX, AutomodSpec
-from bridge.service import EMAIL
 from devtools.discord_simulator import DiscordSimulator, MessageBlocked
+from rules.automod import EMAIL
 from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 

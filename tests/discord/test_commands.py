@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from adapters.discord.connection import DiscordConnection
-from adapters.discord.dms import state_key
 from adapters.discord.names import DiscordDirectory
 from devtools.discord_simulator import DiscordSimulator, Message, permissions
 from domain.model import CommandName, ModCommand, Platform
-from tests.discord.conftest import Connect, MemoryState, Recorder
+from tests.discord.conftest import Connect, Recorder
 from tests.discord_sim.conftest import World
 
 INCIDENTS = "/guilds/{guild_id}/incident-actions"
@@ -208,72 +206,34 @@ async def test_report_from_a_private_dm_between_members(
     assert recorder.direct_messages == []  # the bot never saw that DM itself
 
 
-async def test_pausing_dms_for_48_hours_keeps_renewing_within_discords_24_hours(
-    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
+async def test_pausing_and_resuming_dms_are_commands_for_the_core_in_this_guild(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
 ) -> None:
-    await connect(dm_pause_renew_every=timedelta(seconds=0.2))
-    asked = datetime.now(UTC)
-
+    """/mod dms goes through the core like every command (a case, the outbox, renewal by its
+    timers): the adapter itself changes nothing on Discord."""
     handle = sim.invoke_slash_command(
-        world.bot, world.senior, world.general, "mod dms pause", {"hours": 48}
+        world.bot, world.senior, world.general, "mod dms pause", {"hours": 48, "reason": "raid"}
     )
-
-    assert "paused until" in await handle.wait_for_content()
+    assert await handle.wait_for_content() == "Banned, case #7."  # the core's answer
     assert handle.ephemeral
-    first = world.guild.incidents["dms_disabled_until"]
-    assert first is not None
-    assert timedelta(hours=23) < first - asked <= timedelta(hours=24)
-    wanted = datetime.fromisoformat(state.values[state_key(world.guild.id)])
-    assert abs(wanted - (asked + timedelta(hours=48))) < timedelta(seconds=5)
-
-    await sim.wait_for_request(
-        "PUT", INCIDENTS, predicate=lambda r: r is not sim.requests.find("PUT", INCIDENTS)[0]
-    )
-    renewed = world.guild.incidents["dms_disabled_until"]
-    assert renewed is not None
-    assert first < renewed <= datetime.now(UTC) + timedelta(hours=24)
-
     resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
-    assert "back on" in await resume.wait_for_content()
-    assert world.guild.incidents["dms_disabled_until"] is None
-    assert state.values[state_key(world.guild.id)] == ""
-    count = len(sim.requests.find("PUT", INCIDENTS))
-    await asyncio.sleep(0.5)
-    assert len(sim.requests.find("PUT", INCIDENTS)) == count  # the keeper stopped
+    await resume.wait_for_content()
 
-
-async def test_a_pause_survives_a_restart(
-    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
-) -> None:
-    wanted = datetime.now(UTC) + timedelta(hours=30)
-    state.values[state_key(world.guild.id)] = wanted.isoformat()
-
-    await connect()
-
-    applied = world.guild.incidents["dms_disabled_until"]
-    assert applied is not None
-    assert applied <= datetime.now(UTC) + timedelta(hours=24)
-    assert applied > datetime.now(UTC) + timedelta(hours=23)
-
-
-async def test_without_manage_server_the_pause_is_refused_plainly(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, state: MemoryState
-) -> None:
-    world.bot_role.permissions &= ~permissions.MANAGE_GUILD
-
-    handle = sim.invoke_slash_command(
-        world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
+    (pause, _, origin), (back_on, _, _) = recorder.commands
+    assert pause == ModCommand(
+        name=CommandName.DMS,
+        duration=timedelta(hours=48),
+        reason="raid",
+        space_id=str(world.guild.id),
     )
-
-    answer = await handle.wait_for_content()
-    assert "Manage Server" in answer
-    assert handle.ephemeral
-    assert world.guild.incidents.get("dms_disabled_until") is None
-    assert state.values[state_key(world.guild.id)] == ""
+    assert origin == f"discord:interaction:{handle.id}"
+    assert back_on == ModCommand(name=CommandName.DMS, resume=True, space_id=str(world.guild.id))
+    assert sim.requests.find("PUT", INCIDENTS) == []
+    assert public_messages(sim, world) == []
 
 
-async def test_in_a_dry_run_the_pause_and_the_startup_notice_are_marked_and_nothing_changes(
-    sim: DiscordSimulator, world: World, connect: Connect, state: MemoryState
+async def test_in_a_dry_run_the_startup_notice_is_marked_and_a_pause_changes_nothing_here(
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
 ) -> None:
     world.bot_role.permissions &= ~permissions.MANAGE_GUILD
     await connect(dry_run=True)
@@ -284,14 +244,10 @@ async def test_in_a_dry_run_the_pause_and_the_startup_notice_are_marked_and_noth
     handle = sim.invoke_slash_command(
         world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
     )
-    answer = await handle.wait_for_content()
-    assert answer.startswith("(dry run)"), answer
-    assert "would be paused" in answer
-    resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
-    assert (await resume.wait_for_content()).startswith("(dry run)")
+    await handle.wait_for_content()
+    assert [c.name for c, _, _ in recorder.commands] == [CommandName.DMS]
     assert sim.requests.find("PUT", INCIDENTS) == []
     assert world.guild.incidents.get("dms_disabled_until") is None
-    assert state.values.get(state_key(world.guild.id), "") == ""
 
 
 async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.discord.connection import DiscordConnection
-from devtools.discord_simulator import DiscordSimulator
-from domain.model import Account, Platform, Space, SpaceKind, Warn
-from domain.ports import TransientError
+from devtools.discord_simulator import DiscordSimulator, permissions
+from domain.model import Account, PauseDms, Platform, ResumeDms, Space, SpaceKind, Warn
+from domain.ports import PermanentError, TransientError
 from tests.discord_sim.conftest import World
 
 NO_SPACE = Space(platform=Platform.DISCORD, id="", kind=SpaceKind.GUILD)
@@ -50,11 +50,41 @@ async def test_pausing_and_resuming_dms_keeps_a_moderators_invite_pause(
 ) -> None:
     invites_until = (datetime.now(UTC) + timedelta(hours=6)).replace(microsecond=0)
     world.guild.incidents["invites_disabled_until"] = invites_until  # set by hand in a raid
+    executor = connection.executor()
+    guild = Space(platform=Platform.DISCORD, id=str(world.guild.id), kind=SpaceKind.GUILD)
 
-    await connection.dm_pauses.pause(world.guild.id, timedelta(hours=2))
+    until = datetime.now(UTC) + timedelta(hours=2)
+    assert "paused DMs" in await executor.execute(PauseDms(space_id=guild.id, until=until), guild)
     assert world.guild.incidents["dms_disabled_until"] is not None
     assert world.guild.incidents["invites_disabled_until"] == invites_until
 
-    await connection.dm_pauses.resume(world.guild.id)
+    assert "back on" in await executor.execute(ResumeDms(space_id=guild.id), guild)
     assert world.guild.incidents["dms_disabled_until"] is None
     assert world.guild.incidents["invites_disabled_until"] == invites_until
+
+
+async def test_a_pause_past_24_hours_is_applied_as_far_as_discord_accepts(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection
+) -> None:
+    guild = Space(platform=Platform.DISCORD, id=str(world.guild.id), kind=SpaceKind.GUILD)
+    asked = datetime.now(UTC)
+    wanted = asked + timedelta(hours=48)
+
+    done = await connection.executor().execute(PauseDms(space_id=guild.id, until=wanted), guild)
+
+    applied = world.guild.incidents["dms_disabled_until"]
+    assert applied is not None
+    assert timedelta(hours=23) < applied - asked <= timedelta(hours=24)
+    assert f"renewed until {wanted.isoformat()}" in done  # the core's timers apply it again
+
+
+async def test_without_manage_server_the_pause_is_refused_for_good_and_says_why(
+    sim: DiscordSimulator, world: World, connection: DiscordConnection
+) -> None:
+    world.bot_role.permissions &= ~permissions.MANAGE_GUILD
+    guild = Space(platform=Platform.DISCORD, id=str(world.guild.id), kind=SpaceKind.GUILD)
+    until = datetime.now(UTC) + timedelta(hours=2)
+
+    with pytest.raises(PermanentError, match="needs the Manage Server permission"):
+        await connection.executor().execute(PauseDms(space_id=guild.id, until=until), guild)
+    assert world.guild.incidents.get("dms_disabled_until") is None

@@ -28,8 +28,9 @@ from nio import (
 )
 from pydantic import SecretStr
 
-from bridge.antispam import PREFIX, AntispamServer
+from adapters.matrix.antispam_http import PREFIX
 from bridge.config import AntispamConfig
+from bridge.service import AntispamServer
 from domain.model import Account, Platform
 from storage.db import Database
 from storage.repositories import Repositories

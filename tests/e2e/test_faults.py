@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from nio import AsyncClient, JoinResponse, RoomCreateResponse, RoomPreset, RoomSendResponse
 
-from bridge.antispam import PREFIX
+from adapters.matrix.antispam_http import PREFIX
 from bridge.health import DISK_FULL, RECOVERED
 from tests.disks import SmallDisk, small_disk
 from tests.e2e.matrix_helpers import client_for, send_text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -167,3 +168,31 @@ async def test_discord_moderators_ban_a_matrix_only_member_for_a_time(
     assert " · ban 90m, purge 2h · " in line
     assert "by discord-mod (discord:" in line
     assert line.endswith(" · no reason given")
+
+
+async def test_a_discord_dm_pause_is_a_case_carried_out_by_the_service(
+    community: Community,
+) -> None:
+    """/mod dms pause through the running service: Discord's incident action is applied as
+    far as Discord accepts, and the case reaches the modlog on Matrix like any other."""
+    asked = datetime.now(UTC)
+    handle = community.slash("mod dms pause", {"hours": 30, "reason": "raid"})
+    answer = await handle.wait_for_content(timeout=WAIT)
+    print(answer)
+    assert handle.ephemeral
+    assert answer.startswith("Case #")
+    assert "DMs between members are paused until" in answer
+    assert "(renewed past Discord's 24-hour limit)" in answer
+    assert "done: pause DMs in Guild 0 (Discord)" in answer
+    assert answer.endswith("Matrix has no equivalent: only Discord servers are paused.")
+    applied = community.guilds[0].incidents["dms_disabled_until"]
+    assert applied is not None
+    assert timedelta(hours=23) < applied - asked <= timedelta(hours=24)
+
+    async def logged() -> bool:
+        return await _has_async(community, " · DMs paused 30h · ")
+
+    await eventually(logged, "the DM pause's modlog line in the Matrix mod room")
+    resume = community.slash("mod dms resume", {})
+    assert "DMs between members are back on" in await resume.wait_for_content(timeout=WAIT)
+    assert community.guilds[0].incidents["dms_disabled_until"] is None

@@ -35,7 +35,7 @@ from nio import (
     SyncResponse,
 )
 
-from bridge.antispam import PREFIX
+from adapters.matrix.antispam_http import PREFIX
 from devtools.discord_simulator import DiscordSimulator, run_simulator
 from tests.e2e.community_helpers import (
     WAIT,

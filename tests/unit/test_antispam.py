@@ -13,16 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bridge.antispam import (
-    PREFIX,
-    AntispamServer,
-    DirectRooms,
-    InviteFacts,
-    Verdict,
-    decide,
-)
+from adapters.matrix.antispam_http import PREFIX, DirectRooms
 from bridge.config import AntispamConfig, ConfigError, parse_settings
+from bridge.service import AntispamServer
 from domain.model import Account, Platform
+from rules.consent import InviteFacts, Verdict, decide
 from storage.consent import DmPolicy
 from storage.db import Database
 from storage.repositories import Repositories

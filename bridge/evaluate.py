@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -64,24 +64,55 @@ def make_message(
     *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
 ) -> Message:
     """A common-model message from plain fields, with mentions and links read from the text."""
-    # every mention shape holds an "@": most lines skip the scan
-    mentions = (
-        tuple(
-            Account(platform=platform, id=next(g for g in m.groups() if g))
-            for m in _MENTION.finditer(text)
+    return _Messages().make(
+        id=id, platform=platform, author=author, channel=channel, text=text, ts=ts
+    )
+
+
+class _Messages:
+    """Builds messages for a stream of lines, each author and channel built once: lines of
+    the same people in the same channels (all real traffic) share those frozen values."""
+
+    _LIMIT = 10_000  # authors or channels remembered; a stream with more starts over
+
+    def __init__(self) -> None:
+        self._authors: dict[tuple[Platform, str], Author] = {}
+        self._channels: dict[tuple[Platform, str], Channel] = {}
+
+    def make(
+        self, *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
+    ) -> Message:
+        """See ``make_message``."""
+        by = self._authors.get((platform, author))
+        if by is None:
+            if len(self._authors) >= self._LIMIT:
+                self._authors.clear()
+            by = Author(account=Account(platform=platform, id=author))
+            self._authors[platform, author] = by
+        where = self._channels.get((platform, channel))
+        if where is None:
+            if len(self._channels) >= self._LIMIT:
+                self._channels.clear()
+            where = Channel(platform=platform, id=channel, space_id="cli")
+            self._channels[platform, channel] = where
+        # every mention shape holds an "@": most lines skip the scan
+        mentions = (
+            tuple(
+                Account(platform=platform, id=next(g for g in m.groups() if g))
+                for m in _MENTION.finditer(text)
+            )
+            if "@" in text
+            else ()
         )
-        if "@" in text
-        else ()
-    )
-    return Message(
-        id=id,
-        author=Author(account=Account(platform=platform, id=author)),
-        channel=Channel(platform=platform, id=channel, space_id="cli"),
-        text=text,
-        ts=ts,
-        mentions=mentions,
-        links=find_links(text),
-    )
+        return Message(
+            id=id,
+            author=by,
+            channel=where,
+            text=text,
+            ts=ts,
+            mentions=mentions,
+            links=find_links(text),
+        )
 
 
 def action_to_json(action: Action) -> dict[str, Any]:
@@ -136,8 +167,46 @@ def _error_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def evaluate_lines(engine: Engine, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """Evaluate JSON Lines in order; yield one result (or error) object per input line."""
+def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[bool, str]]:
+    """``evaluate_lines`` written as JSON: (whether it is an error, the JSON text) per line.
+
+    The answer to a clean message, most lines, is written without building its object.
+    """
+    encode = _ENCODER.encode
+    for result in evaluate_lines(engine, lines, clean_as_none=True):
+        if isinstance(result, tuple):
+            # an int id is written as str() writes it; a string id needs JSON's escapes
+            answer_id = str(result[0]) if type(result[0]) is int else encode(result[0])
+            yield False, _CLEAN_ANSWER.format(answer_id)
+        else:
+            yield "error" in result, encode(result)
+
+
+# What json.dumps(..., ensure_ascii=False) uses, built once: json.dumps builds an encoder on
+# every call when given any option.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+# json.dumps of verdict_to_json for a verdict without hits, as it writes it
+_CLEAN_ANSWER = '{{"id": {}, "hits": [], "actions": [], "observed": [], "points": 0}}'
+
+
+@overload
+def evaluate_lines(
+    engine: Engine, lines: Iterable[str], *, clean_as_none: Literal[False] = ...
+) -> Iterator[dict[str, Any]]: ...
+@overload
+def evaluate_lines(
+    engine: Engine, lines: Iterable[str], *, clean_as_none: Literal[True]
+) -> Iterator[dict[str, Any] | tuple[str | int]]: ...
+def evaluate_lines(
+    engine: Engine, lines: Iterable[str], *, clean_as_none: bool = False
+) -> Iterator[dict[str, Any] | tuple[str | int]]:
+    """Evaluate JSON Lines in order; yield one result (or error) object per input line.
+
+    ``clean_as_none``: a message no rule hit is answered by the 1-tuple of its id.
+    """
+    messages = _Messages()
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             yield {"id": None, "line": number, "error": "empty line"}
@@ -148,7 +217,7 @@ def evaluate_lines(engine: Engine, lines: Iterable[str]) -> Iterator[dict[str, A
             yield {"id": None, "line": number, "error": _error_text(exc)}
             continue
         ts = datetime.fromtimestamp(item.ts, UTC) if item.ts is not None else datetime.now(UTC)
-        message = make_message(
+        message = messages.make(
             id=str(item.id),
             platform=item.platform,
             author=item.author,
@@ -156,7 +225,13 @@ def evaluate_lines(engine: Engine, lines: Iterable[str]) -> Iterator[dict[str, A
             text=item.text,
             ts=ts,
         )
-        yield verdict_to_json(item.id, engine.evaluate(message))
+        verdict = engine.evaluate(message)
+        if clean_as_none and not (
+            verdict.hits or verdict.actions or verdict.observed or verdict.points_total
+        ):
+            yield (item.id,)
+        else:
+            yield verdict_to_json(item.id, verdict)
 
 
 def describe(verdict: Verdict) -> list[str]:

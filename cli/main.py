@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, Settings, load_settings, missing_secrets
-from bridge.evaluate import describe, evaluate_lines, make_message
+from bridge.evaluate import describe, evaluate_lines, evaluate_lines_json, make_message
 from bridge.logs import LOG_FORMATS, LOG_LEVELS, configure
 from domain.durations import format_duration
 from domain.model import Platform
@@ -135,10 +135,10 @@ def _rules_eval(engine: Engine, source: TextIO, out: TextIO) -> int:
     # result then. Read from a file, results go out in buffered blocks (one write per line
     # cost more than judging the line).
     each_line = not _reads_a_file(source)
-    for result in evaluate_lines(engine, source):
-        if "error" in result:
+    for error, answer in evaluate_lines_json(engine, source):
+        if error:
             status = 1
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.write(answer + "\n")
         if each_line:
             out.flush()
     out.flush()

@@ -10,8 +10,6 @@ counts points (``modbridge rules eval``: a stream of messages with no storage be
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
@@ -32,8 +30,10 @@ from domain.model import (
     Warn,
 )
 from rules.escalation import Strike, StrikeLedger
+from rules.fastbuild import clean_verdict
 from rules.keywords import KeywordIndex
-from rules.pii import Contact, find_contacts, is_own
+from rules.pii import Contact, find_contacts, is_own, min_phone_digits
+from rules.pii_signals import ENOUGH_DIGITS, enough_digits
 from rules.policy import (
     ActionSpec,
     DuplicateRule,
@@ -47,15 +47,24 @@ from rules.policy import (
     RuleConfig,
     SolicitationRule,
 )
+from rules.prefilter import (
+    ANY_KEYWORD_SIGN,
+    ANY_PII,
+    KEYWORD_SIGNS,
+    KEYWORD_WORD,
+    PII,
+    SOLICITATION,
+    Prefilter,
+    indices,
+)
 from rules.regex import RegexIndex
 from rules.solicitation import find_solicitation
-from rules.text import clean
+from rules.text import clean, reads_as_ascii
 from rules.windows import (
     DuplicateDetector,
     FloodDetector,
     LinksDetector,
     MentionsDetector,
-    find_links,
 )
 
 _REASONS = {
@@ -70,8 +79,7 @@ _REASONS = {
 }
 _ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerators: 5}
 
-# A stateless check reads the cleaned text; a stateful one also the member and message.
-_Check: TypeAlias = Callable[[str, str, Message], str | None]
+_Window: TypeAlias = FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector
 
 
 def _mask(contact: str) -> str:
@@ -93,54 +101,45 @@ class Engine:
         self._regexes = RegexIndex(
             {r.id: r.patterns for r in policy.rules if isinstance(r, RegexRule)}
         )
+        regions = [r.default_region for r in policy.rules if isinstance(r, PiiRule) and r.phones]
+        self._prefilter = Prefilter(
+            self._keywords.trigger_pattern(),
+            self._regexes.patterns,
+            min(map(min_phone_digits, regions), default=9),
+        )
+        self._has_keywords = any(isinstance(r, KeywordsRule) for r in policy.rules)
         self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}
-        self._stateful: list[FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector]
-        self._stateful = []
-        # Rules with a detector of their own; keywords and regex rules are found in the
-        # per-message index results instead, so hundreds of them cost one scan each.
-        self._detectors: list[tuple[int, RuleConfig, _Check]] = []
+        self._pii = [(i, r) for i, r in enumerate(policy.rules) if isinstance(r, PiiRule)]
+        self._solicitation = [
+            (i, r) for i, r in enumerate(policy.rules) if isinstance(r, SolicitationRule)
+        ]
+        # Rules that keep per-member windows: every message goes through them.
+        self._windows: list[tuple[int, RuleConfig, _Window]] = []
         for i, rule in enumerate(policy.rules):
-            check = self._make_check(rule)
-            if check is not None:
-                self._detectors.append((i, rule, check))
+            window = self._window(rule)
+            if window is not None:
+                self._windows.append((i, rule, window))
         self._evaluated = 0
         self._exemptions = any(
             r.exempt_channels or r.exempt_roles or r.exempt_power_level is not None
             for r in policy.rules
         )
 
-    def _make_check(self, rule: RuleConfig) -> _Check | None:
-        if isinstance(rule, PiiRule):
-            return lambda cleaned, _member, _msg: self._pii(rule, cleaned)
-        if isinstance(rule, SolicitationRule):
-            return lambda cleaned, _member, _msg: find_solicitation(cleaned)
+    @staticmethod
+    def _window(rule: RuleConfig) -> _Window | None:
         if isinstance(rule, FloodRule):
-            flood = FloodDetector(rule)
-            self._stateful.append(flood)
-            return lambda _cleaned, member, msg: flood.check(member, msg.ts)
+            return FloodDetector(rule)
         if isinstance(rule, DuplicateRule):
-            duplicate = DuplicateDetector(rule)
-            self._stateful.append(duplicate)
-            return lambda cleaned, member, msg: duplicate.check(member, msg.ts, cleaned)
+            return DuplicateDetector(rule)
         if isinstance(rule, MentionsRule):
-            mentions = MentionsDetector(rule)
-            self._stateful.append(mentions)
-            return lambda _cleaned, member, msg: mentions.check(member, msg.ts, len(msg.mentions))
+            return MentionsDetector(rule)
         if isinstance(rule, LinksRule):
-            links = LinksDetector(rule)
-            self._stateful.append(links)
-            # The platform's links and those only written in the text ("join discord.gg/x"
-            # beside a https link, which platforms do not list); the detector counts each once.
-            return lambda _cleaned, member, msg: links.check(
-                member, msg.ts, [*msg.links, *find_links(msg.text)]
-            )
-        return None  # keywords and regex: looked up in the index results
+            return LinksDetector(rule)
+        return None  # stateless kinds: gated by the prefilter in ``_stateless``
 
     @staticmethod
-    def _pii(rule: PiiRule, cleaned: str) -> str | None:
-        for contact in _contacts(
-            cleaned, rule.phones, rule.emails, rule.default_region, rule.handles
-        ):
+    def _judge_contacts(rule: PiiRule, cleaned: str, contacts: list[Contact]) -> str | None:
+        for contact in contacts:
             if rule.allows(contact.excerpt):
                 continue
             if rule.own_contacts != "include":
@@ -161,30 +160,79 @@ class Engine:
         level = rule.exempt_power_level
         return level is not None and author.power_level is not None and author.power_level >= level
 
+    def _stateless(self, cleaned: str) -> list[tuple[int, RuleConfig, str]]:
+        """Hits of the rules that read the text alone, each run only if the prefilter says
+        it may find something (most chat: none runs)."""
+        signals, admin = self._prefilter.scan(cleaned)
+        found: list[tuple[int, RuleConfig, str]] = []
+        ascii_like = reads_as_ascii(cleaned)
+        if not signals and not admin and (ascii_like or not self._has_keywords):
+            return found  # most chat: the one pass saw nothing any detector needs
+        by_id = self._by_id
+        if self._has_keywords:
+            if not ascii_like:
+                results = self._keywords.search(cleaned)  # other scripts: no shortcut
+            elif signals & (KEYWORD_WORD | ANY_KEYWORD_SIGN):
+                results = self._keywords.search(cleaned, indices(signals, KEYWORD_SIGNS))
+            else:
+                results = {}
+            for rule_id, matched in results.items():
+                found.append((*by_id[rule_id], matched))
+        if admin:
+            for rule_id, matched in self._regexes.quote(cleaned, admin).items():
+                found.append((*by_id[rule_id], matched))
+        pii_signals = signals & ANY_PII
+        if pii_signals & PII[ENOUGH_DIGITS] and not enough_digits(cleaned):
+            pii_signals &= ~PII[ENOUGH_DIGITS]  # a phone number's shape, but of o, l and i
+        if pii_signals and self._pii:
+            read: dict[tuple[bool, bool, str, bool], list[Contact]] = {}
+            signs = indices(pii_signals, PII)
+            for position, rule in self._pii:
+                how = (rule.phones, rule.emails, rule.default_region, rule.handles)
+                contacts = read.get(how)
+                if contacts is None:  # read once for all pii rules with the same settings
+                    contacts = read[how] = find_contacts(
+                        cleaned, phones=how[0], emails=how[1], default_region=how[2],
+                        handles=how[3], signals=signs,
+                    )  # fmt: skip
+                detected = self._judge_contacts(rule, cleaned, contacts)
+                if detected is not None:
+                    found.append((position, rule, detected))
+        if signals & SOLICITATION and self._solicitation:
+            asked = find_solicitation(cleaned, triggered=True)
+            if asked is not None:
+                found.extend((position, rule, asked) for position, rule in self._solicitation)
+        return found
+
     def evaluate(
         self, message: Message, *, member: str | None = None, points: int | None = None
     ) -> Verdict:
         """Judge ``message``; ``member`` defaults to the author's account key. ``points``:
         the member's live strike points before it (None: the engine's in-memory ledger)."""
-        member = member or message.author.account.key
-        now = message.ts
+        if member is None:
+            member = message.author.account.key
         author = message.author
         # Most authors are ordinary members and most policies exempt by moderator status
         # only: then no rule needs its exemptions checked one by one.
         exemptions = self._exemptions or author.is_bot or author.is_moderator
         cleaned = clean(message.text)
-        found: list[tuple[int, RuleConfig, str]] = []
-        for results in (self._keywords.search(cleaned), self._regexes.search(cleaned)):
-            for rule_id, matched in results.items():
-                position, rule = self._by_id[rule_id]
-                if not (exemptions and self._exempt(rule, author, message)):
-                    found.append((position, rule, matched))
-        for position, rule, check in self._detectors:
+        found = self._stateless(cleaned)
+        if found and exemptions:
+            found = [item for item in found if not self._exempt(item[1], author, message)]
+        ts = message.ts.timestamp()
+        for position, rule, window in self._windows:
+            # an exempt member's messages are not counted in the window either
             if exemptions and self._exempt(rule, author, message):
                 continue
-            detected = check(cleaned, member, message)
+            detected = window.observe(member, ts, cleaned, message)
             if detected is not None:
                 found.append((position, rule, detected))
+        self._evaluated += 1
+        if self._evaluated % 10_000 == 0:
+            for _, _, window in self._windows:
+                window.forget_idle(ts)
+        if not found:
+            return clean_verdict(message.id, member)
         if len(found) > 1:
             found.sort(key=_position)
         hits = [
@@ -199,13 +247,7 @@ class Engine:
             )
             for _, rule, matched in found
         ]
-        self._evaluated += 1
-        if self._evaluated % 10_000 == 0:
-            for detector in self._stateful:
-                detector.forget_idle(now)
-        if not hits:
-            return Verdict(message_id=message.id, member=member)
-        return self._decide(message, member, now, hits, points)
+        return self._decide(message, member, message.ts, hits, points)
 
     def rejudge(self, message: Message, verdict: Verdict, *, points: int) -> Verdict:
         """``verdict`` on ``message`` again for a member who had ``points`` live points before
@@ -339,13 +381,3 @@ def sanction_for(spec: ActionSpec, target: Account, now: datetime, reason: str) 
         until = now + spec.duration if spec.duration else None
         return Ban(target=target, reason=reason, until=until)
     return None
-
-
-@functools.lru_cache(maxsize=4)
-def _contacts(
-    cleaned: str, phones: bool, emails: bool, region: str, handles: bool
-) -> tuple[Contact, ...]:
-    """The contacts in a message, read once for all the pii rules that judge it."""
-    return tuple(
-        find_contacts(cleaned, phones=phones, emails=emails, default_region=region, handles=handles)
-    )

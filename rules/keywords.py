@@ -29,7 +29,7 @@ import operator
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ import ahocorasick
 import re2
 
 from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
-from rules.text import clean
+from rules.text import ascii_table, clean, reads_as_ascii
 
 _LEET = "@$|!*#"  # symbols evaders put inside words: leetspeak and masks
 
@@ -68,8 +68,8 @@ _ASCII = _syntax("[a-z0-9@$|!*#]", "[a-z0-9@$]", "[a-z]", re.ASCII)
 _UNICODE = _syntax(r"(?:[^\W_]|[@$|!*#])", r"(?:[^\W_]|[@$])", r"[^\W\d_]", 0)
 
 
-def _signs(letter: str, *extra: str) -> Any:
-    """One RE2 (DFA) pass telling which closer looks a message needs, by pattern index.
+def _sign_patterns(letter: str, *extra: str) -> list[str]:
+    """The patterns telling which closer looks a message needs, by index.
 
     0: a digit or leet symbol touching a letter; 1: a run of three lone glyphs, one a letter;
     then the ``extra`` patterns.
@@ -83,10 +83,17 @@ def _signs(letter: str, *extra: str) -> Any:
             f"{lone}{gap}{lone}{gap}{alpha}",
         )
     )
+    return [
+        f"[@$|!*#][{letter}0-9]|[{letter}0-9][@$|]|[{letter}][0-9]|[0-9][{letter}]",
+        f"(?:^|[^{glyph[1:-1]}])(?:{run})(?:$|[^{glyph[1:-1]}])",
+        *extra,
+    ]
+
+
+def _signs(patterns: list[str]) -> Any:
+    """One RE2 (DFA) pass over ``patterns``."""
     signs = re2.Set.SearchSet()
-    signs.Add(f"[@$|!*#][{letter}0-9]|[{letter}0-9][@$|]|[{letter}][0-9]|[0-9][{letter}]")
-    signs.Add(f"(?:^|[^{glyph[1:-1]}])(?:{run})(?:$|[^{glyph[1:-1]}])")
-    for pattern in extra:
+    for pattern in patterns:
         signs.Add(pattern)
     signs.Compile()
     return signs
@@ -97,23 +104,29 @@ _ADJACENT, _LONE_RUN, _TRIPLE = 0, 1, 2
 # Other scripts' tripled letters go unnoticed: look-alikes are Latin by now, and a per-letter
 # backreference scan of long non-Latin messages would cost more than it finds.
 _TRIPLES = "|".join(c * 3 for c in string.ascii_lowercase)
-_ASCII_SIGNS = _signs("a-z", _TRIPLES)
-_UNICODE_SIGNS = _signs(r"\pL", _TRIPLES)
+# The ASCII signs, also run by the engine's prefilter (rules.prefilter) for text that is
+# ASCII once emoji and symbols are read as spaces: there a code point is one character, so
+# an emoji counts as one separator, as the space it becomes here does.
+ASCII_SIGN_PATTERNS = _sign_patterns("a-z", _TRIPLES)
+_ASCII_SIGNS = _signs(ASCII_SIGN_PATTERNS)
+_UNICODE_SIGNS = _signs(_sign_patterns(r"\pL", _TRIPLES))
 _WORD = re.compile(r"[^\W_]+")
 _NOT_GLYPH = re.compile(r"[^\w@$]|_")
 _REPEATS = re.compile(r"(.)\1+")
 _FIRST_GROUP = operator.itemgetter(1)  # as a C-level replacement: 3x faster than r"\1"
 _TRIPLED = re.compile(r"(.)\1\1")
 _HAS_LETTER = re.compile(r"[^\W\d_]|@")
+_is_number = re.compile(r"[0-9]+").fullmatch  # ASCII digits only: "²" counts as a letter
+_NUMBERED = re.compile(r"[^\W\d_]{1,2}[0-9]{3,}")
 _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 # Plain ASCII: every punctuation mark separates words; with a closer look, all but the leet.
 _PUNCTUATION = string.punctuation
-_FAST_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
+_FAST_SPACE = ascii_table(_PUNCTUATION, " " * len(_PUNCTUATION))
 _SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in _LEET)
-_SLOW_SPACE = str.maketrans(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
+_SLOW_SPACE = ascii_table(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
 # Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either.
-_DECODE = str.maketrans("013456789@$!|l#", "oieasgtbgasiii*")
+_DECODE = ascii_table("013456789@$!|l#", "oieasgtbgasiii*")
 _ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
 _MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
@@ -121,6 +134,7 @@ _MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one wo
 _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same few
 
 _SECOND_PERSON = frozenset(YOU_FORMS)
+_PLAIN_WORD = re.compile(r"[a-z0-9]+")  # what a word of plain ASCII chat can be
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
 _Entries = tuple[tuple[str, str], ...]
@@ -167,14 +181,15 @@ def _around_you(words: list[str]) -> list[list[str]]:
         return [words]
     parts: list[list[str]] = []
     start = end = -1
-    for i, word in enumerate(words):
-        if word in _SECOND_PERSON:
-            if start >= 0 and i - _BEFORE_YOU <= end:
-                end = i + _AFTER_YOU
-                continue
-            if start >= 0:
-                parts.append(words[start:end])
-            start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    you = _SECOND_PERSON
+    # the positions first, in one comprehension: on a long message most words are not "you"
+    for i in [i for i, word in enumerate(words) if word in you]:
+        if start >= 0 and i - _BEFORE_YOU <= end:
+            end = i + _AFTER_YOU
+            continue
+        if start >= 0:
+            parts.append(words[start:end])
+        start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
     if start >= 0:
         parts.append(words[start:end])
     return parts
@@ -206,6 +221,7 @@ class KeywordIndex:
                         words.extend(variant)
                 for form in forms:
                     lines.setdefault(f" {form} ", {}).setdefault(rule_id, keyword)
+        self._lines = tuple(lines)
         self._automaton = ahocorasick.Automaton()
         for line, rules in lines.items():
             entries: _Entries = tuple(rules.items())
@@ -241,29 +257,41 @@ class KeywordIndex:
             key = (len(decoded), decoded[0], decoded[-1])
             self._masked.setdefault(key, []).append((decoded, word))
 
-    def search(self, cleaned: str) -> dict[str, str]:
+    def trigger_pattern(self) -> str | None:
+        """A regex that matches every ASCII text this index could find a listed word in
+        without a closer look (see ``search``): one of the words a listed line form starts
+        with, or a second-person form, as a whole word. None when nothing is listed."""
+        if self._empty:
+            return None
+        firsts = {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
+        plain = sorted(word for word in firsts if _PLAIN_WORD.fullmatch(word))
+        return rf"(?:^|[^a-z0-9])(?:{'|'.join(plain)})(?:[^a-z0-9]|$)"
+
+    def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).
 
-        ``cleaned`` is ``rules.text.clean(text)``; never raises on any text.
+        ``cleaned`` is ``rules.text.clean(text)``; never raises on any text. ``signs`` are
+        the indices of ``ASCII_SIGN_PATTERNS`` that match ``cleaned``, when the caller
+        matched them already: only for text that ``reads_as_ascii``.
         """
         if self._empty:
             return {}
-        if not cleaned.isascii():
+        if not cleaned.isascii() and (signs is not None or reads_as_ascii(cleaned)):
             # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
             # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).
-            symbols = set(cleaned).difference(_ASCII_CHARS)
-            if not any(c.isalnum() or unicodedata.category(c)[0] == "M" for c in symbols):
-                cleaned = cleaned.translate(dict.fromkeys(map(ord, symbols), " "))
+            for symbol in set(cleaned).difference(_ASCII_CHARS):
+                cleaned = cleaned.replace(symbol, " ")  # C speed; translate is a dict lookup
         if cleaned.isascii():
-            signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
+            if signs is None:
+                signs = set(_ASCII_SIGNS.Match(cleaned.encode()) or ())
             if not signs:  # most chat: plain words, no closer look needed
                 words = cleaned.translate(_FAST_SPACE).split()
             else:
-                words = self._words_of(cleaned, _ASCII, signs)
+                words = self._words_of(cleaned, _ASCII, set(signs))
         else:
             text = _strip_marks(cleaned)
-            signs = set(_UNICODE_SIGNS.Match(text.encode("utf-8", "surrogatepass")) or ())
-            words = self._words_of(text, _UNICODE, signs) if signs else _WORD.findall(text)
+            found = set(_UNICODE_SIGNS.Match(text.encode("utf-8", "surrogatepass")) or ())
+            words = self._words_of(text, _UNICODE, found) if found else _WORD.findall(text)
         hits: dict[str, str] = {}
         for _end, entries in self._automaton.iter(f" {' '.join(words)} "):
             for rule_id, keyword in entries:
@@ -287,27 +315,32 @@ class KeywordIndex:
             words = text.translate(_SLOW_SPACE).split()
         else:
             words = syntax.token.findall(text)
-        check = [word for word in words if not word.isalpha()]
+        # numbers ("2026", "11") decode to no listed word (_resolve wants a letter): only
+        # words that mix letters, digits and leet symbols get the closer look
+        check = [word for word in words if not (word.isalpha() or _is_number(word))]
         if _TRIPLE in signs:
             check += [word for word in words if word.isalpha() and syntax.triple.search(word)]
-        if not check:
+        if not check or not self._learn(check):
             return words
-        self._learn(check)
         known = self._cache
         # plain words that were not checked are never in the cache: they stay exact
         return [known.get(word, word) for word in words]
 
-    def _learn(self, tokens: list[str]) -> None:
-        """Cache what each new token disguises (itself if nothing), decoding all at once."""
+    def _learn(self, tokens: list[str]) -> bool:
+        """Cache what each new token disguises (itself if nothing), decoding all at once;
+        return whether any of ``tokens`` disguises a listed word."""
         known = self._cache
-        new = [token for token in dict.fromkeys(tokens) if token not in known]
-        if not new:
-            return
+        unique = dict.fromkeys(tokens)
+        new = [token for token in unique if token not in known]
         if len(known) + len(new) > _CACHE_SIZE:
             known.clear()
+            new = list(unique)
         # a token holds no space, so one translate and one split decode every token
-        for token, decoded in zip(new, " ".join(new).translate(_DECODE).split(" "), strict=True):
-            known[token] = self._resolve(token, decoded) or token
+        if new:
+            decoded_all = " ".join(new).translate(_DECODE).split(" ")
+            for token, decoded in zip(new, decoded_all, strict=True):
+                known[token] = self._resolve(token, decoded) or token
+        return any(known[token] != token for token in unique)
 
     def _join_run(self, match: re.Match[str]) -> str:
         run = match.group()
@@ -353,8 +386,12 @@ class KeywordIndex:
                 word = self._unmask(decoded)
             elif _TRIPLED.search(decoded):
                 word = self._collapsed.get(_REPEATS.sub(_FIRST_GROUP, decoded))
-        if word is not None and _HAS_LETTER.search(token) is None:
-            return None  # "1337", "$5": numbers and prices, not words
+        if word is not None and (
+            _HAS_LETTER.search(token) is None or _NUMBERED.fullmatch(token) is not None
+        ):
+            # "1337", "$5": numbers and prices; "n1994", "v2024", "a320": a letter or two
+            # before a number of three digits or more: model numbers and years, not words
+            return None
         return word
 
     def _unmask(self, decoded: str) -> str | None:

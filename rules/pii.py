@@ -15,6 +15,7 @@ engine nothing to backtrack into, and repetitions are over disjoint character cl
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -23,7 +24,9 @@ import phonenumbers
 import re2
 
 from rules.pii_emails import AT_WORD, find_emails
-from rules.pii_forms import DIGIT_WORDS, social_handles, spaced_out, spoken_numbers
+from rules.pii_forms import social_handles, spaced_out, spoken_numbers
+from rules.pii_signals import EMAIL_CUE, ENOUGH_DIGITS, HANDLE_CUE, NUMBER_WORDS, SIGNAL_PATTERNS
+from rules.text import ascii_table
 
 __all__ = ["Contact", "find_contacts"]
 
@@ -76,7 +79,7 @@ _PHONE_RUN = re.compile(
     r"([^\W\d_]?)"
 )
 _GROUP = re.compile(r"([^0-9oli]*+)([0-9oli]++)")
-_LETTER_DIGITS = str.maketrans("oli", "011")
+_LETTER_DIGITS = ascii_table("oli", "011")
 # Words that announce a contact detail right after them.
 _CUE = re.compile(
     r"\b(?:call|text|sms|ring|reach|ping|phone|number|no|namba|nambari|simu|mobile|cell"
@@ -255,8 +258,7 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             groups = _groups(segment)
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
-                cue = _CUE.search(cleaned, max(0, run.start() - 30), run.start()) is not None
-                numbers = _without_trunk(groups, region, plan, budget, cue=cue)
+                numbers = _without_trunk(groups, region, plan, budget, cleaned, run.start())
             if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
                 break  # an order or ticket number that happens to look like a phone
             found.extend((number, run.start()) for number in numbers)
@@ -264,16 +266,19 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
 
 
 def _without_trunk(
-    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, *, cue: bool
+    groups: list[_Group], region: str, plan: _Plan, budget: _Budget, cleaned: str, start: int
 ) -> list[str]:
     """A mobile number written without its trunk prefix ("712 345 678"): only as digit
     groups that make exactly a national mobile number, so ids and sums stay out; as one
-    group of digits only after a word that announces a contact ("text him on 712345678")."""
-    if len(groups) < (1 if cue else 2) or any(not digits or plus for digits, plus, _ in groups):
+    group of digits only after a word that announces a contact ("text him on 712345678").
+    ``start``: where the run of ``groups`` starts in ``cleaned``."""
+    if not groups or any(not digits or plus for digits, plus, _ in groups):
         return []
     joined = "".join(digits for digits, _, _ in groups)
     if len(joined) not in plan.mobile_lengths or (plan.trunk and joined.startswith(plan.trunk)):
         return []
+    if len(groups) == 1 and _CUE.search(cleaned, max(0, start - 30), start) is None:
+        return []  # the cue, looked for last: it is the dearest test
     budget.left -= 1
     return [e164] if (e164 := _valid_mobile(joined, region)) is not None else []
 
@@ -301,18 +306,20 @@ def _segments(run: str) -> tuple[str, ...]:
 
 _ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 
+
 # One automaton pass tells which readers a message needs (most chat needs none): six digits
 # or more (a phone number has nine or more; o, l and i may stand for a few), three number words,
 # an "@" or the word "at" (e-mail addresses), an "@" or a possessive (social handles). RE2's
 # ASCII word boundaries hold wherever the readers' Unicode ones do, so a reader the pass skips
 # would have found nothing; the readers still make their own exact checks.
-_ENOUGH_DIGITS, _NUMBER_WORDS, _EMAIL_CUE, _HANDLE_CUE = 0, 1, 2, 3
+def min_phone_digits(region: str) -> int:
+    """The fewest digits a phone number the reader accepts has (default ``region``)."""
+    return min((_MIN_DIGITS, *_plan(region).mobile_lengths))
+
+
 _SIGNALS = re2.Set.SearchSet()
-_SIGNALS.Add(r"[0-9](?:[^0-9]*[0-9]){5}")
-_WORDS = "|".join(DIGIT_WORDS)
-_SIGNALS.Add(rf"(?s)\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b.*\b(?:{_WORDS})\b")
-_SIGNALS.Add(r"@|\bat\b")
-_SIGNALS.Add(r"@|\b(?:her|his|their|my|our)\b")
+for _pattern in SIGNAL_PATTERNS:
+    _SIGNALS.Add(_pattern)
 _SIGNALS.Compile()
 
 
@@ -326,6 +333,7 @@ def find_contacts(
     emails: bool = True,
     default_region: str = "KE",
     handles: bool = True,
+    signals: Collection[int] | None = None,
 ) -> list[Contact]:
     """Every phone number and e-mail address in ``cleaned`` (text passed through ``clean``).
 
@@ -333,17 +341,24 @@ def find_contacts(
     ``local@domain.tld`` whatever disguise they were written in. ``default_region`` is the
     ISO country whose national numbers (``0712 345 678`` in Kenya) are recognised without
     a country code. Messages with no digit, no "@" and no word "at" return at once.
+    ``signals``: the indices of ``SIGNAL_PATTERNS`` that match ``cleaned``, when the caller
+    matched them already.
     """
     contacts: list[Contact] = []
-    signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
-    if phones and _ENOUGH_DIGITS in signals:
+    if signals is None:
+        signals = _SIGNALS.Match(cleaned.encode("utf-8", "surrogatepass")) or ()
+    if phones and ENOUGH_DIGITS in signals:
         # "zero7 12 34 56 78", "sifuri 722 ...": the word for 0 written before digits
-        digits_text = _ZERO_WORD.sub("0", cleaned) if _ZERO_WORD.search(cleaned) else cleaned
+        # (the substring tests spare most messages the regex scan)
+        spelled = "zero" in cleaned or "sifuri" in cleaned
+        digits_text = (
+            _ZERO_WORD.sub("0", cleaned) if spelled and _ZERO_WORD.search(cleaned) else cleaned
+        )
         contacts.extend(
             Contact("phone", e164, start)
             for e164, start in _find_phones(digits_text, default_region)
         )
-    if phones and _NUMBER_WORDS in signals:
+    if phones and NUMBER_WORDS in signals:
         for digits, start in spoken_numbers(cleaned):
             contacts.extend(
                 Contact("phone", e164, start) for e164, _ in _find_phones(digits, default_region)
@@ -351,13 +366,13 @@ def find_contacts(
     # Cheapest tests first: most messages have neither "@" nor the letters "at".
     if (
         emails
-        and _EMAIL_CUE in signals
+        and EMAIL_CUE in signals
         and ("@" in cleaned or ("at" in cleaned and AT_WORD.search(cleaned)))
     ):
         contacts.extend(Contact("email", address, start) for address, start in find_emails(cleaned))
         for closed, start in spaced_out(cleaned) if "@" in cleaned else ():
             contacts.extend(Contact("email", address, start) for address, _ in find_emails(closed))
-    if handles and _HANDLE_CUE in signals:
+    if handles and HANDLE_CUE in signals:
         contacts.extend(
             Contact("handle", handle, start) for handle, start in social_handles(cleaned)
         )

@@ -22,6 +22,26 @@ _EMAIL = re.compile(
     + rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,8}}+)"
 )
 _DOT_SPLIT = re.compile(_DOT)
+
+# A necessary condition for an address, as an RE2 pattern for the engine's one pass: the
+# last character of a local part, an "@" (or "at") of _AT and the domain up to the first
+# letter of its second label, with no look-behind and no possessive quantifiers (RE2 has
+# neither: it matches a superset). The bare word "at" counts only with a "dot" spelled out
+# in the domain, as _email demands. Or an "@" standing alone, as in a spaced-out address
+# ("b a r a k a @ g m a i l ..."). Cleaned text has ASCII whitespace only, so RE2's \s is
+# the re module's here.
+_LOCAL_END = r"[a-z0-9._%+\-]"
+_LABEL_GATE = r"[a-z0-9][a-z0-9\-]{0,62}"
+_SPELLED_DOT = r"(?:\s{0,3}[\[(<{]\s?dot\s?[\])>}]\s{0,3}|\s{1,3}dot\s{1,3})"
+_DOT_GATE = rf"(?:\s{{0,3}}\.\s{{0,3}}|{_SPELLED_DOT})"
+GATE = (
+    rf"{_LOCAL_END}(?:@|\s{{1,3}}@\s|\s{{0,3}}[\[(<{{]\s?at\s?[\])>}}])"
+    rf"\s{{0,3}}{_LABEL_GATE}{_DOT_GATE}[a-z0-9]"
+    rf"|{_LOCAL_END}\s{{1,3}}at\s{{1,3}}{_LABEL_GATE}(?:{_DOT_GATE}{_LABEL_GATE}){{0,7}}"
+    rf"{_SPELLED_DOT}[a-z0-9]"
+    r"|(?:^|\s)@(?:\s|$)"
+)
+
 AT_WORD = re.compile(r"\bat\b")
 
 # Top-level domains accepted in a disguised address; a plain one also accepts any two-letter

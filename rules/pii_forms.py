@@ -65,8 +65,14 @@ def spoken_numbers(cleaned: str) -> list[tuple[str, int]]:
 _SPACED = re.compile(r"(?<!\S)[\w.@+\-](?: [\w.@+\-]){4,}+(?!\S)")
 
 
+# An "@" standing alone between spaces: every spaced-out run holding an "@" has one.
+_LONE_AT = re.compile(r"@(?!\S)(?<!\S@)")
+
+
 def spaced_out(cleaned: str) -> list[tuple[str, int]]:
     """Spaced-out runs that hold an "@", closed up, each with where it starts."""
+    if _LONE_AT.search(cleaned) is None:  # a scan for "@" only: far cheaper than _SPACED
+        return []
     return [
         (match.group().replace(" ", ""), match.start())
         for match in _SPACED.finditer(cleaned)
@@ -84,7 +90,7 @@ _PLATFORM = (
 _HANDLE = r"@[a-z0-9_][a-z0-9_.]{1,29}"
 _NAMED = r"(?:\s+(?:handle|username|user\s?name|account|acc|id|name|page|profile))?"
 # RE2: the platform alternation tried at every word costs the re module ~1 ms per 8 KB.
-_HANDLES = re2.compile(
+HANDLES_PATTERN = (
     rf"\b{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)?(?P<h1>{_HANDLE})"
     rf"|\bon\s+{_PLATFORM}\s*(?:as\s+|at\s+|[:\-]\s*)?(?P<h2>{_HANDLE})"
     rf"|(?:^|[^\w@])(?P<h3>{_HANDLE})\s+on\s+{_PLATFORM}\b"
@@ -92,6 +98,7 @@ _HANDLES = re2.compile(
     rf"|\b(?:her|his|their|my|our)\s+{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)"
     r"(?P<h4>[a-z0-9_.]{3,30})"
 )
+_HANDLES = re2.compile(HANDLES_PATTERN)
 _H4 = _HANDLES.groupindex["h4"]  # RE2's match.start takes group numbers only
 _POSSESSIVE = re.compile(r"\b(?:her|his|their|my|our)\b")
 _HANDLE_LIKE = re.compile(r"(?=.*[a-z])[a-z0-9]*[_.0-9]")  # a letter and a _ . or digit

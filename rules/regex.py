@@ -7,7 +7,7 @@ Patterns RE2 cannot run in linear time (backreferences, lookaround) are refused 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import re2
@@ -44,6 +44,7 @@ class RegexIndex:
 
     def __init__(self, patterns_by_rule: Mapping[str, Sequence[str]]) -> None:
         self._owners: list[tuple[str, Any]] = []  # set index -> (rule id, compiled pattern)
+        self.patterns: list[str] = []  # by set index; the engine's prefilter runs them too
         self._set: Any = None
         if not any(patterns_by_rule.values()):
             return
@@ -53,6 +54,7 @@ class RegexIndex:
                 compiled = compile_pattern(pattern)
                 pattern_set.Add(pattern)
                 self._owners.append((rule_id, compiled))
+                self.patterns.append(pattern)
         pattern_set.Compile()
         self._set = pattern_set
 
@@ -60,8 +62,12 @@ class RegexIndex:
         """Rule id -> the first text one of its patterns matched, for every rule that hit."""
         if self._set is None:
             return {}
+        return self.quote(cleaned, self._set.Match(cleaned.encode("utf-8", "surrogatepass")) or ())
+
+    def quote(self, cleaned: str, indices: Iterable[int]) -> dict[str, str]:
+        """``search`` for the patterns (by index) already known to match ``cleaned``."""
         found: dict[str, str] = {}
-        for index in sorted(self._set.Match(cleaned.encode("utf-8", "surrogatepass")) or ()):
+        for index in sorted(indices):
             rule_id, compiled = self._owners[index]
             if rule_id not in found:
                 match = compiled.search(cleaned)

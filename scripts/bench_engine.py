@@ -40,7 +40,6 @@ from chat_corpus import distinct_corpus, vocabulary_size
 from bridge.config import load_settings, parse_settings
 from bridge.evaluate import make_message
 from domain.model import Message, Platform
-from rules import engine as engine_module
 from rules import pii
 from rules.engine import Engine
 from rules.policy import Policy
@@ -107,7 +106,7 @@ def naive_baseline(words: Sequence[str], patterns: Sequence[str]) -> Callable[[M
 def clear_caches(engine: Engine | None = None) -> None:
     """Empty the engine's memo caches: the figures then get no help from earlier messages."""
     pii._valid_e164.cache_clear()
-    engine_module._contacts.cache_clear()
+    pii._valid_mobile.cache_clear()
     if engine is not None:
         engine._keywords._cache.clear()
         engine._keywords._runs.clear()

@@ -152,3 +152,21 @@ def test_no_rules_no_hits() -> None:
 def test_blank_or_empty_words_are_refused(word: str) -> None:
     with pytest.raises(ValueError, match="rule 'r'"):
         KeywordIndex({"r": ["fine", word]})
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["my car is a n1994 model", "the n1994 batch shipped", "flying the a5555 today"],
+)
+def test_a_letter_before_a_long_number_is_a_model_number_not_leetspeak(message: str) -> None:
+    # "n1994" decodes to a listed slur and "a5555" to "asss": model numbers and years
+    index = KeywordIndex({"slurs": ["nigga"], "insults": ["ass"]})
+    assert search(index, message) == {}
+
+
+@pytest.mark.parametrize(
+    ("message", "matched"), [("i know where you 574y", "stay"), ("n1gg4 please", "nigga")]
+)
+def test_leetspeak_with_digit_runs_still_hits(message: str, matched: str) -> None:
+    index = KeywordIndex({"slurs": ["nigga"], "threats": ["i know where you stay"]})
+    assert matched in " ".join(search(index, message).values())

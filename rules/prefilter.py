@@ -1,0 +1,93 @@
+"""One pass over a message that tells which detectors need to read it at all.
+
+Every stateless detector has cheap necessary conditions for a hit: the keyword index needs
+one of the words its listed phrases start with (or a sign of disguise), the contact reader
+needs six digits, three number words, an "@" or a possessive, the solicitation grammar one
+of its contact nouns, an admin regex its own match. All of them go into ONE RE2 set, so a
+message is scanned once by one automaton whatever the number of rules; most chat matches
+nothing and no detector reads it. A detector the pass rules out would have found nothing:
+each pattern is exactly the test that detector used to run first on its own.
+
+RE2 sets are matched by a DFA (time linear in the text). The set is given far more memory
+than it needs, because a set whose DFA runs out of memory answers "no match", not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import re2
+
+from rules import pii_signals
+from rules.keywords import ASCII_SIGN_PATTERNS
+from rules.solicitation import TRIGGER_PATTERN
+
+# Bits of the answer for the fixed patterns; admin regexes are reported by index.
+KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
+ANY_KEYWORD_SIGN = sum(KEYWORD_SIGNS)
+KEYWORD_WORD = 1 << 4
+PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
+ANY_PII = sum(PII)
+SOLICITATION = 1 << 10
+_MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
+
+
+class Prefilter:
+    """The merged pattern set of one engine's detectors."""
+
+    def __init__(
+        self,
+        keyword_trigger: str | None,
+        admin_patterns: Sequence[str],
+        phone_digits: int = 9,
+    ) -> None:
+        """``phone_digits``: the fewest digits of a phone number any pii rule reads."""
+        options = re2.Options()
+        options.log_errors = False
+        options.max_mem = _MAX_MEMORY
+        pattern_set = re2.Set.SearchSet(options)
+        bits: list[int] = []
+        for bit, pattern in zip(KEYWORD_SIGNS, ASCII_SIGN_PATTERNS, strict=True):
+            bits.append(bit)
+            pattern_set.Add(pattern)
+        if keyword_trigger is not None:
+            bits.append(KEYWORD_WORD)
+            pattern_set.Add(keyword_trigger)
+        for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
+            bits.append(bit)
+            pattern_set.Add(pattern)
+        bits.append(SOLICITATION)
+        pattern_set.Add(TRIGGER_PATTERN)
+        self.first_admin = len(bits)
+        for pattern in admin_patterns:
+            # admin regexes read case-insensitively (rules.regex); the rest is lower case
+            pattern_set.Add(f"(?i:{pattern})")
+        pattern_set.Compile()
+        self._bits = bits
+        # the C++ set's own Match: the Python wrapper around it costs more than the scan
+        self._match: Any = pattern_set._set.Match
+
+    def scan(self, cleaned: str) -> tuple[int, list[int]]:
+        """The bits of the fixed patterns ``cleaned`` matches, and the admin regexes (by
+        index in the regex index) it matches."""
+        found = self._match(cleaned.encode("utf-8", "surrogatepass"))
+        if not found:
+            return 0, _NONE
+        signals = 0
+        admin: list[int] = []
+        bits, first_admin = self._bits, self.first_admin
+        for index in found:
+            if index < first_admin:
+                signals |= bits[index]
+            else:
+                admin.append(index - first_admin)
+        return signals, admin
+
+
+_NONE: list[int] = []
+
+
+def indices(signals: int, bits: Sequence[int]) -> list[int]:
+    """The positions in ``bits`` whose bit is set in ``signals``."""
+    return [i for i, bit in enumerate(bits) if signals & bit]

@@ -1,0 +1,50 @@
+"""The per-member windows of the flood and duplicate rules: counts, expiry, idle members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rules.policy import DuplicateRule, FloodRule
+from rules.windows import DuplicateDetector, FloodDetector
+
+
+@dataclass(frozen=True)
+class _Plain:
+    text: str = ""
+    links: tuple[str, ...] = ()
+    mentions: tuple[object, ...] = ()
+
+
+NOTHING = _Plain()  # the window rules here read neither links nor mentions
+
+
+def test_flood_counts_the_messages_inside_the_window_only() -> None:
+    flood = FloodDetector(
+        FloodRule(id="f", kind="flood", max_messages=3, per=timedelta(seconds=10))
+    )
+    seen = [flood.observe("ann", t, "", NOTHING) for t in (0.0, 1.0, 2.0)]
+    assert seen == [None, None, None]
+    assert flood.observe("ann", 3.0, "", NOTHING) == "4 messages within 10s"
+    assert flood.observe("bob", 3.0, "", NOTHING) is None
+    # 0.0 and 1.0 have left the window at 11.0: ann has 2.0, 3.0 and 11.0 in it
+    assert flood.observe("ann", 11.0, "", NOTHING) is None
+
+
+def test_idle_members_are_forgotten() -> None:
+    flood = FloodDetector(
+        FloodRule(id="f", kind="flood", max_messages=3, per=timedelta(seconds=10))
+    )
+    rule = DuplicateRule(id="d", kind="duplicate", max_repeats=1, per=timedelta(seconds=10))
+    duplicate = DuplicateDetector(rule)
+    for member in ("ann", "bob"):
+        flood.observe(member, 0.0, "", NOTHING)
+        duplicate.observe(member, 0.0, "the same long text", NOTHING)
+    flood.observe("bob", 20.0, "", NOTHING)
+    duplicate.observe("bob", 20.0, "the same long text", NOTHING)
+    flood.forget_idle(25.0)
+    duplicate.forget_idle(25.0)
+    assert list(flood._times) == ["bob"]
+    assert list(duplicate._seen) == ["bob"]
+    # bob's copy at 0 has left the window; those at 20 and 21 are one more than allowed
+    assert duplicate.observe("bob", 21.0, "the same long text", NOTHING) is not None

@@ -16,12 +16,12 @@ from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
 from adapters.matrix.policy_lists import PublishingExecutor
 from adapters.matrix.replies import MatrixReplier
+from adapters.matrix.stores import MatrixMemory
 from bridge.config import ConfigError, MatrixConfig, Settings
 from bridge.connected import Connected
 from bridge.core import Core
 from bridge.ecosystem import MatrixEcosystem
 from bridge.policy_lists import ListBans
-from bridge.stores import MatrixMemory
 from domain.model import Platform
 from storage.kv import KeyValueRepository
 

@@ -28,7 +28,7 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.matrix.executor import client_config
+from adapters.matrix.responses import client_config
 from devtools.discord_simulator import Channel, DiscordSimulator, Guild, Role, User, permissions
 from devtools.synapse import SERVER_NAME, RegisteredUser, SynapseServer
 

@@ -143,24 +143,7 @@ class SynapseServer:
         d.mkdir(parents=True, exist_ok=True)
         log_config = d / "log.yaml"
         # JSON is YAML: no YAML library needed on the project side.
-        log_config.write_text(
-            json.dumps(
-                {
-                    "version": 1,
-                    "formatters": {"plain": {"format": "%(asctime)s %(name)s %(message)s"}},
-                    "handlers": {
-                        "file": {
-                            "class": "logging.FileHandler",
-                            "filename": str(self.log_path),
-                            "formatter": "plain",
-                            "level": "WARNING",
-                        }
-                    },
-                    "root": {"level": "WARNING", "handlers": ["file"]},
-                    "disable_existing_loggers": False,
-                }
-            )
-        )
+        log_config.write_text(json.dumps(_log_config(self.log_path)))
         # A signing key is 32 random bytes, unpadded base64; writing it saves a Synapse start.
         seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         (d / "signing.key").write_text(f"ed25519 a_test {seed}\n")
@@ -352,3 +335,21 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _log_config(path: Path) -> dict[str, Any]:
+    """Python logging's dict config for Synapse: WARNING and above, to ``path``."""
+    return {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(asctime)s %(name)s %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(path),
+                "formatter": "plain",
+                "level": "WARNING",
+            }
+        },
+        "root": {"level": "WARNING", "handlers": ["file"]},
+        "disable_existing_loggers": False,
+    }

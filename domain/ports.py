@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from domain.model import (
+    Account,
     Action,
     Author,
     Channel,
+    HomeserverReport,
+    ListRule,
     MembershipEvent,
     Message,
     ModCommand,
@@ -67,15 +70,88 @@ def request_token(key: str, size: int = 32) -> str | None:
     return hashlib.sha256(key.encode()).hexdigest()[:size]
 
 
-class CommandHandler(Protocol):
-    """The core's side of a moderator command, for adapters with structured commands."""
+class Inbound(Protocol):
+    """The core's entry points: what every adapter hands in (the core implements it).
+
+    One port for all platforms; a platform that has no such event never calls that entry
+    (Matrix has no report menu or native AutoMod, Discord has no text commands). Each entry
+    raises NotRecorded when the core could not record the event: hand it in again later.
+    """
+
+    async def on_message(self, message: Message) -> None:
+        """A message or an edit in a protected space (never the bot's own)."""
+        ...
+
+    async def on_membership(self, event: MembershipEvent) -> None:
+        """A join, leave, kick, ban or unban in a protected space."""
+        ...
+
+    async def on_command(self, message: Message) -> None:
+        """A moderator's text command (``!`` text in the mod room or a direct room)."""
+        ...
 
     async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
-        """Carry out ``command`` for ``moderator``; return the answer to show them.
+        """Carry out a structured ``command`` for ``moderator``; return the answer to show.
 
         ``origin`` identifies the command uniquely (e.g. ``discord:interaction:<id>``) so a
         repeated delivery is carried out once.
         """
+        ...
+
+    async def on_direct_message(self, message: Message) -> None:
+        """A member wrote to the bot directly (reports, DM consent, linking accounts)."""
+        ...
+
+    async def on_report(
+        self, *, reporter: Account, message: Message | None, details: str, origin: str
+    ) -> str:
+        """A member reported a message; return the confirmation to show them (privately)."""
+        ...
+
+    async def on_automod_hit(
+        self, *, rule_name: str, author: Account, channel: Channel, matched: str
+    ) -> None:
+        """The platform's native AutoMod blocked a message for one of our rules."""
+        ...
+
+    async def known_accounts(self, text: str) -> list[Account]:
+        """Accounts on any platform whose id or name contains ``text`` (autocomplete)."""
+        ...
+
+
+class EcosystemInbound(Protocol):
+    """What the core does with the wider Matrix ecosystem: policy lists, room upgrades and
+    reports made to the homeserver (a different object of the core than :class:`Inbound`)."""
+
+    async def on_list_rule(self, rule: ListRule) -> None:
+        """A rule of a subscribed policy list as it stands now (removed: no entity)."""
+        ...
+
+    async def on_room_upgraded(self, old: str, new: str) -> None:
+        """A protected room (or the mod room) was upgraded; ``new`` is protected now."""
+        ...
+
+    async def on_homeserver_report(self, report: HomeserverReport) -> None:
+        """A report made to the homeserver about a message in a protected room."""
+        ...
+
+
+class KeyValueStore(Protocol):
+    """Small named text values that survive restarts (a sync token, a device id, a marker).
+
+    The service backs it with SQLite (storage.kv); tests use an in-memory twin.
+    """
+
+    async def get(self, key: str) -> str | None:
+        """The value stored under ``key``, or None when nothing was stored."""
+        ...
+
+    async def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; False when it was not there."""
         ...
 
 

@@ -18,12 +18,14 @@ from typing import Any, Protocol
 from domain.actions import ActionKind
 from domain.cases import CaseNote, CaseRow, NewCase
 from domain.model import Account, Platform
+from domain.ports import KeyValueStore
 from domain.records import (
     AccountRow,
     ActionRow,
     AuditEntry,
     DmPolicy,
     Enqueued,
+    Holdings,
     ListBanRow,
     NewAction,
     NewTimer,
@@ -186,6 +188,39 @@ class TimerQueue(Protocol):
     async def postpone(self, timer_id: int, due_at: datetime) -> None: ...
 
     async def schedule(self, new: NewTimer) -> tuple[TimerRow, bool]: ...
+
+
+class ConsentBook(Protocol):
+    """A member's own choices about direct messages (made in a conversation with the bot)."""
+
+    async def set_default(self, member_id: int, policy: DmPolicy) -> None: ...
+
+    async def allow(self, member_id: int, allowed_member_id: int) -> bool: ...
+
+    async def revoke(self, member_id: int, allowed_member_id: int) -> bool: ...
+
+
+class MemberData(Protocol):
+    """What modbridge holds about a member ('my data')."""
+
+    async def holdings(self, account: Account) -> Holdings | None: ...
+
+
+class Conversations(Protocol):
+    """What the bot's conversations with members read and change: accounts, DM consent,
+    report drafts (in the key-value store) and a member's data."""
+
+    @property
+    def identity(self) -> MemberFile: ...
+
+    @property
+    def consent(self) -> ConsentBook: ...
+
+    @property
+    def kv(self) -> KeyValueStore: ...
+
+    @property
+    def privacy(self) -> MemberData: ...
 
 
 class LinkCodes(Protocol):

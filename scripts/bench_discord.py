@@ -24,8 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import sys
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 with warnings.catch_warnings():
     # discord.py 2.7 imports audioop (voice), deprecated since Python 3.11; voice is unused.
@@ -36,25 +39,26 @@ from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
 from devtools.discord_simulator import DiscordSimulator, RecordedRequest, permissions
 from domain.model import (
-    Account,
-    Author,
-    Channel,
     DeleteMessage,
-    MembershipEvent,
     Message,
-    ModCommand,
     Platform,
     Space,
     SpaceKind,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the shared test doubles live in tests/, which is not installed
+    sys.path.insert(0, str(ROOT))
 
-class DeleteEverything:
+from tests.fakes import MemoryKeyValueStore, RecordingCore  # noqa: E402
+
+
+@dataclass
+class DeleteEverything(RecordingCore):
     """A minimal stand-in for the core: every message is deleted at once via the executor."""
 
-    def __init__(self) -> None:
-        self.executor: DiscordExecutor | None = None
-        self.failures = 0
+    executor: DiscordExecutor | None = None
+    failures: int = 0
 
     async def on_message(self, message: Message) -> None:
         assert self.executor is not None  # noqa: S101 - set before any message comes
@@ -68,40 +72,6 @@ class DeleteEverything:
             await self.executor.execute(action, space)
         except Exception:
             self.failures += 1
-
-    async def on_membership(self, event: MembershipEvent) -> None:
-        del event
-
-    async def on_direct_message(self, message: Message) -> None:
-        del message
-
-    async def on_mod_command(self, command: ModCommand, *, moderator: Author, origin: str) -> str:
-        del command, moderator, origin
-        return ""
-
-    async def on_report(
-        self, *, reporter: Account, message: Message | None, details: str, origin: str
-    ) -> str:
-        del reporter, message, details, origin
-        return ""
-
-    async def on_automod_hit(
-        self, *, rule_name: str, author: Account, channel: Channel, matched: str
-    ) -> None:
-        del rule_name, author, channel, matched
-
-
-class MemoryState:
-    """The DiscordStateStore; the benchmark pauses no DMs."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    async def set(self, key: str, value: str) -> None:
-        self.values[key] = value
 
 
 class Arrivals:
@@ -185,7 +155,7 @@ async def main(seconds: float, rates: list[int]) -> None:
         mod_channels={},
         moderator_roles=[],
         handlers=core,
-        state=MemoryState(),
+        state=MemoryKeyValueStore(),
         guild_ready_timeout=0.05,
     )
     try:

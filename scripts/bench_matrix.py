@@ -47,6 +47,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the harness lives in tests/, which is not installed
     sys.path.insert(0, str(ROOT))
 
+from bench_common import (  # noqa: E402
+    KEYWORD,
+    busy_seconds,
+    cpu_seconds,
+    ms,
+    paced,
+    percentile,
+    stop_process,
+    wait_for_log,
+)
+from bench_common import start_service as start_service_in  # noqa: E402
 from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse, SyncResponse  # noqa: E402
 
 from tests.e2e.crypto_helpers import ENCRYPTION_STATE, EncryptingMember  # noqa: E402
@@ -60,7 +71,6 @@ from tests.e2e.synapse import (  # noqa: E402
 
 T = TypeVar("T")
 
-KEYWORD = "idiot"
 TRAFFIC_ROOMS = 10  # background and samples go to this many of the protected rooms
 WARMUP = 3.0  # seconds of background before the first sample
 PHASE_LIMIT = 88.0  # seconds per rate, all included
@@ -76,44 +86,6 @@ OBSERVER_FILTER: dict[str, Any] = {
 
 
 # -- small helpers ----------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def ms(value: float | None) -> str:
-    if value is None or value != value:
-        return "n/a"
-    return f"{value * 1000:.0f}"
-
-
-def busy_seconds() -> float:
-    """CPU seconds all processes of the machine have spent busy so far (from /proc/stat)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (0 when it cannot be read)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int = 16) -> list[T]:
@@ -245,10 +217,6 @@ async def background(
 ) -> Traffic:
     """Send clean messages at ``rate`` per second, round-robin over clients and rooms."""
     stats = Traffic(started=time.monotonic())
-    in_flight: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    tick = 0
 
     async def one(n: int) -> None:
         client = clients[n % len(clients)]
@@ -261,28 +229,9 @@ async def background(
         else:
             stats.ok += 1
 
-    while not stop.is_set():
-        due = start + tick / rate
-        delay = due - loop.time()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                break
-        elif delay < -0.5:  # far behind: skip ahead rather than burst
-            skipped = int(-delay * rate)
-            stats.dropped += skipped
-            tick += skipped
-            continue
-        tick += 1
-        if len(in_flight) >= IN_FLIGHT:
-            stats.dropped += 1
-            continue
-        task = asyncio.create_task(one(tick))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    stats.stopped = time.monotonic()
-    await asyncio.gather(*in_flight, return_exceptions=True)
+    stats.dropped, stats.stopped = await paced(
+        rate, one, stop=stop, in_flight=IN_FLIGHT, skip_behind=True
+    )
     return stats
 
 
@@ -355,10 +304,8 @@ async def build_world(server: SynapseServer, n_rooms: int) -> World:
     )
 
 
-def write_config(path: Path, world: World) -> None:
-    rooms = ", ".join(f'"{room}"' for room in world.rooms)
-    path.write_text(
-        f"""[community]
+# Deletion only: the measurements are of the redaction, with no warnings or notices beside it.
+DELETE_POLICY = f"""[community]
 name = "bench"
 
 [escalation]
@@ -371,7 +318,14 @@ clause = "Insults"
 points = 0
 actions = ["delete"]
 words = ["{KEYWORD}"]
+"""
 
+
+def write_config(path: Path, world: World) -> None:
+    rooms = ", ".join(f'"{room}"' for room in world.rooms)
+    path.write_text(
+        DELETE_POLICY
+        + f"""
 [matrix]
 homeserver = "{world.server.base_url}"
 user_id = "{world.users["modbridge"].user_id}"
@@ -386,45 +340,19 @@ moderators = ["{world.users["mod"].user_id}"]
 def start_service(world: World, work: Path) -> None:
     config = work / "modbridge.toml"
     write_config(config, world)
-    env = dict(os.environ)
-    env["MODBRIDGE_MATRIX__ACCESS_TOKEN"] = world.users["modbridge"].access_token
-    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
-    env.pop("MODBRIDGE_MATRIX__PASSWORD", None)
+    token = world.users["modbridge"].access_token
+    world.service = start_service_in(config, work, {"MODBRIDGE_MATRIX__ACCESS_TOKEN": token})
     world.service_log = work / "service.log"
-    with world.service_log.open("wb") as log:
-        world.service = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def wait_service_up(world: World, limit: float = 60.0) -> float:
-    started = time.monotonic()
     if world.service is None or world.service_log is None:
         raise RuntimeError("start_service() first")
-    while time.monotonic() - started < limit:
-        if world.service.poll() is not None:
-            raise RuntimeError(f"the service exited:\n{world.service_log.read_text()[-3000:]}")
-        if "Matrix connection up" in world.service_log.read_text(errors="replace"):
-            return time.monotonic() - started
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"the service did not come up:\n{world.service_log.read_text()[-3000:]}")
+    return await wait_for_log(world.service, world.service_log, "Matrix connection up", limit)
 
 
 def stop_service(world: World) -> None:
-    process = world.service
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    stop_process(world.service)
 
 
 # -- the measurements -------------------------------------------------------------------------
@@ -587,69 +515,82 @@ def report(results: list[RateResult], ban: BanResult | None, rooms: int, up: flo
     lines.append(f"Service start-up (log in, {rooms + 1} rooms, first sync): {up:.1f} s")
     lines.append("")
     if results:
-        head = "| | " + " | ".join(f"{r.rate} msg/s asked" for r in results) + " |"
-        lines += [head, "|---|" + "---|" * len(results)]
-
-        def row(label: str, cell: Callable[[RateResult], str]) -> None:
-            lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
-
-        row(
-            "background achieved (msg/s)",
-            lambda r: (
-                f"{r.traffic.rate:.0f} ({r.traffic.failed} failed, "
-                f"{r.traffic.dropped} ticks dropped)"
-            ),
-        )
-        row(
-            "violation → redaction seen, p50 / p99 (ms)",
-            lambda r: f"{ms(percentile(r.redaction, 50))} / {ms(percentile(r.redaction, 99))}",
-        )
-        row(
-            "baseline: plain send → seen, p50 / p99 (ms)",
-            lambda r: f"{ms(percentile(r.baseline, 50))} / {ms(percentile(r.baseline, 99))}",
-        )
-        row(
-            "service's own cost, p50 / p99 (ms)",
-            lambda r: (
-                f"{ms(percentile(r.redaction, 50) - percentile(r.baseline, 50))} / "
-                f"{ms(percentile(r.redaction, 99) - percentile(r.baseline, 99))}"
-            ),
-        )
-        row(
-            "max redaction latency (ms)",
-            lambda r: ms(max(r.redaction)) if r.redaction else "n/a",
-        )
-        row("violations redacted / sent", lambda r: f"{r.redacted} / {r.sent}")
-        row("probes seen / sent", lambda r: f"{r.probes_seen} / {r.sent}")
-        row(
-            "CPU % of one core: Synapse / service / bench / other jobs",
-            lambda r: (
-                f"{r.cpu['synapse']:.0f} / {r.cpu['service']:.0f} / {r.cpu['bench']:.0f} / "
-                f"{r.cpu['others']:.0f}"
-            ),
-        )
-        row(
-            "backlog worked off after the phase (s)",
-            lambda r: "not within 60" if r.settle is None else f"{r.settle:.1f}",
-        )
-        if any(r.observer_limited for r in results):
-            row("observer timelines cut short", lambda r: str(r.observer_limited))
-        lines.append("")
+        lines += rate_table(results)
     if ban is not None:
-        lines += [
-            f"| `!ban` across {ban.rooms} rooms (quiet, before the rate phases) | ms |",
-            "|---|---|",
-            f"| first room seen banned | {ms(ban.first)} |",
-            f"| all {ban.rooms} rooms seen banned ({ban.banned} seen) | {ms(ban.all_rooms)} |",
-            f"| the bot's answer in the mod room | {ms(ban.answer)} |",
-            f"| a violation sent 50 ms after the `!ban`: redaction seen | {ms(ban.during)} |",
-            "",
-        ]
-        if ban.answer_text:
-            first_line = ban.answer_text.splitlines()[0]
-            done = ban.answer_text.count("done: ban")
-            lines.append(f"Answer: {first_line!r}, {done} rooms listed as done.")
+        lines += ban_table(ban)
     return "\n".join(lines)
+
+
+def rate_table(results: list[RateResult]) -> list[str]:
+    """The rate phases side by side, as a Markdown table."""
+    lines: list[str] = []
+    head = "| | " + " | ".join(f"{r.rate} msg/s asked" for r in results) + " |"
+    lines += [head, "|---|" + "---|" * len(results)]
+
+    def row(label: str, cell: Callable[[RateResult], str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+
+    row(
+        "background achieved (msg/s)",
+        lambda r: (
+            f"{r.traffic.rate:.0f} ({r.traffic.failed} failed, {r.traffic.dropped} ticks dropped)"
+        ),
+    )
+    row(
+        "violation → redaction seen, p50 / p99 (ms)",
+        lambda r: f"{ms(percentile(r.redaction, 50))} / {ms(percentile(r.redaction, 99))}",
+    )
+    row(
+        "baseline: plain send → seen, p50 / p99 (ms)",
+        lambda r: f"{ms(percentile(r.baseline, 50))} / {ms(percentile(r.baseline, 99))}",
+    )
+    row(
+        "service's own cost, p50 / p99 (ms)",
+        lambda r: (
+            f"{ms(percentile(r.redaction, 50) - percentile(r.baseline, 50))} / "
+            f"{ms(percentile(r.redaction, 99) - percentile(r.baseline, 99))}"
+        ),
+    )
+    row(
+        "max redaction latency (ms)",
+        lambda r: ms(max(r.redaction)) if r.redaction else "n/a",
+    )
+    row("violations redacted / sent", lambda r: f"{r.redacted} / {r.sent}")
+    row("probes seen / sent", lambda r: f"{r.probes_seen} / {r.sent}")
+    row(
+        "CPU % of one core: Synapse / service / bench / other jobs",
+        lambda r: (
+            f"{r.cpu['synapse']:.0f} / {r.cpu['service']:.0f} / {r.cpu['bench']:.0f} / "
+            f"{r.cpu['others']:.0f}"
+        ),
+    )
+    row(
+        "backlog worked off after the phase (s)",
+        lambda r: "not within 60" if r.settle is None else f"{r.settle:.1f}",
+    )
+    if any(r.observer_limited for r in results):
+        row("observer timelines cut short", lambda r: str(r.observer_limited))
+    lines.append("")
+    return lines
+
+
+def ban_table(ban: BanResult) -> list[str]:
+    """The quiet ``!ban`` across every room, as a Markdown table."""
+    lines: list[str] = []
+    lines += [
+        f"| `!ban` across {ban.rooms} rooms (quiet, before the rate phases) | ms |",
+        "|---|---|",
+        f"| first room seen banned | {ms(ban.first)} |",
+        f"| all {ban.rooms} rooms seen banned ({ban.banned} seen) | {ms(ban.all_rooms)} |",
+        f"| the bot's answer in the mod room | {ms(ban.answer)} |",
+        f"| a violation sent 50 ms after the `!ban`: redaction seen | {ms(ban.during)} |",
+        "",
+    ]
+    if ban.answer_text:
+        first_line = ban.answer_text.splitlines()[0]
+        done = ban.answer_text.count("done: ban")
+        lines.append(f"Answer: {first_line!r}, {done} rooms listed as done.")
+    return lines
 
 
 def log_summary(world: World) -> str:
@@ -710,20 +651,8 @@ async def build_encrypted_world(server: SynapseServer, work: Path) -> EncryptedW
 def start_encrypted_service(world: EncryptedWorld, work: Path) -> subprocess.Popen[bytes]:
     config = work / "modbridge.toml"
     config.write_text(
-        f"""[community]
-name = "bench"
-
-[escalation]
-ladder = []
-
-[[rules]]
-id = "insults"
-kind = "keywords"
-clause = "Insults"
-points = 0
-actions = ["delete"]
-words = ["{KEYWORD}"]
-
+        DELETE_POLICY
+        + f"""
 [matrix]
 homeserver = "{world.server.base_url}"
 user_id = "{world.users["modbridge"].user_id}"
@@ -733,15 +662,9 @@ moderators = ["{world.users["mod"].user_id}"]
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODBRIDGE_")}
-    env["MODBRIDGE_MATRIX__PASSWORD"] = world.users["modbridge"].password
-    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
-    world.service_log = work / "service.log"
-    with world.service_log.open("wb") as log:
-        world.service = process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    password = world.users["modbridge"].password
+    process = start_service_in(config, work, {"MODBRIDGE_MATRIX__PASSWORD": password})
+    world.service, world.service_log = process, work / "service.log"
     return process
 
 

@@ -22,24 +22,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_common import (
+    KEYWORD,
+    busy_seconds,
+    cpu_seconds,
+    ms,
+    outbox_summary,
+    paced,
+    percentile,
+    start_service,
+    stop_after,
+)
+from bench_common import raid_policy as common_raid_policy
 from bench_matrix import (
     Observer,
     World,
     bounded,
-    busy_seconds,
-    cpu_seconds,
     create_room,
     machine,
-    ms,
-    percentile,
     service_pid,
     stop_service,
     synapse_pid,
@@ -50,8 +56,6 @@ from nio import AsyncClient, RoomSendResponse
 from tests.e2e.matrix_helpers import client_for
 from tests.e2e.synapse import SynapseServer
 
-ROOT = Path(__file__).resolve().parents[1]
-KEYWORD = "idiot"
 MEMBERS = 10
 ROOMS = 5
 EVERY = 10  # every 10th message is a violation
@@ -81,22 +85,9 @@ class Sent:
 
 def raid_policy(world: World, window: str | None) -> str:
     rooms = ", ".join(f'"{room}"' for room in world.rooms)
-    digest = f'\n[digest]\nwindow = "{window}"\n' if window else ""
-    return f"""[community]
-name = "bench"
-
-[escalation]
-decay = "1h"
-ladder = [{{ points = 5, action = "mute 10s" }}]
-
-[[rules]]
-id = "insults"
-kind = "keywords"
-clause = "Insults"
-points = 1
-actions = ["delete", "warn", "notify"]
-words = ["{KEYWORD}"]
-{digest}
+    return (
+        common_raid_policy(mute="10s", window=window)
+        + f"""
 [matrix]
 homeserver = "{world.server.base_url}"
 user_id = "{world.users["modbridge"].user_id}"
@@ -104,6 +95,7 @@ rooms = [{rooms}]
 mod_room = "{world.mod_room}"
 moderators = ["{world.users["mod"].user_id}"]
 """
+    )
 
 
 async def build_raid_world(server: SynapseServer) -> World:
@@ -139,17 +131,9 @@ async def build_raid_world(server: SynapseServer) -> World:
 def start_raid_service(world: World, work: Path, window: str | None) -> None:
     config = work / "modbridge.toml"
     config.write_text(raid_policy(world, window), encoding="utf-8")
-    env = dict(os.environ)
-    env["MODBRIDGE_MATRIX__ACCESS_TOKEN"] = world.users["modbridge"].access_token
-    env["MODBRIDGE_STORAGE__PATH"] = str(work / "modbridge.db")
-    env.pop("MODBRIDGE_MATRIX__PASSWORD", None)
+    token = world.users["modbridge"].access_token
+    world.service = start_service(config, work, {"MODBRIDGE_MATRIX__ACCESS_TOKEN": token})
     world.service_log = work / "service.log"
-    with world.service_log.open("wb") as log:
-        world.service = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "run", "--config", str(config)],
-            cwd=os.environ.get("BENCH_SERVICE_ROOT", str(ROOT)),
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
 
 
 async def raid_traffic(
@@ -158,9 +142,6 @@ async def raid_traffic(
     """Mixed traffic at ``rate`` for ``seconds``: round-robin members, rooms in turn."""
     sent = Sent(started=time.monotonic())
     muted_until: dict[str, float] = {}
-    in_flight: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
 
     async def one(n: int) -> None:
         violation = n % EVERY == 0
@@ -189,35 +170,11 @@ async def raid_traffic(
             return
         sent.dropped += 1  # every member muted
 
-    tick = 0
-    while loop.time() - start < seconds:
-        delay = start + tick / rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tick += 1
-        if len(in_flight) >= IN_FLIGHT:
-            sent.dropped += 1
-            continue
-        task = asyncio.create_task(one(tick))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    sent.stopped = time.monotonic()
-    await asyncio.gather(*in_flight, return_exceptions=True)
+    dropped, sent.stopped = await paced(
+        rate, one, stop=stop_after(seconds), in_flight=IN_FLIGHT, skip_behind=False
+    )
+    sent.dropped += dropped
     return sent
-
-
-def outbox_summary(db: Path) -> str:
-    """What the service's outbox did, by kind and state (read after the run)."""
-    try:
-        with contextlib.closing(sqlite3.connect(db)) as conn:
-            rows = conn.execute(
-                "SELECT kind, state, count(*) FROM actions GROUP BY kind, state ORDER BY kind"
-            ).fetchall()
-            cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
-    except sqlite3.Error as exc:
-        return f"outbox not readable: {exc}"
-    parts = [f"{kind} {state} {n}" for kind, state, n in rows]
-    return f"{cases} cases; outbox: " + ", ".join(parts)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import discord
 
-from adapters.discord.dms import DiscordStateStore
+from domain.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ MAX_AGE = timedelta(hours=24)  # older messages are not judged any more
 class Backfill:
     """Remembers the newest message handed on, and reads what came after it at start-up."""
 
-    def __init__(self, state: DiscordStateStore, clock: Callable[[], datetime]) -> None:
+    def __init__(self, state: KeyValueStore, clock: Callable[[], datetime]) -> None:
         self._state = state
         self._clock = clock
         self.newest = 0  # snowflake of the newest message handed on in this run

@@ -19,54 +19,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Protocol
 
 import discord
 from discord import app_commands
 
 from adapters.discord import translate
 from adapters.discord.mod_commands import ModCommands
-from domain.model import Account, Channel, CommandName, MembershipEvent, Message, ModCommand
-from domain.ports import CommandHandler
+from adapters.discord.rest import clip
+from domain.model import Account, CommandName, Message, ModCommand
+from domain.ports import Inbound
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "Only this server's moderators can use /mod."
 FAILED = "Something went wrong on our side; nothing was done. Please try again."
-MAX_ANSWER = 2000
 DRY_RUN = "(dry run)"  # as bridge.dryrun marks every answer of a service in dry run
-
-
-class DiscordHandlers(CommandHandler, Protocol):
-    """What the core does with what happens on Discord (the core implements it)."""
-
-    async def on_message(self, message: Message) -> None:
-        """A message or an edit in a protected guild (never the bot's own)."""
-        ...
-
-    async def on_membership(self, event: MembershipEvent) -> None:
-        """A join, leave, ban or unban in a protected guild."""
-        ...
-
-    async def on_direct_message(self, message: Message) -> None:
-        """A member wrote to the bot in a DM."""
-        ...
-
-    async def on_report(
-        self, *, reporter: Account, message: Message | None, details: str, origin: str
-    ) -> str:
-        """A member reported a message; return the confirmation to show them (ephemerally)."""
-        ...
-
-    async def on_automod_hit(
-        self, *, rule_name: str, author: Account, channel: Channel, matched: str
-    ) -> None:
-        """Discord's native AutoMod blocked a message."""
-        ...
-
-    async def known_accounts(self, text: str) -> list[Account]:
-        """Accounts on any platform whose id or name contains ``text`` (autocomplete)."""
-        ...
 
 
 class _Context:
@@ -75,7 +42,7 @@ class _Context:
     def __init__(
         self,
         *,
-        handlers: DiscordHandlers,
+        handlers: Inbound,
         moderator_roles: Collection[int],
         protected_guilds: Collection[int],
     ) -> None:
@@ -110,7 +77,7 @@ class _Context:
                 interaction.guild_id,
             )
             answer = FAILED
-        await interaction.followup.send(_clip(answer or "Done."), ephemeral=True)
+        await interaction.followup.send(clip(answer or "Done."), ephemeral=True)
 
     async def known_accounts(self, text: str) -> list[Account]:
         """Accounts the core knows matching ``text``; none if it cannot say now."""
@@ -190,13 +157,13 @@ class ReportModal(discord.ui.Modal, title="Report this message"):
         except Exception as exc:
             log.error("on_report failed: %s (interaction %s)", type(exc).__name__, interaction.id)
             answer = FAILED
-        await interaction.followup.send(_clip(answer or "Thank you."), ephemeral=True)
+        await interaction.followup.send(clip(answer or "Thank you."), ephemeral=True)
 
 
 def build_tree(
     client: discord.Client,
     *,
-    handlers: DiscordHandlers,
+    handlers: Inbound,
     moderator_roles: Collection[int],
     protected_guilds: Collection[int],
 ) -> app_commands.CommandTree[discord.Client]:
@@ -240,7 +207,3 @@ def build_tree(
             await interaction.response.send_message(FAILED, ephemeral=True)
 
     return tree
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ANSWER else text[: MAX_ANSWER - 1] + "…"

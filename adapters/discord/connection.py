@@ -36,19 +36,17 @@ import yarl
 from adapters.discord import startup_check
 from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
-from adapters.discord.commands import DRY_RUN, DiscordHandlers, build_tree
-from adapters.discord.dms import DiscordStateStore
+from adapters.discord.commands import DRY_RUN, build_tree
 from adapters.discord.events import ModClient, Router, intents
 from adapters.discord.executor import DiscordExecutor
 from adapters.discord.translate import is_moderator
 from domain.automod import AutomodSpec
+from domain.ports import Inbound, KeyValueStore
 
 __all__ = [
     "AutomodSpec",
     "DiscordConnection",
-    "DiscordHandlers",
     "DiscordStartupError",
-    "DiscordStateStore",
     "intents",
 ]
 
@@ -86,8 +84,8 @@ class DiscordConnection:
         guilds: Sequence[int],
         mod_channels: Mapping[int, int],
         moderator_roles: Sequence[int],
-        handlers: DiscordHandlers,
-        state: DiscordStateStore,
+        handlers: Inbound,
+        state: KeyValueStore,
         automod: bool = False,
         automod_rules: Sequence[AutomodSpec] = (),
         ready_timeout: float = 30.0,

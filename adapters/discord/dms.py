@@ -10,7 +10,7 @@ left out.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 import discord
 
@@ -22,18 +22,6 @@ MAX_AHEAD: Final = timedelta(hours=24)
 CLOCK_ALLOWANCE: Final = timedelta(minutes=1)
 #: What the moderators read when the bot may not pause DMs.
 NEEDS_MANAGE_SERVER: Final = "the bot needs the Manage Server permission to pause DMs"
-
-
-class DiscordStateStore(Protocol):
-    """A small key-value store that survives restarts (the core backs it with SQLite)."""
-
-    async def get(self, key: str) -> str | None:
-        """The value stored under ``key``, or None."""
-        ...
-
-    async def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key`` (an empty string clears it)."""
-        ...
 
 
 def verb(action: PauseDms | ResumeDms) -> str:

@@ -19,9 +19,8 @@ import discord
 from adapters.discord import translate
 from adapters.discord.automod import AutomodMirror
 from adapters.discord.backfill import Backfill
-from adapters.discord.commands import DiscordHandlers
 from domain.model import Channel, Platform
-from domain.ports import NotRecorded
+from domain.ports import Inbound, NotRecorded
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ class Router:
     def __init__(
         self,
         *,
-        handlers: DiscordHandlers,
+        handlers: Inbound,
         guilds: Collection[int],
         moderator_roles: Collection[int],
         clock: Callable[[], datetime],

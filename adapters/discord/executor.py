@@ -4,18 +4,9 @@ Every call goes to the REST API by id (``client.http``, ``discord.Object``), so 
 works whether or not the member, channel or guild is in discord.py's cache. The cache is only
 read to explain a refusal in words a moderator can act on.
 
-This is the boundary where discord.py's exceptions become the two of :mod:`domain.ports`:
-
-* ``Forbidden`` (missing permission, role hierarchy, owner or administrator, closed DMs) and
-  ``NotFound`` (unknown member, user, channel, ban) -> :class:`PermanentError`, except that a
-  message already gone counts as deleted;
-* 5xx, connection errors, timeouts -> :class:`TransientError`;
-* 429: discord.py sleeps and retries by itself, but only up to the client's
-  ``max_ratelimit_timeout``; a longer one raises ``discord.RateLimited``, which becomes a
-  TransientError carrying ``retry_after`` so the action worker, not this call, does the waiting.
-
-discord.py also retries 500/502/504 five times with growing sleeps (25 s in all); each action
-has a ``deadline`` so a persistent outage comes back as a TransientError in bounded time.
+discord.py's exceptions become the two errors of :mod:`domain.ports` in
+:mod:`adapters.discord.rest`; here a "not found" that means "already done" (a message already
+gone, a member already out, a ban already lifted) is told apart from a failure.
 
 Messages (warnings, private words, notices) carry a nonce derived from the action's
 idempotency key, and discord.py sends it with ``enforce_nonce``: a retry of a message Discord
@@ -24,18 +15,27 @@ already created (its answer was lost) returns that message instead of posting a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
-import aiohttp
 import discord
 
 from adapters.discord import dms
 from adapters.discord.refusals import RefusalExplainer
+from adapters.discord.rest import (
+    CANNOT_DM,
+    UNKNOWN_BAN,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_MEMBER,
+    UNKNOWN_MESSAGE,
+    RestBoundary,
+    audit_reason,
+    clip,
+    nonce_for,
+    snowflake,
+)
 from domain.durations import format_duration
 from domain.model import (
     Action,
@@ -53,35 +53,13 @@ from domain.model import (
     Unmute,
     Warn,
 )
-from domain.ports import ActionExecutor, PermanentError, TransientError, request_token
+from domain.ports import ActionExecutor, PermanentError
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 #: Discord refuses a timeout of 28 days or more; 27 leaves room for clock skew.
 MAX_TIMEOUT: Final = timedelta(days=27)
-#: Discord's limit on X-Audit-Log-Reason, in decoded characters.
-MAX_AUDIT_REASON: Final = 512
-#: Discord's limit on a message's length.
-MAX_CONTENT: Final = 2000
 MAX_PURGE: Final = 7 * 86_400  # seconds: the most of a banned member's messages Discord deletes
-#: Discord's limit on a message nonce's length.
-NONCE_LENGTH: Final = 25
-#: Discord's JSON error codes the executor tells apart.
-CANNOT_DM: Final = 50007
-MISSING_PERMISSIONS: Final = 50013
-MISSING_ACCESS: Final = 50001
-UNKNOWN_MEMBER: Final = 10007  # not in the guild (left, removed, never joined)
-UNKNOWN_BAN: Final = 10026  # not banned
-UNKNOWN_CHANNEL: Final = 10003
-UNKNOWN_MESSAGE: Final = 10008
-#: Refusals that are rate limits in disguise (JSON error codes): they pass with time, so
-#: they are retried, not dead-lettered. 40003 "You are opening direct messages too fast"
-#: comes as a 403; 20016 slowmode, 20028 the channel's and 20029 the server's write limits.
-#: Discord gives no retry_after with them: the worker waits ``RATE_LIKE_RETRY`` seconds.
-RATE_LIKE: Final = frozenset({40003, 20016, 20028, 20029})
-RATE_LIKE_RETRY: Final = 10.0
 
 
 def _now() -> datetime:
@@ -113,9 +91,10 @@ class DiscordExecutor:
             )
         self._client = client
         self._max_timeout = max_timeout
-        self._deadline = deadline
         self._clock = clock
         self._refusals = RefusalExplainer(client, deadline=deadline)
+        rest = RestBoundary(deadline=deadline)
+        self._call, self._absent = rest.call, rest.absent
 
     async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
         """Carry out ``action`` in ``space``; return a short description of what was done.
@@ -127,17 +106,17 @@ class DiscordExecutor:
         """
         if space.platform is not Platform.DISCORD:
             raise PermanentError(f"{space.platform} space {space.id} given to the Discord executor")
-        nonce = _nonce(key)
+        nonce = nonce_for(key)
         match action:
             case DeleteMessage():
                 return await self._delete(action)
             case Warn():
                 return await self._warn(action, space, nonce)
             case NotifyModerators():
-                return await self._notify(_snowflake(space.id, "channel"), action.text, nonce)
+                return await self._notify(snowflake(space.id, "channel"), action.text, nonce)
             case Tell():
                 return await self._tell(action, nonce)
-        guild_id = _snowflake(space.id, "guild")
+        guild_id = snowflake(space.id, "guild")
         match action:
             case Mute():
                 return await self._mute(guild_id, action)
@@ -157,87 +136,17 @@ class DiscordExecutor:
                 )
         raise PermanentError(f"the Discord executor cannot carry out {type(action).__name__}")
 
-    # -- the discord.py boundary ------------------------------------------------------------
-
-    async def _call(
-        self,
-        doing: str,
-        request: Awaitable[T],
-        *,
-        explain: Callable[[discord.Forbidden], Awaitable[str]] | None = None,
-    ) -> T:
-        """Await one REST call and turn its failures into TransientError / PermanentError."""
-        try:
-            async with asyncio.timeout(self._deadline):
-                return await request
-        except discord.RateLimited as exc:
-            raise TransientError(
-                f"{doing}: rate limited by Discord for {exc.retry_after:.0f} s",
-                retry_after=exc.retry_after,
-            ) from exc
-        except discord.HTTPException as exc:
-            raise await self._translate(doing, exc, explain) from exc
-        except TimeoutError as exc:
-            raise TransientError(
-                f"{doing}: no answer from Discord within {self._deadline:.0f} s"
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransientError(f"{doing}: Discord unreachable ({type(exc).__name__})") from exc
-
-    async def _translate(
-        self,
-        doing: str,
-        exc: discord.HTTPException,
-        explain: Callable[[discord.Forbidden], Awaitable[str]] | None,
-    ) -> TransientError | PermanentError:
-        """The port's error for an answer Discord gave (not a rate limit discord.py raised)."""
-        if exc.code in RATE_LIKE:
-            return TransientError(
-                f"{doing}: Discord asks to slow down ({_described(exc)})",
-                retry_after=RATE_LIKE_RETRY,
-            )
-        if isinstance(exc, discord.Forbidden):
-            reason = await explain(exc) if explain is not None else ""
-            return PermanentError(f"{doing}: {reason or _refusal(exc)}")
-        if isinstance(exc, discord.NotFound):
-            return PermanentError(f"{doing}: {_described(exc)}")
-        # 5xx after discord.py's own retries, or a 429 from outside Discord's API
-        # (Cloudflare): worth trying again later. Anything else is a request Discord
-        # refuses as written, which retrying will not change.
-        if exc.status >= 500 or exc.status == 429:
-            return TransientError(f"{doing}: Discord is failing ({_described(exc)})")
-        return PermanentError(f"{doing}: {_described(exc)}")
-
-    async def _absent(
-        self,
-        code: int,
-        doing: str,
-        request: Awaitable[object],
-        *,
-        explain: Callable[[discord.Forbidden], Awaitable[str]],
-    ) -> bool:
-        """Make the request; True if Discord answered 404 with ``code`` (the member is not
-        in the guild, or not banned): nothing to do there, which is not a failure."""
-        try:
-            await self._call(doing, request, explain=explain)
-        except PermanentError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, discord.NotFound) and cause.code == code:
-                return True
-            raise
-        return False
-
     # -- the actions ------------------------------------------------------------------------
 
     async def _delete(self, action: DeleteMessage) -> str:
-        channel_id = _snowflake(action.channel_id, "channel")
-        message_id = _snowflake(action.message_id, "message")
+        channel_id = snowflake(action.channel_id, "channel")
+        message_id = snowflake(action.message_id, "message")
         doing = f"delete message {message_id} in channel {channel_id}"
         try:
             await self._call(
                 doing,
                 self._client.http.delete_message(
-                    channel_id, message_id, reason=_reason(action.reason)
+                    channel_id, message_id, reason=audit_reason(action.reason)
                 ),
                 explain=self._refusals.channel_action(
                     channel_id, "manage_messages", "Manage Messages"
@@ -257,7 +166,7 @@ class DiscordExecutor:
         return f"deleted message {message_id} in channel {channel_id}"
 
     async def _warn(self, action: Warn, space: Space, nonce: str | int) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         where = f" of {space.name}" if space.name else ""
         text = f"A warning from the moderators{where}: {action.reason}"
         if action.clause:
@@ -268,7 +177,7 @@ class DiscordExecutor:
 
     async def _tell(self, action: Tell, nonce: str | int) -> str:
         """A private message to the member (a reporter, an admin)."""
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         await self._send_dm(user_id, action.text, f"send a private message to {user_id}", nonce)
         return f"told {user_id} by DM"
 
@@ -281,7 +190,7 @@ class DiscordExecutor:
         dm = await self._call(doing, self._client.create_dm(discord.Object(user_id)))
         await self._call(
             doing,
-            dm.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
+            dm.send(clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
             explain=closed,
         )
 
@@ -290,13 +199,13 @@ class DiscordExecutor:
         await self._call(
             f"notify the moderators in channel {channel_id}",
             # Nobody gets pinged by what a rule or a report put in the text.
-            channel.send(_clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
+            channel.send(clip(text), allowed_mentions=discord.AllowedMentions.none(), nonce=nonce),
             explain=self._refusals.channel_action(channel_id, "send_messages", "Send Messages"),
         )
         return f"notified the moderators in channel {channel_id}"
 
     async def _mute(self, guild_id: int, action: Mute) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         now = self._clock()
         if action.until <= now:
             return f"{user_id} was not timed out: the mute had already ended"
@@ -307,7 +216,7 @@ class DiscordExecutor:
             self._client.http.edit_member(
                 guild_id,
                 user_id,
-                reason=_reason(action.reason),
+                reason=audit_reason(action.reason),
                 communication_disabled_until=until.isoformat(),
             ),
             explain=self._refusals.member_action(
@@ -324,14 +233,14 @@ class DiscordExecutor:
         return done
 
     async def _unmute(self, guild_id: int, action: Unmute) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         if await self._absent(
             UNKNOWN_MEMBER,
             f"lift the timeout of {user_id} in guild {guild_id}",
             self._client.http.edit_member(
                 guild_id,
                 user_id,
-                reason=_reason(action.reason),
+                reason=audit_reason(action.reason),
                 communication_disabled_until=None,
             ),
             explain=self._refusals.member_action(
@@ -342,18 +251,18 @@ class DiscordExecutor:
         return f"lifted the timeout of {user_id} in guild {guild_id}"
 
     async def _remove(self, guild_id: int, action: Remove) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         if await self._absent(
             UNKNOWN_MEMBER,
             f"remove {user_id} from guild {guild_id}",
-            self._client.http.kick(user_id, guild_id, reason=_reason(action.reason)),
+            self._client.http.kick(user_id, guild_id, reason=audit_reason(action.reason)),
             explain=self._refusals.member_action(guild_id, user_id, "kick_members", "Kick Members"),
         ):
             return f"{user_id} was already out of guild {guild_id}"
         return f"removed {user_id} from guild {guild_id}"
 
     async def _ban(self, guild_id: int, action: Ban) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         # Two cases banning one member (moderators on both platforms at once), or a retry
         # after a crash, must not ban twice: a second ban is a second audit log entry.
         try:
@@ -371,7 +280,7 @@ class DiscordExecutor:
         await self._call(
             f"ban {user_id} from guild {guild_id}",
             self._client.http.ban(
-                user_id, guild_id, delete_message_seconds=purge, reason=_reason(action.reason)
+                user_id, guild_id, delete_message_seconds=purge, reason=audit_reason(action.reason)
             ),
             explain=self._refusals.member_action(guild_id, user_id, "ban_members", "Ban Members"),
         )
@@ -381,58 +290,15 @@ class DiscordExecutor:
         return f"banned {user_id} from guild {guild_id}"
 
     async def _unban(self, guild_id: int, action: Unban) -> str:
-        user_id = _snowflake(action.target.id, "user")
+        user_id = snowflake(action.target.id, "user")
         if await self._absent(
             UNKNOWN_BAN,
             f"unban {user_id} in guild {guild_id}",
-            self._client.http.unban(user_id, guild_id, reason=_reason(action.reason)),
+            self._client.http.unban(user_id, guild_id, reason=audit_reason(action.reason)),
             explain=self._refusals.member_action(guild_id, None, "ban_members", "Ban Members"),
         ):
             return f"{user_id} was already not banned in guild {guild_id}"
         return f"unbanned {user_id} in guild {guild_id}"
-
-
-def _snowflake(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise PermanentError(f"{value!r} is not a Discord {what} id") from None
-
-
-def _nonce(key: str) -> str | int:
-    """The message nonce for an action: from its key, or random as discord.py would pick."""
-    return request_token(key, NONCE_LENGTH) or secrets.randbits(63)
-
-
-def _reason(reason: str) -> str | None:
-    """The audit-log reason, cut to Discord's 512 characters BEFORE discord.py URL-encodes it.
-
-    Discord counts the decoded header (what the audit log shows): cutting the encoded text
-    instead would waste the limit on "%C3%A9"s and could split an escape in two. Blank
-    reasons are left out, since Discord refuses an empty header.
-    """
-    return reason.strip()[:MAX_AUDIT_REASON] or None
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
-
-
-def _described(exc: discord.HTTPException) -> str:
-    return f"{exc.status} {exc.code or ''} {exc.text or exc.response.reason}".replace("  ", " ")
-
-
-def _refusal(exc: discord.Forbidden) -> str:
-    if exc.code == CANNOT_DM:
-        return "the member's DMs are closed"
-    if exc.code == MISSING_ACCESS:
-        return "the bot cannot see that guild or channel (Missing Access)"
-    if exc.code == MISSING_PERMISSIONS:
-        return (
-            "Discord refused (Missing Permissions): the bot lacks the permission, or the "
-            "member is the owner, an administrator, or ranks above the bot's highest role"
-        )
-    return f"Discord refused ({_described(exc)})"
 
 
 if TYPE_CHECKING:

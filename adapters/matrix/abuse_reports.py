@@ -22,12 +22,12 @@ import json
 import logging
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
 from domain.model import Account, HomeserverReport, Platform
-from domain.ports import PermanentError, TransientError
+from domain.ports import EcosystemInbound, KeyValueStore, PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +36,6 @@ KEY_SEEN_USERS = "matrix.user_reports.seen"
 REPORTS_PATH = "/_synapse/admin/v1/event_reports"
 USER_REPORTS_PATH = "/_synapse/admin/v1/user_reports"
 PAGE = 100
-
-
-class ReportHandler(Protocol):
-    async def on_homeserver_report(self, report: HomeserverReport) -> None:
-        """A report about a message in a protected room."""
-        ...
-
-
-class SeenStore(Protocol):
-    async def get(self, key: str) -> str | None: ...
-
-    async def set(self, key: str, value: str) -> None: ...
 
 
 def report_from_admin_api(detail: Mapping[str, Any]) -> HomeserverReport | None:
@@ -103,8 +91,8 @@ class AbuseReportReader:
         token: Callable[[], str],
         protected: Callable[[], Collection[str]],
         members: Callable[[], Collection[str]],
-        handler: ReportHandler,
-        seen: SeenStore,
+        handler: EcosystemInbound,
+        seen: KeyValueStore,
         interval: float = 5.0,
     ) -> None:
         self._base = homeserver.rstrip("/")

@@ -34,10 +34,9 @@ from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError, LocalProtocolError
 from nio.store import SqliteStore
 
-from adapters.matrix.executor import client_config
 from adapters.matrix.forwarded_keys import accept_keys_forwarded_by_their_sender
-from adapters.matrix.stores import MatrixStateStore
-from domain.ports import TransientError
+from adapters.matrix.responses import client_config
+from domain.ports import KeyValueStore, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ def prepare_store_dir(path: Path) -> None:
             entry.chmod(0o600)
 
 
-async def open_store(client: AsyncClient, path: Path, state: MatrixStateStore) -> None:
+async def open_store(client: AsyncClient, path: Path, state: KeyValueStore) -> None:
     """Load (or create) the crypto store of ``client``'s device under ``path``.
 
     Call it once the device id is known. The pickle key lives in the database.

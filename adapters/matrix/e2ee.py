@@ -35,9 +35,10 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 from adapters.matrix.cross_signing import CrossSigning, CrossSigningError
 from adapters.matrix.crypto import open_store, upkeep
 from adapters.matrix.rooms import RoomBook, RoomKind
-from adapters.matrix.stores import DirectRoomStore, MatrixStateStore
+from adapters.matrix.stores import DirectRoomStore
 from adapters.matrix.translate import timestamp
 from adapters.matrix.undecryptable import HeldEvents, UndecryptableTally, Waiting
+from domain.ports import KeyValueStore
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class Encryption:
         self._tally = UndecryptableTally()
         self._unanswered: set[str] = set()  # direct rooms with a message the bot cannot read
 
-    async def open(self, state: MatrixStateStore) -> None:
+    async def open(self, state: KeyValueStore) -> None:
         """Load the device's crypto store and publish its keys (after the login); take back
         what a clean stop left waiting for its key (the sync will not bring it again)."""
         await open_store(self._client, self._options.store_dir, state)
@@ -143,7 +144,7 @@ class Encryption:
                 event.room_id = room_id
                 self._held.hold(room_id, event, now)
 
-    async def save(self, state: MatrixStateStore) -> None:
+    async def save(self, state: KeyValueStore) -> None:
         """Keep what still waits for its key across a clean stop (ciphertext only)."""
         held = [(w.room_id, w.event.source) for w in self._held.waiting()]
         await state.set(KEY_HELD, json.dumps(held))

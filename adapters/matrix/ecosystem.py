@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from nio import AsyncClient
 
 from adapters.matrix.policy_lists import list_rule_from_event
 from adapters.matrix.rooms import RoomBook, RoomKind, is_alias
-from adapters.matrix.stores import MatrixStateStore
-from domain.model import Account, ListRule, Platform
-from domain.ports import PermanentError
+from domain.model import Account, Platform
+from domain.ports import EcosystemInbound, KeyValueStore, PermanentError
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +32,6 @@ KEY_UPGRADES = "matrix.upgrades"
 TOMBSTONE = "m.room.tombstone"
 
 Call = Callable[[str, Awaitable[Any]], Awaitable[Any]]
-
-
-class EcosystemHandlers(Protocol):
-    """What the core does with policy-list rules and room upgrades."""
-
-    async def on_list_rule(self, rule: ListRule) -> None:
-        """A rule of a subscribed policy list as it stands now (removed: no entity)."""
-        ...
-
-    async def on_room_upgraded(self, old: str, new: str) -> None:
-        """A protected room (or the mod room) was upgraded; ``new`` is protected now."""
-        ...
 
 
 class Ecosystem:
@@ -56,8 +43,8 @@ class Ecosystem:
         client: AsyncClient,
         call: Call,
         book: RoomBook,
-        state: MatrixStateStore,
-        handlers: EcosystemHandlers | None,
+        state: KeyValueStore,
+        handlers: EcosystemInbound | None,
         policy_lists: Sequence[str] = (),
         publish_list: str | None = None,
     ) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from nio import AsyncClient
 
-from adapters.matrix.executor import error_from_response
+from adapters.matrix.responses import error_from_response
 from domain.model import LIST_SPACE_PREFIX, Action, Ban, ListRule, Platform, Space, Unban
 from domain.ports import ActionExecutor, PermanentError, TransientError
 

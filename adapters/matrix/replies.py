@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nio import AsyncClient, RoomSendResponse
 
-from adapters.matrix.executor import error_from_response
+from adapters.matrix.responses import error_from_response
 from domain.model import Channel
 from domain.ports import split_message
 

@@ -11,36 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from nio import BadEvent, MatrixRoom, RoomMemberEvent, RoomMessage
 
 from adapters.matrix.rooms import SPACE_CHILD_EVENT, RoomBook, RoomKind, is_command
 from adapters.matrix.translate import is_message, membership_from_event, message_from_event
-from domain.model import MembershipEvent, Message
-from domain.ports import NotRecorded
+from domain.ports import Inbound, NotRecorded
 
 logger = logging.getLogger(__name__)
-
-
-class MatrixHandlers(Protocol):
-    """What the service core does with Matrix events (the connection only routes them)."""
-
-    async def on_message(self, message: Message) -> None:
-        """A message or an edit in a protected room."""
-        ...
-
-    async def on_membership(self, event: MembershipEvent) -> None:
-        """A join, leave, kick, ban or unban in a protected room."""
-        ...
-
-    async def on_command(self, message: Message) -> None:
-        """``!`` text in the mod room, or in a direct room from a moderator."""
-        ...
-
-    async def on_direct_message(self, message: Message) -> None:
-        """Any other message in a direct room with the bot (member reports)."""
-        ...
 
 
 def own_join_index(events: Sequence[Any], user_id: str) -> int:
@@ -75,7 +54,7 @@ class EventRouter:
         user_id: str,
         book: RoomBook,
         rooms: Mapping[str, MatrixRoom],
-        handlers: MatrixHandlers,
+        handlers: Inbound,
         moderators: Collection[str],
         moderator_power_level: int | None,
         on_space_change: Callable[[], None],

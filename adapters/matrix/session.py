@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 import aiohttp
 from nio import AsyncClient
 
-from adapters.matrix.executor import error_from_response
-from adapters.matrix.stores import MatrixStateStore
-from domain.ports import PermanentError, TransientError
+from adapters.matrix.responses import error_from_response
+from domain.ports import KeyValueStore, PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class Session:
         user_id: str,
         password: str | None,
         access_token: str | None,
-        state: MatrixStateStore,
+        state: KeyValueStore,
     ) -> None:
         self._client = client
         self._user_id = user_id

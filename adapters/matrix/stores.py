@@ -1,12 +1,14 @@
-"""What the Matrix executor must remember across restarts, as Protocols the service backs.
-
-The service keeps these in SQLite; :class:`MemoryMatrixStore` is the in-memory twin for tests
-and dry runs.
+"""What the Matrix executor must remember across restarts, as Protocols, and
+:class:`MatrixMemory`, which keeps both in any key-value store (SQLite in the service, a dict in
+tests).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
+
+from domain.ports import KeyValueStore
 
 
 class PreviousLevelStore(Protocol):
@@ -37,59 +39,30 @@ class DirectRoomStore(Protocol):
         ...
 
 
-class MemoryMatrixStore:
-    """Both stores in memory: for tests and dry runs (the service backs them with SQLite)."""
+class MatrixMemory:
+    """Previous power levels (restored on unmute) and direct rooms, kept in ``kv``."""
 
-    def __init__(self) -> None:
-        self.previous_levels: dict[tuple[str, str], int | None] = {}
-        self.direct_rooms: dict[str, str] = {}
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
 
     async def get_previous_level(self, room_id: str, user_id: str) -> int | None:
         """See :class:`PreviousLevelStore`."""
-        return self.previous_levels.get((room_id, user_id))
+        value = await self._kv.get(f"matrix.previous_level:{room_id}:{user_id}")
+        level = json.loads(value) if value is not None else None
+        return int(level) if level is not None else None
 
     async def set_previous_level(self, room_id: str, user_id: str, level: int | None) -> None:
         """See :class:`PreviousLevelStore`."""
-        self.previous_levels[(room_id, user_id)] = level
+        await self._kv.set(f"matrix.previous_level:{room_id}:{user_id}", json.dumps(level))
 
     async def forget_previous_level(self, room_id: str, user_id: str) -> None:
         """See :class:`PreviousLevelStore`."""
-        self.previous_levels.pop((room_id, user_id), None)
+        await self._kv.delete(f"matrix.previous_level:{room_id}:{user_id}")
 
     async def get_direct_room(self, user_id: str) -> str | None:
         """See :class:`DirectRoomStore`."""
-        return self.direct_rooms.get(user_id)
+        return await self._kv.get(f"matrix.direct_room:{user_id}")
 
     async def set_direct_room(self, user_id: str, room_id: str) -> None:
         """See :class:`DirectRoomStore`."""
-        self.direct_rooms[user_id] = room_id
-
-
-class MatrixStateStore(Protocol):
-    """Small key/values the Matrix connection keeps across restarts (device id, sync token).
-
-    The service backs it with SQLite; :class:`MemoryStateStore` is the in-memory twin.
-    """
-
-    async def get(self, key: str) -> str | None:
-        """The stored value, or None when nothing was stored under ``key``."""
-        ...
-
-    async def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key``, replacing what was there."""
-        ...
-
-
-class MemoryStateStore:
-    """A :class:`MatrixStateStore` in a dict: for tests and dry runs."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        """See :class:`MatrixStateStore`."""
-        return self.values.get(key)
-
-    async def set(self, key: str, value: str) -> None:
-        """See :class:`MatrixStateStore`."""
-        self.values[key] = value
+        await self._kv.set(f"matrix.direct_room:{user_id}", room_id)

@@ -120,28 +120,9 @@ def message_from_event(
     if relates_to.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"), dict):
         edit_of = relates_to.get("event_id")
         effective = content["m.new_content"]
-
-    body = effective.get("body")
-    body = body if isinstance(body, str) else ""
-    html = effective.get("formatted_body")
-    if effective.get("format") != "org.matrix.custom.html" or not isinstance(html, str):
-        html = None
-
     reply_to = _reply_to(relates_to)
-    attachments = 0
-    if effective.get("msgtype") in _MEDIA_TYPES:
-        attachments = 1
-        # A media body is its file name unless a separate ``filename`` makes it a caption.
-        filename = effective.get("filename")
-        body = body if isinstance(filename, str) and filename and filename != body else ""
-    if reply_to:
-        body = strip_reply_fallback(body)
-    html = _MX_REPLY.sub("", html) if html is not None else None
-    reader = _read_html(html) if html else None
+    body, attachments, reader = _shown_body(effective, is_reply=bool(reply_to))
     anchors = reader.hrefs if reader is not None else []
-    if reader is not None:
-        body = _shown_text(body, "".join(reader.text))
-
     pills = reader.pills if reader is not None else {}
     mentions = _mentions(effective, anchors)
     links = _links(body, anchors)
@@ -166,6 +147,31 @@ def message_from_event(
         reply_to=reply_to,
         edit_of=edit_of,
     )
+
+
+def _shown_body(
+    effective: Mapping[str, Any], *, is_reply: bool
+) -> tuple[str, int, _HtmlReader | None]:
+    """The text members read in a message's content, how many attachments it carries, and
+    its formatted body read (None when it has none)."""
+    body = effective.get("body")
+    body = body if isinstance(body, str) else ""
+    html = effective.get("formatted_body")
+    if effective.get("format") != "org.matrix.custom.html" or not isinstance(html, str):
+        html = None
+    attachments = 0
+    if effective.get("msgtype") in _MEDIA_TYPES:
+        attachments = 1
+        # A media body is its file name unless a separate ``filename`` makes it a caption.
+        filename = effective.get("filename")
+        body = body if isinstance(filename, str) and filename and filename != body else ""
+    if is_reply:
+        body = strip_reply_fallback(body)
+    html = _MX_REPLY.sub("", html) if html is not None else None
+    reader = _read_html(html) if html else None
+    if reader is not None:
+        body = _shown_text(body, "".join(reader.text))
+    return body, attachments, reader
 
 
 def membership_from_event(event: RoomMemberEvent, room: RoomContext) -> MembershipEvent | None:

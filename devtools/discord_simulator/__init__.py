@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from . import permissions
 from .automod import MessageBlocked
+from .entities import Channel, Guild, Member, Message, Overwrite, Role, SimulatorError, User
 from .interactions import InteractionHandle
 from .ratelimits import Limit, RateLimits
 from .recorder import RecordedRequest
 from .simulator import DiscordSimulator, run_simulator
-from .state import Channel, Guild, Member, Message, Overwrite, Role, SimulatorError, User
 
 __all__ = [
     "Channel",

@@ -80,6 +80,14 @@ def build_app(
 
     app = web.Application(middlewares=[middleware])
     app.router.add_get("/gateway", gateway.handle)
+    _add_routes(app, world, gateway, registry)
+    return app
+
+
+def _add_routes(
+    app: web.Application, world: World, gateway: Gateway, registry: InteractionRegistry
+) -> None:
+    """Every REST route the simulator answers, under ``/api/v10``."""
     groups: list[MessageRoutes | GuildRoutes | SafetyRoutes | InteractionRoutes] = [
         MessageRoutes(world, gateway),
         GuildRoutes(world, gateway),
@@ -89,7 +97,6 @@ def build_app(
     for group in groups:
         for route in group.routes():
             app.router.add_route(route.method, API_PREFIX + route.path, route.handler)
-    return app
 
 
 async def _record(request: web.Request) -> RecordedRequest:

@@ -17,7 +17,7 @@ from typing import Final
 
 import re2
 
-from .state import JSON, Guild, Member, SimulatorError
+from .entities import JSON, Guild, Member, SimulatorError
 
 KEYWORD: Final = 1
 BLOCK_MESSAGE: Final = 1

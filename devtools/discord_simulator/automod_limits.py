@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .entities import JSON, Guild, SimulatorError, User
 from .responses import ApiError, invalid_form
 from .rust_regex import rust_regex_error
-from .state import JSON, Guild, SimulatorError, User, World
+from .state import World
 
 KEYWORD: Final = 1
 SPAM: Final = 3

@@ -6,6 +6,7 @@ change to the world is followed by the event Discord would send for it.
 
 from __future__ import annotations
 
+from .entities import Ban, Channel, Guild, Member, Message, User
 from .gateway import Gateway
 from .payloads import (
     ban_payload,
@@ -14,7 +15,7 @@ from .payloads import (
     message_payload,
     user_payload,
 )
-from .state import Ban, Channel, Guild, Member, Message, User, World
+from .state import World
 
 
 def message_created(world: World, gateway: Gateway, message: Message) -> None:

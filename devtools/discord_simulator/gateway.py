@@ -4,7 +4,7 @@ One :class:`Session` per IDENTIFY. Every event sent to a session gets the next s
 and is kept in the session's log, whether or not a socket is attached at that moment: a client
 that RESUMEs with the last sequence it saw gets everything after it, as on Discord. Frames are
 sent as text, which discord.py reads even though it asks for ``compress=zlib-stream`` (it only
-decompresses binary frames).
+decompresses binary frames). Which events a session receives, by its intents: intents.py.
 """
 
 from __future__ import annotations
@@ -19,55 +19,15 @@ from typing import Final
 from aiohttp import WSMsgType, web
 
 from . import permissions as perms
+from .entities import JSON, PRIVILEGED_INTENTS, Channel, Guild, User
+from .intents import PERMISSION_OF_EVENT, redact, wants
 from .members import initial_members, large_threshold, member_chunks
 from .payloads import guild_create_payload, me_payload
-from .state import JSON, PRIVILEGED_INTENTS, Channel, Guild, User, World
+from .state import World
 
 HEARTBEAT_INTERVAL_MS: Final = 41_250
 #: How many events a session keeps for RESUME; older ones force a fresh IDENTIFY.
 LOG_LIMIT: Final = 10_000
-
-GUILDS: Final = 1 << 0
-GUILD_MEMBERS: Final = 1 << 1
-GUILD_MODERATION: Final = 1 << 2
-GUILD_MESSAGES: Final = 1 << 9
-DIRECT_MESSAGES: Final = 1 << 12
-MESSAGE_CONTENT: Final = 1 << 15
-AUTO_MODERATION_CONFIGURATION: Final = 1 << 20
-AUTO_MODERATION_EXECUTION: Final = 1 << 21
-
-_INTENT_OF_EVENT: Final = {
-    "GUILD_CREATE": GUILDS,
-    "GUILD_UPDATE": GUILDS,
-    "GUILD_DELETE": GUILDS,
-    "GUILD_ROLE_CREATE": GUILDS,
-    "CHANNEL_CREATE": GUILDS,
-    "CHANNEL_UPDATE": GUILDS,
-    "GUILD_MEMBER_ADD": GUILD_MEMBERS,
-    "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
-    "GUILD_MEMBER_REMOVE": GUILD_MEMBERS,
-    "GUILD_BAN_ADD": GUILD_MODERATION,
-    "GUILD_BAN_REMOVE": GUILD_MODERATION,
-    "AUTO_MODERATION_RULE_CREATE": AUTO_MODERATION_CONFIGURATION,
-    "AUTO_MODERATION_RULE_UPDATE": AUTO_MODERATION_CONFIGURATION,
-    "AUTO_MODERATION_RULE_DELETE": AUTO_MODERATION_CONFIGURATION,
-    "AUTO_MODERATION_ACTION_EXECUTION": AUTO_MODERATION_EXECUTION,
-}
-#: Events Discord sends only to bots holding one of these guild permissions (Gateway Events:
-#: GUILD_BAN_ADD/REMOVE "require the BAN_MEMBERS or VIEW_AUDIT_LOG permission"; the
-#: AUTO_MODERATION_* events are "only sent to bot users which have the MANAGE_GUILD
-#: permission").
-_PERMISSION_OF_EVENT: Final = {
-    "GUILD_BAN_ADD": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
-    "GUILD_BAN_REMOVE": perms.BAN_MEMBERS | perms.VIEW_AUDIT_LOG,
-    "AUTO_MODERATION_RULE_CREATE": perms.MANAGE_GUILD,
-    "AUTO_MODERATION_RULE_UPDATE": perms.MANAGE_GUILD,
-    "AUTO_MODERATION_RULE_DELETE": perms.MANAGE_GUILD,
-    "AUTO_MODERATION_ACTION_EXECUTION": perms.MANAGE_GUILD,
-}
-_MESSAGE_EVENTS: Final = frozenset(
-    {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +114,8 @@ class Gateway:
         for session in list(self.sessions.values()):
             if not self._reaches(session.bot.id, event, guild_id, user_ids, channel):
                 continue
-            if self._wants(session, event, data):
-                session.emit(event, self._redact(session, event, data))
+            if wants(session.intents, event, data):
+                session.emit(event, redact(session.intents, session.bot.id, event, data))
 
     def _reaches(
         self,
@@ -174,7 +134,7 @@ class Gateway:
         guild = self._world.guilds[guild_id]
         if bot_id not in guild.members:
             return False
-        any_of = _PERMISSION_OF_EVENT.get(event)
+        any_of = PERMISSION_OF_EVENT.get(event)
         if any_of is not None and not self._world.permissions_of(guild, bot_id) & any_of:
             return False
         return channel is None or bool(
@@ -204,32 +164,6 @@ class Gateway:
             large_threshold=session.large_threshold,
         )
         return guild_create_payload(self._world, guild, members=members, large=large)
-
-    @staticmethod
-    def _wants(session: Session, event: str, data: JSON) -> bool:
-        if event in _MESSAGE_EVENTS:
-            needed = GUILD_MESSAGES if "guild_id" in data else DIRECT_MESSAGES
-        else:
-            needed = _INTENT_OF_EVENT.get(event, 0)
-        return session.intents & needed == needed
-
-    @staticmethod
-    def _redact(session: Session, event: str, data: JSON) -> JSON:
-        # Without the privileged message-content intent Discord blanks the content of messages
-        # the bot neither wrote nor was mentioned in, except in DMs: a bot that forgot the
-        # intent must see empty strings here too, not a working filter.
-        if session.intents & MESSAGE_CONTENT:
-            return data
-        if event == "AUTO_MODERATION_ACTION_EXECUTION":
-            # "content and matched_content ... require the MESSAGE_CONTENT intent".
-            return {**data, "content": "", "matched_content": None}
-        if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
-            return data
-        if "guild_id" not in data or data.get("author", {}).get("id") == str(session.bot.id):
-            return data
-        if any(m.get("id") == str(session.bot.id) for m in data.get("mentions", [])):
-            return data
-        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
     # -- test hooks -------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import permissions as perms
+from .entities import DM_CHANNEL, EPHEMERAL, JSON, Channel, Message, SimulatorError, User
 from .payloads import channel_payload, member_payload, message_payload, user_payload
-from .state import DM_CHANNEL, EPHEMERAL, JSON, Channel, Message, SimulatorError, User, World
+from .state import World
 
 APPLICATION_COMMAND: Final = 2
 AUTOCOMPLETE: Final = 4

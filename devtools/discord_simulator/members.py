@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from .entities import JSON, Guild, Member
 from .payloads import member_payload
-from .state import JSON, Guild, Member, World
+from .state import World
 
 GUILD_MEMBERS: Final = 1 << 1
 GUILD_PRESENCES: Final = 1 << 8

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from .state import DM_CHANNEL, JSON, Ban, Channel, Guild, Member, Message, Role, User, World
+from .entities import DM_CHANNEL, JSON, Ban, Channel, Guild, Member, Message, Role, User
+from .state import World
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import JSON
+from .entities import JSON
 
 
 class ApiError(Exception):

@@ -8,9 +8,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from . import permissions as perms
+from .entities import EPHEMERAL, Channel, Guild, Member, Message, User
 from .gateway import Gateway
 from .responses import ApiError, invalid_form, missing_access, missing_permissions, unknown
-from .state import EPHEMERAL, Channel, Guild, Member, Message, User, World
+from .state import World
 
 #: Where discord.py's ``Route.BASE`` must point, below the simulator's root URL.
 API_PREFIX: Final = "/api/v10"

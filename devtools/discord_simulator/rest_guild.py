@@ -10,10 +10,10 @@ from aiohttp import web
 
 from . import events
 from . import permissions as perms
+from .entities import Ban, Guild, Member, User
 from .payloads import ban_payload, channel_payload, guild_payload, member_payload, role_payload
 from .responses import invalid_form, json_answer, missing_permissions, no_content, unknown
 from .rest_base import RouteGroup, snowflake_value
-from .state import Ban, Guild, Member, User
 
 MAX_TIMEOUT: Final = timedelta(days=28)
 #: The client computes "now + 28 days" a few milliseconds before the simulator checks it;

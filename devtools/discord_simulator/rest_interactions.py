@@ -12,13 +12,14 @@ from typing import Final
 from aiohttp import web
 
 from . import events
+from .entities import EPHEMERAL, JSON, Message
 from .gateway import Gateway
 from .interactions import InteractionHandle, InteractionRegistry
 from .payloads import message_payload
 from .responses import ApiError, json_answer, missing_access, no_content, unknown
 from .rest_base import RouteGroup, json_body
 from .rest_messages import check_content
-from .state import EPHEMERAL, JSON, Message, World
+from .state import World
 
 #: Callback types that create the original response message.
 CHANNEL_MESSAGE: Final = 4

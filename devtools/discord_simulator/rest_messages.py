@@ -9,6 +9,7 @@ from aiohttp import web
 
 from . import events
 from . import permissions as perms
+from .entities import DM_CHANNEL, Channel, Message, User
 from .payloads import (
     application_payload,
     channel_payload,
@@ -18,7 +19,6 @@ from .payloads import (
 )
 from .responses import ApiError, invalid_form, json_answer, missing_permissions, no_content
 from .rest_base import RouteGroup, snowflake_value
-from .state import DM_CHANNEL, Channel, Message, User
 
 MAX_CONTENT: Final = 2000
 #: How long Discord remembers an enforced nonce ("the past few minutes").

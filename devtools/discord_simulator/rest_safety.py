@@ -9,11 +9,11 @@ from aiohttp import web
 
 from . import permissions as perms
 from .automod_limits import check_rule
+from .entities import JSON, Guild
 from .payloads import guild_payload, incidents_payload
 from .responses import invalid_form, json_answer, no_content, unknown
 from .rest_base import RouteGroup
 from .rest_guild import parse_time
-from .state import JSON, Guild
 
 MAX_INCIDENT_ACTION: Final = timedelta(hours=24)
 KEYWORD_TRIGGER: Final = 1

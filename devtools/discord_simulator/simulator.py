@@ -3,7 +3,7 @@
 A test or the demo makes the world (guilds, roles, channels, members, bots), starts the server,
 points discord.py at :attr:`DiscordSimulator.api_url` and :attr:`DiscordSimulator.gateway_url`,
 then plays the humans: they post messages, join and leave, run slash commands and context
-menus, submit modals. What the bot did is read back from the world and from
+menus, submit modals (app_commands.py). What the bot did is read back from the world and from
 :attr:`DiscordSimulator.requests`.
 """
 
@@ -19,23 +19,10 @@ from aiohttp import web
 
 from . import automod, events, permissions
 from .app import build_app
+from .app_commands import MembersUsingApps
 from .automod import MessageBlocked
 from .automod_limits import hand_made_rule
-from .gateway import Gateway
-from .interactions import (
-    APPLICATION_COMMAND,
-    AUTOCOMPLETE,
-    CHAT_INPUT,
-    MESSAGE_COMMAND,
-    MODAL_SUBMIT,
-    InteractionHandle,
-    InteractionRegistry,
-)
-from .payloads import channel_payload, role_payload
-from .permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE
-from .ratelimits import RateLimits
-from .recorder import Fault, Faults, RecordedRequest, RequestLog
-from .state import (
+from .entities import (
     DM_CHANNEL,
     PRIVILEGED_INTENTS,
     Ban,
@@ -47,11 +34,19 @@ from .state import (
     Role,
     SimulatorError,
     User,
-    World,
 )
+from .gateway import Gateway
+from .interactions import (
+    InteractionRegistry,
+)
+from .payloads import channel_payload, role_payload
+from .permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE
+from .ratelimits import RateLimits
+from .recorder import Fault, Faults, RecordedRequest, RequestLog
+from .state import World
 
 
-class DiscordSimulator:
+class DiscordSimulator(MembersUsingApps):
     """A simulated Discord (REST API v10 and gateway) that the unmodified discord.py talks to."""
 
     def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
@@ -272,69 +267,6 @@ class DiscordSimulator:
             content=content, message_id=None if message is None else message.id,
         )  # fmt: skip
         self.gateway.dispatch("AUTO_MODERATION_ACTION_EXECUTION", data, guild_id=guild.id)
-
-    # -- interactions -----------------------------------------------------------------------
-
-    def invoke_slash_command(
-        self,
-        bot: User,
-        user: User,
-        channel: Channel,
-        name: str,
-        options: dict[str, Any] | None = None,
-    ) -> InteractionHandle:
-        """``user`` runs ``/name`` (``"mod warn"`` for a subcommand) of ``bot`` in ``channel``.
-
-        Option values are sent as given; a :class:`User` or :class:`Channel` value becomes a
-        resolved snowflake. Await ``handle.response()`` for the bot's answer.
-        """
-        command = self.interactions.find_command(bot, channel, name.split()[0], CHAT_INPUT)
-        data = self.interactions.command_data(command, channel, options, name)
-        return self._send_interaction(bot, user, channel, APPLICATION_COMMAND, data)
-
-    def invoke_autocomplete(
-        self,
-        bot: User,
-        user: User,
-        channel: Channel,
-        name: str,
-        options: dict[str, Any],
-        focused: str,
-    ) -> InteractionHandle:
-        """``user`` is typing option ``focused`` of ``/name`` (the others as in ``options``):
-        Discord asks the bot for choices; ``(await handle.response())["data"]["choices"]``."""
-        command = self.interactions.find_command(bot, channel, name.split()[0], CHAT_INPUT)
-        data = self.interactions.command_data(command, channel, options, name)
-        values = data["options"]
-        while values and values[0].get("type") in (1, 2):  # into the subcommand's options
-            values = values[0]["options"]
-        for option in values:
-            if option["name"] == focused:
-                option["focused"] = True
-        return self._send_interaction(bot, user, channel, AUTOCOMPLETE, data)
-
-    def invoke_message_context_menu(
-        self, bot: User, user: User, message: Message, name: str
-    ) -> InteractionHandle:
-        """``user`` picks Apps > ``name`` on ``message`` (in a guild channel or a DM)."""
-        channel = self.world.channels[message.channel_id]
-        command = self.interactions.find_command(bot, channel, name, MESSAGE_COMMAND)
-        data = self.interactions.message_command_data(command, message)
-        return self._send_interaction(bot, user, channel, APPLICATION_COMMAND, data)
-
-    def submit_modal(self, handle: InteractionHandle, values: dict[str, str]) -> InteractionHandle:
-        """The user fills in the modal the bot answered ``handle`` with and submits it."""
-        if handle.modal is None:
-            raise SimulatorError("the bot did not answer this interaction with a modal")
-        data = self.interactions.modal_data(handle.modal, values)
-        return self._send_interaction(handle.bot, handle.user, handle.channel, MODAL_SUBMIT, data)
-
-    def _send_interaction(
-        self, bot: User, user: User, channel: Channel, kind: int, data: dict[str, Any]
-    ) -> InteractionHandle:
-        handle = self.interactions.create(bot, user, channel, kind, data)
-        self.gateway.dispatch_to(bot, "INTERACTION_CREATE", handle.payload)
-        return handle
 
     # -- inspecting -------------------------------------------------------------------------
 

@@ -5,9 +5,8 @@ read what the bot did."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from bridge.commands import parse_command
@@ -16,12 +15,13 @@ from bridge.config import DigestConfig, ReportsConfig, parse_settings
 from bridge.names import Names
 from bridge.planner import Community
 from bridge.worker import ActionWorker
-from domain.model import Account, Action, Author, Ban, Channel, Message, Platform, Space, Unban
-from domain.ports import Directory, PermanentError, TransientError
+from domain.model import Account, Action, Author, Channel, Message, Platform
+from domain.ports import Directory
 from rules.engine import Engine
 from storage.db import Database
 from storage.outbox import ActionRow
 from storage.repositories import Repositories
+from tests.fakes import Clock, FakeExecutor
 
 POLICY = """
 [[rules]]
@@ -46,49 +46,6 @@ ladder = [{ points = 4, action = "mute 1h" }]
 
 
 MINUTE = timedelta(minutes=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@dataclass
-class FakeExecutor:
-    """Records what it was asked to do; can be told to fail."""
-
-    platform: Platform
-    done: list[tuple[Action, str]] = field(default_factory=list)
-    transient_failures: int = 0
-    permanent: str | None = None
-    held_spaces: dict[str, asyncio.Event] = field(default_factory=dict)  # wait until set
-    banned: set[tuple[Account, str]] = field(default_factory=set)
-
-    async def execute(self, action: Action, space: Space, *, key: str = "") -> str:
-        if space.id in self.held_spaces:
-            await self.held_spaces[space.id].wait()
-        if self.transient_failures > 0:
-            self.transient_failures -= 1
-            raise TransientError("server error 502", retry_after=None)
-        if self.permanent is not None:
-            raise PermanentError(self.permanent)
-        if isinstance(action, Ban) and (action.target, space.id) in self.banned:
-            return f"{action.target.id} was already banned from {space.id}"  # as the real ones say
-        if isinstance(action, Ban):
-            self.banned.add((action.target, space.id))
-        if isinstance(action, Unban):
-            self.banned.discard((action.target, space.id))
-        self.done.append((action, space.id))
-        return f"{type(action).__name__} in {space.id}"
-
-    def kinds(self) -> list[tuple[str, str]]:
-        return [(type(a).__name__, space) for a, space in self.done]
 
 
 class ModBot:
@@ -263,12 +220,3 @@ class ModBot:
 
 def kinds(rows: Sequence[tuple[Action, str]]) -> list[str]:
     return [type(a).__name__ for a, _ in rows]
-
-
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    """Wait until ``check()`` holds (what a member would notice), at most ``within`` s."""
-    for _ in range(int(within / 0.01)):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the expected outcome did not happen in time")

@@ -23,7 +23,8 @@ from domain.model import (
 )
 from storage.db import Database, load_migrations
 from storage.kv import KeyValueRepository
-from tests.component.harness import Clock, ModBot
+from tests.component.harness import ModBot
+from tests.fakes import Clock
 
 DISCORD_MOD = Author(account=Account(platform=Platform.DISCORD, id="555"), is_moderator=True)
 

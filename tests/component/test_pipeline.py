@@ -29,7 +29,8 @@ from domain.model import (
     Warn,
 )
 from storage.outbox import ActionState
-from tests.component.harness import ModBot, eventually
+from tests.component.harness import ModBot
+from tests.fakes import eventually
 
 
 async def test_insult_is_deleted_warned_and_reported_with_a_case(bot: ModBot) -> None:

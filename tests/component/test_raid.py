@@ -24,7 +24,8 @@ from domain.model import (
     Warn,
 )
 from domain.ports import TransientError
-from tests.component.harness import ModBot, eventually
+from tests.component.harness import ModBot
+from tests.fakes import eventually
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import discord
@@ -13,8 +11,9 @@ from adapters.discord.automod import PREFIX, AutomodSpec, plan
 from adapters.discord.connection import DiscordConnection
 from devtools.discord_simulator import DiscordSimulator, MessageBlocked
 from tests.component.harness import ModBot
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore, eventually
 
 SPECS = (
     AutomodSpec(name="slurs", keywords=("badword", "*slur*")),
@@ -99,7 +98,7 @@ async def test_a_moderators_own_rule_is_left_alone(
 
 
 async def test_a_blocked_message_reaches_on_automod_hit(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     await connect(automod=True, automod_rules=SPECS)
 
@@ -133,7 +132,7 @@ async def test_a_reloaded_policy_is_mirrored_without_a_restart(
 
 
 async def test_exempt_roles_and_channels_reach_discord_and_are_honoured(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     """AutoMod must not block whom the policy exempts (moderators, listed roles, channels)."""
     exempt = AutomodSpec(name="slurs", keywords=("badword",), exempt_roles=(world.senior_role.id,))
@@ -188,17 +187,10 @@ async def test_a_block_counts_as_a_hit_of_the_policy_rule_in_the_core(
         async def opened() -> bool:
             return await bot.repos.cases.get(1) is not None
 
-        await eventually_true(opened)
+        await eventually(opened, "the case to open", step=0.05)
         case = await bot.repos.cases.get(1)
         assert case is not None
         assert case.origin == "insults"
         assert case.subject.id == str(world.alice.id)
     finally:
         await bot.db.close()
-
-
-async def eventually_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)

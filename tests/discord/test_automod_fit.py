@@ -8,8 +8,9 @@ import pytest
 from adapters.discord.automod import PREFIX, AutomodSpec
 from devtools.discord_simulator import DiscordSimulator, MessageBlocked
 from rules.automod import EMAIL
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 
 def notices(sim: DiscordSimulator, world: World) -> list[str]:
@@ -60,7 +61,7 @@ async def test_a_regex_re2_takes_and_discord_refuses_does_not_stop_the_sync(
 
 
 async def test_a_mirrored_regex_rule_blocks_and_reaches_the_core(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     await connect(automod=True, automod_rules=[AutomodSpec(name="contacts", regexes=(EMAIL,))])
 

@@ -8,8 +8,9 @@ from adapters.discord.connection import DiscordConnection
 from adapters.discord.names import DiscordDirectory
 from devtools.discord_simulator import DiscordSimulator, Message, permissions
 from domain.model import CommandName, ModCommand, Platform
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 INCIDENTS = "/guilds/{guild_id}/incident-actions"
 EPHEMERAL = 1 << 6
@@ -39,7 +40,7 @@ async def test_commands_are_registered_in_the_guild_and_the_menu_globally(
 
 
 async def test_a_moderators_ban_reaches_the_core_and_the_answer_is_ephemeral(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     handle = sim.invoke_slash_command(
         world.bot, world.senior, world.general, "mod ban", {"member": world.alice, "reason": "spam"}
@@ -49,7 +50,7 @@ async def test_a_moderators_ban_reaches_the_core_and_the_answer_is_ephemeral(
     assert first["type"] == 5  # deferred: the core may take a while
     assert await handle.wait_for_content() == "Banned, case #7."
     assert handle.ephemeral
-    ((command, moderator, origin),) = recorder.commands
+    ((command, moderator, origin),) = recorder.mod_commands
     assert command.name is CommandName.BAN
     assert command.target is not None
     assert (command.target.platform, command.target.id) == (Platform.DISCORD, str(world.alice.id))
@@ -62,7 +63,7 @@ async def test_a_moderators_ban_reaches_the_core_and_the_answer_is_ephemeral(
 
 
 async def test_mute_and_unban_commands_are_parsed(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     muted = sim.invoke_slash_command(
         world.bot,
@@ -81,7 +82,7 @@ async def test_mute_and_unban_commands_are_parsed(
     )
     await case.wait_for_content()
 
-    commands = [c for c, _, _ in recorder.commands]
+    commands = [c for c, _, _ in recorder.mod_commands]
     assert commands[0].target is not None
     assert commands[0].target.key == f"discord:{world.alice.id}"
     assert commands[0] == ModCommand(
@@ -97,7 +98,7 @@ async def test_mute_and_unban_commands_are_parsed(
 
 
 async def test_case_and_link_commands_are_parsed(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     invocations = [
         ("mod note", {"number": 3, "text": "talked to them"}),
@@ -111,7 +112,7 @@ async def test_case_and_link_commands_are_parsed(
         handle = sim.invoke_slash_command(world.bot, world.admin, world.general, name, options)
         await handle.wait_for_content()
         assert handle.ephemeral
-    commands = [c for c, _, _ in recorder.commands]
+    commands = [c for c, _, _ in recorder.mod_commands]
     assert commands[0] == ModCommand(name=CommandName.NOTE, case_id=3, reason="talked to them")
     assert commands[1] == ModCommand(name=CommandName.PARDON, case_id=3)
     assert commands[2] == ModCommand(
@@ -127,7 +128,7 @@ async def test_case_and_link_commands_are_parsed(
 
 
 async def test_a_bad_duration_is_answered_without_bothering_the_core(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     handle = sim.invoke_slash_command(
         world.bot,
@@ -139,11 +140,11 @@ async def test_a_bad_duration_is_answered_without_bothering_the_core(
 
     assert "not a duration" in await handle.wait_for_content()
     assert handle.ephemeral
-    assert recorder.commands == []
+    assert recorder.mod_commands == []
 
 
 async def test_a_non_moderator_is_refused_and_nothing_happens(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     ban = sim.invoke_slash_command(
         world.bot, world.alice, world.general, "mod ban", {"member": world.bob, "reason": "I can"}
@@ -157,13 +158,13 @@ async def test_a_non_moderator_is_refused_and_nothing_happens(
         assert answer["type"] == 4
         assert answer["data"]["content"] == "Only this server's moderators can use /mod."
         assert handle.ephemeral
-    assert recorder.commands == []
+    assert recorder.mod_commands == []
     assert sim.requests.find("PUT", INCIDENTS) == []
     assert not sim.is_banned(world.guild, world.bob)
 
 
 async def test_report_message_opens_a_modal_and_confirms_privately(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     insult = sim.post_message(world.bob, world.general, "you are all idiots")
     await recorder.wait(lambda: len(recorder.messages) == 1)
@@ -189,7 +190,7 @@ async def test_report_message_opens_a_modal_and_confirms_privately(
 
 
 async def test_report_from_a_private_dm_between_members(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     private = sim.open_dm(world.alice, world.senior)
     threat = sim.post_message(world.senior, private, "send me your password")
@@ -207,7 +208,7 @@ async def test_report_from_a_private_dm_between_members(
 
 
 async def test_pausing_and_resuming_dms_are_commands_for_the_core_in_this_guild(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     """/mod dms goes through the core like every command (a case, the outbox, renewal by its
     timers): the adapter itself changes nothing on Discord."""
@@ -219,7 +220,7 @@ async def test_pausing_and_resuming_dms_are_commands_for_the_core_in_this_guild(
     resume = sim.invoke_slash_command(world.bot, world.senior, world.general, "mod dms resume")
     await resume.wait_for_content()
 
-    (pause, _, origin), (back_on, _, _) = recorder.commands
+    (pause, _, origin), (back_on, _, _) = recorder.mod_commands
     assert pause == ModCommand(
         name=CommandName.DMS,
         duration=timedelta(hours=48),
@@ -233,7 +234,7 @@ async def test_pausing_and_resuming_dms_are_commands_for_the_core_in_this_guild(
 
 
 async def test_in_a_dry_run_the_startup_notice_is_marked_and_a_pause_changes_nothing_here(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     world.bot_role.permissions &= ~permissions.MANAGE_GUILD
     await connect(dry_run=True)
@@ -245,13 +246,13 @@ async def test_in_a_dry_run_the_startup_notice_is_marked_and_a_pause_changes_not
         world.bot, world.senior, world.general, "mod dms pause", {"hours": 2}
     )
     await handle.wait_for_content()
-    assert [c.name for c, _, _ in recorder.commands] == [CommandName.DMS]
+    assert [c.name for c, _, _ in recorder.mod_commands] == [CommandName.DMS]
     assert sim.requests.find("PUT", INCIDENTS) == []
     assert world.guild.incidents.get("dms_disabled_until") is None
 
 
 async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     """A member who is only on Matrix can be named from Discord, picked from the list."""
     typing = sim.invoke_autocomplete(
@@ -277,7 +278,7 @@ async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(
         {"member": "@kip:example.org", "duration": "2d12H", "purge": "24h"},
     )
     await handle.wait_for_content()
-    ((command, _, _),) = recorder.commands
+    ((command, _, _),) = recorder.mod_commands
     assert command == ModCommand(
         name=CommandName.BAN,
         target=command.target,
@@ -289,7 +290,7 @@ async def test_a_ban_names_a_matrix_only_member_for_a_time_with_a_purge(
 
 
 async def test_a_purge_longer_than_discord_allows_is_refused_in_words(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     handle = sim.invoke_slash_command(
         world.bot, world.admin, world.general, "mod ban", {"member": world.bob, "purge": "8d"}
@@ -298,19 +299,19 @@ async def test_a_purge_longer_than_discord_allows_is_refused_in_words(
         "purge reaches back at most 7d (Discord's limit)."
     )
     assert handle.ephemeral
-    assert recorder.commands == []
+    assert recorder.mod_commands == []
 
 
 async def test_kick_and_its_old_name_remove_do_the_same(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     for name in ("mod kick", "mod remove"):
         handle = sim.invoke_slash_command(
             world.bot, world.admin, world.general, name, {"member": world.bob}
         )
         await handle.wait_for_content()
-    assert [c.name for c, _, _ in recorder.commands] == [CommandName.KICK, CommandName.KICK]
-    assert {c.reason for c, _, _ in recorder.commands} == {""}
+    assert [c.name for c, _, _ in recorder.mod_commands] == [CommandName.KICK, CommandName.KICK]
+    assert {c.reason for c, _, _ in recorder.mod_commands} == {""}
 
 
 async def test_the_directory_names_guilds_channels_and_members_from_the_cache(

@@ -11,12 +11,13 @@ import pytest
 from adapters.discord.connection import DiscordConnection
 from devtools.discord_simulator import DiscordSimulator
 from domain.model import MembershipChange, Platform
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 
 async def test_a_members_message_reaches_the_core(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     first = sim.post_message(world.bob, world.general, "hi all")
     sim.post_message(
@@ -38,7 +39,7 @@ async def test_a_members_message_reaches_the_core(
 
 
 async def test_a_moderators_message_says_so(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     sim.post_message(world.senior, world.general, "calm down please")
     sim.post_message(world.admin, world.general, "seconded")
@@ -50,7 +51,7 @@ async def test_a_moderators_message_says_so(
 
 
 async def test_an_edit_arrives_with_edit_of(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     posted = sim.post_message(world.alice, world.general, "nice")
     await recorder.wait(lambda: len(recorder.messages) == 1)
@@ -66,7 +67,7 @@ async def test_an_edit_arrives_with_edit_of(
 
 
 async def test_the_bots_own_messages_and_other_guilds_are_ignored(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     elsewhere = sim.create_guild("Elsewhere", owner=world.owner)
     sim.add_member(elsewhere, world.bot)
@@ -89,7 +90,7 @@ async def test_the_bots_own_messages_and_other_guilds_are_ignored(
 
 
 async def test_join_leave_ban_and_unban(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     carol = sim.create_user("carol")
     sim.add_member(world.guild, carol)
@@ -117,7 +118,7 @@ async def test_join_leave_ban_and_unban(
 
 
 async def test_a_dm_to_the_bot_reaches_on_direct_message(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     dm = sim.open_dm(world.alice, world.bot)
 
@@ -134,7 +135,7 @@ async def test_a_failing_handler_does_not_stop_the_client_nor_leak_text(
     sim: DiscordSimulator,
     world: World,
     connection: DiscordConnection,
-    recorder: Recorder,
+    recorder: RecordingCore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="adapters.discord")
@@ -154,7 +155,7 @@ async def test_a_failing_handler_does_not_stop_the_client_nor_leak_text(
 
 
 async def test_a_reconnect_in_the_middle_of_50_messages_loses_none(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     for number in range(50):
         sim.post_message(world.alice, world.general, f"message {number}")
@@ -173,7 +174,7 @@ async def test_a_reconnect_in_the_middle_of_50_messages_loses_none(
 
 
 async def test_messages_posted_while_the_service_was_down_are_judged_at_the_next_start(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     """A restart is a new gateway session: Discord replays nothing, so history is read."""
     first = await connect()
@@ -192,7 +193,7 @@ async def test_messages_posted_while_the_service_was_down_are_judged_at_the_next
 
 
 async def test_a_first_start_does_not_judge_old_history(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore
 ) -> None:
     sim.post_message(world.alice, world.general, "from before the bot was here")
     await connect()

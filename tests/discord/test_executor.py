@@ -11,7 +11,7 @@ import pytest
 from adapters.discord.connection import DiscordConnection
 from adapters.discord.executor import DiscordExecutor
 from devtools.discord_simulator import DiscordSimulator, permissions
-from devtools.discord_simulator.state import User
+from devtools.discord_simulator.entities import User
 from domain.model import (
     Account,
     Ban,
@@ -27,8 +27,8 @@ from domain.model import (
     Warn,
 )
 from domain.ports import PermanentError, TransientError
-from tests.discord.conftest import Recorder
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 
 def guild_space(world: World) -> Space:
@@ -49,7 +49,7 @@ def executor(connection: DiscordConnection) -> DiscordExecutor:
 
 
 async def test_delete_removes_the_message_and_a_second_delete_is_done_too(
-    sim: DiscordSimulator, world: World, executor: DiscordExecutor, recorder: Recorder
+    sim: DiscordSimulator, world: World, executor: DiscordExecutor, recorder: RecordingCore
 ) -> None:
     posted = sim.post_message(world.alice, world.general, "buy followers")
     action = DeleteMessage(

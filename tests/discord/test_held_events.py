@@ -9,14 +9,15 @@ from adapters.discord.backfill import KEY
 from devtools.discord_simulator import DiscordSimulator
 from domain.model import Message
 from domain.ports import NotRecorded
-from tests.discord.conftest import Connect, MemoryState, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import MemoryKeyValueStore, RecordingCore
 
 
 class FullDisk:
     """The core's on_message while its disk is full: nothing about "idiot" is recorded."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: RecordingCore) -> None:
         self.full = True
         self.refused = 0
         self._recorder = recorder
@@ -31,7 +32,7 @@ class FullDisk:
 
 
 @pytest.fixture
-def disk(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> FullDisk:
+def disk(recorder: RecordingCore, monkeypatch: pytest.MonkeyPatch) -> FullDisk:
     monkeypatch.setattr("adapters.discord.events.RETRY_FIRST", 0.02)
     monkeypatch.setattr("adapters.discord.events.RETRY_CAP", 0.05)
     full = FullDisk(recorder)
@@ -39,12 +40,12 @@ def disk(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> FullDisk:
     return full
 
 
-def texts(recorder: Recorder) -> list[str]:
+def texts(recorder: RecordingCore) -> list[str]:
     return [m.text for m in recorder.messages]
 
 
 async def test_a_message_not_recorded_is_handed_on_again_until_it_is(
-    sim: DiscordSimulator, world: World, connect: Connect, recorder: Recorder, disk: FullDisk
+    sim: DiscordSimulator, world: World, connect: Connect, recorder: RecordingCore, disk: FullDisk
 ) -> None:
     await connect()
     sim.post_message(world.alice, world.general, "you idiot")
@@ -61,8 +62,8 @@ async def test_a_restart_reads_again_a_message_that_was_never_recorded(
     sim: DiscordSimulator,
     world: World,
     connect: Connect,
-    recorder: Recorder,
-    state: MemoryState,
+    recorder: RecordingCore,
+    state: MemoryKeyValueStore,
     disk: FullDisk,
 ) -> None:
     first = await connect()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from adapters.discord.connection import DiscordConnection
 from devtools.discord_simulator import DiscordSimulator
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 MEMBERS = 50_000
 
@@ -65,7 +66,7 @@ async def test_a_member_missing_from_the_cache_is_fetched_for_the_moderator_chec
 
 
 async def test_a_message_from_an_uncached_moderator_carries_their_roles(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     guild = connection.client.get_guild(world.guild.id)
     assert guild is not None

@@ -6,8 +6,9 @@ import pytest
 
 from adapters.discord.connection import DiscordConnection, DiscordStartupError, intents
 from devtools.discord_simulator import DiscordSimulator
-from tests.discord.conftest import Connect, Recorder
+from tests.discord.conftest import Connect
 from tests.discord_sim.conftest import World
+from tests.fakes import RecordingCore
 
 GUILD_MEMBERS = 1 << 1
 
@@ -49,7 +50,7 @@ async def test_a_refused_token_is_said_plainly(
 
 
 async def test_run_returns_after_close(
-    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: Recorder
+    sim: DiscordSimulator, world: World, connection: DiscordConnection, recorder: RecordingCore
 ) -> None:
     await connection.close()
     await connection.run()  # a clean close ends run() without an error

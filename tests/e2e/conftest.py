@@ -1,4 +1,4 @@
-"""Fixtures for the end-to-end tests: a real Synapse per test module.
+"""Fixtures for the end-to-end tests: a real Synapse and a Discord simulator per test module.
 
 Synapse comes from ``.synapse-venv`` (``scripts/install-synapse.sh``). Without it the tests
 are skipped with instructions, except in CI (``CI=true``), where a missing homeserver must
@@ -8,11 +8,13 @@ fail the run rather than let the Matrix adapter go unproven.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from devtools.discord_simulator import DiscordSimulator, run_simulator
 from tests.e2e.synapse import SynapseServer, synapse_available, synapse_python
 
 
@@ -56,3 +58,10 @@ def throttled_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Syna
         yield server
     finally:
         server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sim() -> AsyncIterator[DiscordSimulator]:
+    """A Discord simulator shared by the tests of one module (on the module's event loop)."""
+    async with run_simulator() as simulator:
+        yield simulator

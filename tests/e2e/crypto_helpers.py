@@ -34,6 +34,7 @@ from nio.store import SqliteStore
 
 from adapters.matrix.crypto import upkeep
 from tests.e2e.synapse import RegisteredUser, SynapseServer
+from tests.fakes import Check, eventually
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -41,6 +42,12 @@ ENCRYPTION_STATE = {
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
 UNDECRYPTABLE = "<undecryptable>"
+
+
+async def until(check: Check, what: str, within: float = 20.0) -> None:
+    """Wait until ``await check()`` holds (a helper for loops that sync members, which take
+    longer than a plain send)."""
+    await eventually(check, what, within, step=0.2)
 
 
 @dataclass
@@ -266,12 +273,3 @@ def cross_signed_device(keys: dict[str, Any], user_id: str, device_id: str) -> b
 
 def _unpadded(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-async def until(check: Any, what: str, within: float = 20.0) -> None:
-    """Wait until ``await check()`` holds (a helper for loops that sync members)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        assert loop.time() < deadline, f"timed out after {within}s waiting for {what}"
-        await asyncio.sleep(0.2)

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 from nio import AsyncClient, RoomCreateResponse, RoomMessagesResponse, RoomPreset
 
-from adapters.matrix.executor import client_config
+from adapters.matrix.responses import client_config
 from tests.e2e.synapse import RegisteredUser, SynapseServer
 
 
@@ -22,6 +22,14 @@ def client_for(
     return client
 
 
+async def new_room(client: AsyncClient, **options: Any) -> str:
+    """The id of a room ``client`` makes with nio's ``room_create(**options)``."""
+    response = await client.room_create(**options)
+    assert isinstance(response, RoomCreateResponse), response
+    room_id: str = response.room_id
+    return room_id
+
+
 async def create_room(
     client: AsyncClient,
     *,
@@ -34,9 +42,7 @@ async def create_room(
         # nio's room_create cannot pass additional_creators in creation_content.
         room_id = await _create_room_raw(client, version, list(additional_creators))
     else:
-        response = await client.room_create(room_version=version, preset=RoomPreset.public_chat)
-        assert isinstance(response, RoomCreateResponse), response
-        room_id = response.room_id
+        room_id = await new_room(client, room_version=version, preset=RoomPreset.public_chat)
     for joiner in joiners:
         joined = await joiner.join(room_id)
         assert getattr(joined, "room_id", None) == room_id, joined

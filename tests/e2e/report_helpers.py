@@ -18,13 +18,11 @@ from nio import (
     AsyncClient,
     JoinedMembersResponse,
     JoinedRoomsResponse,
-    JoinResponse,
     ProfileSetDisplayNameResponse,
     RoomCreateResponse,
     RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
-    SyncResponse,
 )
 
 from devtools.discord_simulator import Channel, DiscordSimulator, RecordedRequest, User
@@ -146,18 +144,6 @@ class DiscordDirect:
 
         await eventually(answered, f"the bot's answer to {text!r}", within=WAIT)
         return found[0]
-
-
-async def join_invites(client: AsyncClient, since: str | None) -> tuple[list[str], str]:
-    """Join every room the user is invited to; return the rooms and the next sync token."""
-    response = await client.sync(timeout=0, since=since)
-    assert isinstance(response, SyncResponse), response
-    joined = []
-    for room_id in response.rooms.invite:
-        answer = await client.join(room_id)
-        assert isinstance(answer, JoinResponse), answer
-        joined.append(room_id)
-    return joined, response.next_batch
 
 
 async def messages_by(client: AsyncClient, room_id: str, sender: str) -> list[dict[str, Any]]:

@@ -3,13 +3,12 @@ and what members and moderators read from Synapse while it runs."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,17 @@ from nio import AsyncClient, JoinResponse, RoomGetEventResponse, SyncResponse
 
 from tests.e2e.matrix_helpers import bodies
 from tests.e2e.synapse import PROJECT_ROOT, RegisteredUser
+from tests.fakes import Check
+from tests.fakes import eventually as _eventually
 
 WAIT = 15.0  # seconds; most things happen in well under two
+
+
+async def eventually(check: Check, what: str, within: float = WAIT) -> float:
+    """Wait until ``await check()`` holds, for at most ``within`` seconds; return how long."""
+    return await _eventually(check, what, within, step=0.1)
+
+
 READY = "Matrix connection up"
 
 
@@ -206,18 +214,6 @@ class ServiceProcess:
         self._process = None
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT
-) -> float:
-    """Wait until ``await check()`` holds, for at most ``within`` seconds; return how long."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > within:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
-
-
 async def notices(client: AsyncClient, room_id: str) -> list[str]:
     """The m.notice bodies of a room, oldest first."""
     return await bodies(client, room_id, "m.notice")
@@ -231,17 +227,23 @@ async def is_redacted(client: AsyncClient, room_id: str, event_id: str) -> bool:
     return not source.get("content") and "redacted_because" in source.get("unsigned", {})
 
 
-async def accept_invites(client: AsyncClient) -> list[str]:
-    """Join every room ``client``'s user was invited to since its last sync; return their ids.
-
-    Call it repeatedly on the same client: each call is an incremental sync (Synapse caches
-    an initial sync for a while, so a fresh client would keep seeing the same old answer).
-    """
-    response = await client.sync(timeout=0)
+async def join_invites(client: AsyncClient, since: str | None) -> tuple[list[str], str]:
+    """Join every room the user is invited to; return the rooms and the next sync token."""
+    response = await client.sync(timeout=0, since=since)
     assert isinstance(response, SyncResponse), response
     joined = []
     for room_id in response.rooms.invite:
         answer = await client.join(room_id)
         assert isinstance(answer, JoinResponse), answer
         joined.append(room_id)
+    return joined, response.next_batch
+
+
+async def accept_invites(client: AsyncClient) -> list[str]:
+    """Join every room ``client``'s user was invited to since its last sync; return their ids.
+
+    Call it repeatedly on the same client: each call is an incremental sync (Synapse caches
+    an initial sync for a while, so a fresh client would keep seeing the same old answer).
+    """
+    joined, _ = await join_invites(client, None)
     return joined

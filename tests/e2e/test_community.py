@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from nio import RoomSendError, RoomSendResponse
 
-from devtools.discord_simulator import DiscordSimulator, SimulatorError, run_simulator
+from devtools.discord_simulator import DiscordSimulator, SimulatorError
 from tests.e2e.community_helpers import (
     PHONE,
     WAIT,
@@ -39,12 +39,6 @@ pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
 GUILDS = 2
 ROOMS = 50
 OUTAGE = 30.0  # seconds Synapse is away in scenario 6
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sim() -> AsyncIterator[DiscordSimulator]:
-    async with run_simulator() as simulator:
-        yield simulator
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
 
-from devtools.discord_simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.e2e.community_helpers import (
     PHONE,
     Community,
@@ -126,12 +126,6 @@ async def _make_admin(server: SynapseServer, user_id: str) -> None:
         await _http(client, "PUT", f"/_synapse/admin/v2/users/{user_id}", {"admin": True})
     finally:
         await client.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sim() -> AsyncIterator[DiscordSimulator]:
-    async with run_simulator() as simulator:
-        yield simulator
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -21,9 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from nio import (
-    AsyncClient,
     JoinResponse,
-    RoomCreateResponse,
     RoomPreset,
     RoomSendError,
     RoomSendResponse,
@@ -36,7 +34,7 @@ from tests.e2e.crypto_helpers import (
     cross_signed_device,
     until,
 )
-from tests.e2e.matrix_helpers import client_for
+from tests.e2e.matrix_helpers import client_for, new_room
 from tests.e2e.service_helpers import ServiceProcess, is_redacted, service_env
 from tests.e2e.synapse import RegisteredUser, SynapseServer
 
@@ -90,23 +88,16 @@ key_wait = "{KEY_WAIT}s"
 """
 
 
-async def _create(client: AsyncClient, **kwargs: object) -> str:
-    response = await client.room_create(**kwargs)
-    assert isinstance(response, RoomCreateResponse), response
-    room_id: str = response.room_id
-    return room_id
-
-
 async def _build(server: SynapseServer, bot: RegisteredUser, people: dict[str, RegisteredUser]):
     owner = client_for(server, bot)
     clients = {name: client_for(server, user) for name, user in people.items()}
     try:
         public = {"preset": RoomPreset.public_chat, "visibility": RoomVisibility.public}
-        encrypted = await _create(
+        encrypted = await new_room(
             owner, name="Encrypted", initial_state=[ENCRYPTION_STATE], **public
         )
-        plain = await _create(owner, name="Plain", **public)
-        mod = await _create(
+        plain = await new_room(owner, name="Plain", **public)
+        mod = await new_room(
             owner, name="Moderators", preset=RoomPreset.private_chat,
             invite=[people["moderator"].user_id], initial_state=[ENCRYPTION_STATE],
         )  # fmt: skip

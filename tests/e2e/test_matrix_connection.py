@@ -11,9 +11,9 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -23,12 +23,10 @@ from nio import AsyncClient, ErrorResponse, RoomCreateResponse, RoomPreset, Room
 
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.executor import MatrixExecutor
-from adapters.matrix.stores import MemoryMatrixStore, MemoryStateStore
+from adapters.matrix.stores import MatrixMemory
 from domain.model import (
     Account,
     MembershipChange,
-    MembershipEvent,
-    Message,
     Platform,
     Space,
     SpaceKind,
@@ -36,48 +34,17 @@ from domain.model import (
 )
 from tests.e2e.matrix_helpers import client_for, create_room, membership, send_text, set_level
 from tests.e2e.synapse import RegisteredUser, SynapseServer
+from tests.fakes import Check, MemoryKeyValueStore, RecordingCore
+from tests.fakes import eventually as _eventually
 
 pytestmark = pytest.mark.synapse
 
 WAIT = 10.0  # seconds; everything normally arrives in well under one
 
 
-@dataclass
-class Recorder:
-    """A MatrixHandlers that keeps what it was given, in order."""
-
-    messages: list[Message] = field(default_factory=list)
-    commands: list[Message] = field(default_factory=list)
-    direct: list[Message] = field(default_factory=list)
-    memberships: list[MembershipEvent] = field(default_factory=list)
-    fail_on: set[str] = field(default_factory=set)  # texts whose handling raises
-
-    async def on_message(self, message: Message) -> None:
-        self.messages.append(message)
-        if message.text in self.fail_on:
-            raise RuntimeError("a handler bug")
-
-    async def on_membership(self, event: MembershipEvent) -> None:
-        self.memberships.append(event)
-
-    async def on_command(self, message: Message) -> None:
-        self.commands.append(message)
-
-    async def on_direct_message(self, message: Message) -> None:
-        self.direct.append(message)
-
-    def texts(self) -> list[str]:
-        return [m.text for m in self.messages]
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = WAIT) -> float:
+async def eventually(check: Check, what: str, within: float = WAIT) -> float:
     """Wait until ``check()`` holds; return how long it took."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > within:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
+    return await _eventually(check, what, within)
 
 
 @dataclass
@@ -120,13 +87,13 @@ async def connected(
     mod_room: str | None = None,
     moderators: Sequence[str] = (),
     moderator_power_level: int | None = None,
-    state: MemoryStateStore | None = None,
-    handlers: Recorder | None = None,
+    state: MemoryKeyValueStore | None = None,
+    handlers: RecordingCore | None = None,
     password: bool = True,
     hierarchy_refresh: float = 60.0,
-) -> AsyncIterator[tuple[MatrixConnection, Recorder]]:
+) -> AsyncIterator[tuple[MatrixConnection, RecordingCore]]:
     """A started, running connection; closed (and run() awaited) on exit."""
-    recorder = handlers or Recorder()
+    recorder = handlers or RecordingCore()
     connection = MatrixConnection(
         homeserver=homeserver,
         user_id=bot.user_id,
@@ -137,7 +104,7 @@ async def connected(
         mod_room=mod_room,
         moderators=moderators,
         moderator_power_level=moderator_power_level,
-        state=state or MemoryStateStore(),
+        state=state or MemoryKeyValueStore(),
         handlers=recorder,
         hierarchy_refresh=hierarchy_refresh,
         sync_timeout_ms=2000,
@@ -183,8 +150,8 @@ def test_exactly_one_credential_is_required() -> None:
                 mod_room=None,
                 moderators=(),
                 moderator_power_level=None,
-                state=MemoryStateStore(),
-                handlers=Recorder(),
+                state=MemoryKeyValueStore(),
+                handlers=RecordingCore(),
             )
 
 
@@ -240,7 +207,7 @@ async def test_a_handler_that_raises_does_not_stop_the_sync(
     synapse: SynapseServer, people: People, clients: Clients, caplog: pytest.LogCaptureFixture
 ) -> None:
     room_id = await create_room(clients.admin, version="12", joiners=(clients.member,))
-    recorder = Recorder(fail_on={"boom"})
+    recorder = RecordingCore(fail_on={"boom"})
     async with connected(synapse.base_url, people.bot, rooms=[room_id], handlers=recorder) as (
         _,
         seen,
@@ -307,14 +274,14 @@ async def test_direct_rooms_are_joined_and_split_into_reports_and_commands(
         await sent_id(clients.member, member_dm, "!ban everyone")  # not a moderator
         await sent_id(clients.mod, mod_dm, "!case 12")
         await sent_id(clients.mod, mod_dm, "hello bot")
-        await eventually(lambda: len(seen.direct) == 3 and len(seen.commands) == 1, "DMs")
-        assert [m.text for m in seen.direct] == [
+        await eventually(lambda: len(seen.direct_messages) == 3 and len(seen.commands) == 1, "DMs")
+        assert [m.text for m in seen.direct_messages] == [
             "someone DMed me their phone number",
             "!ban everyone",
             "hello bot",
         ]
-        assert all(m.channel.is_dm for m in seen.direct)
-        assert seen.direct[0].channel.id == member_dm
+        assert all(m.channel.is_dm for m in seen.direct_messages)
+        assert seen.direct_messages[0].channel.id == member_dm
         assert [c.text for c in seen.commands] == ["!case 12"]
         assert seen.messages == []
 
@@ -334,7 +301,7 @@ async def test_a_reply_to_a_warning_is_a_direct_message(
 ) -> None:
     async with connected(synapse.base_url, people.bot) as (conn, seen):
         executor_client = conn.new_client()
-        store = MemoryMatrixStore()
+        store = MatrixMemory(MemoryKeyValueStore())
         executor = MatrixExecutor(
             executor_client, mod_room_id="!unused:localhost", levels=store, direct_rooms=store
         )
@@ -344,13 +311,14 @@ async def test_a_reply_to_a_warning_is_a_direct_message(
             await executor.execute(Warn(target=target, reason="no insults"), where)
         finally:
             await executor_client.close()
-        dm = store.direct_rooms[people.member.user_id]
+        dm = await store.get_direct_room(people.member.user_id)
+        assert dm is not None
         joined = await clients.member.join(dm)
         assert getattr(joined, "room_id", None) == dm, joined
         await sent_id(clients.member, dm, "I did not insult anyone")
-        await eventually(lambda: len(seen.direct) == 1, "the reply")
-        assert seen.direct[0].channel.id == dm
-        assert seen.direct[0].channel.is_dm
+        await eventually(lambda: len(seen.direct_messages) == 1, "the reply")
+        assert seen.direct_messages[0].channel.id == dm
+        assert seen.direct_messages[0].channel.is_dm
         assert seen.messages == []
 
 
@@ -439,7 +407,7 @@ async def test_a_restart_neither_replays_nor_misses_and_keeps_the_device(
     bot = synapse.register(f"bot-{secrets.token_hex(3)}")
     room_id = await create_room(clients.admin, version="12", joiners=(clients.member,))
     await sent_id(clients.member, room_id, "history before the first start")
-    state = MemoryStateStore()
+    state = MemoryKeyValueStore()
     async with connected(synapse.base_url, bot, rooms=[room_id], state=state) as (first, seen):
         await sent_id(clients.member, room_id, "before the restart")
         await eventually(lambda: "before the restart" in seen.texts(), "the first message")

@@ -17,7 +17,7 @@ from nio import AsyncClient, RoomSendError, RoomSendResponse, SyncResponse
 
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.fetch import MatrixFetcher
-from adapters.matrix.stores import MemoryMatrixStore
+from adapters.matrix.stores import MatrixMemory
 from domain.model import (
     Account,
     Action,
@@ -44,6 +44,7 @@ from tests.e2e.matrix_helpers import (
     set_level,
 )
 from tests.e2e.synapse import RegisteredUser, SynapseServer
+from tests.fakes import MemoryKeyValueStore
 
 pytestmark = pytest.mark.synapse
 
@@ -66,7 +67,7 @@ class World:
     bot: AsyncClient
     member: AsyncClient
     observer: AsyncClient
-    store: MemoryMatrixStore
+    store: MatrixMemory
     executor: MatrixExecutor
     mod_room: str
 
@@ -80,7 +81,7 @@ def users(synapse: SynapseServer) -> dict[str, RegisteredUser]:
 async def world(synapse: SynapseServer, users: dict[str, RegisteredUser]) -> AsyncIterator[World]:
     bot, member, observer = (client_for(synapse, users[n]) for n in ("bot", "member", "observer"))
     mod_room = await create_room(bot, version="12", joiners=(observer,))
-    store = MemoryMatrixStore()
+    store = MatrixMemory(MemoryKeyValueStore())
     executor = MatrixExecutor(bot, mod_room_id=mod_room, levels=store, direct_rooms=store)
     try:
         yield World(synapse, bot, member, observer, store, executor, mod_room)
@@ -313,7 +314,7 @@ async def test_a_hung_homeserver_gives_a_transient_error_after_the_request_timeo
     w: World, users: dict[str, RegisteredUser]
 ) -> None:
     bot = client_for(w.server, users["bot"], timeout=1.0)
-    store = MemoryMatrixStore()
+    store = MatrixMemory(MemoryKeyValueStore())
     executor = MatrixExecutor(bot, mod_room_id=w.mod_room, levels=store, direct_rooms=store)
     try:
         w.server.pause()
@@ -336,7 +337,7 @@ async def test_default_rate_limits_give_transient_errors_and_lose_nothing(
     )
     try:
         mod_room = await create_room(bot, version="12", joiners=(observer,))
-        store = MemoryMatrixStore()
+        store = MatrixMemory(MemoryKeyValueStore())
         executor = MatrixExecutor(bot, mod_room_id=mod_room, levels=store, direct_rooms=store)
         texts = [f"notice {n}" for n in range(SENDS)]
         retry_afters: list[float | None] = []

@@ -15,7 +15,7 @@ from nio import AsyncClient, RoomGetStateResponse, RoomMessagesResponse, RoomSen
 from adapters.matrix.executor import MatrixExecutor
 from adapters.matrix.powers import RoomPowers
 from adapters.matrix.rooms import RoomState
-from adapters.matrix.stores import MemoryMatrixStore
+from adapters.matrix.stores import MatrixMemory
 from domain.model import (
     Account,
     DeleteMessage,
@@ -28,6 +28,7 @@ from domain.model import (
 )
 from tests.e2e.matrix_helpers import bodies, client_for, create_room, power_levels, send_text
 from tests.e2e.synapse import RegisteredUser, SynapseServer
+from tests.fakes import MemoryKeyValueStore
 
 pytestmark = pytest.mark.synapse
 
@@ -83,9 +84,9 @@ def executor(
     bot: AsyncClient,
     mod_room: str,
     known: dict[str, RoomPowers | None] | None = None,
-    store: MemoryMatrixStore | None = None,
+    store: MatrixMemory | None = None,
 ) -> MatrixExecutor:
-    store = store or MemoryMatrixStore()
+    store = store or MatrixMemory(MemoryKeyValueStore())
     lookup = None if known is None else known.get
     return MatrixExecutor(
         bot, mod_room_id=mod_room, levels=store, direct_rooms=store, known_powers=lookup
@@ -108,7 +109,7 @@ async def test_the_same_outbox_row_carried_out_twice_gives_one_event(
     general = await create_room(bot, version="12", joiners=(kip, observer))
     spam = await send_text(kip, general, "buy pills")
     assert isinstance(spam, RoomSendResponse), spam
-    store = MemoryMatrixStore()
+    store = MatrixMemory(MemoryKeyValueStore())
     run = executor(bot, mod_room, store=store)
     notice = NotifyModerators(text="Case #7: spam from kip")
     warning = Warn(target=Account(platform=Platform.MATRIX, id=kip.user_id), reason="spam")

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from nio import RoomSendResponse
 
-from devtools.discord_simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.e2e.community_helpers import (
     WAIT,
     Community,
@@ -27,12 +27,6 @@ from tests.e2e.service_helpers import is_redacted
 from tests.e2e.synapse import SynapseServer
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sim() -> AsyncIterator[DiscordSimulator]:
-    async with run_simulator() as simulator:
-        yield simulator
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from devtools.discord_simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.e2e.community_helpers import (
     PHONE,
     WAIT,
@@ -43,12 +43,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sim() -> AsyncIterator[DiscordSimulator]:
-    async with run_simulator() as simulator:
-        yield simulator
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

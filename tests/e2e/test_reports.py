@@ -36,7 +36,7 @@ from nio import (
 )
 
 from adapters.matrix.antispam_http import PREFIX
-from devtools.discord_simulator import DiscordSimulator, run_simulator
+from devtools.discord_simulator import DiscordSimulator
 from tests.e2e.community_helpers import (
     WAIT,
     Community,
@@ -52,13 +52,13 @@ from tests.e2e.report_helpers import (
     DiscordDirect,
     MatrixDirect,
     Reporter,
-    join_invites,
     leaks,
     messages_by,
     named_person,
     said_on_discord,
     said_on_matrix,
 )
+from tests.e2e.service_helpers import join_invites
 from tests.e2e.synapse import SynapseServer
 
 pytestmark = [pytest.mark.synapse, pytest.mark.asyncio(loop_scope="module")]
@@ -120,12 +120,6 @@ def homeserver(
         yield server
     finally:
         server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sim() -> AsyncIterator[DiscordSimulator]:
-    async with run_simulator() as simulator:
-        yield simulator
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

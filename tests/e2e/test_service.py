@@ -23,7 +23,6 @@ from nio import (
     AsyncClient,
     JoinError,
     JoinResponse,
-    RoomCreateResponse,
     RoomPreset,
     RoomPutStateResponse,
     RoomSendError,
@@ -31,7 +30,7 @@ from nio import (
     RoomVisibility,
 )
 
-from tests.e2e.matrix_helpers import bodies, client_for, membership, send_text
+from tests.e2e.matrix_helpers import bodies, client_for, membership, new_room, send_text
 from tests.e2e.service_helpers import (
     WAIT,
     Cast,
@@ -133,13 +132,6 @@ def _join_refused(answer: object) -> bool:
     )
 
 
-async def _create(client: AsyncClient, **kwargs: object) -> str:
-    response = await client.room_create(**kwargs)
-    assert isinstance(response, RoomCreateResponse), response
-    room_id: str = response.room_id
-    return room_id
-
-
 async def _build_community(server: SynapseServer, cast: Cast) -> Rooms:
     """The bot makes every room (so it may act in them); the people join them."""
     bot = client_for(server, cast.bot)
@@ -147,15 +139,15 @@ async def _build_community(server: SynapseServer, cast: Cast) -> Rooms:
     staff = [client_for(server, u) for u in (cast.moderator, cast.outsider)]
     try:
         public = {"preset": RoomPreset.public_chat, "visibility": RoomVisibility.public}
-        general = await _create(bot, alias="general", name="General", **public)
-        random = await _create(bot, name="Random", **public)
-        space = await _create(bot, name="Community", space=True, **public)
-        child = await _create(bot, name="Space child", **public)
+        general = await new_room(bot, alias="general", name="General", **public)
+        random = await new_room(bot, name="Random", **public)
+        space = await new_room(bot, name="Community", space=True, **public)
+        child = await new_room(bot, name="Space child", **public)
         put = await bot.room_put_state(
             space, "m.space.child", {"via": ["localhost"]}, state_key=child
         )
         assert isinstance(put, RoomPutStateResponse), put
-        mod = await _create(
+        mod = await new_room(
             bot,
             name="Moderators",
             preset=RoomPreset.private_chat,
@@ -364,7 +356,7 @@ async def test_refused_and_malformed_commands(world: World, people: People) -> N
     await people.say(people.member, rooms.general, "still here")
 
     # The same command in a direct room with the bot: answered, and still nothing happens.
-    dm = await _create(
+    dm = await new_room(
         people.outsider, is_direct=True, invite=[world.cast.bot.user_id],
         preset=RoomPreset.trusted_private_chat,
     )  # fmt: skip

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from storage.db import Database
 from storage.repositories import Repositories
-
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock that stands still until the test moves it."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> datetime:
-        self.now += delta
-        return self.now
+from tests.fakes import Clock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
@@ -39,7 +23,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def db(db_path: Path, clock: FakeClock) -> AsyncIterator[Database]:
+async def db(db_path: Path, clock: Clock) -> AsyncIterator[Database]:
     database = await Database.open(db_path, clock=clock)
     try:
         yield database

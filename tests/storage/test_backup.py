@@ -17,7 +17,7 @@ from domain.model import Account, Platform
 from storage.backup import companions
 from storage.db import Database, Migration, MigrationError, load_migrations
 from storage.repositories import Repositories
-from tests.storage.conftest import FakeClock
+from tests.fakes import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,7 +176,7 @@ async def test_a_migration_is_preceded_by_a_backup_and_a_failed_one_changes_noth
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = tmp_path / "modbridge.db"
-    clock = FakeClock()
+    clock = Clock()
     shipped = load_migrations()
     db = await Database.open(database, clock=clock)
     await Repositories.over(db).cases.open(_case(1))

@@ -10,7 +10,7 @@ import pytest
 from domain.cases import CaseStatus, NewCase, OriginKind
 from domain.model import Account, Platform
 from storage.repositories import Repositories
-from tests.storage.conftest import T0, FakeClock
+from tests.fakes import T0, Clock
 
 ANN = Account(platform=Platform.DISCORD, id="1001", display_name="ann")
 
@@ -52,7 +52,7 @@ async def test_dedupe_key_makes_opening_idempotent(repos: Repositories) -> None:
     assert other.id != first.id
 
 
-async def test_close_once(repos: Repositories, clock: FakeClock) -> None:
+async def test_close_once(repos: Repositories, clock: Clock) -> None:
     case, _ = await repos.cases.open(new_case())
     clock.advance(timedelta(hours=2))
     assert await repos.cases.close(case.id, "discord:mod")

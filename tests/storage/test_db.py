@@ -19,7 +19,7 @@ from storage.db import (
     split_statements,
     to_db_time,
 )
-from tests.storage.conftest import FakeClock
+from tests.fakes import Clock
 
 LATEST = len(load_migrations())
 
@@ -39,7 +39,7 @@ async def test_pragmas_wal_foreign_keys_busy_timeout(db: Database) -> None:
     assert await db.pragma("synchronous") == 2  # FULL
 
 
-async def test_reopening_is_a_no_op(db_path: Path, clock: FakeClock) -> None:
+async def test_reopening_is_a_no_op(db_path: Path, clock: Clock) -> None:
     first = await Database.open(db_path, clock=clock)
     async with first.transaction(write=False) as tx:
         before = [tuple(r) for r in await tx.fetchall("SELECT * FROM schema_migrations")]

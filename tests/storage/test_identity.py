@@ -9,7 +9,7 @@ from domain.model import Account, Platform
 from storage.consent import DmPolicy
 from storage.identity import AccountRow
 from storage.repositories import Repositories
-from tests.storage.conftest import T0, FakeClock
+from tests.fakes import T0, Clock
 
 ANN_DISCORD = Account(platform=Platform.DISCORD, id="1001", display_name="ann")
 ANN_MATRIX = Account(platform=Platform.MATRIX, id="@ann:example.org", display_name="Ann")
@@ -30,7 +30,7 @@ async def test_new_account_gets_a_member_of_its_own(repos: Repositories) -> None
 
 
 async def test_display_name_is_kept_current_but_not_erased(
-    repos: Repositories, clock: FakeClock
+    repos: Repositories, clock: Clock
 ) -> None:
     await repos.identity.ensure(ANN_DISCORD)
     clock.advance(timedelta(hours=1))
@@ -70,7 +70,7 @@ async def test_unlink_gives_the_account_back_its_own_member(repos: Repositories)
     assert await repos.identity.unlink(ANN_MATRIX) == alone
 
 
-async def test_linking_merges_history_and_consent(repos: Repositories, clock: FakeClock) -> None:
+async def test_linking_merges_history_and_consent(repos: Repositories, clock: Clock) -> None:
     matrix_member = (await repos.identity.ensure(ANN_MATRIX)).member_id
     bob = (await repos.identity.ensure(BOB)).member_id
     case, _ = await repos.cases.open(

@@ -25,7 +25,7 @@ from storage.codec import decode_action, encode_action
 from storage.db import Database
 from storage.outbox import ActionState, Enqueued, NewAction, Urgency
 from storage.repositories import Repositories
-from tests.storage.conftest import T0, FakeClock
+from tests.fakes import T0, Clock
 
 ANN = Account(platform=Platform.DISCORD, id="1001", display_name="ann")
 ANN_MX = Account(platform=Platform.MATRIX, id="@ann:example.org")
@@ -115,7 +115,7 @@ async def test_replayed_event_opens_no_second_case_and_no_second_action(
     assert len(await repos.outbox.of_case(first.id)) == 1
 
 
-async def test_claim_done_failed_retry_cycle(repos: Repositories, clock: FakeClock) -> None:
+async def test_claim_done_failed_retry_cycle(repos: Repositories, clock: Clock) -> None:
     await repos.outbox.enqueue([ban("a", "guild-1"), ban("b", "guild-2"), ban("c", "guild-3")])
     lease = timedelta(minutes=5)
     claimed = await repos.outbox.claim(limit=10, lease=lease)
@@ -158,7 +158,7 @@ async def test_claim_done_failed_retry_cycle(repos: Repositories, clock: FakeClo
 
 
 async def test_lease_expiry_makes_an_abandoned_action_due_again(
-    repos: Repositories, clock: FakeClock
+    repos: Repositories, clock: Clock
 ) -> None:
     await repos.outbox.enqueue([ban("a")])
     (first,) = await repos.outbox.claim(lease=timedelta(minutes=5))
@@ -167,7 +167,7 @@ async def test_lease_expiry_makes_an_abandoned_action_due_again(
     assert second.id == first.id
 
 
-async def test_claim_by_platform_and_not_before(repos: Repositories, clock: FakeClock) -> None:
+async def test_claim_by_platform_and_not_before(repos: Repositories, clock: Clock) -> None:
     later = T0 + timedelta(hours=1)
     await repos.outbox.enqueue(
         [
@@ -211,7 +211,7 @@ async def test_a_case_and_its_actions_join_the_callers_transaction(
 
 
 async def test_actions_on_one_member_in_one_space_are_claimed_in_order(
-    repos: Repositories, clock: FakeClock
+    repos: Repositories, clock: Clock
 ) -> None:
     """A mute waiting for its retry holds back the unmute queued after it."""
     mute = NewAction(

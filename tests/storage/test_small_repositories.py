@@ -13,7 +13,7 @@ from storage.consent import DmPolicy
 from storage.db import Database
 from storage.repositories import Repositories
 from storage.timers import NewTimer
-from tests.storage.conftest import T0, FakeClock
+from tests.fakes import T0, Clock
 
 
 async def two_members(repos: Repositories) -> tuple[int, int]:
@@ -43,7 +43,7 @@ async def test_dm_consent_follows_the_default_and_the_allow_list(repos: Reposito
     assert await repos.consent.may_dm(bob, ann)
 
 
-async def test_timers_fire_once_and_can_be_cancelled(repos: Repositories, clock: FakeClock) -> None:
+async def test_timers_fire_once_and_can_be_cancelled(repos: Repositories, clock: Clock) -> None:
     ann, _ = await two_members(repos)
     unmute = NewTimer(
         key="unmute:case:1",
@@ -73,7 +73,7 @@ async def test_timers_fire_once_and_can_be_cancelled(repos: Repositories, clock:
     assert await repos.timers.due(T0 + timedelta(days=2)) == []
 
 
-async def test_timers_are_still_due_after_a_restart(db_path: Path, clock: FakeClock) -> None:
+async def test_timers_are_still_due_after_a_restart(db_path: Path, clock: Clock) -> None:
     db = await Database.open(db_path, clock=clock)
     await Repositories.over(db).timers.schedule(
         NewTimer(key="t", kind="unmute", due_at=T0 + timedelta(minutes=1))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from domain.cases import NewCase, OriginKind
 from domain.model import Account, Platform
 from storage.repositories import Repositories
-from tests.storage.conftest import T0
+from tests.fakes import T0
 
 ANN = Account(platform=Platform.DISCORD, id="1001")
 WEEK = timedelta(days=7)

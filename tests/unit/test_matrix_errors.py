@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nio import RoomBanError, RoomGetStateEventResponse, RoomKickResponse, RoomSendError
 
-from adapters.matrix.executor import error_from_response
+from adapters.matrix.responses import error_from_response
 from domain.ports import PermanentError, TransientError
 
 

@@ -14,17 +14,10 @@ from domain.model import Account, Ban, NotifyModerators, Platform
 from storage.db import Database
 from storage.outbox import NewAction
 from storage.repositories import Repositories
+from tests.fakes import Clock
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 MEMBER = Account(platform=Platform.DISCORD, id="123456789012345678")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.mark.parametrize(
@@ -40,7 +33,7 @@ def test_platform_state_words(link: Link, expected: str) -> None:
 
 
 async def test_health_and_metrics_from_the_outbox_and_the_hooks(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     db = await Database.open(tmp_path / "m.db", clock=clock)
     repos = Repositories.over(db)
     links = {Platform.MATRIX: Link(up=True, down_since=None),

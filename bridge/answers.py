@@ -12,7 +12,7 @@ import re
 
 from bridge.names import PLATFORM_NAMES, Names
 from domain.model import DeleteMessage, NotifyModerators, Platform, Tell
-from storage.outbox import ActionRow, ActionState
+from domain.records import ActionRow, ActionState
 
 LIST_LIMIT = 10
 _PURGED = re.compile(r"(\d+) messages? (?:removed|redacted)|messages of the last \S+ deleted")

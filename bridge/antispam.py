@@ -9,7 +9,7 @@ DM invites from ordinary ones). Here the facts about one invite are gathered fro
 Who is a member, and consent
     A member is a Matrix account modbridge knows (the ``accounts`` table) or any user on one
     of ``[antispam] community_servers``; invites from or to anyone else are allowed. Consent
-    is per member (linked accounts share it): ``ConsentRepository.may_dm`` with the member's
+    is per member (linked accounts share it): ``ConsentFile.may_dm`` with the member's
     own default, else ``[antispam] default`` ("closed" follows the code of conduct). The bot's
     own accounts are always reachable (reports) and may always reach members (warnings).
 
@@ -29,10 +29,9 @@ from collections.abc import Awaitable, Callable
 from bridge.config import AntispamConfig
 from bridge.dryrun import DRY_RUN, mark
 from domain.model import Account, Platform
+from domain.records import DmPolicy
+from domain.storage_ports import AuditStore, ConsentFile, MemberFile
 from rules.consent import InviteFacts, Verdict, decide, refusal_text
-from storage.audit import AuditRepository
-from storage.consent import ConsentRepository, DmPolicy
-from storage.identity import IdentityRepository
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +42,9 @@ class DmConsent:
     def __init__(
         self,
         *,
-        identity: IdentityRepository,
-        consent: ConsentRepository,
-        audit: AuditRepository,
+        identity: MemberFile,
+        consent: ConsentFile,
+        audit: AuditStore,
         config: AntispamConfig,
         on_direct_invite: Callable[[Account, Account], Awaitable[None]] | None = None,
         bots: frozenset[str] = frozenset(),

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bridge.answers import summarise
+from bridge.members import Members
 from bridge.names import Names
-from bridge.pipeline import Pipeline
 from bridge.reports import Reports
-from bridge.sanctions import schedule_end
+from bridge.writer import CaseWriter
 from domain.cases import CaseRow, OriginKind
 from domain.durations import format_duration
 from domain.model import Author, Ban, ModCommand, Mute
-from storage.repositories import Repositories
+from domain.storage_ports import Records
 
 MAX_NOTE = 2000  # characters: notes are read in !case answers, on every platform
 PAGE = 10  # cases per page of !cases
@@ -38,13 +38,15 @@ class CaseDesk:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        writer: CaseWriter,
+        members: Members,
         reports: Reports,
-        repos: Repositories,
+        repos: Records,
         names: Names,
         clock: Callable[[], datetime],
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._reports = reports
         self._repos = repos
         self._names = names
@@ -110,15 +112,15 @@ class CaseDesk:
         """``!history <member>``: the member's cases and live points."""
         if command.target is None:
             raise ValueError("history needs a member")
-        member_id = await self._pipeline.member_of(command.target)
+        member_id = await self._members.member_of(command.target)
         cases = [
             c
             for c in await self._repos.cases.of_member(member_id)
             if await self._reports.reporter_visible(c, reader.account)
         ]
-        points = await self._repos.strikes.live_points(member_id, self._clock())
+        points = await self._members.live_points(member_id)
         accounts = ", ".join(
-            self._names.account(a) for a in await self._pipeline.accounts_of(member_id)
+            self._names.account(a) for a in await self._members.accounts_of(member_id)
         )
         if not cases:
             return f"No cases for {accounts}. Live points: {points}."
@@ -138,14 +140,10 @@ class CaseDesk:
         outcome = "action taken" if command.action_taken else "no action"
         note = f"closed: {outcome}" + (f": {command.reason}" if command.reason else "")
         # Closed, noted and the reporter's word queued together, or none of it.
-        async with self._pipeline.transaction() as tx:
-            if not await self._repos.cases.close(case.id, moderator.account.key, tx=tx):
-                return f"Case #{case.id} is already closed."
-            await self._repos.cases.add_note(case.id, moderator.account.key, note, tx=tx)
-            if told:
-                await self._pipeline.enqueue_actions(
-                    case.id, told, member_id=None, origin=f"closed:{case.id}", tx=tx
-                )
+        if not await self._writer.close_case(
+            case.id, by=moderator.account.key, note=note, told=told
+        ):
+            return f"Case #{case.id} is already closed."
         reporter = " The reporter is told." if told else ""
         return f"Case #{case.id} closed ({outcome}).{reporter}"
 
@@ -158,7 +156,7 @@ class CaseDesk:
             return (
                 f"A note is at most {MAX_NOTE:,} characters; this one has {len(command.reason):,}."
             )
-        await self._repos.cases.add_note(number, moderator.account.key, command.reason)
+        await self._writer.add_note(number, by=moderator.account.key, text=command.reason)
         return f"Note added to case #{number}."
 
     async def pardon(self, command: ModCommand, moderator: Author) -> str:
@@ -166,9 +164,7 @@ class CaseDesk:
         case = await self.visible_case(case_id(command), moderator)
         if case is None:
             return f"There is no case #{command.case_id}."
-        removed = await self._repos.strikes.pardon_case(case.id)
-        await self._repos.cases.add_note(case.id, moderator.account.key, "pardoned")
-        await self._pipeline.reload_strikes(case.member_id)
+        removed = await self._writer.pardon(case.id, by=moderator.account.key)
         return f"Case #{case.id} pardoned: {removed} strike(s) removed; the record stays."
 
     async def reason(self, command: ModCommand, moderator: Author, origin: str) -> str:
@@ -177,12 +173,8 @@ class CaseDesk:
         if case is None:
             return f"There is no case #{command.case_id}."
         text = command.reason.strip()[:500]
-        async with self._pipeline.transaction() as tx:
-            await self._repos.cases.set_reason(case.id, text, tx=tx)
-            await self._repos.cases.add_note(
-                case.id, moderator.account.key, f"reason changed from: {case.reason}", tx=tx
-            )
-        await self._pipeline.log_case(
+        await self._writer.set_reason(case, by=moderator.account.key, text=text)
+        await self._writer.log_case(
             case.id, [], origin=f"reason:{origin}",
             by=self._names.account(moderator.account), reason=f"reason now: {text}",
         )  # fmt: skip
@@ -195,40 +187,28 @@ class CaseDesk:
         if case is None or command.duration is None:
             return f"There is no case #{command.case_id}."
         sanction = next(
-            (s for s in await self._pipeline.sanctions_unlifted(case.member_id)
+            (s for s in await self._members.sanctions_unlifted(case.member_id)
              if s.case_id == case.id),
             None,
         )  # fmt: skip
         if sanction is None:
             return f"Case #{case.id} has no mute or ban in force to change."
-        now = self._clock()
-        until = max(case.created_at + command.duration, now)
-        end = "unmute" if sanction.kind == "mute" else "unban"
-        accounts = await self._pipeline.accounts_of(case.member_id) or [case.subject]
+        until = max(case.created_at + command.duration, self._clock())
+        accounts = await self._members.accounts_of(case.member_id) or [case.subject]
         action: Mute | Ban = (
             Mute(target=accounts[0], until=until, reason=sanction.reason)
             if sanction.kind == "mute"
             else Ban(target=accounts[0], until=until, reason=sanction.reason)
         )
-        async with self._pipeline.transaction() as tx:
-            await self._repos.sanctions.impose(
-                case.member_id, sanction.kind, until=until, reason=sanction.reason,
-                case_id=case.id, tx=tx,
-            )  # fmt: skip
-            if not await self._repos.timers.reschedule(f"{end}:case:{case.id}", until, tx=tx):
-                await schedule_end(
-                    self._repos, sanction.kind, case_id=case.id, member_id=case.member_id,
-                    until=until, reason=sanction.reason, now=now, tx=tx,
-                )  # fmt: skip
-            await self._repos.cases.add_note(
-                case.id, moderator.account.key,
-                f"duration changed to {format_duration(command.duration)}", tx=tx,
-            )  # fmt: skip
+        await self._writer.change_end(
+            case, sanction, until, by=moderator.account.key,
+            note=f"duration changed to {format_duration(command.duration)}",
+        )  # fmt: skip
         if sanction.kind == "mute":  # Discord's timeout carries its own end: set it again
-            await self._pipeline.enqueue_actions(
+            await self._writer.enqueue_actions(
                 case.id, [action], member_id=case.member_id, origin=f"duration:{origin}"
             )
-        await self._pipeline.log_case(
+        await self._writer.log_case(
             case.id, [action], origin=f"duration:{origin}",
             by=self._names.account(moderator.account),
             reason=f"duration changed to {format_duration(command.duration)}",

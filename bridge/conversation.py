@@ -20,6 +20,8 @@ from bridge.reports import Report, Reports
 from bridge.texts import Texts
 from domain.model import Account, Message, Platform
 from domain.ports import MessageFetcher
+from domain.records import DmPolicy
+from domain.storage_ports import Conversations
 from domain.userids import (
     bare,
     find_accounts,
@@ -27,8 +29,6 @@ from domain.userids import (
     strip_reply_fallback,
     without_accounts,
 )
-from storage.consent import DmPolicy
-from storage.repositories import Repositories
 
 DRAFT_TTL = timedelta(hours=1)
 DRAFT_PREFIX = "report.draft:"  # kv keys of report conversations in progress
@@ -48,7 +48,7 @@ class DirectMessages:
     def __init__(
         self,
         *,
-        repos: Repositories,
+        repos: Conversations,
         reports: Reports,
         linking: Linking,
         texts: Texts,

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from bridge.commands import CommandError, parse_command
 from bridge.conversation import DirectMessages
 from bridge.health import StorageHealth
+from bridge.judge import Judge
+from bridge.members import Members
 from bridge.moderation import Moderation
 from bridge.names import Names
-from bridge.pipeline import Pipeline
 from bridge.planner import Community
 from bridge.policy_lists import ListBans
 from bridge.reports import Reports
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.model import (
     Account,
@@ -32,7 +34,6 @@ from domain.model import (
     Remove,
 )
 from domain.ports import PlatformError, Replier
-from storage.audit import AuditRepository
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ class Core:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        judge: Judge,
+        writer: CaseWriter,
+        members: Members,
         moderation: Moderation,
-        audit: AuditRepository,
         direct: DirectMessages,
         reports: Reports,
         repliers: Mapping[Platform, Replier],
@@ -75,19 +77,20 @@ class Core:
         self._bots = bots  # account keys of the bot itself: its own actions are not "by hand"
         self._mirror_bans = mirror_bans
         self._mirror_kicks = mirror_kicks
-        self._pipeline = pipeline
+        self._judge = judge
+        self._writer = writer
+        self._members = members
         self._moderation = moderation
-        self._audit = audit
         self._repliers = repliers
         self._lists = lists  # subscribed Matrix policy lists: a joining member may match
 
     async def on_message(self, message: Message) -> None:
         """A message (or an edit) in a protected space: judge it, and watch for retaliation
         against reporters. Raises NotRecorded when storage fails (hand it in again)."""
-        await self._health.recording(f"message {message.id}", self._judge(message))
+        await self._health.recording(f"message {message.id}", self._take_message(message))
 
-    async def _judge(self, message: Message) -> None:
-        await self._pipeline.on_message(message)  # a message delivered again is judged once
+    async def _take_message(self, message: Message) -> None:
+        await self._judge.on_message(message)  # a message delivered again is judged once
         if message.mentions and not message.author.is_bot:
             await self._reports.watch(message)
 
@@ -98,7 +101,7 @@ class Core:
         await self._health.recording(f"{doing} at {event.ts.isoformat()}", self._membership(event))
 
     async def _membership(self, event: MembershipEvent) -> None:
-        await self._audit.append(
+        await self._writer.audit(
             event.actor.key if event.actor else event.account.key,
             f"membership_{event.change.value}",
             event.account.key,
@@ -106,7 +109,7 @@ class Core:
         )
         if event.change is MembershipChange.JOIN:
             # Mute evasion: leaving and rejoining does not shake off a mute or a ban.
-            await self._pipeline.reapply(
+            await self._writer.reapply(
                 event.account,
                 space_id=event.space.id,
                 occasion=f"join:{event.space.id}:{event.ts.isoformat()}",
@@ -256,22 +259,20 @@ class Core:
         Raises NotRecorded when storage fails (hand it in again)."""
         await self._health.recording(
             f"AutoMod block of {author.key} in {channel.id} ({rule_name})",
-            self._pipeline.record_blocked_hit(
-                rule_id=rule_name, author=author, channel=channel, matched=matched
-            ),
+            self._judge.blocked(rule_id=rule_name, author=author, channel=channel, matched=matched),
         )
 
     async def _manual_unban(self, event: MembershipEvent) -> None:
         """A ban lifted by hand: the ban is no longer in force (a rejoin must not re-ban)."""
         actor = event.actor
-        if actor is None and await self._pipeline.queued_by_us(event):
+        if actor is None and await self._members.queued_by_us(event):
             return
         if actor is not None and actor.key in self._bots:
             return
-        if await self._pipeline.lift_by_hand(event.account, "ban"):
+        if await self._writer.lift_by_hand(event.account, "ban"):
             by = self._actor(event)
             who, where = self._names.account(event.account), self._where(event)
-            await self._pipeline.enqueue_actions(
+            await self._writer.enqueue_actions(
                 None,
                 [NotifyModerators(text=f"{who}: unbanned by {by} in {where}; the ban is "
                                   "lifted (use !unban to lift it everywhere)")],
@@ -282,7 +283,7 @@ class Core:
     async def _manual_action(self, event: MembershipEvent) -> None:
         """A ban or kick done by hand on a platform: record it, and carry it over if wanted."""
         actor = event.actor
-        if actor is None and await self._pipeline.queued_by_us(event):
+        if actor is None and await self._members.queued_by_us(event):
             return  # the platform did not say who acted, but modbridge did it itself
         if actor is not None and (actor.key in self._bots or actor == event.account):
             return
@@ -298,7 +299,7 @@ class Core:
             sanction = Ban if banned else Remove
             actions.insert(0, sanction(target=event.account, reason=reason))
             actions[-1] = NotifyModerators(text=notice + ", carried to every space")
-        await self._pipeline.enqueue_case(
+        await self._writer.open_case(
             NewCase(
                 subject=event.account,
                 origin_kind=OriginKind.MODERATOR,
@@ -307,7 +308,7 @@ class Core:
                 dedupe_key=f"manual:{event.space.id}:{event.account.key}:{event.ts.isoformat()}",
             ),
             actions,
-            member_id=await self._pipeline.member_of(event.account),
+            member_id=await self._members.member_of(event.account),
         )
 
     def _actor(self, event: MembershipEvent) -> str:

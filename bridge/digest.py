@@ -35,10 +35,9 @@ from domain.model import (
     Remove,
     Warn,
 )
+from domain.records import NewTimer, TimerRow
+from domain.storage_ports import Stores, Transactions, Tx
 from rules.engine import Engine, plain_reason
-from storage.db import Database, Transaction
-from storage.repositories import Repositories
-from storage.timers import NewTimer, TimerRow
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class Enqueue(Protocol):
         *,
         member_id: int | None,
         origin: str,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> int: ...
 
 
@@ -81,8 +80,8 @@ class NoticeDigest:
     def __init__(
         self,
         *,
-        db: Database,
-        repos: Repositories,
+        db: Transactions,
+        repos: Stores,
         engine: Callable[[], Engine],
         window: timedelta | None = DEFAULT_WINDOW,
     ) -> None:
@@ -92,7 +91,7 @@ class NoticeDigest:
         self.window = window
 
     async def admit(
-        self, member_id: int, case: CaseRow, actions: Sequence[Action], *, tx: Transaction
+        self, member_id: int, case: CaseRow, actions: Sequence[Action], *, tx: Tx
     ) -> list[Action]:
         """The actions of a rule's new case to queue now. Without an open window for the
         member, all of them (and the window opens); within one, all but the warning and
@@ -106,7 +105,7 @@ class NoticeDigest:
             return list(actions)
         return [a for a in actions if not is_told(a)]
 
-    async def _open(self, member_id: int, after: int, now: datetime, *, tx: Transaction) -> None:
+    async def _open(self, member_id: int, after: int, now: datetime, *, tx: Tx) -> None:
         if self.window is None:
             return
         await self._repos.timers.schedule(
@@ -143,7 +142,7 @@ class NoticeDigest:
             await self._open(member_id, last.id, self._db.clock(), tx=tx)
         log.info("digest for member %s: %d held case(s)", member_id, len(held.cases))
 
-    async def _held(self, member_id: int, after: int, *, tx: Transaction) -> Held | None:
+    async def _held(self, member_id: int, after: int, *, tx: Tx) -> Held | None:
         cases = [
             c
             for c in await self._repos.cases.of_member(member_id, tx=tx)

@@ -13,29 +13,25 @@ without consent instead), and the answer says so.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Final
 
 from bridge.answers import summarise
 from bridge.commands import NO_REASON, CommandError
+from bridge.members import Members
 from bridge.names import Names
-from bridge.pipeline import Pipeline
+from bridge.sanctions import DISCORD_REACH, RENEW_EVERY, RENEW_TIMER, renewal, timer_prefix
+from bridge.writer import CaseWriter
 from domain.actions import ActionKind
-from domain.cases import CaseRow, NewCase, OriginKind
+from domain.cases import NewCase, OriginKind
 from domain.durations import format_duration
 from domain.model import Author, ModCommand, PauseDms, Platform, ResumeDms
-from storage.db import Transaction
-from storage.outbox import ActionRow, ActionState
-from storage.timers import NewTimer, TimerRepository, TimerRow
+from domain.records import ActionRow, ActionState, TimerRow
+from domain.storage_ports import TimerQueue
 
 log = logging.getLogger(__name__)
 
-RENEW_TIMER: Final = "renew-dm-pause"
-#: How far ahead Discord accepts a pause (the executor keeps a minute's allowance within it).
-DISCORD_REACH: Final = timedelta(hours=24) - timedelta(minutes=1)
-#: Applied again well before the last application ends: a slow restart leaves no gap.
-RENEW_EVERY: Final = timedelta(hours=12)
 MAX_PAUSE: Final = timedelta(days=28)  # as /mod dms pause offers (24 * 28 hours)
 MATRIX_NOTE: Final = "Matrix has no equivalent: only Discord servers are paused."
 
@@ -43,40 +39,7 @@ _KINDS = (ActionKind.PAUSE_DMS, ActionKind.RESUME_DMS)
 Settled = Callable[[int], Awaitable[list[ActionRow]]]
 
 
-def _timer_prefix(space_id: str) -> str:
-    return f"{RENEW_TIMER}:{space_id}:"
-
-
-async def schedule_renewals(
-    timers: TimerRepository,
-    case_id: int,
-    actions: Sequence[PauseDms | ResumeDms],
-    now: datetime,
-    *,
-    tx: Transaction,
-) -> None:
-    """In the case's transaction: end the renewals of older pauses of the same guilds, and
-    renew a pause that reaches past what Discord accepts at once."""
-    for action in actions:
-        await timers.cancel_kind(RENEW_TIMER, _timer_prefix(action.space_id), tx=tx)
-        if isinstance(action, PauseDms) and action.until - now > DISCORD_REACH:
-            base = f"{_timer_prefix(action.space_id)}case:{case_id}"
-            await timers.schedule(_renewal(base, case_id, action, now + RENEW_EVERY, step=1), tx=tx)
-
-
-def _renewal(
-    base: str, case_id: int | None, pause: PauseDms, due: datetime, *, step: int
-) -> NewTimer:
-    return NewTimer(
-        key=f"{base}:{step}", kind=RENEW_TIMER, due_at=due, case_id=case_id,
-        payload={"space_id": pause.space_id, "until": pause.until.isoformat(),
-                 "reason": pause.reason, "step": step},
-    )  # fmt: skip
-
-
-async def renew(
-    timer: TimerRow, *, pipeline: Pipeline, timers: TimerRepository, now: datetime
-) -> None:
+async def renew(timer: TimerRow, *, writer: CaseWriter, timers: TimerQueue, now: datetime) -> None:
     """A renewal timer fired: queue the pause again, and the next renewal if it reaches on."""
     pause = PauseDms(
         space_id=str(timer.payload["space_id"]),
@@ -85,13 +48,11 @@ async def renew(
     )
     if pause.until <= now:
         return
-    await pipeline.enqueue_actions(
-        timer.case_id, [pause], member_id=None, origin=f"timer:{timer.id}"
-    )
+    await writer.enqueue_actions(timer.case_id, [pause], member_id=None, origin=f"timer:{timer.id}")
     if pause.until - now > DISCORD_REACH:
         step = int(timer.payload.get("step", 1)) + 1
         base = timer.key.rsplit(":", 1)[0]
-        await timers.schedule(_renewal(base, timer.case_id, pause, now + RENEW_EVERY, step=step))
+        await timers.schedule(renewal(base, timer.case_id, pause, now + RENEW_EVERY, step=step))
     log.info("timer %s renewed the DM pause of case %s", timer.id, timer.case_id)
 
 
@@ -101,21 +62,21 @@ class DmPauseDesk:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
-        timers: TimerRepository,
+        writer: CaseWriter,
+        members: Members,
         names: Names,
         clock: Callable[[], datetime],
         settled: Settled,
     ) -> None:
-        self._pipeline = pipeline
-        self._timers = timers
+        self._writer = writer
+        self._members = members
         self._names = names
         self._clock = clock
         self._settled = settled
 
     async def command(self, command: ModCommand, moderator: Author, origin: str) -> str:
         """Pause or resume DMs in the command's guild (or every protected one); the answer."""
-        guilds = list(self._pipeline.community().spaces.get(Platform.DISCORD, ()))
+        guilds = list(self._writer.community().spaces.get(Platform.DISCORD, ()))
         if command.space_id is not None:
             if command.space_id not in guilds:
                 return "This server is not one modbridge protects: nothing was paused."
@@ -125,23 +86,19 @@ class DmPauseDesk:
         now = self._clock()
         reason = command.reason or NO_REASON
         actions = self._actions(command, guilds, now, reason)
-
-        async def renewals(case: CaseRow, tx: Transaction) -> None:
-            await schedule_renewals(self._timers, case.id, actions, now, tx=tx)
-
-        opened = await self._pipeline.enqueue_case(
+        # The writer schedules the renewals with the case (bridge.sanctions.schedule_timers).
+        opened = await self._writer.open_case(
             NewCase(
                 subject=moderator.account, origin_kind=OriginKind.MODERATOR,
                 origin=moderator.account.key, reason=reason, dedupe_key=f"cmd:{origin}",
             ),
-            actions, member_id=await self._pipeline.member_of(moderator.account),
-            on_open=renewals,
+            actions, member_id=await self._members.member_of(moderator.account),
         )  # fmt: skip
         rows = [r for r in await self._settled(opened.case.id) if r.kind in _KINDS]
         if rows and all(r.state is ActionState.FAILED for r in rows):
             # Refused for good (the bot lacks Manage Server): renewing would fail the same way.
             for action in actions:
-                await self._timers.cancel_kind(RENEW_TIMER, _timer_prefix(action.space_id))
+                await self._writer.cancel_timers(RENEW_TIMER, timer_prefix(action.space_id))
         return "\n".join([self._head(opened.case.id, command, rows, now) + ":",
                           *summarise(rows, self._names), MATRIX_NOTE])  # fmt: skip
 

@@ -14,11 +14,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bridge.pipeline import Pipeline
+from bridge.members import Members
 from bridge.policy_lists import ListBans
 from bridge.reports import Report, Reports
+from bridge.writer import CaseWriter
 from domain.model import HomeserverReport, ListRule, NotifyModerators, Platform
-from storage.links import SanctionRepository
+from domain.storage_ports import SanctionFile
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,15 @@ class MatrixEcosystem:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        writer: CaseWriter,
+        members: Members,
         lists: ListBans,
         reports: Reports,
-        sanctions: SanctionRepository,
+        sanctions: SanctionFile,
         clock: Callable[[], datetime],
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._lists = lists
         self._reports = reports
         self._sanctions = sanctions
@@ -49,13 +52,13 @@ class MatrixEcosystem:
         """Carry every mute and ban in force to ``new``, which replaced ``old``."""
         carried = 0
         for member_id in await self._sanctions.members_in_force(self._clock()):
-            for account in await self._pipeline.accounts_of(member_id):
+            for account in await self._members.accounts_of(member_id):
                 if account.platform is Platform.MATRIX:
-                    carried += await self._pipeline.reapply(
+                    carried += await self._writer.reapply(
                         account, space_id=new, occasion=f"upgrade:{old}:{new}"
                     )
         log.info("room %s upgraded to %s: %d sanction(s) carried over", old, new, carried)
-        await self._pipeline.enqueue_actions(
+        await self._writer.enqueue_actions(
             None,
             [
                 NotifyModerators(

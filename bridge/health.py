@@ -20,7 +20,7 @@ from typing import TypeVar
 from bridge.planner import Community
 from domain.model import Channel, Platform
 from domain.ports import NotRecorded, PlatformError, Replier
-from storage.db import StorageError
+from domain.storage_ports import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,10 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.pipeline import Pipeline
-from bridge.sanctions import schedule_end
+from bridge.members import Members
+from bridge.writer import CaseWriter
 from domain.model import Account, Author
-from storage.db import Transaction
-from storage.links import SanctionRow
-from storage.repositories import Repositories
+from domain.storage_ports import LinkCodes
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +37,15 @@ class Linking:
     def __init__(
         self,
         *,
-        repos: Repositories,
-        pipeline: Pipeline,
+        codes: LinkCodes,
+        members: Members,
+        writer: CaseWriter,
         clock: Callable[[], datetime],
         new_code: Callable[[], str] = lambda: f"{secrets.randbelow(10**6):06d}",
     ) -> None:
-        self._repos = repos
-        self._pipeline = pipeline
+        self._codes = codes  # one-time codes: a member's proof, not a change to a case
+        self._members = members
+        self._writer = writer
         self._clock = clock
         self._new_code = new_code
 
@@ -56,15 +56,15 @@ class Linking:
             return None
         account = author.account
         if words[0].lower() == "unlink":
-            member_id = await self._pipeline.member_of(account)
-            if await self._repos.sanctions.in_force(member_id, self._clock()):
+            member_id = await self._members.member_of(account)
+            if await self._members.sanctions_in_force(member_id):
                 return "You can unlink your accounts once your mute or ban has ended."
             return await self._unlink(account, by=account.key, reason="asked by the member")
         if len(words) == 1:
             code = self._new_code()
             # Another member may hold the same 6 digits right now: draw again.
             for _ in range(5):
-                if await self._repos.links.issue(account, code, CODE_TTL):
+                if await self._codes.issue(account, code, CODE_TTL):
                     break
                 code = self._new_code()
             else:
@@ -77,11 +77,11 @@ class Linking:
         return await self._redeem(account, words[1])
 
     async def _redeem(self, account: Account, code: str) -> str:
-        if await self._repos.links.recent_failures(account, CODE_TTL) >= MAX_FAILURES:
+        if await self._codes.recent_failures(account, CODE_TTL) >= MAX_FAILURES:
             return "Too many wrong codes. Wait 10 minutes, then ask for a new code with `link`."
-        issuer = await self._repos.links.redeem(code.strip())
+        issuer = await self._codes.redeem(code.strip())
         if issuer is None:
-            await self._repos.links.failed_attempt(account)
+            await self._codes.failed_attempt(account)
             return "That code is wrong, used or expired. Send `link` to get a new one."
         if issuer == account:
             return "Send the code from your other account, not from this one."
@@ -91,48 +91,18 @@ class Linking:
         """Make two accounts one member, and re-apply mutes and bans in force to both."""
         if first.key == second.key:
             return f"{first.key} and {second.key} are the same account: nothing to link."
-        member_id = await self._repos.identity.link(first, second)
-        await self._repos.audit.append(
-            by, "accounts_linked", first.key, {"other": second.key, "reason": reason}
-        )
-        await self._pipeline.reload_strikes(member_id)
+        member_id = await self._writer.link(first, second, by=by, reason=reason)
         occasion = f"link:{self._clock().isoformat()}"
-        for account in await self._pipeline.accounts_of(member_id):
-            await self._pipeline.reapply(account, space_id=None, occasion=occasion)
+        for account in await self._members.accounts_of(member_id):
+            await self._writer.reapply(account, space_id=None, occasion=occasion)
         log.info("accounts %s and %s linked", first.key, second.key)
         return f"Linked: {first.key} and {second.key} are now one member."
 
     async def _unlink(self, account: Account, *, by: str, reason: str) -> str:
-        linked = await self._repos.identity.linked_accounts(account)
-        if len(linked) <= 1:
+        if len(await self._members.linked_accounts(account)) <= 1:
             return f"{account.key} is not linked to another account."
-        old_member = await self._pipeline.member_of(account)
-        in_force = await self._repos.sanctions.in_force(old_member, self._clock())
-        async with self._pipeline.transaction() as tx:
-            new_member = await self._repos.identity.unlink(account, tx=tx)
-            await self._carry_sanctions(in_force, new_member, tx=tx)
-            await self._repos.audit.append(
-                by, "account_unlinked", account.key, {"reason": reason}, tx=tx
-            )
+        await self._writer.unlink(account, by=by, reason=reason)
         return f"Unlinked: {account.key} is a separate member again."
-
-    async def _carry_sanctions(
-        self, sanctions: list[SanctionRow], member_id: int, *, tx: Transaction
-    ) -> None:
-        """The separated account is still muted or banned where it was: it takes the
-        sanction along, with the timer that ends it, or it would never be lifted."""
-        now = self._clock()
-        for sanction in sanctions:
-            await self._repos.sanctions.impose(
-                member_id, sanction.kind, until=sanction.until, reason=sanction.reason,
-                case_id=sanction.case_id, tx=tx,
-            )  # fmt: skip
-            if sanction.until is not None and sanction.case_id is not None:
-                await schedule_end(
-                    self._repos, sanction.kind, case_id=sanction.case_id, member_id=member_id,
-                    until=sanction.until, reason=sanction.reason, now=now, tx=tx,
-                    key_suffix=f":member:{member_id}", renew_now=True,
-                )  # fmt: skip
 
     async def unlink(self, account: Account, *, by: str, reason: str) -> str:
         """A moderator separates ``account`` from the member it was linked to."""

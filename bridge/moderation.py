@@ -18,9 +18,10 @@ from bridge.case_commands import CaseDesk
 from bridge.commands import NO_REASON, CommandError, help_text
 from bridge.dm_pauses import DmPauseDesk
 from bridge.linking import Linking
+from bridge.members import Members
 from bridge.names import Names
-from bridge.pipeline import Pipeline
 from bridge.reports import Reports
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.durations import format_duration
 from domain.model import (
@@ -36,8 +37,8 @@ from domain.model import (
     Unmute,
     Warn,
 )
-from storage.outbox import ActionRow, ActionState
-from storage.repositories import Repositories
+from domain.records import ActionRow, ActionState
+from domain.storage_ports import Records
 
 Status = Callable[[], Awaitable[str]]
 
@@ -87,17 +88,19 @@ class Moderation:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        writer: CaseWriter,
+        members: Members,
         linking: Linking,
         reports: Reports,
-        repos: Repositories,
+        repos: Records,
         clock: Callable[[], datetime],
         answer_wait: float = 8.0,
         names: Names | None = None,
         status: Status | None = None,
         prefix: str = "!",
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._linking = linking
         self._reports = reports
         self._repos = repos
@@ -107,10 +110,15 @@ class Moderation:
         self._status = status
         self._prefix = prefix
         self._desk = CaseDesk(
-            pipeline=pipeline, reports=reports, repos=repos, names=self._names, clock=clock
+            writer=writer,
+            members=members,
+            reports=reports,
+            repos=repos,
+            names=self._names,
+            clock=clock,
         )
         self._dms = DmPauseDesk(
-            pipeline=pipeline, timers=repos.timers, names=self._names, clock=clock,
+            writer=writer, members=members, names=self._names, clock=clock,
             settled=self._settled,
         )  # fmt: skip
         # The answer to !lists; the service sets it when policy lists are configured.
@@ -122,7 +130,7 @@ class Moderation:
             # Who it was goes to the audit log only: in a direct message to the bot, the
             # account in a log line could tie a reporter to the report that follows.
             log.warning("command %s refused: not from a moderator", command.name.value)
-            await self._repos.audit.append(
+            await self._writer.audit(
                 moderator.account.key, "command_refused", "", {"command": command.name.value}
             )
             return "Only moderators can use moderation commands."
@@ -175,8 +183,8 @@ class Moderation:
         target = _target(command)
         # Named before acting: a banned member leaves the rooms that knew their name.
         named = self._names.account(target)
-        member_id = await self._pipeline.member_of(target)
-        opened = await self._pipeline.enqueue_case(
+        member_id = await self._members.member_of(target)
+        opened = await self._writer.open_case(
             NewCase(
                 subject=target,
                 origin_kind=OriginKind.MODERATOR,

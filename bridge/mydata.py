@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage.privacy import Holdings
+from domain.records import Holdings
 
 MY_DATA = "my data"
 

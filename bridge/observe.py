@@ -10,7 +10,8 @@ from datetime import datetime
 from bridge.http import CONNECTED, RUNNING, Health, StatusServer
 from bridge.metrics import Metrics
 from domain.model import Message, Platform, Verdict
-from storage.outbox import ActionRow, OutboxRepository
+from domain.records import ActionRow
+from domain.storage_ports import OutboxBacklog
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class Observatory:
     def __init__(
         self,
         *,
-        outbox: OutboxRepository,
+        outbox: OutboxBacklog,
         clock: Callable[[], datetime],
         links: Callable[[], Mapping[Platform, Link]],
         worker_running: Callable[[], bool],

@@ -18,12 +18,13 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from bridge.pipeline import Pipeline
+from bridge.members import Members
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
 from domain.model import Account, Action, Ban, ListRule, NotifyModerators, Platform, Unban
+from domain.records import ListBanRow, SanctionRow
+from domain.storage_ports import ListBanFile, SanctionFile
 from rules.policy_lists import ListBook, bans_user, count_by_kind, is_ban, is_literal
-from storage.links import SanctionRepository, SanctionRow
-from storage.list_bans import ListBanRepository, ListBanRow
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,17 @@ class ListBans:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
-        list_bans: ListBanRepository,
-        sanctions: SanctionRepository,
+        writer: CaseWriter,
+        members: Members,
+        list_bans: ListBanFile,
+        sanctions: SanctionFile,
         lists: Sequence[str],
         bot_user: str,
         reach_discord: bool,
         clock: Callable[[], datetime],
     ) -> None:
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._rows = list_bans
         self._sanctions = sanctions
         self._lists = tuple(lists)
@@ -129,7 +132,7 @@ class ListBans:
     async def _ban(self, account: Account, rule: ListRule) -> None:
         if await self._rows.active(rule_key=rule.key, account=account):
             return  # this rule already bans them
-        member_id = await self._pipeline.member_of(account)
+        member_id = await self._members.member_of(account)
         standing = await self._rows.active(account=account)
         if standing:
             # Banned by another list rule already: this one keeps them banned too.
@@ -151,7 +154,7 @@ class ListBans:
             ),
         ]
         seq = await self._rows.count(rule.key, account)
-        opened = await self._pipeline.enqueue_case(
+        opened = await self._writer.open_case(
             NewCase(
                 subject=account,
                 origin_kind=OriginKind.RULE,
@@ -194,7 +197,7 @@ class ListBans:
     async def _unban(self, row: ListBanRow, rule: ListRule) -> None:
         name = self._names.get(rule.list_room, rule.list_room)
         reason = f"rule removed from policy list {name}"
-        await self._pipeline.enqueue_case(
+        await self._writer.open_case(
             NewCase(
                 subject=row.account,
                 origin_kind=OriginKind.RULE,

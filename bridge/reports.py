@@ -18,13 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bridge.config import ReportsConfig
-from bridge.pipeline import Opened, Pipeline
+from bridge.members import Members
 from bridge.texts import Texts
-from domain.cases import CaseRow, NewCase, OriginKind
-from domain.model import Account, Action, Message, Mute, NotifyModerators, Platform, Tell, Warn
-from storage.consent import DmPolicy
-from storage.db import Transaction
-from storage.repositories import Repositories
+from bridge.writer import CaseWriter, Opened
+from domain.cases import CaseRow, NewCase, OriginKind, Reporter
+from domain.model import Account, Action, Message, NotifyModerators, Platform, Tell
+from domain.records import DmPolicy
+from domain.storage_ports import Records
+from rules.engine import Engine
+from rules.penalties import escalation_actions, unsolicited_dm_actions
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,10 @@ class Reports:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
-        repos: Repositories,
+        writer: CaseWriter,
+        members: Members,
+        repos: Records,
+        engine: Callable[[], Engine],
         clock: Callable[[], datetime],
         config: ReportsConfig,
         texts: Texts,
@@ -87,8 +91,10 @@ class Reports:
         on_received: Callable[[Platform], None] | None = None,
     ) -> None:
         self._on_received = on_received  # the metrics: the reporter's platform, nothing more
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._repos = repos
+        self._engine = engine  # the escalation ladder in force
         self._clock = clock
         self._config = config
         self._texts = texts
@@ -127,12 +133,12 @@ class Reports:
         """Open the case, tell whoever must know, keep the reporter apart."""
         if self._on_received is not None:
             self._on_received(report.reporter.platform)
-        reporter_member = await self._pipeline.member_of(report.reporter)
-        subject_member = await self._pipeline.member_of(report.subject)
+        reporter_member = await self._members.member_of(report.reporter)
+        subject_member = await self._members.member_of(report.subject)
         if not report.share_identity:
             # The reporter's own words and the evidence may name them: moderators read these.
             names = reporter_names(
-                [report.reporter, *await self._pipeline.accounts_of(reporter_member)]
+                [report.reporter, *await self._members.accounts_of(reporter_member)]
             )
             report = replace(
                 report,
@@ -151,52 +157,15 @@ class Reports:
             + (f"; evidence: {evidence!r}" if evidence else "")
             + (f"; reported by {report.reporter.key}" if report.share_identity else "")
         )
-        actions: list[Action]
-        strikes = []
-        if about_moderator and not self._admins():
-            # Nobody may read it: say so to the moderators without any content.
-            log.error("a report about a moderator arrived but [reports] admins is empty")
-            actions = [
-                NotifyModerators(
-                    text="A report about a moderator arrived, but no admins are configured "
-                    "([reports] admins) to receive it."
-                )
-            ]
-        elif about_moderator:
-            actions = [self._tell_admin(admin, summary) for admin in self._admins()]
+        actions: list[Action] | Callable[[int], list[Action]]
+        strikes: list[tuple[str, int]] = []
+        if about_moderator:
+            actions = self._for_admins(summary)
         else:
-            actions = [NotifyModerators(text=summary)]
-            unwanted = report.unsolicited_dm and not await self._consented(
-                subject_member, reporter_member
+            actions, strikes = await self._for_moderators(
+                report, summary, subject_member, reporter_member
             )
-            if unwanted and await self._proven(report):
-                actions = [*self._dm_rule_actions(report.subject), *actions]
-                actions[-1] = NotifyModerators(
-                    text=summary + "; no consent to direct messages: the DM rule was applied"
-                )
-                points = self._config.unsolicited_dm_points
-                if points:
-                    strikes.append(("unsolicited-dm", points, self._decay()))
-                    step = await self._pipeline.escalate(
-                        subject_member, report.subject, "unsolicited-dm", points
-                    )
-                    actions = [*step, *actions]
-            elif unwanted:
-                actions[-1] = NotifyModerators(
-                    text=summary + "; an unsolicited DM without consent is claimed but not "
-                    "proven (no DM shown, no invite on record): the DM rule waits for a moderator"
-                )
-
-        async def remember_reporter(case: CaseRow, tx: Transaction) -> None:
-            await self._repos.reports.add(
-                case.id,
-                report.reporter,
-                reporter_member=reporter_member,
-                share_identity=report.share_identity,
-                tx=tx,
-            )
-
-        opened = await self._pipeline.enqueue_case(
+        opened = await self._writer.open_case(
             NewCase(
                 subject=report.subject,
                 origin_kind=OriginKind.REPORT,
@@ -208,10 +177,46 @@ class Reports:
             actions,
             member_id=subject_member,
             strikes=strikes,
-            on_open=remember_reporter,
+            reporter=Reporter(
+                account=report.reporter,
+                member_id=reporter_member,
+                share_identity=report.share_identity,
+            ),
         )
         log.info("report opened case %s", opened.case.id)
         return opened
+
+    def _for_admins(self, summary: str) -> list[Action]:
+        """A report about a moderator: for the admins' eyes only."""
+        if not self._admins():
+            # Nobody may read it: say so to the moderators without any content.
+            log.error("a report about a moderator arrived but [reports] admins is empty")
+            return [
+                NotifyModerators(
+                    text="A report about a moderator arrived, but no admins are configured "
+                    "([reports] admins) to receive it."
+                )
+            ]
+        return [self._tell_admin(admin, summary) for admin in self._admins()]
+
+    async def _for_moderators(
+        self, report: Report, summary: str, subject_member: int, reporter_member: int
+    ) -> tuple[list[Action] | Callable[[int], list[Action]], list[tuple[str, int]]]:
+        """The moderators told, and for a proven unsolicited DM without consent, the DM
+        rule's penalty with its strike points."""
+        unwanted = report.unsolicited_dm and not await self._consented(
+            subject_member, reporter_member
+        )
+        if unwanted and await self._proven(report):
+            points = self._config.unsolicited_dm_points
+            strikes = [("unsolicited-dm", points)] if points else []
+            return self._dm_penalty(report.subject, summary, points), strikes
+        if unwanted:
+            summary += (
+                "; an unsolicited DM without consent is claimed but not proven (no DM shown, "
+                "no invite on record): the DM rule waits for a moderator"
+            )
+        return [NotifyModerators(text=summary)], []
 
     async def _proven(self, report: Report) -> bool:
         """Whether the DM is more than one member's word against another's: the message was
@@ -240,22 +245,30 @@ class Reports:
         fallback = DmPolicy(self._config.dm_default)
         return await self._repos.consent.may_dm(sender, recipient, fallback=fallback)
 
-    def _dm_rule_actions(self, target: Account) -> list[Action]:
-        reason = "contacting a member outside community spaces without being invited"
-        actions: list[Action] = []
-        for spec in self._config.unsolicited_dm_actions:
-            if spec.kind == "warn":
-                actions.append(
-                    Warn(target=target, reason=reason, clause=self._config.unsolicited_dm_clause)
-                )
-            elif spec.kind == "mute" and spec.duration is not None:
-                actions.append(
-                    Mute(target=target, until=self._clock() + spec.duration, reason=reason)
-                )
-        return actions
+    def _dm_penalty(
+        self, target: Account, summary: str, points: int
+    ) -> Callable[[int], list[Action]]:
+        """The penalty of a proven unsolicited DM (the rules decide it: `rules.penalties`),
+        for a subject who had so many live points before it: the ladder's step for its
+        ``points``, the DM rule's actions, and the moderators told."""
+        now = self._clock()
+        escalation = self._engine().policy.escalation
+        own = unsolicited_dm_actions(
+            self._config.unsolicited_dm_actions, clause=self._config.unsolicited_dm_clause,
+            target=target, now=now,
+        )  # fmt: skip
+        notice = NotifyModerators(
+            text=summary + "; no consent to direct messages: the DM rule was applied"
+        )
 
-    def _decay(self) -> timedelta:
-        return self._pipeline.decay()
+        def decide(before: int) -> list[Action]:
+            step = escalation_actions(
+                escalation, before=before, points=points, target=target,
+                rule_id="unsolicited-dm", now=now,
+            )  # fmt: skip
+            return [*step, *own, notice]
+
+        return decide
 
     async def close(self, case: CaseRow, *, action_taken: bool) -> list[Action]:
         """The private word to the reporter when their report's case is closed."""
@@ -280,7 +293,7 @@ class Reports:
         targets = {m.key for m in message.mentions}
         if not targets:
             return
-        author_member = await self._pipeline.member_of(message.author.account)
+        author_member = await self._members.member_of(message.author.account)
         since = self._clock() - self._config.retaliation_window
         for case in await self._repos.cases.of_member(author_member):
             if case.origin_kind is not OriginKind.REPORT or case.created_at < since:
@@ -289,8 +302,8 @@ class Reports:
             if row is None:
                 continue
             reporter_keys = {
-                a.key for a in await self._pipeline.accounts_of(
-                    await self._pipeline.member_of(row.reporter)
+                a.key for a in await self._members.accounts_of(
+                    await self._members.member_of(row.reporter)
                 )
             }  # fmt: skip
             if reporter_keys & targets:
@@ -308,8 +321,8 @@ class Reports:
 
     async def flag_invite(self, inviter: Account, invitee: Account) -> None:
         """A DM invite from a reported member to their reporter (from the homeserver)."""
-        inviter_member = await self._pipeline.member_of(inviter)
-        invitee_member = await self._pipeline.member_of(invitee)
+        inviter_member = await self._members.member_of(inviter)
+        invitee_member = await self._members.member_of(invitee)
         since = self._clock() - self._config.retaliation_window
         for case_id in await self._repos.reports.against_reporter(invitee_member, since):
             case = await self._repos.cases.get(case_id)
@@ -322,7 +335,7 @@ class Reports:
         text = f"Case #{case.id} needs a look: new activity by the reported member."
         # No case note: moderators reading the case right after the reported member's
         # message would see it at once, and the delay below would be for nothing.
-        await self._repos.audit.append(
+        await self._writer.audit(
             "modbridge", "case_flagged", case.subject.key, {"case": case.id, "what": what}
         )
         # A case about a moderator is for the admins only, and so are its flags.
@@ -335,7 +348,7 @@ class Reports:
         # once, it would follow the reported member's message to the reporter in the channel.
         step = self._config.flag_delay.total_seconds()
         window = int(self._clock().timestamp() // step)
-        await self._pipeline.enqueue_actions(
+        await self._writer.enqueue_actions(
             case.id, flags, member_id=None, origin=f"flag:{case.id}:{window}",
             not_before=datetime.fromtimestamp((window + 1) * step, tz=UTC),
         )  # fmt: skip

@@ -13,11 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bridge.dm_pauses import RENEW_TIMER, renew
-from bridge.pipeline import Pipeline
-from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER
+from bridge.dm_pauses import renew
+from bridge.members import Members
+from bridge.sanctions import DISCORD_MAX_TIMEOUT, DISCORD_RENEW_AFTER, RENEW_TIMER
+from bridge.writer import CaseWriter
 from domain.model import Account, Action, Mute, Platform, Unban, Unmute
-from storage.timers import NewTimer, TimerRepository, TimerRow
+from domain.records import NewTimer, TimerRow
+from domain.storage_ports import TimerQueue
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +31,14 @@ TimerHandler = Callable[[TimerRow], Awaitable[None]]
 
 
 class Scheduler:
-    """Fires due timers into the pipeline."""
+    """Fires due timers: their actions go to the case writer."""
 
     def __init__(
         self,
         *,
-        timers: TimerRepository,
-        pipeline: Pipeline,
+        timers: TimerQueue,
+        writer: CaseWriter,
+        members: Members,
         clock: Callable[[], datetime],
         interval: float = 1.0,
         chores: Sequence[Chore] = (),
@@ -43,7 +46,8 @@ class Scheduler:
     ) -> None:
         self._timers = timers
         self._handlers = dict(handlers or {})
-        self._pipeline = pipeline
+        self._writer = writer
+        self._members = members
         self._clock = clock
         self._interval = interval
         self._stop = asyncio.Event()
@@ -99,7 +103,7 @@ class Scheduler:
         replaced it, or a moderator lifted it, and the timer has nothing left to end."""
         if timer.member_id is None:
             return False
-        sanctions = await self._pipeline.sanctions_unlifted(timer.member_id)
+        sanctions = await self._members.sanctions_unlifted(timer.member_id)
         return any(s.kind == kind and s.case_id == timer.case_id for s in sanctions)
 
     async def _fire(self, timer: TimerRow) -> None:
@@ -108,12 +112,12 @@ class Scheduler:
             await handler(timer)
             return
         if timer.kind == RENEW_TIMER:  # a DM pause past Discord's 24 hours: apply it again
-            await renew(timer, pipeline=self._pipeline, timers=self._timers, now=self._clock())
+            await renew(timer, writer=self._writer, timers=self._timers, now=self._clock())
             return
         if timer.member_id is None:
             return
         reason = str(timer.payload.get("reason", "timer"))
-        accounts = await self._pipeline.accounts_of(timer.member_id)
+        accounts = await self._members.accounts_of(timer.member_id)
         if not accounts:
             return
         actions: list[Action]
@@ -132,12 +136,12 @@ class Scheduler:
         else:
             log.warning("timer %s has an unknown kind %s", timer.id, timer.kind)
             return
-        await self._pipeline.enqueue_actions(
+        await self._writer.enqueue_actions(
             timer.case_id, actions, member_id=timer.member_id, origin=f"timer:{timer.id}"
         )
         if timer.case_id is not None:
             try:  # the modlog line must never hold up what the timer does
-                await self._pipeline.log_case(
+                await self._writer.log_case(
                     timer.case_id, actions, origin=f"timer:{timer.id}", by="the timer",
                     reason=f"the {wanted} ran its time",
                 )  # fmt: skip
@@ -152,7 +156,7 @@ class Scheduler:
         if until <= now or not accounts or timer.member_id is None:
             return
         mute = Mute(target=accounts[0], until=until, reason=str(timer.payload.get("reason", "")))
-        await self._pipeline.enqueue_actions(
+        await self._writer.enqueue_actions(
             timer.case_id, [mute], member_id=timer.member_id, origin=f"timer:{timer.id}"
         )
         if until - now > DISCORD_MAX_TIMEOUT:

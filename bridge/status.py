@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from bridge.names import PLATFORM_NAMES
 from bridge.planner import Community
 from domain.model import Platform
-from storage.outbox import OutboxRepository
+from domain.storage_ports import OutboxBacklog
 
 FAILURE_WINDOW = timedelta(hours=1)
 
@@ -36,7 +36,7 @@ class ServiceStatus:
         *,
         configured: Callable[[], Mapping[Platform, bool]],
         community: Callable[[], Community],
-        outbox: OutboxRepository,
+        outbox: OutboxBacklog,
         policy: Callable[[], PolicyState],
         clock: Callable[[], datetime],
     ) -> None:

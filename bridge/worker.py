@@ -6,7 +6,7 @@ permanent one (missing permission, member above the bot) is recorded with its re
 reported to the moderators. Actions on the same member in the same space run in order;
 different spaces run concurrently.
 
-Each platform has one lane per urgency (storage.outbox.Urgency): deletions, sanctions,
+Each platform has one lane per urgency (domain.actions.Urgency): deletions, sanctions,
 warnings and notices are claimed and run with their own places in hand and their own slots,
 so during a raid a backlog of warnings and notices never holds back a deletion or a mute.
 """
@@ -20,10 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from domain.actions import action_target
+from domain.actions import URGENCY, Urgency, action_target
 from domain.model import DeleteMessage, NotifyModerators, Platform, Space, SpaceKind, Tell
 from domain.ports import ActionExecutor, PermanentError, TransientError
-from storage.outbox import URGENCY, ActionRow, OutboxRepository, Urgency
+from domain.records import ActionRow
+from domain.storage_ports import OutboxQueue
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class ActionWorker:
     def __init__(
         self,
         *,
-        outbox: OutboxRepository,
+        outbox: OutboxQueue,
         executors: Mapping[Platform, ActionExecutor],
         on_failure: FailureHandler,
         clock: Callable[[], datetime],

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bridge.config import ConfigError, load_settings
-from bridge.service import database_path
+from bridge.instance import database_path
 from domain.model import Account, Platform
 from storage import backup
 from storage.db import Database

@@ -6,7 +6,8 @@ the policy's action words and the names in `rules eval` output.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Mapping
+from enum import IntEnum, StrEnum
 
 from domain.model import (
     Account,
@@ -75,3 +76,32 @@ def action_target(action: Action) -> Account | None:
         case Warn() | Mute() | Unmute() | Remove() | Ban() | Unban() | Tell():
             return action.target
     return None
+
+
+class Urgency(IntEnum):
+    """How soon an action must run when many wait (lowest first): during a raid the content
+    goes first, then what stops the member, then what tells them, then the moderators."""
+
+    REMOVAL = 0  # delete the message
+    SANCTION = 1  # mute, ban, remove, and the unmute and unban that end them
+    WARNING = 2  # warn, and private words to a member
+    NOTICE = 3  # tell the moderators
+
+
+URGENCY: Mapping[ActionKind, Urgency] = {
+    ActionKind.DELETE: Urgency.REMOVAL,
+    ActionKind.MUTE: Urgency.SANCTION,
+    ActionKind.BAN: Urgency.SANCTION,
+    ActionKind.REMOVE: Urgency.SANCTION,
+    ActionKind.UNMUTE: Urgency.SANCTION,
+    ActionKind.UNBAN: Urgency.SANCTION,
+    ActionKind.PAUSE_DMS: Urgency.SANCTION,  # a raid measure
+    ActionKind.RESUME_DMS: Urgency.SANCTION,
+    ActionKind.WARN: Urgency.WARNING,
+    ActionKind.TELL: Urgency.WARNING,
+    ActionKind.NOTIFY: Urgency.NOTICE,
+}
+
+# What the one writer hands to the worker itself as its case commits: removals of content,
+# which no other action has to precede.
+HANDED_OVER = frozenset(kind for kind, urgency in URGENCY.items() if urgency is Urgency.REMOVAL)

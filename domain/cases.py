@@ -65,3 +65,13 @@ class CaseNote:
     author: str
     body: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reporter:
+    """Who reported a case, kept apart from it: moderators reading the case never see this
+    (unless ``share_identity``); it is what the reporter is told the outcome by."""
+
+    account: Account
+    member_id: int
+    share_identity: bool = False

@@ -2,8 +2,10 @@
 
 Pure and synchronous. Detectors that need no memory (keywords, regex, contact details,
 solicitation) each scan the cleaned text once for all of their rules; the sliding-window
-rules keep per-member state here, as does the strike ledger. The caller decides who a
-message's author is as a member (linked accounts share one member key).
+rules keep per-member state here. The caller decides who a message's author is as a member
+(linked accounts share one member key) and hands in the member's live strike points (the
+service reads them from storage, their one record); without them, an in-memory ledger
+counts points (``modbridge rules eval``: a stream of messages with no storage behind it).
 """
 
 from __future__ import annotations
@@ -202,8 +204,11 @@ class Engine:
                 found.extend((position, rule, asked) for position, rule in self._solicitation)
         return found
 
-    def evaluate(self, message: Message, *, member: str | None = None) -> Verdict:
-        """Judge ``message``; ``member`` defaults to the author's account key."""
+    def evaluate(
+        self, message: Message, *, member: str | None = None, points: int | None = None
+    ) -> Verdict:
+        """Judge ``message``; ``member`` defaults to the author's account key. ``points``:
+        the member's live strike points before it (None: the engine's in-memory ledger)."""
         if member is None:
             member = message.author.account.key
         author = message.author
@@ -242,15 +247,27 @@ class Engine:
             )
             for _, rule, matched in found
         ]
-        return self._decide(message, member, message.ts, hits)
+        return self._decide(message, member, message.ts, hits, points)
 
-    def _decide(self, message: Message, member: str, now: datetime, hits: list[RuleHit]) -> Verdict:
+    def rejudge(self, message: Message, verdict: Verdict, *, points: int) -> Verdict:
+        """``verdict`` on ``message`` again for a member who had ``points`` live points before
+        it (read from storage once the message turned out to earn points): the same hits,
+        the ladder's step from there. Detectors are not run again."""
+        return self._decide(message, verdict.member, message.ts, list(verdict.hits), points)
+
+    def _decide(
+        self, message: Message, member: str, now: datetime, hits: list[RuleHit], points: int | None
+    ) -> Verdict:
         enforced = [h for h in hits if h.mode is Mode.ENFORCE]
-        before = self.ledger.total(member, now)
-        for hit in enforced:
-            if hit.points:
-                self.ledger.add(member, Strike(ts=now, points=hit.points, rule_id=hit.rule_id))
-        after = self.ledger.total(member, now)
+        gained = sum(h.points for h in enforced)
+        if points is None:  # no storage behind the engine: its own ledger counts
+            before = self.ledger.total(member, now)
+            for hit in enforced:
+                if hit.points:
+                    self.ledger.add(member, Strike(ts=now, points=hit.points, rule_id=hit.rule_id))
+            after = self.ledger.total(member, now)
+        else:
+            before, after = points, points + gained
         notes: list[str] = []
         specs: list[tuple[ActionSpec, RuleHit]] = [
             (spec, hit) for hit in enforced for spec in self._rule_actions(hit)
@@ -277,22 +294,6 @@ class Engine:
 
     def _rule_actions(self, hit: RuleHit) -> tuple[ActionSpec, ...]:
         return self._by_id[hit.rule_id][1].actions
-
-    def add_points(
-        self, member: str, *, target: Account, rule_id: str, points: int, now: datetime
-    ) -> tuple[Action, ...]:
-        """Points earned outside a judged message (a message the platform blocked, a proven
-        report): they count towards the ladder like any other; returns its step, if any."""
-        before = self.ledger.total(member, now)
-        self.ledger.add(member, Strike(ts=now, points=points, rule_id=rule_id))
-        step = self.ledger.step_crossed(before, self.ledger.total(member, now))
-        if step is None:
-            return ()
-        reason = f"{rule_id}: escalation"
-        if step.kind == "warn":
-            return (Warn(target=target, reason=reason),)
-        action = sanction_for(step, target, now, reason)
-        return () if action is None else (action,)
 
     @staticmethod
     def _materialise(

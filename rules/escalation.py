@@ -23,7 +23,9 @@ class Strike:
 
 
 class StrikeLedger:
-    """Live strike points per member. The service persists strikes and reloads them here."""
+    """Live strike points per member, in memory: for judging a stream of messages with no
+    storage behind it (``modbridge rules eval``, tests). The service keeps no ledger: its
+    strikes are in storage, and it hands the engine a member's live points per judgement."""
 
     def __init__(self, escalation: Escalation) -> None:
         self._escalation = escalation
@@ -48,5 +50,10 @@ class StrikeLedger:
 
     def step_crossed(self, before: int, after: int) -> ActionSpec | None:
         """The strongest ladder action whose threshold lies in (before, after]."""
-        crossed = [s for s in self._escalation.ladder if before < s.points <= after]
-        return crossed[-1].action if crossed else None
+        return ladder_step(self._escalation, before, after)
+
+
+def ladder_step(escalation: Escalation, before: int, after: int) -> ActionSpec | None:
+    """The strongest ladder action whose threshold lies in (``before``, ``after``]."""
+    crossed = [s for s in escalation.ladder if before < s.points <= after]
+    return crossed[-1].action if crossed else None

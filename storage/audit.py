@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
+from domain.records import AuditEntry as AuditEntry
+from domain.storage_ports import Tx
+from storage.db import Database, from_db_time, to_db_time
 
 # Keys under which message text tends to travel (Message.text, RuleHit.matched, case evidence).
 TEXT_KEYS = frozenset(
     {"text", "message", "message_text", "content", "body", "excerpt", "evidence", "matched"}
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditEntry:
-    """One audit record."""
-
-    id: int
-    ts: datetime
-    actor: str
-    event: str
-    subject: str
-    details: Mapping[str, Any]
 
 
 def _text_keys(value: Any, path: str = "") -> list[str]:
@@ -60,7 +48,7 @@ class AuditRepository:
         details: Mapping[str, Any] | None = None,
         *,
         allow_text: bool = False,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> AuditEntry:
         """Append a record: ``actor`` (an account key or ``"system"``) did ``event`` (e.g.
         ``"case.opened"``) to ``subject`` (e.g. ``"case:12"``).
@@ -87,7 +75,7 @@ class AuditRepository:
         *,
         subject: str | None = None,
         limit: int = 50,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> list[AuditEntry]:
         """The latest records (about ``subject``, if given), newest first."""
         async with self._db.using(tx, write=False) as t:

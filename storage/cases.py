@@ -7,6 +7,7 @@ from datetime import datetime
 
 from domain.cases import CaseNote, CaseRow, CaseStatus, NewCase, OriginKind
 from domain.model import Account, Platform
+from domain.storage_ports import Tx
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 from storage.identity import ensure_account
 
@@ -70,15 +71,16 @@ class CaseRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def open(self, new: NewCase, *, tx: Transaction | None = None) -> tuple[CaseRow, bool]:
+    async def open(self, new: NewCase, *, tx: Tx | None = None) -> tuple[CaseRow, bool]:
         """Open a case with no actions; return it and whether it is new (see `NewCase`).
 
-        To open a case together with its actions use `OutboxRepository.enqueue_case`.
+        Pass ``tx`` to enqueue its actions in the same transaction (`OutboxRepository.enqueue`,
+        as `bridge.writer.CaseWriter` does).
         """
         async with self._db.using(tx) as t:
             return await insert_case(t, new, self._db.clock())
 
-    async def get(self, case_id: int, *, tx: Transaction | None = None) -> CaseRow | None:
+    async def get(self, case_id: int, *, tx: Tx | None = None) -> CaseRow | None:
         """The case numbered ``case_id``, or None."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(f"{_SELECT} WHERE id = ?", (case_id,))
@@ -103,7 +105,7 @@ class CaseRepository:
         member_id: int,
         *,
         status: CaseStatus | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> list[CaseRow]:
         """The member's cases, oldest first, optionally only those with ``status``."""
         async with self._db.using(tx, write=False) as t:
@@ -125,13 +127,13 @@ class CaseRepository:
             )
         return [_case(r) for r in rows]
 
-    async def set_reason(self, case_id: int, reason: str, *, tx: Transaction | None = None) -> bool:
+    async def set_reason(self, case_id: int, reason: str, *, tx: Tx | None = None) -> bool:
         """Correct a case's reason (``!reason``); False if there is no such case."""
         async with self._db.using(tx) as t:
             changed = await t.execute("UPDATE cases SET reason = ? WHERE id = ?", (reason, case_id))
         return changed == 1
 
-    async def close(self, case_id: int, closed_by: str, *, tx: Transaction | None = None) -> bool:
+    async def close(self, case_id: int, closed_by: str, *, tx: Tx | None = None) -> bool:
         """Close an open case; False if it does not exist or was already closed."""
         async with self._db.using(tx) as t:
             changed = await t.execute(
@@ -142,7 +144,7 @@ class CaseRepository:
         return changed == 1
 
     async def add_note(
-        self, case_id: int, author: str, body: str, *, tx: Transaction | None = None
+        self, case_id: int, author: str, body: str, *, tx: Tx | None = None
     ) -> CaseNote:
         """Add a note to a case (raises sqlite3.IntegrityError if the case does not exist)."""
         now = self._db.clock()
@@ -156,7 +158,7 @@ class CaseRepository:
             id=int(row["id"]), case_id=case_id, author=author, body=body, created_at=now
         )
 
-    async def notes(self, case_id: int, *, tx: Transaction | None = None) -> list[CaseNote]:
+    async def notes(self, case_id: int, *, tx: Tx | None = None) -> list[CaseNote]:
         """The notes of a case, oldest first."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(

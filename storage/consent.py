@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from storage.db import Database, Transaction, to_db_time
-
-
-class DmPolicy(StrEnum):
-    OPEN = "open"  # anyone may DM the member
-    CLOSED = "closed"  # only the members they allowed
+from domain.records import DmPolicy as DmPolicy
+from domain.storage_ports import Tx
+from storage.db import Database, to_db_time
 
 
 class ConsentRepository:
@@ -18,9 +13,7 @@ class ConsentRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def set_default(
-        self, member_id: int, policy: DmPolicy, *, tx: Transaction | None = None
-    ) -> None:
+    async def set_default(self, member_id: int, policy: DmPolicy, *, tx: Tx | None = None) -> None:
         """Set the member's DM default."""
         async with self._db.using(tx) as t:
             await t.execute(
@@ -30,7 +23,7 @@ class ConsentRepository:
                 (member_id, policy.value, to_db_time(self._db.clock())),
             )
 
-    async def default(self, member_id: int, *, tx: Transaction | None = None) -> DmPolicy | None:
+    async def default(self, member_id: int, *, tx: Tx | None = None) -> DmPolicy | None:
         """The member's DM default, or None if they never chose one."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(
@@ -38,9 +31,7 @@ class ConsentRepository:
             )
         return None if row is None else DmPolicy(row["policy"])
 
-    async def allow(
-        self, member_id: int, allowed_member_id: int, *, tx: Transaction | None = None
-    ) -> bool:
+    async def allow(self, member_id: int, allowed_member_id: int, *, tx: Tx | None = None) -> bool:
         """Let ``allowed_member_id`` DM ``member_id``; False if already allowed."""
         if member_id == allowed_member_id:
             raise ValueError("a member does not need consent to message themselves")
@@ -52,9 +43,7 @@ class ConsentRepository:
             )
         return changed == 1
 
-    async def revoke(
-        self, member_id: int, allowed_member_id: int, *, tx: Transaction | None = None
-    ) -> bool:
+    async def revoke(self, member_id: int, allowed_member_id: int, *, tx: Tx | None = None) -> bool:
         """Withdraw a consent; False if there was none."""
         async with self._db.using(tx) as t:
             changed = await t.execute(
@@ -63,7 +52,7 @@ class ConsentRepository:
             )
         return changed == 1
 
-    async def allowed(self, member_id: int, *, tx: Transaction | None = None) -> list[int]:
+    async def allowed(self, member_id: int, *, tx: Tx | None = None) -> list[int]:
         """The members allowed to DM ``member_id``."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -79,7 +68,7 @@ class ConsentRepository:
         recipient_id: int,
         *,
         fallback: DmPolicy = DmPolicy.OPEN,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> bool:
         """Whether ``sender_id`` may DM ``recipient_id``: allowed explicitly, or the recipient's
         default (``fallback`` when they never chose one) is open."""

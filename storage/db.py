@@ -24,12 +24,13 @@ from typing import Any
 
 import aiosqlite
 
+from domain.storage_ports import StorageError as StorageError
+from domain.storage_ports import Tx
 from storage import backup
 
 # Repositories import these from here, where the database is (explicit re-exports).
 from storage.transactions import Params as Params
 from storage.transactions import SharedConnection
-from storage.transactions import StorageError as StorageError
 from storage.transactions import Transaction as Transaction
 
 Clock = Callable[[], datetime]
@@ -240,15 +241,16 @@ class Database:
         return await self._shared.read_now(sql, params)
 
     @asynccontextmanager
-    async def using(
-        self, tx: Transaction | None, *, write: bool = True
-    ) -> AsyncIterator[Transaction]:
+    async def using(self, tx: Tx | None, *, write: bool = True) -> AsyncIterator[Transaction]:
         """Join the caller's transaction ``tx`` when given, else run in a new one.
 
         Repositories call this so that a caller can put several repository calls (a case, its
-        actions, the audit record) in one transaction, or make a single call on its own.
+        actions, the audit record) in one transaction, or make a single call on its own. The
+        core holds ``tx`` as the opaque `domain.storage_ports.Tx`: it is one of ours.
         """
         if tx is not None:
+            if not isinstance(tx, Transaction):
+                raise TypeError(f"not a transaction of this database: {type(tx).__name__}")
             yield tx
         else:
             async with self.transaction(write=write) as own:

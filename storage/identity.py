@@ -8,10 +8,11 @@ per-member tables (cases, strikes, consent, timers) never need a null.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
 
 from domain.model import Account, Platform
+from domain.records import AccountRow as AccountRow
+from domain.storage_ports import Tx
 from storage.db import Database, Transaction, from_db_time, to_db_time
 
 # Every table with a member_id column, as (table, column). Merging two members moves these
@@ -24,16 +25,6 @@ _MEMBER_COLUMNS = (
     ("sanctions", "member_id"),
     ("reports", "reporter_member"),
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccountRow:
-    """A stored account and the member it belongs to."""
-
-    account: Account
-    member_id: int
-    first_seen_at: datetime
-    updated_at: datetime
 
 
 _SELECT = (
@@ -105,7 +96,7 @@ class IdentityRepository:
         self._known: dict[tuple[str, str], AccountRow] = {}
         self._generation = 0
 
-    async def ensure(self, account: Account, *, tx: Transaction | None = None) -> AccountRow:
+    async def ensure(self, account: Account, *, tx: Tx | None = None) -> AccountRow:
         """Find or create ``account`` (with a member of its own when new)."""
         key = (account.platform.value, account.id)
         known = self._known.get(key) if tx is None else None
@@ -124,7 +115,7 @@ class IdentityRepository:
         self._generation += 1
         self._known.clear()
 
-    async def get(self, account: Account, *, tx: Transaction | None = None) -> AccountRow | None:
+    async def get(self, account: Account, *, tx: Tx | None = None) -> AccountRow | None:
         """The stored row for ``account`` (matched by platform and id), or None."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(
@@ -144,9 +135,7 @@ class IdentityRepository:
             )
         return [_row(r).account for r in rows]
 
-    async def accounts_of_member(
-        self, member_id: int, *, tx: Transaction | None = None
-    ) -> list[AccountRow]:
+    async def accounts_of_member(self, member_id: int, *, tx: Tx | None = None) -> list[AccountRow]:
         """Every account of a member, ordered by platform and id."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -154,9 +143,7 @@ class IdentityRepository:
             )
         return [_row(r) for r in rows]
 
-    async def linked_accounts(
-        self, account: Account, *, tx: Transaction | None = None
-    ) -> list[AccountRow]:
+    async def linked_accounts(self, account: Account, *, tx: Tx | None = None) -> list[AccountRow]:
         """All accounts of the member behind ``account``, itself included; empty if unknown."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -167,7 +154,7 @@ class IdentityRepository:
             )
         return [_row(r) for r in rows]
 
-    async def link(self, keep: Account, other: Account, *, tx: Transaction | None = None) -> int:
+    async def link(self, keep: Account, other: Account, *, tx: Tx | None = None) -> int:
         """Make ``other`` (and every account already linked to it) accounts of ``keep``'s member.
 
         The two members are merged: cases, strikes, timers and DM consent of ``other``'s member
@@ -184,7 +171,7 @@ class IdentityRepository:
         self._forget()
         return survivor
 
-    async def unlink(self, account: Account, *, tx: Transaction | None = None) -> int:
+    async def unlink(self, account: Account, *, tx: Tx | None = None) -> int:
         """Give ``account`` a member of its own again; return that member's id.
 
         History (cases, strikes) stays with the member the account leaves: we cannot tell which
@@ -197,7 +184,7 @@ class IdentityRepository:
         finally:
             self._forget()
 
-    async def _unlink(self, account: Account, tx: Transaction | None) -> int:
+    async def _unlink(self, account: Account, tx: Tx | None) -> int:
         async with self._db.using(tx) as t:
             now = self._db.clock()
             current = await ensure_account(t, account, now)

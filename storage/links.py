@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.model import Account, Platform
-from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
+from domain.records import SanctionRow as SanctionRow
+from domain.storage_ports import Tx
+from storage.db import Database, from_db_time, opt_from_db_time, to_db_time
 
 
 def _hash(code: str) -> str:
@@ -78,19 +79,6 @@ class LinkCodeRepository:
         return int(row["n"])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SanctionRow:
-    """A mute or ban in force for a member (re-applied on rejoin and on a new linked account)."""
-
-    id: int
-    member_id: int
-    case_id: int | None
-    kind: str
-    until: datetime | None
-    reason: str
-    created_at: datetime
-
-
 def _sanction(row: sqlite3.Row) -> SanctionRow:
     return SanctionRow(
         id=int(row["id"]),
@@ -117,7 +105,7 @@ class SanctionRepository:
         until: datetime | None,
         reason: str,
         case_id: int | None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> None:
         """Record a mute or ban; it replaces an earlier one of the same kind."""
         async with self._db.using(tx) as t:
@@ -133,7 +121,7 @@ class SanctionRepository:
                 (member_id, case_id, kind, to_db_time(until) if until else None, reason, now),
             )
 
-    async def lift(self, member_id: int, kind: str, *, tx: Transaction | None = None) -> bool:
+    async def lift(self, member_id: int, kind: str, *, tx: Tx | None = None) -> bool:
         async with self._db.using(tx) as t:
             return (
                 await t.execute(

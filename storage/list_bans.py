@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from domain.model import Account, Platform
-from storage.db import Database, Transaction, to_db_time
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListBanRow:
-    """One account banned (or kept banned) because of one list rule."""
-
-    id: int
-    rule_key: str
-    account: Account
-    member_id: int
-    case_id: int | None
+from domain.records import ListBanRow as ListBanRow
+from domain.storage_ports import Tx
+from storage.db import Database, to_db_time
 
 
 class ListBanRepository:
@@ -32,7 +21,7 @@ class ListBanRepository:
         *,
         member_id: int,
         case_id: int | None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> None:
         """Record that ``rule_key`` bans ``account`` (through ``case_id``)."""
         async with self._db.using(tx) as t:
@@ -88,7 +77,7 @@ class ListBanRepository:
             )
         return {int(r["case_id"]) for r in rows}
 
-    async def lift(self, row_id: int, *, tx: Transaction | None = None) -> None:
+    async def lift(self, row_id: int, *, tx: Tx | None = None) -> None:
         """The rule behind this row no longer bans the account."""
         async with self._db.using(tx) as t:
             await t.execute(

@@ -10,43 +10,22 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import IntEnum, StrEnum
 
+from domain.actions import URGENCY as URGENCY
 from domain.actions import ActionKind, action_kind, action_target
-from domain.cases import CaseRow, NewCase
-from domain.model import Action, Platform
-from storage.cases import insert_case
+from domain.actions import Urgency as Urgency
+from domain.model import Platform
+from domain.records import ActionRow as ActionRow
+from domain.records import ActionState as ActionState
+from domain.records import Enqueued as Enqueued
+from domain.records import NewAction as NewAction
+from domain.storage_ports import Tx
 from storage.codec import decode_action, encode_action
 from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
-
-class Urgency(IntEnum):
-    """How soon an action must run when many wait (lowest first): during a raid the content
-    goes first, then what stops the member, then what tells them, then the moderators."""
-
-    REMOVAL = 0  # delete the message
-    SANCTION = 1  # mute, ban, remove, and the unmute and unban that end them
-    WARNING = 2  # warn, and private words to a member
-    NOTICE = 3  # tell the moderators
-
-
-URGENCY: Mapping[ActionKind, Urgency] = {
-    ActionKind.DELETE: Urgency.REMOVAL,
-    ActionKind.MUTE: Urgency.SANCTION,
-    ActionKind.BAN: Urgency.SANCTION,
-    ActionKind.REMOVE: Urgency.SANCTION,
-    ActionKind.UNMUTE: Urgency.SANCTION,
-    ActionKind.UNBAN: Urgency.SANCTION,
-    ActionKind.PAUSE_DMS: Urgency.SANCTION,  # a raid measure
-    ActionKind.RESUME_DMS: Urgency.SANCTION,
-    ActionKind.WARN: Urgency.WARNING,
-    ActionKind.TELL: Urgency.WARNING,
-    ActionKind.NOTIFY: Urgency.NOTICE,
-}
 
 # The urgency of a row in SQL (spliced from the constants above, never from input).
 _URGENCY_SQL = (
@@ -54,63 +33,6 @@ _URGENCY_SQL = (
     + " ".join(f"WHEN '{kind.value}' THEN {int(u)}" for kind, u in URGENCY.items())
     + f" ELSE {int(Urgency.NOTICE)} END"
 )
-
-
-class ActionState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewAction:
-    """An action to carry out in one space. ``key`` is its idempotency key: enqueueing a second
-    action with the same key finds the first one instead (e.g. ``"msg:discord:1234:ban:guild"``).
-    """
-
-    key: str
-    platform: Platform
-    space_id: str
-    action: Action
-    not_before: datetime | None = None  # None: due at once
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRow:
-    """A stored outbox row, with its action rebuilt from the payload."""
-
-    id: int
-    key: str
-    case_id: int | None
-    platform: Platform
-    space_id: str
-    kind: ActionKind
-    action: Action
-    state: ActionState
-    attempts: int
-    next_attempt_at: datetime
-    claimed_at: datetime | None
-    last_error: str | None
-    result: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Enqueued:
-    """One enqueued action; ``created`` is False when its key was already there."""
-
-    action: ActionRow
-    created: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnqueuedCase:
-    """A case and its actions, as committed together."""
-
-    case: CaseRow
-    case_created: bool
-    actions: tuple[Enqueued, ...]
 
 
 _COLUMNS = (
@@ -221,27 +143,12 @@ class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def enqueue_case(
-        self,
-        case: NewCase,
-        actions: Sequence[NewAction],
-        *,
-        tx: Transaction | None = None,
-    ) -> EnqueuedCase:
-        """Open ``case`` and enqueue its ``actions`` in one transaction: all of it is committed,
-        or none of it. Pass ``tx`` to add more (the audit record) to the same transaction."""
-        async with self._db.using(tx) as t:
-            now = self._db.clock()
-            row, created = await insert_case(t, case, now)
-            enqueued = [await insert_action(t, item, row.id, now) for item in actions]
-        return EnqueuedCase(case=row, case_created=created, actions=tuple(enqueued))
-
     async def enqueue(
         self,
         actions: Sequence[NewAction],
         *,
         case_id: int | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
         hand_over: Collection[ActionKind] = (),
         lease: timedelta = DEFAULT_LEASE,
     ) -> list[Enqueued]:
@@ -267,7 +174,7 @@ class OutboxRepository:
         lanes: Mapping[Urgency, int] | None = None,
         lease: timedelta = DEFAULT_LEASE,
         now: datetime | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> list[ActionRow]:
         """Take due pending actions (of ``platform``, if given), the most urgent first, then
         the oldest: up to ``limit`` in all, or with ``lanes``, up to so many of each urgency
@@ -296,9 +203,7 @@ class OutboxRepository:
         # RETURNING gives no order guarantee.
         return sorted((_row(r) for r in rows), key=lambda a: (URGENCY[a.kind], a.id))
 
-    async def mark_done(
-        self, action_id: int, result: str = "", *, tx: Transaction | None = None
-    ) -> bool:
+    async def mark_done(self, action_id: int, result: str = "", *, tx: Tx | None = None) -> bool:
         """Record that the action was carried out; False unless it was pending."""
         return await self._settle(
             "UPDATE actions SET state = 'done', result = ?, claimed_at = NULL, updated_at = ?"
@@ -307,9 +212,7 @@ class OutboxRepository:
             tx,
         )
 
-    async def mark_failed(
-        self, action_id: int, reason: str, *, tx: Transaction | None = None
-    ) -> bool:
+    async def mark_failed(self, action_id: int, reason: str, *, tx: Tx | None = None) -> bool:
         """Give up on the action for good (a permanent error); False unless it was pending."""
         return await self._settle(
             "UPDATE actions SET state = 'failed', last_error = ?, claimed_at = NULL,"
@@ -319,7 +222,7 @@ class OutboxRepository:
         )
 
     async def retry(
-        self, action_id: int, reason: str, at: datetime, *, tx: Transaction | None = None
+        self, action_id: int, reason: str, at: datetime, *, tx: Tx | None = None
     ) -> bool:
         """Count a failed attempt and make the action due again at ``at``; False unless it was
         pending."""
@@ -363,7 +266,7 @@ class OutboxRepository:
             )
         return bool(row["found"])
 
-    async def get(self, action_id: int, *, tx: Transaction | None = None) -> ActionRow | None:
+    async def get(self, action_id: int, *, tx: Tx | None = None) -> ActionRow | None:
         """One outbox row by id, or None."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(
@@ -372,7 +275,7 @@ class OutboxRepository:
             )
         return None if row is None else _row(row)
 
-    async def of_case(self, case_id: int, *, tx: Transaction | None = None) -> list[ActionRow]:
+    async def of_case(self, case_id: int, *, tx: Tx | None = None) -> list[ActionRow]:
         """The actions of a case, in the order they were enqueued."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -381,7 +284,7 @@ class OutboxRepository:
             )
         return [_row(r) for r in rows]
 
-    async def failed(self, *, limit: int = 50, tx: Transaction | None = None) -> list[ActionRow]:
+    async def failed(self, *, limit: int = 50, tx: Tx | None = None) -> list[ActionRow]:
         """The dead letters: actions given up on, most recent first, for the moderators."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -409,6 +312,6 @@ class OutboxRepository:
             )
         return int(row["n"])
 
-    async def _settle(self, sql: str, params: tuple[object, ...], tx: Transaction | None) -> bool:
+    async def _settle(self, sql: str, params: tuple[object, ...], tx: Tx | None) -> bool:
         async with self._db.using(tx) as t:
             return await t.execute(sql, params) == 1

@@ -13,35 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.model import Account, Platform
+from domain.records import CaseLine as CaseLine
+from domain.records import Holdings as Holdings
 from storage.db import Database, Transaction, from_db_time, to_db_time
 
 DELETED = "(deleted after the retention period)"
 ERASED = "(erased at the member's request)"
 # Outbox rows whose payload text repeats a case's evidence or a report's words.
 _TEXT_KINDS = "('notify', 'tell')"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseLine:
-    """One case as its subject may read it (no evidence, no report text, no reporter)."""
-
-    id: int
-    origin_kind: str  # rule, moderator, report
-    origin: str  # a rule id for rule cases
-    status: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Holdings:
-    """What modbridge holds about the member behind one account."""
-
-    accounts: list[Account]
-    dm_default: str | None
-    dm_allowed: list[Account]  # accounts of members this member accepts DMs from
-    cases: list[CaseLine]
-    reports: list[tuple[int, str, datetime]]  # (case id, its status, when) reports they made
-    sanctions: list[tuple[str, datetime | None]]  # in force: (kind, until)
 
 
 @dataclass(slots=True)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.model import Account, Platform
-from storage.db import Database, Transaction, from_db_time, to_db_time
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReportRow:
-    case_id: int
-    reporter: Account
-    share_identity: bool
-    created_at: datetime
+from domain.records import ReportRow as ReportRow
+from domain.storage_ports import Tx
+from storage.db import Database, from_db_time, to_db_time
 
 
 class ReportRepository:
@@ -30,7 +23,7 @@ class ReportRepository:
         *,
         reporter_member: int | None,
         share_identity: bool = False,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> None:
         async with self._db.using(tx) as t:
             await t.execute(

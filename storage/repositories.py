@@ -22,7 +22,6 @@ from storage.outbox import (
     ActionRow,
     ActionState,
     Enqueued,
-    EnqueuedCase,
     NewAction,
     OutboxRepository,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "ConsentRepository",
     "DmPolicy",
     "Enqueued",
-    "EnqueuedCase",
     "IdentityRepository",
     "KeyValueRepository",
     "NewAction",

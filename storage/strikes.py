@@ -6,7 +6,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
+from domain.storage_ports import Tx
+from storage.db import Database, from_db_time, opt_from_db_time, to_db_time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,7 +72,7 @@ class StrikeRepository:
         expires_at: datetime | None,
         case_id: int | None = None,
         at: datetime | None = None,
-        tx: Transaction | None = None,
+        tx: Tx | None = None,
     ) -> StrikeRow:
         """Give ``points`` to a member for ``rule_id``, from ``at`` (default now) until
         ``expires_at`` (None: until pardoned)."""
@@ -91,9 +92,7 @@ class StrikeRepository:
             )
         return _row(row)
 
-    async def live_points(
-        self, member_id: int, now: datetime, *, tx: Transaction | None = None
-    ) -> int:
+    async def live_points(self, member_id: int, now: datetime, *, tx: Tx | None = None) -> int:
         """The sum of the member's points that count at ``now`` (not expired, not pardoned)."""
         async with self._db.using(tx, write=False) as t:
             row = await t.fetchone(
@@ -103,9 +102,7 @@ class StrikeRepository:
             )
         return 0 if row is None else int(row["total"])
 
-    async def live(
-        self, member_id: int, now: datetime, *, tx: Transaction | None = None
-    ) -> list[StrikeRow]:
+    async def live(self, member_id: int, now: datetime, *, tx: Tx | None = None) -> list[StrikeRow]:
         """The member's strikes that count at ``now``, oldest first."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -114,7 +111,7 @@ class StrikeRepository:
             )
         return [_row(r) for r in rows]
 
-    async def of_member(self, member_id: int, *, tx: Transaction | None = None) -> list[StrikeRow]:
+    async def of_member(self, member_id: int, *, tx: Tx | None = None) -> list[StrikeRow]:
         """Every strike the member ever got (expired and pardoned included), oldest first."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -122,7 +119,7 @@ class StrikeRepository:
             )
         return [_row(r) for r in rows]
 
-    async def pardon_case(self, case_id: int, *, tx: Transaction | None = None) -> int:
+    async def pardon_case(self, case_id: int, *, tx: Tx | None = None) -> int:
         """Pardon every strike of a case; return how many were newly pardoned."""
         async with self._db.using(tx) as t:
             return await t.execute(
@@ -131,7 +128,7 @@ class StrikeRepository:
                 (to_db_time(self._db.clock()), case_id),
             )
 
-    async def pardon(self, strike_id: int, *, tx: Transaction | None = None) -> bool:
+    async def pardon(self, strike_id: int, *, tx: Tx | None = None) -> bool:
         """Pardon one strike; False if it does not exist or was pardoned already."""
         async with self._db.using(tx) as t:
             changed = await t.execute(

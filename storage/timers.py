@@ -4,41 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from storage.db import Database, Transaction, from_db_time, opt_from_db_time, to_db_time
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewTimer:
-    """A timer to schedule. ``key`` makes scheduling idempotent (e.g. ``"unmute:case:12"``)."""
-
-    key: str
-    kind: str
-    due_at: datetime
-    member_id: int | None = None
-    case_id: int | None = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimerRow:
-    """A stored timer."""
-
-    id: int
-    key: str
-    kind: str
-    due_at: datetime
-    member_id: int | None
-    case_id: int | None
-    payload: Mapping[str, Any]
-    created_at: datetime
-    fired_at: datetime | None
-    cancelled_at: datetime | None
-
+from domain.records import NewTimer as NewTimer
+from domain.records import TimerRow as TimerRow
+from domain.storage_ports import Tx
+from storage.db import Database, from_db_time, opt_from_db_time, to_db_time
 
 _COLUMNS = "id, key, kind, due_at, member_id, case_id, payload, created_at, fired_at, cancelled_at"
 
@@ -64,9 +35,7 @@ class TimerRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def schedule(
-        self, new: NewTimer, *, tx: Transaction | None = None
-    ) -> tuple[TimerRow, bool]:
+    async def schedule(self, new: NewTimer, *, tx: Tx | None = None) -> tuple[TimerRow, bool]:
         """Store a timer; return it and whether it is new (False: ``key`` existed already,
         and the existing timer is returned unchanged)."""
         async with self._db.using(tx) as t:
@@ -91,9 +60,7 @@ class TimerRepository:
             )
         return _row(existing), False
 
-    async def due(
-        self, now: datetime, *, limit: int = 100, tx: Transaction | None = None
-    ) -> list[TimerRow]:
+    async def due(self, now: datetime, *, limit: int = 100, tx: Tx | None = None) -> list[TimerRow]:
         """Timers due at ``now`` that have neither fired nor been cancelled, earliest first."""
         async with self._db.using(tx, write=False) as t:
             rows = await t.fetchall(
@@ -105,7 +72,7 @@ class TimerRepository:
         return [_row(r) for r in rows]
 
     async def pending_for(
-        self, kind: str, member_id: int, *, tx: Transaction | None = None
+        self, kind: str, member_id: int, *, tx: Tx | None = None
     ) -> TimerRow | None:
         """The member's latest timer of ``kind`` that has neither fired nor been cancelled."""
         async with self._db.using(tx, write=False) as t:
@@ -116,7 +83,7 @@ class TimerRepository:
             )
         return None if row is None else _row(row)
 
-    async def mark_fired(self, timer_id: int, *, tx: Transaction | None = None) -> bool:
+    async def mark_fired(self, timer_id: int, *, tx: Tx | None = None) -> bool:
         """Record that a timer fired; False if it had fired or been cancelled already.
 
         Call it in the transaction that enqueues what the timer does, so a crash between the
@@ -146,9 +113,7 @@ class TimerRepository:
                 (to_db_time(due_at), timer_id),
             )
 
-    async def reschedule(
-        self, key: str, due_at: datetime, *, tx: Transaction | None = None
-    ) -> bool:
+    async def reschedule(self, key: str, due_at: datetime, *, tx: Tx | None = None) -> bool:
         """Move a pending timer to ``due_at`` (``!duration``); False if none was pending."""
         async with self._db.using(tx) as t:
             changed = await t.execute(
@@ -158,9 +123,7 @@ class TimerRepository:
             )
         return changed == 1
 
-    async def cancel_kind(
-        self, kind: str, key_prefix: str, *, tx: Transaction | None = None
-    ) -> int:
+    async def cancel_kind(self, kind: str, key_prefix: str, *, tx: Tx | None = None) -> int:
         """Cancel every pending timer of ``kind`` whose key starts with ``key_prefix``;
         return how many (a DM pause's renewals, ended by a newer pause or a resume)."""
         async with self._db.using(tx) as t:
@@ -170,7 +133,7 @@ class TimerRepository:
                 (to_db_time(self._db.clock()), kind, len(key_prefix), key_prefix),
             )
 
-    async def cancel(self, key: str, *, tx: Transaction | None = None) -> bool:
+    async def cancel(self, key: str, *, tx: Tx | None = None) -> bool:
         """Cancel a pending timer by key; False if none was pending."""
         async with self._db.using(tx) as t:
             changed = await t.execute(

@@ -30,12 +30,10 @@ from typing import Any
 
 import aiosqlite
 
+from domain.storage_ports import StorageError
+
 # Positional (?) or named (:name) parameters.
 Params = Sequence[Any] | Mapping[str, Any]
-
-
-class StorageError(Exception):
-    """The database cannot be used as asked (wrong journal mode, bad state...)."""
 
 
 class Transaction:

@@ -1,5 +1,6 @@
-"""A test bot: the real core (engine, storage, pipeline, worker, commands, timers) with
-in-memory fake platforms. Push a message, read what the bot did."""
+"""A test bot: the real core (engine, storage, judge, case writer, worker, commands, timers)
+with in-memory fake platforms, wired by the service's own `bridge.compose`. Push a message,
+read what the bot did."""
 
 from __future__ import annotations
 
@@ -9,20 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bridge.commands import parse_command
-from bridge.config import ReportsConfig, parse_settings
-from bridge.conversation import DirectMessages
-from bridge.core import Core
-from bridge.digest import DIGEST_TIMER, NoticeDigest
-from bridge.health import StorageHealth
-from bridge.linking import Linking
-from bridge.moderation import Moderation
-from bridge.modlog import ModLog
+from bridge.compose import Surroundings, build_core
+from bridge.config import DigestConfig, ReportsConfig, parse_settings
 from bridge.names import Names
-from bridge.pipeline import Pipeline
 from bridge.planner import Community
-from bridge.reports import Reports
-from bridge.scheduler import Scheduler
-from bridge.texts import Texts
 from bridge.worker import ActionWorker
 from domain.model import Account, Action, Author, Channel, Message, Platform
 from domain.ports import Directory
@@ -54,6 +45,9 @@ ladder = [{ points = 4, action = "mute 1h" }]
 """
 
 
+MINUTE = timedelta(minutes=1)
+
+
 class ModBot:
     """The whole core over a temp SQLite file."""
 
@@ -82,50 +76,37 @@ class ModBot:
             on_failure=self._failed,
             clock=clock,
         )
-        self.pipeline = Pipeline(
-            db=db,
-            repos=self.repos,
-            engine=lambda: self.engine,
-            community=lambda: self.community,
-            wake_worker=self.worker.wake,
-            hand_over=self.worker.hand_over,
-            clock=clock,
-            modlog=ModLog(self.names, clock),
-            digest=NoticeDigest(db=db, repos=self.repos, engine=lambda: self.engine, window=digest),
-        )
-        self.linking = Linking(
-            repos=self.repos, pipeline=self.pipeline, clock=clock, new_code=self._code
-        )
-        self.reports = Reports(
-            pipeline=self.pipeline, repos=self.repos, clock=clock,
-            config=ReportsConfig(admins=("matrix:@admin:hs",)), texts=Texts(),
-            is_moderator=lambda account: account.id == "@mod:hs",
-        )  # fmt: skip
-        self.moderation = Moderation(
-            pipeline=self.pipeline, linking=self.linking, reports=self.reports,
-            repos=self.repos, clock=clock, answer_wait=5, names=self.names,
-        )  # fmt: skip
         self.answers: list[tuple[str, str]] = []
-        self.direct = DirectMessages(
-            repos=self.repos, reports=self.reports, linking=self.linking, texts=Texts(),
-            fetchers={Platform.MATRIX: self}, clock=clock,
-        )  # fmt: skip
         self.linked_messages: dict[str, Message] = {}  # what message links point at
-        self.core = Core(
-            pipeline=self.pipeline, moderation=self.moderation, audit=self.repos.audit,
-            direct=self.direct, reports=self.reports,
-            repliers={Platform.MATRIX: self, Platform.DISCORD: self},
-            bots={"matrix:@bot:hs", "discord:999999999999999999"}, names=self.names,
-            health=StorageHealth(
-                community=lambda: self.community,
-                repliers={Platform.MATRIX: self, Platform.DISCORD: self},
+        self.codes = iter(["123456", "654321", "111111", "222222"])
+        # The service's own wiring (bridge.compose), around fake platforms.
+        settings = parse_settings(policy).model_copy(
+            update={
+                "reports": ReportsConfig(admins=("matrix:@admin:hs",)),
+                "digest": DigestConfig(enabled=digest is not None, window=digest or MINUTE),
+            }
+        )
+        parts = build_core(
+            settings, db=db, repos=self.repos, engine=lambda: self.engine, clock=clock,
+            around=Surroundings(
+                community=lambda: self.community, wake_worker=self.worker.wake,
+                hand_over=self.worker.hand_over,
+                names=self.names, repliers={Platform.MATRIX: self, Platform.DISCORD: self},
+                fetchers={Platform.MATRIX: self},
+                bots={"matrix:@bot:hs", "discord:999999999999999999"},
+                is_moderator=lambda account: account.id == "@mod:hs",
+                answer_wait=5, new_code=self._code,
             ),
         )  # fmt: skip
-        self.codes = iter(["123456", "654321", "111111", "222222"])
-        self.scheduler = Scheduler(
-            timers=self.repos.timers, pipeline=self.pipeline, clock=clock,
-            handlers={DIGEST_TIMER: self.pipeline.fire_digest},
-        )  # fmt: skip
+        self.members = parts.members
+        self.writer = parts.writer
+        self.judge = parts.judge
+        self.linking = parts.linking
+        self.reports = parts.reports
+        self.moderation = parts.moderation
+        self.direct = parts.direct
+        self.core = parts.core
+        self.scheduler = parts.scheduler
 
     def _code(self) -> str:
         return next(self.codes)
@@ -137,7 +118,7 @@ class ModBot:
     async def _failed(self, row: ActionRow, reason: str) -> None:
         """The service's failure handler (the moderators are told), and a record of it."""
         self.failures.append(reason)
-        await self.pipeline.tell_failure(row, reason)
+        await self.writer.tell_failure(row, reason)
 
     @classmethod
     async def open(
@@ -167,7 +148,7 @@ class ModBot:
             text=text,
             ts=self.clock(),
         )
-        await self.pipeline.on_message(message)
+        await self.judge.on_message(message)
 
     async def drain(self) -> None:
         """Carry out everything due, including what the background worker has in hand."""

@@ -100,4 +100,4 @@ async def test_the_raid_goes_on_one_summary_a_window_and_quiet_closes_the_window
 
 
 async def member(bot: ModBot) -> int:
-    return await bot.pipeline.member_of(Account(platform=Platform.MATRIX, id="@kip:hs"))
+    return await bot.members.member_of(Account(platform=Platform.MATRIX, id="@kip:hs"))

@@ -20,8 +20,9 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # the harness clock's start
 
 def lists(bot: ModBot, members: list[Account], *, reach_discord: bool = True) -> ListBans:
     found = ListBans(
-        pipeline=bot.pipeline, list_bans=bot.repos.list_bans, sanctions=bot.repos.sanctions,
-        lists=["#coc-bans:hs"], bot_user="@bot:hs", reach_discord=reach_discord, clock=bot.clock,
+        writer=bot.writer, members=bot.members, list_bans=bot.repos.list_bans,
+        sanctions=bot.repos.sanctions, lists=["#coc-bans:hs"], bot_user="@bot:hs",
+        reach_discord=reach_discord, clock=bot.clock,
     )  # fmt: skip
     found.members = lambda: members
     return found
@@ -58,7 +59,7 @@ async def test_a_ban_rule_bans_matching_members_everywhere_and_its_removal_lifts
     ]  # fmt: skip
     notices = [a.text for a, _ in bot.matrix.done if hasattr(a, "text")]
     assert any("banned by policy list #coc-bans:hs" in n and "spam wave" in n for n in notices)
-    cases = await bot.repos.cases.of_member(await bot.pipeline.member_of(ANN))
+    cases = await bot.repos.cases.of_member(await bot.members.member_of(ANN))
     assert cases[-1].origin == "policy list #coc-bans:hs"
     assert "spam wave" in cases[-1].reason
     # the same rule again (a restart reads the whole list): nothing new
@@ -69,7 +70,7 @@ async def test_a_ban_rule_bans_matching_members_everywhere_and_its_removal_lifts
     await subscribed.on_rule(rule(""))  # removed: same state key, empty content
     await bot.drain()
     assert unbanned(bot) == banned(bot)
-    assert await bot.repos.sanctions.in_force(await bot.pipeline.member_of(ANN), bot.clock()) == []
+    assert await bot.repos.sanctions.in_force(await bot.members.member_of(ANN), bot.clock()) == []
 
 
 async def test_list_bans_can_stay_on_matrix(bot: ModBot) -> None:
@@ -83,7 +84,7 @@ async def test_a_matrix_only_list_ban_stays_off_a_discord_account_linked_later(
     bot: ModBot,
 ) -> None:
     kept = lists(bot, [ANN], reach_discord=False)
-    bot.pipeline.reaches = kept.reaches
+    bot.writer.reaches = kept.reaches
     await kept.on_rule(rule("@*:spam.example"))
     await bot.command(f"!mute {BOB.id} 1h noise", origin="mute")
     await bot.command(f"!link {ANN.id} discord:{ANN_D.id} same person", origin="link1")
@@ -176,7 +177,7 @@ async def test_a_list_ban_is_not_republished(bot: ModBot) -> None:
 
 def ecosystem(bot: ModBot) -> MatrixEcosystem:
     return MatrixEcosystem(
-        pipeline=bot.pipeline, lists=lists(bot, []), reports=bot.reports,
+        writer=bot.writer, members=bot.members, lists=lists(bot, []), reports=bot.reports,
         sanctions=bot.repos.sanctions, clock=bot.clock,
     )  # fmt: skip
 
@@ -199,7 +200,7 @@ async def test_a_homeserver_report_is_a_report_with_the_reporter_kept_apart(bot:
     assert "you idiot" in notices[0]
     assert "$bad" in notices[0]
     assert "carol" not in notices[0].lower()
-    case = (await bot.repos.cases.of_member(await bot.pipeline.member_of(BOB)))[0]
+    case = (await bot.repos.cases.of_member(await bot.members.member_of(BOB)))[0]
     assert "carol" not in case.reason.lower()
     row = await bot.repos.reports.of_case(case.id)
     assert row is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.service import housekeeping
+from bridge.compose import housekeeping
 from cli.main import main
 from domain.model import Account, Author, Channel, Message, Platform
 from tests.component.harness import ModBot

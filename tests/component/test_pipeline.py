@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bridge.commands import parse_command
+from bridge.compose import housekeeping
 from bridge.conversation import DRAFT_PREFIX
 from bridge.scheduler import Scheduler
-from bridge.service import housekeeping
 from bridge.worker import backoff
 from domain.model import (
     Account,
@@ -294,6 +294,68 @@ async def test_a_message_replayed_after_a_restart_is_not_judged_again(tmp_path: 
     await second.db.close()
 
 
+async def test_strike_points_are_counted_from_storage_at_each_judgement(tmp_path: Path) -> None:
+    """Storage keeps the only record of strike points: points written by another road (here
+    a second process on the same database) count at the very next judgement, so the member
+    is muted once, when 4 points are reached, and not again at 6."""
+    first = await ModBot.open(tmp_path / "db.sqlite")
+    second = await ModBot.open(tmp_path / "db.sqlite")
+    try:
+        await first.say("you idiot", mid="$1")  # 2 points
+        await second.say("you idiot", mid="$2")  # 4 points: muted
+        await first.say("you idiot", mid="$3")  # 6 points: no step of the ladder crossed
+        # Each bot's deletions were handed to its own worker as their cases committed.
+        await first.worker.run_once()
+        await second.worker.run_once()
+        await first.drain()
+        await second.drain()
+        muted = [
+            case.id
+            for case in await first.repos.cases.of_member(
+                await first.members.member_of(Account(platform=Platform.MATRIX, id="@ann:hs"))
+            )
+            if any(isinstance(r.action, Mute) for r in await first.repos.outbox.of_case(case.id))
+        ]
+        assert muted == [2]  # the case of the message that reached 4 points
+        assert "live points: 6" in await first.command("!history @ann:hs", origin="h")
+    finally:
+        await first.db.close()
+        await second.db.close()
+
+
+async def test_a_clean_message_costs_no_database_round_trip(tmp_path: Path) -> None:
+    """Judging is the hot path: with strike points in storage only, a clean message must
+    still not wait for the database (only a message that earns points reads them, inside
+    the transaction that records its case). No worker runs here: it would count too."""
+    bot = await ModBot.open(tmp_path / "db.sqlite")
+    try:
+        await counted_judging(bot)
+    finally:
+        await bot.db.close()
+
+
+async def counted_judging(bot: ModBot) -> None:
+    await bot.say("hello", mid="$first")  # the member's account is created, replays loaded
+    trips: list[str] = []
+    transaction, read_now = bot.db.transaction, bot.db.read_now
+
+    def counted_transaction(*args: Any, **kwargs: Any) -> Any:
+        trips.append("transaction")
+        return transaction(*args, **kwargs)
+
+    async def counted_read(*args: Any, **kwargs: Any) -> Any:
+        trips.append("read")
+        return await read_now(*args, **kwargs)
+
+    bot.db.transaction = counted_transaction  # type: ignore[method-assign]
+    bot.db.read_now = counted_read  # type: ignore[method-assign]
+    for n in range(20):
+        await bot.say(f"hello again {n}", mid=f"$clean{n}")
+    assert trips == []
+    await bot.say("you idiot", mid="$insult")
+    assert trips == ["transaction"]  # the case, its actions and its points, read and written
+
+
 async def test_a_rule_in_observe_mode_records_and_does_nothing(tmp_path: Path) -> None:
     """Admins try a new rule in observe mode: hits are recorded, nobody is acted on."""
     bot = await ModBot.open(
@@ -343,7 +405,7 @@ async def test_a_message_whose_judging_failed_is_judged_when_delivered_again(
 async def test_a_timer_that_fails_to_fire_is_tried_again_not_lost(bot: ModBot) -> None:
     await bot.command("!mute @bob:hs 30m spamming", origin="m")
     await bot.drain()
-    real = bot.pipeline.enqueue_actions
+    real = bot.writer.enqueue_actions
     failures = [sqlite3.OperationalError("disk I/O error")]
 
     async def flaky(*args: Any, **kwargs: Any) -> int:
@@ -351,7 +413,7 @@ async def test_a_timer_that_fails_to_fire_is_tried_again_not_lost(bot: ModBot) -
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    bot.pipeline.enqueue_actions = flaky  # type: ignore[method-assign]
+    bot.writer.enqueue_actions = flaky  # type: ignore[method-assign]
     bot.clock.advance(minutes=31)
     assert await bot.scheduler.fire_due() == 0  # failed: postponed a minute
     assert await bot.scheduler.fire_due() == 0  # not due yet
@@ -402,7 +464,7 @@ async def test_actions_waiting_past_their_lease_are_not_carried_out_twice(
     homeserver = HungThenBack()
     bot.worker._executors = {Platform.MATRIX: homeserver}
     for n in range(8):
-        await bot.pipeline.enqueue_actions(
+        await bot.writer.enqueue_actions(
             None, [NotifyModerators(text=f"notice {n}")], member_id=None, origin=f"n{n}"
         )
     worker = asyncio.create_task(bot.worker.run())
@@ -448,7 +510,7 @@ async def test_housekeeping_deletes_fired_timers_and_abandoned_report_drafts(
     bot.clock.advance(minutes=61)
     assert await bot.scheduler.fire_due() == 1
     scheduler = Scheduler(
-        timers=bot.repos.timers, pipeline=bot.pipeline, clock=bot.clock,
+        timers=bot.repos.timers, writer=bot.writer, members=bot.members, clock=bot.clock,
         chores=housekeeping(bot.repos),  # the service's own
     )  # fmt: skip
     await scheduler.tidy()

@@ -67,17 +67,17 @@ async def test_a_deletion_does_not_wait_behind_twenty_warnings_and_their_notices
     homeserver = SlowTalker()
     bot.worker._executors = {Platform.MATRIX: homeserver}
     for n in range(20):
-        await bot.pipeline.enqueue_actions(
+        await bot.writer.enqueue_actions(
             None,
             [Warn(target=raider(n), reason="insults"), NotifyModerators(text=f"case {n}")],
             member_id=None,
             origin=f"raid:{n}",
         )
-        await bot.pipeline.enqueue_actions(
+        await bot.writer.enqueue_actions(
             None, [NotifyModerators(text=f"more {n}")], member_id=None, origin=f"more:{n}"
         )
     delete = DeleteMessage(platform=Platform.MATRIX, channel_id="!a:hs", message_id="$spam")
-    await bot.pipeline.enqueue_actions(None, [delete], member_id=None, origin="msg:$spam")
+    await bot.writer.enqueue_actions(None, [delete], member_id=None, origin="msg:$spam")
     try:
         await eventually(lambda: (delete, "!a:hs") in homeserver.done)
         assert not any(isinstance(a, Warn | NotifyModerators) for a, _ in homeserver.done)
@@ -96,14 +96,14 @@ async def test_a_mute_and_its_unmute_keep_their_order_when_the_mute_must_be_retr
     homeserver.talk.set()
     bot.worker._executors = {Platform.MATRIX: homeserver}
     kip = Account(platform=Platform.MATRIX, id="@kip:hs")
-    member_id = await bot.pipeline.member_of(kip)
-    mute = Mute(target=kip, until=bot.clock() + bot.pipeline.decay(), reason="raid")
+    member_id = await bot.members.member_of(kip)
+    mute = Mute(target=kip, until=bot.clock() + bot.engine.policy.escalation.decay, reason="raid")
     sanctions: list[Action] = [mute, Unmute(target=kip), Ban(target=kip, reason="raid")]
     for n, action in enumerate(sanctions):
-        await bot.pipeline.enqueue_actions(None, [action], member_id=member_id, origin=f"s{n}")
+        await bot.writer.enqueue_actions(None, [action], member_id=member_id, origin=f"s{n}")
     spam = DeleteMessage(platform=Platform.MATRIX, channel_id="!b:hs", message_id="$spam")
-    await bot.pipeline.enqueue_actions(None, [spam], member_id=None, origin="msg:$spam")
-    await bot.pipeline.enqueue_actions(None, [Unban(target=kip)], member_id=member_id, origin="s3")
+    await bot.writer.enqueue_actions(None, [spam], member_id=None, origin="msg:$spam")
+    await bot.writer.enqueue_actions(None, [Unban(target=kip)], member_id=member_id, origin="s3")
     await eventually(lambda: (spam, "!b:hs") in homeserver.done)
     held = [a for a, room in homeserver.done if room == "!a:hs" and not isinstance(a, Mute)]
     assert held == []  # everything on Kip in !a:hs waits for the mute there
@@ -135,7 +135,7 @@ async def test_replays_are_recognised_from_memory_and_old_ones_from_the_database
         ts=sent_at,
     )
     try:
-        assert await second.pipeline.on_message(old) is None  # not judged again
+        assert await second.judge.on_message(old) is None  # not judged again
         await second.say("idiot", mid="$new")
         await second.drain()
         assert [type(a).__name__ for a, _ in second.matrix.done].count("DeleteMessage") == 1
@@ -230,7 +230,7 @@ async def test_deletions_handed_over_and_finished_do_not_send_the_worker_to_the_
     monkeypatch.setattr(bot.repos.outbox, "claim", counted)
     worker = ActionWorker(
         outbox=bot.repos.outbox, executors={Platform.MATRIX: bot.matrix},
-        on_failure=bot.pipeline.tell_failure, clock=bot.clock, poll_interval=3600,
+        on_failure=bot.writer.tell_failure, clock=bot.clock, poll_interval=3600,
     )  # fmt: skip
     running = asyncio.create_task(worker.run())
     try:

@@ -151,7 +151,7 @@ async def test_unsolicited_dm_claimed_without_proof_waits_for_a_moderator(bot: M
     assert not [a for a, _ in bot.matrix.done if isinstance(a, Warn)]
     assert any("claimed but not proven" in n for n in notices(bot))
     assert (
-        await bot.repos.strikes.live_points(await bot.pipeline.member_of(SUBJECT), bot.clock()) == 0
+        await bot.repos.strikes.live_points(await bot.members.member_of(SUBJECT), bot.clock()) == 0
     )
 
 
@@ -168,7 +168,7 @@ async def test_unsolicited_dm_without_consent_is_acted_on(bot: ModBot) -> None:
     assert "outside community platforms" in warns[0].clause
     assert any("the DM rule was applied" in n for n in notices(bot))
     assert (
-        await bot.repos.strikes.live_points(await bot.pipeline.member_of(SUBJECT), bot.clock()) == 3
+        await bot.repos.strikes.live_points(await bot.members.member_of(SUBJECT), bot.clock()) == 3
     )
 
 

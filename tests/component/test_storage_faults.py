@@ -114,7 +114,7 @@ async def test_a_direct_message_held_many_times_is_answered_not_paced(tmp_path: 
             to_ann = [text for room, text in bot.answers if room == "!dm-ann:hs"]
             assert len(to_ann) == 1
             assert to_ann != [Texts().too_fast]
-            member = await bot.pipeline.member_of(ann)
+            member = await bot.members.member_of(ann)
             assert await bot.repos.consent.default(member) is not None  # it was carried out
         finally:
             await bot.db.close()
@@ -128,7 +128,7 @@ async def test_a_bug_is_not_a_full_disk(tmp_path: Path) -> None:
     async def broken(message: Message) -> None:
         raise ValueError("a bug")
 
-    bot.pipeline.on_message = broken  # type: ignore[method-assign]
+    bot.judge.on_message = broken  # type: ignore[method-assign]
     try:
         with pytest.raises(ValueError, match="a bug"):
             await bot.core.on_message(insult("$bug"))

@@ -1,6 +1,7 @@
 """Crash safety, for real: SIGKILL a process in the middle of writing cases and their actions.
 
-The child writes one case with its actions per transaction and prints a line after each
+The child drives the service's own case writer (`bridge.writer.CaseWriter`): one case with
+its actions, sanction and audit record per transaction, and a line printed after each
 commit. The test kills it mid-run, reopens the file and checks that SQLite recovered a
 consistent database: integrity ok, no case without all of its actions, and every case the child
 reported as committed is there.
@@ -26,38 +27,56 @@ CHILD = """
 import asyncio
 import itertools
 import sys
+from datetime import UTC, datetime
 
-from domain.model import Account, Ban, Platform
+from bridge.members import Members
+from bridge.planner import Community
+from bridge.writer import CaseWriter
 from domain.cases import NewCase, OriginKind
+from domain.model import Account, Ban, Platform
+from rules.engine import Engine
+from rules.policy import Policy
 from storage.db import Database
-from storage.outbox import NewAction, OutboxRepository
+from storage.repositories import Repositories
 
 
-async def write(outbox: OutboxRepository, db: Database, numbers, per_case: int) -> None:
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def write(writer: CaseWriter, members: Members, db: Database, numbers) -> None:
     for n in numbers:
         subject = Account(platform=Platform.DISCORD, id=str(n))
         case = NewCase(
             subject=subject, origin_kind=OriginKind.RULE, origin="spam", reason=f"round {n}"
         )
-        actions = [
-            NewAction(
-                key=f"round:{n}:ban:guild-{i}",
-                platform=Platform.DISCORD,
-                space_id=f"guild-{i}",
-                action=Ban(target=subject, reason="spam"),
-            )
-            for i in range(per_case)
-        ]
-        result = await outbox.enqueue_case(case, actions)
+        member_id = await members.member_of(subject)
+        opened = await writer.open_case(
+            case, [Ban(target=subject, reason="spam")], member_id=member_id
+        )
         transactions, commits = db.commit_counts()
-        print(f"committed {result.case.id} {transactions} {commits}", flush=True)
+        print(f"committed {opened.case.id} {transactions} {commits}", flush=True)
 
 
 async def main(path: str, per_case: int, writers: int) -> None:
     db = await Database.open(path)
-    outbox = OutboxRepository(db)
+    repos = Repositories.over(db)
+    members = Members(
+        identity=repos.identity, sanctions=repos.sanctions, strikes=repos.strikes,
+        outbox=repos.outbox, clock=now,
+    )
+    # A ban fans out over every protected guild: one action per guild, in the case's
+    # transaction with its sanction and audit record, as the service writes it.
+    community = Community(
+        spaces={Platform.DISCORD: [f"guild-{i}" for i in range(per_case)]}, mod_rooms={}
+    )
+    engine = Engine(Policy())
+    writer = CaseWriter(
+        db=db, repos=repos, members=members, engine=lambda: engine,
+        community=lambda: community, wake_worker=lambda: None, clock=now,
+    )
     numbers = itertools.count(1)  # shared: each writer takes the next
-    await asyncio.gather(*(write(outbox, db, numbers, per_case) for _ in range(writers)))
+    await asyncio.gather(*(write(writer, members, db, numbers) for _ in range(writers)))
 
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
@@ -159,6 +178,13 @@ async def whole_cases(db_path: Path) -> list[int]:
                     "SELECT case_id, count(*) AS n FROM actions GROUP BY case_id"
                 )
             }
+            sanctioned = [
+                int(r["case_id"])
+                for r in await tx.fetchall("SELECT case_id FROM sanctions ORDER BY case_id")
+            ]
+            audited = await tx.fetchrow(
+                "SELECT count(*) AS n FROM audit_log WHERE event = 'case_opened'"
+            )
             orphans = await tx.fetchrow(
                 "SELECT count(*) AS n FROM actions WHERE case_id IS NULL"
                 " OR case_id NOT IN (SELECT id FROM cases)"
@@ -168,4 +194,7 @@ async def whole_cases(db_path: Path) -> list[int]:
     # No half transaction: every case has all of its actions, and no action lacks its case.
     assert per_case == dict.fromkeys(cases, ACTIONS_PER_CASE)
     assert orphans["n"] == 0
+    # ... and its ban in force and its audit record, written in the same transaction.
+    assert sanctioned == cases
+    assert audited["n"] == len(cases)
     return cases

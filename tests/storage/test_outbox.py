@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain.actions import ActionKind, action_kind
-from domain.cases import NewCase, OriginKind
+from domain.cases import CaseRow, NewCase, OriginKind
 from domain.model import (
     Account,
     Action,
@@ -23,13 +23,23 @@ from domain.model import (
 )
 from storage.codec import decode_action, encode_action
 from storage.db import Database
-from storage.outbox import ActionState, NewAction, Urgency
+from storage.outbox import ActionState, Enqueued, NewAction, Urgency
 from storage.repositories import Repositories
 from tests.fakes import T0, Clock
 
 ANN = Account(platform=Platform.DISCORD, id="1001", display_name="ann")
 ANN_MX = Account(platform=Platform.MATRIX, id="@ann:example.org")
 CASE = NewCase(subject=ANN, origin_kind=OriginKind.RULE, origin="spam", reason="spam")
+
+
+async def open_case(
+    db: Database, repos: Repositories, case: NewCase, actions: list[NewAction]
+) -> tuple[CaseRow, bool, list[Enqueued]]:
+    """A case and its actions in one transaction, as the case writer opens them."""
+    async with db.transaction() as tx:
+        row, created = await repos.cases.open(case, tx=tx)
+        enqueued = await repos.outbox.enqueue(actions, case_id=row.id, tx=tx)
+    return row, created, enqueued
 
 
 def ban(key: str, space: str = "guild-1") -> NewAction:
@@ -56,11 +66,13 @@ def test_every_action_survives_the_payload_round_trip(action: Action) -> None:
     assert decode_action(action_kind(action), encode_action(action)) == action
 
 
-async def test_case_and_actions_are_stored_together(repos: Repositories) -> None:
-    result = await repos.outbox.enqueue_case(CASE, [ban("k1", "guild-1"), ban("k2", "guild-2")])
-    assert result.case_created
-    assert all(e.created for e in result.actions)
-    stored = await repos.outbox.of_case(result.case.id)
+async def test_case_and_actions_are_stored_together(db: Database, repos: Repositories) -> None:
+    case, created, enqueued = await open_case(
+        db, repos, CASE, [ban("k1", "guild-1"), ban("k2", "guild-2")]
+    )
+    assert created
+    assert all(e.created for e in enqueued)
+    stored = await repos.outbox.of_case(case.id)
     assert [(a.space_id, a.kind, a.state) for a in stored] == [
         ("guild-1", ActionKind.BAN, ActionState.PENDING),
         ("guild-2", ActionKind.BAN, ActionState.PENDING),
@@ -70,12 +82,12 @@ async def test_case_and_actions_are_stored_together(repos: Repositories) -> None
     assert stored[0].attempts == 0
 
 
-async def test_a_bad_action_rolls_back_the_whole_case(repos: Repositories) -> None:
+async def test_a_bad_action_rolls_back_the_whole_case(db: Database, repos: Repositories) -> None:
     wrong_platform = NewAction(
         key="k2", platform=Platform.MATRIX, space_id="!room", action=Ban(target=ANN, reason="x")
     )
     with pytest.raises(ValueError, match="cannot be carried out"):
-        await repos.outbox.enqueue_case(CASE, [ban("k1"), wrong_platform])
+        await open_case(db, repos, CASE, [ban("k1"), wrong_platform])
     assert await repos.cases.get(1) is None
     assert await repos.outbox.claim() == []
 
@@ -90,17 +102,17 @@ async def test_same_idempotency_key_twice_is_one_action(repos: Repositories) -> 
 
 
 async def test_replayed_event_opens_no_second_case_and_no_second_action(
-    repos: Repositories,
+    db: Database, repos: Repositories
 ) -> None:
     case = NewCase(
         subject=ANN, origin_kind=OriginKind.RULE, origin="spam", reason="x", dedupe_key="msg:1"
     )
-    first = await repos.outbox.enqueue_case(case, [ban("msg:1:ban")])
-    again = await repos.outbox.enqueue_case(case, [ban("msg:1:ban")])
-    assert not again.case_created
-    assert not again.actions[0].created
-    assert again.case.id == first.case.id
-    assert len(await repos.outbox.of_case(first.case.id)) == 1
+    first, _, _ = await open_case(db, repos, case, [ban("msg:1:ban")])
+    again, created, enqueued = await open_case(db, repos, case, [ban("msg:1:ban")])
+    assert not created
+    assert not enqueued[0].created
+    assert again.id == first.id
+    assert len(await repos.outbox.of_case(first.id)) == 1
 
 
 async def test_claim_done_failed_retry_cycle(repos: Repositories, clock: Clock) -> None:
@@ -182,12 +194,13 @@ async def test_claim_by_platform_and_not_before(repos: Repositories, clock: Cloc
     assert [a.key for a in await repos.outbox.claim()] == ["later"]
 
 
-async def test_enqueue_case_joins_the_callers_transaction(
+async def test_a_case_and_its_actions_join_the_callers_transaction(
     repos: Repositories, db: Database
 ) -> None:
     async def enqueue_audit_then_fail() -> None:
         async with db.transaction() as tx:
-            await repos.outbox.enqueue_case(CASE, [ban("k1")], tx=tx)
+            row, _ = await repos.cases.open(CASE, tx=tx)
+            await repos.outbox.enqueue([ban("k1")], case_id=row.id, tx=tx)
             await repos.audit.append("system", "case.opened", "case:1", tx=tx)
             raise RuntimeError("crash before commit")
 

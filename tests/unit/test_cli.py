@@ -250,7 +250,7 @@ def test_rules_and_check_config_start_without_the_service_the_platforms_or_the_d
         name
         for name in modules
         if name.split(".")[0] in {"adapters", "discord", "nio", "aiosqlite", "storage"}
-        or name in {"bridge.service", "bridge.worker", "bridge.pipeline"}
+        or name in {"bridge.service", "bridge.worker", "bridge.writer", "bridge.compose"}
         or name.split(".")[0] == "devtools"
     ]
     assert loaded == []

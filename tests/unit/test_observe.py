@@ -48,13 +48,21 @@ async def test_health_and_metrics_from_the_outbox_and_the_hooks(tmp_path: Path) 
         assert health.body() == {"matrix": "connected", "discord": "connected",
                                  "worker": "running", "outbox_oldest_pending_s": 0}  # fmt: skip
 
-        enqueued = await repos.outbox.enqueue_case(
-            NewCase(subject=MEMBER, origin_kind=OriginKind.RULE, origin="doxxing",
-                    reason="doxxing", dedupe_key="msg:1"),
+        case, _ = await repos.cases.open(
+            NewCase(
+                subject=MEMBER,
+                origin_kind=OriginKind.RULE,
+                origin="doxxing",
+                reason="doxxing",
+                dedupe_key="msg:1",
+            ),
+        )
+        enqueued = await repos.outbox.enqueue(
             [NewAction(key="k1", platform=Platform.DISCORD, space_id="g1",
                        action=Ban(target=MEMBER, reason="doxxing")),
              NewAction(key="k2", platform=Platform.MATRIX, space_id="!mods:hs",
                        action=NotifyModerators(text="Case #1: 0712 345 678"))],
+            case_id=case.id,
         )  # fmt: skip
         clock.now += timedelta(seconds=42)
         links[Platform.MATRIX] = Link(up=True, down_since=T0)

@@ -7,18 +7,18 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ConfigError
-from bridge.service import _only_instance
+from bridge.instance import only_instance
 
 
 def test_a_second_service_on_the_same_database_is_refused(tmp_path: Path) -> None:
     database = tmp_path / "modbridge.db"
-    with _only_instance(database):
+    with only_instance(database):
         with (
             pytest.raises(ConfigError, match="another modbridge is already running on"),
-            _only_instance(database),
+            only_instance(database),
         ):
             pass
-        with _only_instance(tmp_path / "other.db"):  # another database is another community
+        with only_instance(tmp_path / "other.db"):  # another database is another community
             pass
-    with _only_instance(database):  # free again once the first one stopped
+    with only_instance(database):  # free again once the first one stopped
         pass

@@ -30,6 +30,12 @@ from rules.engine import Engine
 
 log = logging.getLogger(__name__)
 
+# What the moderators read an action failed to do, where its kind is not the verb itself.
+_FAILED_TO = {
+    "remove": "kick", "delete": "delete the message", "notify": "post a notice",
+    "pause-dms": "pause DMs", "resume-dms": "resume DMs",
+}  # fmt: skip
+
 # A case's actions decided from the member's live strike points before it (read in the
 # case's own transaction): the ladder's step depends on them.
 Decide = Callable[[int], Sequence[Action]]
@@ -245,7 +251,8 @@ class CaseWriter:
             target = action_target(row.action)
             who = f" {target.key}" if target else ""
             case = f"Case #{row.case_id}: " if row.case_id else ""
-            text = f"{case}could not {row.kind}{who} in {row.space_id}: {reason}"
+            doing = _FAILED_TO.get(row.kind, row.kind)
+            text = f"{case}could not {doing}{who} in {row.space_id}: {reason}"
         await self.enqueue_actions(
             None if isinstance(row.action, Tell) else row.case_id,
             [NotifyModerators(text=text)],

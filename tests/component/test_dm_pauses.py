@@ -140,6 +140,9 @@ async def test_a_refused_pause_says_why_and_is_not_renewed(bot: ModBot) -> None:
     answer = await bot.typed("!dms pause 48h")
     assert answer.startswith("Case #1: DMs between members could not be paused:")
     assert "Manage Server" in answer
+    await bot.drain()
+    told = [a.text for a, _ in bot.matrix.done if isinstance(a, NotifyModerators)]
+    assert any(t.startswith("Case #1: could not pause DMs in g") for t in told), told
     bot.clock.advance(hours=12)
     assert await bot.scheduler.fire_due() == 0
 

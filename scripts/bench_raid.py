@@ -43,8 +43,8 @@ from bench_common import raid_policy as common_raid_policy
 from bench_matrix import (
     Observer,
     World,
-    bounded,
     create_room,
+    join_all,
     machine,
     service_pid,
     stop_service,
@@ -109,15 +109,7 @@ async def build_raid_world(server: SynapseServer) -> World:
     joins = [(clients["mod"], mod_room), (clients["observer"], mod_room)]
     joins += [(client, room) for room in rooms for client in [clients["observer"], *members]]
 
-    def joiner(client: AsyncClient, room: str):  # type: ignore[no-untyped-def]
-        async def join() -> None:
-            response = await client.join(room)
-            if getattr(response, "room_id", None) != room:
-                raise RuntimeError(f"{client.user_id} could not join {room}: {response}")
-
-        return join
-
-    await bounded([joiner(client, room) for client, room in joins], limit=8)
+    await join_all(joins)
     observer = Observer(
         clients["observer"], target="", bot=users["modbridge"].user_id, mod_room=mod_room
     )

@@ -5,13 +5,15 @@ This is the admin's test bench for a policy; the service uses the same engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import from_json
 
 from domain.actions import action_kind
 from domain.model import (
@@ -60,13 +62,64 @@ class InputLine(BaseModel):
         return Platform.CLI if value == "test" else value
 
 
+# A line's fields: id, platform, author, channel, text, ts (None: now).
+_Fields = tuple[str | int, Platform, str, str, str, float | None]
+
+# The platform names a line may give; "test" is the command line's older name (see InputLine).
+_PLATFORMS = {"test": Platform.CLI, **{p.value: p for p in Platform}}
+
+
+def _read_line(raw: str) -> _Fields | str:
+    """The fields of one input line, or the error text saying why it is not a message.
+
+    A line written the usual way is read here without building an InputLine (that cost
+    more than the parse); any other line goes to InputLine, which accepts it or says why
+    not. Safe because the JSON is parsed by pydantic's own parser (pydantic_core.from_json:
+    the same numbers, escapes, duplicate keys and NaN as model_validate_json), and a line is
+    taken here only when every field already has the exact type InputLine makes of it (no
+    bool or float for an id, no int-like string, a known platform name, a non-empty author):
+    anything else, even what pydantic would only coerce, is left to pydantic.
+    """
+    try:
+        data = from_json(raw)
+    except (ValueError, TypeError):  # bad JSON; TypeError: a lone surrogate. pydantic judges
+        return _validated(raw)
+    if type(data) is not dict:
+        return _validated(raw)
+    id_ = data.get("id")
+    author = data.get("author")
+    text = data.get("text")
+    channel = data.get("channel", "general")
+    platform = data.get("platform", "cli")
+    ts = data.get("ts")
+    if not (
+        (type(id_) is str or type(id_) is int)
+        and type(author) is str
+        and author
+        and type(text) is str
+        and type(channel) is str
+        and type(platform) is str
+        and platform in _PLATFORMS
+        and (ts is None or type(ts) is float)
+    ):
+        return _validated(raw)
+    return id_, _PLATFORMS[platform], author, channel, text, ts
+
+
+def _validated(raw: str) -> _Fields | str:
+    """The fields of a line as InputLine reads them, or the error text of its refusal."""
+    try:
+        item = InputLine.model_validate_json(raw)
+    except ValidationError as exc:
+        return _error_text(exc)
+    return item.id, item.platform, item.author, item.channel, item.text, item.ts
+
+
 def make_message(
     *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
 ) -> Message:
     """A common-model message from plain fields, with mentions and links read from the text."""
-    return _Messages().make(
-        id=id, platform=platform, author=author, channel=channel, text=text, ts=ts
-    )
+    return _Messages().make(id, platform, author, channel, text, ts)
 
 
 class _Messages:
@@ -80,9 +133,9 @@ class _Messages:
         self._channels: dict[tuple[Platform, str], Channel] = {}
 
     def make(
-        self, *, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
+        self, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
     ) -> Message:
-        """See ``make_message``."""
+        """See ``make_message`` (positional: this runs once per line of `rules eval`)."""
         by = self._authors.get((platform, author))
         if by is None:
             if len(self._authors) >= self._LIMIT:
@@ -104,15 +157,88 @@ class _Messages:
             if "@" in text
             else ()
         )
-        return Message(
-            id=id,
-            author=by,
-            channel=where,
-            text=text,
-            ts=ts,
-            mentions=mentions,
-            links=find_links(text),
-        )
+        return _new_message(id, by, where, text, ts, mentions, find_links(text))
+
+
+_MessageMaker = Callable[
+    [str, Author, Channel, str, datetime, tuple[Account, ...], tuple[str, ...]], Message
+]
+# Message's fields, in its order; a line gives the first seven, the rest keep their defaults.
+_FIELDS = (
+    "id", "author", "channel", "text", "ts", "mentions", "links",
+    "attachments", "reply_to", "edit_of",
+)  # fmt: skip
+
+
+def _slot_writer() -> _MessageMaker | None:
+    """A cheaper way to build the same Message, or None if the model no longer allows it.
+
+    A frozen dataclass's ``__init__`` writes each of its ten fields through
+    ``object.__setattr__`` with keyword handling around it: about 2 us a message, as much
+    as reading its line. Here the fields are written into an object of a twin class with the
+    very same slots but no frozen ``__setattr__`` (plain attribute stores), which then
+    becomes a Message by ``__class__`` assignment (Python allows it between classes of the
+    same layout). The result is the same frozen value the constructor builds (equal, same
+    type, immutable). Checked when the module loads, as rules/fastbuild.py does for the
+    clean verdict: should Message change its fields, slots or gain a ``__post_init__``,
+    the ordinary constructor is used.
+    """
+    fields = dataclasses.fields(Message)
+    if (
+        tuple(f.name for f in fields) != _FIELDS
+        or vars(Message).get("__slots__") != _FIELDS
+        or hasattr(Message, "__post_init__")
+        or any(not f.init or f.default is dataclasses.MISSING for f in fields[7:])
+    ):
+        return None
+    no_attachments, no_reply, no_edit = (f.default for f in fields[7:])
+
+    class Unfrozen:
+        __slots__ = _FIELDS
+
+    new = object.__new__
+
+    def write(
+        id: str,
+        author: Author,
+        channel: Channel,
+        text: str,
+        ts: datetime,
+        mentions: tuple[Account, ...],
+        links: tuple[str, ...],
+    ) -> Message:
+        message: Any = new(Unfrozen)
+        message.id = id
+        message.author = author
+        message.channel = channel
+        message.text = text
+        message.ts = ts
+        message.mentions = mentions
+        message.links = links
+        message.attachments = no_attachments
+        message.reply_to = no_reply
+        message.edit_of = no_edit
+        message.__class__ = Message
+        return cast(Message, message)
+
+    return write
+
+
+def _construct(
+    id: str,
+    author: Author,
+    channel: Channel,
+    text: str,
+    ts: datetime,
+    mentions: tuple[Account, ...],
+    links: tuple[str, ...],
+) -> Message:
+    return Message(
+        id=id, author=author, channel=channel, text=text, ts=ts, mentions=mentions, links=links
+    )
+
+
+_new_message: _MessageMaker = _slot_writer() or _construct
 
 
 def action_to_json(action: Action) -> dict[str, Any]:
@@ -173,13 +299,17 @@ def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[
     The answer to a clean message, most lines, is written without building its object.
     """
     encode = _ENCODER.encode
-    for result in evaluate_lines(engine, lines, clean_as_none=True):
-        if isinstance(result, tuple):
-            # an int id is written as str() writes it; a string id needs JSON's escapes
-            answer_id = str(result[0]) if type(result[0]) is int else encode(result[0])
-            yield False, _CLEAN_ANSWER.format(answer_id)
+    for result in _verdicts(engine, lines):
+        if isinstance(result, dict):
+            yield True, encode(result)
+            continue
+        answer_id, verdict = result
+        if verdict.hits or verdict.actions or verdict.observed or verdict.points_total:
+            yield False, encode(verdict_to_json(answer_id, verdict))
         else:
-            yield "error" in result, encode(result)
+            # an int id is written as str() writes it; a string id needs JSON's escapes
+            written_id = str(answer_id) if type(answer_id) is int else encode(answer_id)
+            yield False, _CLEAN_ANSWER.format(written_id)
 
 
 # What json.dumps(..., ensure_ascii=False) uses, built once: json.dumps builds an encoder on
@@ -206,32 +336,41 @@ def evaluate_lines(
 
     ``clean_as_none``: a message no rule hit is answered by the 1-tuple of its id.
     """
-    messages = _Messages()
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            yield {"id": None, "line": number, "error": "empty line"}
+    for result in _verdicts(engine, lines):
+        if isinstance(result, dict):
+            yield result
             continue
-        try:
-            item = InputLine.model_validate_json(raw)
-        except ValidationError as exc:
-            yield {"id": None, "line": number, "error": _error_text(exc)}
-            continue
-        ts = datetime.fromtimestamp(item.ts, UTC) if item.ts is not None else datetime.now(UTC)
-        message = messages.make(
-            id=str(item.id),
-            platform=item.platform,
-            author=item.author,
-            channel=item.channel,
-            text=item.text,
-            ts=ts,
-        )
-        verdict = engine.evaluate(message)
+        answer_id, verdict = result
         if clean_as_none and not (
             verdict.hits or verdict.actions or verdict.observed or verdict.points_total
         ):
-            yield (item.id,)
+            yield (answer_id,)
         else:
-            yield verdict_to_json(item.id, verdict)
+            yield verdict_to_json(answer_id, verdict)
+
+
+def _verdicts(
+    engine: Engine, lines: Iterable[str]
+) -> Iterator[tuple[str | int, Verdict] | dict[str, Any]]:
+    """Each line's id and verdict in order, or the error object of a line that is no message."""
+    messages = _Messages()
+    make = messages.make
+    evaluate = engine.evaluate
+    from_timestamp = datetime.fromtimestamp
+    now = datetime.now
+    for number, raw in enumerate(lines, start=1):
+        # the same lines as `not raw.strip()` (both use str.isspace's whitespace), no copy
+        if not raw or raw.isspace():
+            yield {"id": None, "line": number, "error": "empty line"}
+            continue
+        fields = _read_line(raw)
+        if isinstance(fields, str):
+            yield {"id": None, "line": number, "error": fields}
+            continue
+        line_id, platform, author, channel, text, ts = fields
+        when = from_timestamp(ts, UTC) if ts is not None else now(UTC)
+        message = make(str(line_id), platform, author, channel, text, when)
+        yield line_id, evaluate(message)
 
 
 def describe(verdict: Verdict) -> list[str]:

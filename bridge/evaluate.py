@@ -309,7 +309,7 @@ def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[
         else:
             # an int id is written as str() writes it; a string id needs JSON's escapes
             written_id = str(answer_id) if type(answer_id) is int else encode(answer_id)
-            yield False, _CLEAN_ANSWER.format(written_id)
+            yield False, '{"id": ' + written_id + _CLEAN_ANSWER_REST
 
 
 # What json.dumps(..., ensure_ascii=False) uses, built once: json.dumps builds an encoder on
@@ -317,8 +317,9 @@ def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
-# json.dumps of verdict_to_json for a verdict without hits, as it writes it
-_CLEAN_ANSWER = '{{"id": {}, "hits": [], "actions": [], "observed": [], "points": 0}}'
+# json.dumps of verdict_to_json for a verdict without hits, as it writes it, after the id
+# (joined with +: str.format parses its template on every call)
+_CLEAN_ANSWER_REST = ', "hits": [], "actions": [], "observed": [], "points": 0}'
 
 
 @overload

@@ -129,25 +129,26 @@ class _Messages:
     _LIMIT = 10_000  # authors or channels remembered; a stream with more starts over
 
     def __init__(self) -> None:
-        self._authors: dict[tuple[Platform, str], Author] = {}
-        self._channels: dict[tuple[Platform, str], Channel] = {}
+        # by platform, then by name: no key tuple to build and hash on every line
+        self._authors: dict[Platform, dict[str, Author]] = {p: {} for p in Platform}
+        self._channels: dict[Platform, dict[str, Channel]] = {p: {} for p in Platform}
 
     def make(
         self, id: str, platform: Platform, author: str, channel: str, text: str, ts: datetime
     ) -> Message:
         """See ``make_message`` (positional: this runs once per line of `rules eval`)."""
-        by = self._authors.get((platform, author))
+        authors = self._authors[platform]
+        by = authors.get(author)
         if by is None:
-            if len(self._authors) >= self._LIMIT:
-                self._authors.clear()
-            by = Author(account=Account(platform=platform, id=author))
-            self._authors[platform, author] = by
-        where = self._channels.get((platform, channel))
+            if len(authors) >= self._LIMIT:
+                authors.clear()
+            by = authors[author] = Author(account=Account(platform=platform, id=author))
+        channels = self._channels[platform]
+        where = channels.get(channel)
         if where is None:
-            if len(self._channels) >= self._LIMIT:
-                self._channels.clear()
-            where = Channel(platform=platform, id=channel, space_id="cli")
-            self._channels[platform, channel] = where
+            if len(channels) >= self._LIMIT:
+                channels.clear()
+            where = channels[channel] = Channel(platform=platform, id=channel, space_id="cli")
         # every mention shape holds an "@": most lines skip the scan
         mentions = (
             tuple(

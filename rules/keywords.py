@@ -36,10 +36,18 @@ from typing import Any
 import ahocorasick
 import re2
 
+from rules.keyword_signs import (
+    ASCII_SIGN_PATTERNS,
+    DECODE,
+    LEET,
+    LONE_RUN,
+    TRIPLE,
+    UNICODE_SIGN_PATTERNS,
+    disguise_trigger,
+    word_trigger,
+)
 from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
 from rules.text import ascii_table, clean, reads_as_ascii
-
-_LEET = "@$|!*#"  # symbols evaders put inside words: leetspeak and masks
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,28 +76,6 @@ _ASCII = _syntax("[a-z0-9@$|!*#]", "[a-z0-9@$]", "[a-z]", re.ASCII)
 _UNICODE = _syntax(r"(?:[^\W_]|[@$|!*#])", r"(?:[^\W_]|[@$])", r"[^\W\d_]", 0)
 
 
-def _sign_patterns(letter: str, *extra: str) -> list[str]:
-    """The patterns telling which closer looks a message needs, by index.
-
-    0: a digit or leet symbol touching a letter; 1: a run of three lone glyphs, one a letter;
-    then the ``extra`` patterns.
-    """
-    glyph = f"[{letter}0-9@$|!*#]"
-    lone, gap, alpha = f"[{letter}0-9@$]", f"[^{letter}0-9@$|!*#]{{1,3}}", f"[{letter}]"
-    run = "|".join(
-        (
-            f"{alpha}{gap}{lone}{gap}{lone}",
-            f"{lone}{gap}{alpha}{gap}{lone}",
-            f"{lone}{gap}{lone}{gap}{alpha}",
-        )
-    )
-    return [
-        f"[@$|!*#][{letter}0-9]|[{letter}0-9][@$|]|[{letter}][0-9]|[0-9][{letter}]",
-        f"(?:^|[^{glyph[1:-1]}])(?:{run})(?:$|[^{glyph[1:-1]}])",
-        *extra,
-    ]
-
-
 def _signs(patterns: list[str]) -> Any:
     """One RE2 (DFA) pass over ``patterns``."""
     signs = re2.Set.SearchSet()
@@ -99,17 +85,8 @@ def _signs(patterns: list[str]) -> Any:
     return signs
 
 
-_ADJACENT, _LONE_RUN, _TRIPLE = 0, 1, 2
-# 2: a Latin letter three times in a row (RE2 has no backreferences: all 26 spelled out).
-# Other scripts' tripled letters go unnoticed: look-alikes are Latin by now, and a per-letter
-# backreference scan of long non-Latin messages would cost more than it finds.
-_TRIPLES = "|".join(c * 3 for c in string.ascii_lowercase)
-# The ASCII signs, also run by the engine's prefilter (rules.prefilter) for text that is
-# ASCII once emoji and symbols are read as spaces: there a code point is one character, so
-# an emoji counts as one separator, as the space it becomes here does.
-ASCII_SIGN_PATTERNS = _sign_patterns("a-z", _TRIPLES)
 _ASCII_SIGNS = _signs(ASCII_SIGN_PATTERNS)
-_UNICODE_SIGNS = _signs(_sign_patterns(r"\pL", _TRIPLES))
+_UNICODE_SIGNS = _signs(UNICODE_SIGN_PATTERNS)
 _WORD = re.compile(r"[^\W_]+")
 _NOT_GLYPH = re.compile(r"[^\w@$]|_")
 _REPEATS = re.compile(r"(.)\1+")
@@ -123,10 +100,8 @@ _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe2
 # Plain ASCII: every punctuation mark separates words; with a closer look, all but the leet.
 _PUNCTUATION = string.punctuation
 _FAST_SPACE = ascii_table(_PUNCTUATION, " " * len(_PUNCTUATION))
-_SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in _LEET)
+_SLOW_PUNCTUATION = "".join(c for c in _PUNCTUATION if c not in LEET)
 _SLOW_SPACE = ascii_table(_SLOW_PUNCTUATION, " " * len(_SLOW_PUNCTUATION))
-# Leetspeak to letters; 'l' joins 'i' because '1', '|' and '!' can stand for either.
-_DECODE = ascii_table("013456789@$!|l#", "oieasgtbgasiii*")
 _ASCII_CHARS = frozenset(map(chr, range(128)))
 _MAX_MASKS = 2
 _MIN_CLOSED = 5  # letters a listed form needs to be found inside a spaced-out sentence
@@ -134,7 +109,6 @@ _MIN_SENTENCE = 12  # letters of a spaced-out run read as a sentence, not one wo
 _CACHE_SIZE = 4096  # decoded words remembered; spam and jargon repeat the same few
 
 _SECOND_PERSON = frozenset(YOU_FORMS)
-_PLAIN_WORD = re.compile(r"[a-z0-9]+")  # what a word of plain ASCII chat can be
 
 # rule id -> the keyword as normalised, for every rule that lists this line form
 _Entries = tuple[tuple[str, str], ...]
@@ -251,7 +225,7 @@ class KeywordIndex:
         self._collapsed: dict[str, str] = {}
         self._masked: dict[tuple[int, str, str], list[tuple[str, str]]] = {}
         for word in dict.fromkeys(words):  # each once, in the order listed
-            decoded = word.translate(_DECODE)
+            decoded = word.translate(DECODE)
             self._decoded.setdefault(decoded, word)
             self._collapsed.setdefault(_REPEATS.sub(_FIRST_GROUP, decoded), word)
             key = (len(decoded), decoded[0], decoded[-1])
@@ -263,9 +237,21 @@ class KeywordIndex:
         with, or a second-person form, as a whole word. None when nothing is listed."""
         if self._empty:
             return None
-        firsts = {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
-        plain = sorted(word for word in firsts if _PLAIN_WORD.fullmatch(word))
-        return rf"(?:^|[^a-z0-9])(?:{'|'.join(plain)})(?:[^a-z0-9]|$)"
+        return word_trigger(self._firsts())
+
+    def disguise_pattern(self) -> str | None:
+        """A regex that matches every ASCII text in which the closer look (see ``search``)
+        could read a word as one a listed line form starts with or a second-person form, or
+        find such a word with leet symbols in it as it is (see
+        ``rules.keyword_signs.disguise_trigger``). None when nothing is listed."""
+        if self._empty:
+            return None
+        # a word can only be read as a word of the lookups, all of which are in _words
+        return disguise_trigger(self._firsts() & self._words)
+
+    def _firsts(self) -> set[str]:
+        """The words a listed line form starts with, and the second-person forms."""
+        return {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
 
     def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).
@@ -307,7 +293,7 @@ class KeywordIndex:
 
     def _words_of(self, text: str, syntax: _Syntax, signs: set[int]) -> list[str]:
         """The closer look: a message's words, each disguised listed word replaced by it."""
-        if _LONE_RUN in signs:
+        if LONE_RUN in signs:
             text = syntax.separated.sub(self._join_run, text)
         if "!" in text or "*" in text or "#" in text:
             text = syntax.edge.sub(" ", text)
@@ -318,7 +304,7 @@ class KeywordIndex:
         # numbers ("2026", "11") decode to no listed word (_resolve wants a letter): only
         # words that mix letters, digits and leet symbols get the closer look
         check = [word for word in words if not (word.isalpha() or _is_number(word))]
-        if _TRIPLE in signs:
+        if TRIPLE in signs:
             check += [word for word in words if word.isalpha() and syntax.triple.search(word)]
         if not check or not self._learn(check):
             return words
@@ -337,7 +323,7 @@ class KeywordIndex:
             new = list(unique)
         # a token holds no space, so one translate and one split decode every token
         if new:
-            decoded_all = " ".join(new).translate(_DECODE).split(" ")
+            decoded_all = " ".join(new).translate(DECODE).split(" ")
             for token, decoded in zip(new, decoded_all, strict=True):
                 known[token] = self._resolve(token, decoded) or token
         return any(known[token] != token for token in unique)
@@ -376,7 +362,7 @@ class KeywordIndex:
         return joined
 
     def _known(self, token: str) -> bool:
-        return token in self._words or self._resolve(token, token.translate(_DECODE)) is not None
+        return token in self._words or self._resolve(token, token.translate(DECODE)) is not None
 
     def _resolve(self, token: str, decoded: str) -> str | None:
         """The listed word ``token`` (``decoded``: with leet read as letters) disguises."""

@@ -20,12 +20,14 @@ from typing import Any
 import re2
 
 from rules import pii_signals
-from rules.keywords import ASCII_SIGN_PATTERNS
+from rules.keyword_signs import ADJACENT, ASCII_SIGN_PATTERNS, LONE_RUN, TRIPLE
 from rules.solicitation import TRIGGER_PATTERN
 
 # Bits of the answer for the fixed patterns; admin regexes are reported by index.
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
 ANY_KEYWORD_SIGN = sum(KEYWORD_SIGNS)
+# a word the keyword index's closer look may read as a listed phrase's first word
+KEYWORD_DISGUISE = 1 << len(ASCII_SIGN_PATTERNS)
 KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
@@ -41,8 +43,11 @@ class Prefilter:
         keyword_trigger: str | None,
         admin_patterns: Sequence[str],
         phone_digits: int = 9,
+        keyword_disguise: str | None = None,
     ) -> None:
-        """``phone_digits``: the fewest digits of a phone number any pii rule reads."""
+        """``keyword_trigger`` and ``keyword_disguise``: the keyword index's
+        ``trigger_pattern`` and ``disguise_pattern``. ``phone_digits``: the fewest digits of
+        a phone number any pii rule reads."""
         options = re2.Options()
         options.log_errors = False
         options.max_mem = _MAX_MEMORY
@@ -54,6 +59,16 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
+        self._adjacent_alone = 0
+        if keyword_trigger is not None and keyword_disguise is not None:
+            # Without a word the closer look could read as a listed phrase's first word (nor a
+            # plain one, nor spaced-out or tripled letters), a digit or leet symbol touching a
+            # letter ("k8s", "10am", "@wanjiru") is no reason to read the message: the closer
+            # look would find nothing (see rules.keyword_signs). ``scan`` drops that sign.
+            bits.append(KEYWORD_DISGUISE)
+            pattern_set.Add(keyword_disguise)
+            self._adjacent_alone = KEYWORD_SIGNS[ADJACENT] | KEYWORD_SIGNS[LONE_RUN]
+            self._adjacent_alone |= KEYWORD_SIGNS[TRIPLE] | KEYWORD_DISGUISE | KEYWORD_WORD
         for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
@@ -82,10 +97,13 @@ class Prefilter:
                 signals |= bits[index]
             else:
                 admin.append(index - first_admin)
+        if signals & self._adjacent_alone == _ADJACENT:
+            signals ^= _ADJACENT
         return signals, admin
 
 
 _NONE: list[int] = []
+_ADJACENT = KEYWORD_SIGNS[ADJACENT]
 
 
 def indices(signals: int, bits: Sequence[int]) -> list[int]:

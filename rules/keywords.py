@@ -46,7 +46,14 @@ from rules.keyword_signs import (
     disguise_trigger,
     word_trigger,
 )
-from rules.phrasing import FILLERS, YOU_FORMS, second_person, split_words, variants
+from rules.phrasing import (
+    FILLERS,
+    YOU_FORMS,
+    reread_needs,
+    second_person,
+    split_words,
+    variants,
+)
 from rules.text import ascii_table, clean, reads_as_ascii
 
 
@@ -205,7 +212,10 @@ class KeywordIndex:
         self._empty = not lines
         self._words = frozenset(words)
         # what a spaced-out phrase may be split into: listed words and how people address others
-        self._splittable = self._words | YOU_FORMS.keys() | FILLERS
+        # (a frozenset: split_words would copy any other collection on every call)
+        self._splittable = frozenset(self._words | YOU_FORMS.keys() | FILLERS)
+        # words one of which a message needs for its second-person reading to add a hit
+        self._reread = reread_needs(line.split() for line in lines)
         # every listed line form with its spaces closed up, for sentences spaced out whole
         self._closed: Any = None
         closed = {line.replace(" ", ""): line.strip() for line in lines}
@@ -250,8 +260,10 @@ class KeywordIndex:
         return disguise_trigger(self._firsts() & self._words)
 
     def _firsts(self) -> set[str]:
-        """The words a listed line form starts with, and the second-person forms."""
-        return {line.split()[0] for line in self._lines} | YOU_FORMS.keys()
+        """The words a listed line form starts with, and the second-person forms if the
+        second-person reading can find anything."""
+        firsts = {line.split()[0] for line in self._lines}
+        return firsts if self._reread == frozenset() else firsts | YOU_FORMS.keys()
 
     def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).
@@ -282,9 +294,13 @@ class KeywordIndex:
         for _end, entries in self._automaton.iter(f" {' '.join(words)} "):
             for rule_id, keyword in entries:
                 hits.setdefault(rule_id, keyword)
-        if not _SECOND_PERSON.isdisjoint(words):
+        reread = self._reread
+        if not _SECOND_PERSON.isdisjoint(words) and (
+            reread is None or not reread.isdisjoint(words)
+        ):
             # "ur an absolute idiot" read as "you idiot" (see rules.phrasing); in a long
-            # message only the words around each "you" are read again
+            # message only the words around each "you" are read again, and only if it holds
+            # a word some listed phrase with "you" needs (phrasing.reread_needs)
             for part in _around_you(words):
                 for _end, entries in self._automaton.iter(f" {' '.join(second_person(part))} "):
                     for rule_id, keyword in entries:

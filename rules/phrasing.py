@@ -58,6 +58,27 @@ def second_person(words: Sequence[str]) -> list[str]:
     return out
 
 
+def reread_needs(forms: Iterable[Sequence[str]]) -> frozenset[str] | None:
+    """Words one of which a message must hold for ``second_person`` to let it match one of
+    the listed line ``forms`` (as words) that it does not match as written; None: any
+    message with a second-person form may.
+
+    The reading changes a message only by writing "you" or "yourself" for a second-person
+    form (or "self" after one) and dropping fillers after "you": a form it newly matches
+    holds "you" or "yourself" at a changed place or before a dropped filler. The form's
+    other words are the message's own: the longest of them stands for the form.
+    """
+    needs: set[str] = set()
+    for form in forms:
+        if "you" not in form and "yourself" not in form:
+            continue
+        others = [word for word in form if word not in YOU_FORMS]
+        if not others:
+            return None
+        needs.add(max(others, key=len))
+    return frozenset(needs)
+
+
 def skeleton(word: str) -> str | None:
     """The consonants of ``word`` if it has vowels and enough consonants to be recognised."""
     bare = word.translate(_VOWELS)

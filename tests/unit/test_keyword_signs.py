@@ -121,3 +121,33 @@ _PIECES = st.sampled_from([
 def test_the_engine_finds_what_the_index_finds_alone(text: str) -> None:
     alone, through = _keyword_hits(_ENGINE, clean(text))
     assert through == alone, text
+
+
+_YOU_PIECES = st.sampled_from([
+    "ur ", "u ", "you ", "ya ", "are ", "an ", "so ", "r ", "idiot ", "self ", "fuck ", "kill ",
+    "y0u ", "1d10t ", "live ", "where ", "know ", "i ", "stupid ", "the ", "off ", "ur self ",
+])  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECES | _YOU_PIECES, max_size=12).map("".join))
+def test_the_second_person_reading_is_skipped_only_when_it_adds_nothing(text: str) -> None:
+    index = KeywordIndex({"insults": _WORDS, "other": ["so idiot", "u r", "self"]})
+    always = KeywordIndex({"insults": _WORDS, "other": ["so idiot", "u r", "self"]})
+    always._reread = None  # read every message with a second-person form again
+    cleaned = clean(text)
+    assert index.search(cleaned) == always.search(cleaned), text
+
+
+def test_a_policy_without_you_in_its_phrases_is_not_read_for_you() -> None:
+    index = KeywordIndex({"words": ["idiot", "shut up"]})
+    assert index._reread == frozenset()
+    trigger = index.trigger_pattern()
+    assert trigger is not None
+    assert not _is_sign(trigger, "are you coming, ur late")
+    assert index.search("ur an absolute idiot") == {"words": "idiot"}
+    with_you = KeywordIndex({"words": ["you idiot"]})
+    assert with_you.trigger_pattern() is not None
+    assert _is_sign(str(with_you.trigger_pattern()), "ur an absolute idiot")
+    assert with_you.search("ur an absolute idiot") == {"words": "you idiot"}
+    assert with_you.search("ur an absolute genius") == {}

@@ -96,10 +96,32 @@ _OUTSIDE = "[^a-z0-9@$|]"  # what stands around a word of the closer look (or a 
 _MASKED = "[a-z0-9@$|][!*#]*[*#][!*#]*[a-z0-9@$|]"
 
 
-def _spelled(decoded: str) -> str:
-    """A character class of what the closer look reads as ``decoded``."""
+_DIGITS = frozenset(string.digits)
+_MAX_NUMERAL_RUNS = 12  # letters of a word spelled by digits alone given the longer pattern
+
+
+def _spelled(decoded: str, keep: str = "all") -> str:
+    """A character class of what the closer look reads as ``decoded`` ("[4@a]" for "a"):
+    ``keep`` "all", only the "digits" ("[4]") or only the "others" ("[@a]")."""
     chars = sorted(_SPELLINGS.get(decoded, decoded))
-    return "[" + "".join("\\" + c if c in "\\]^-[" else c for c in chars) + "]+"
+    if keep != "all":
+        chars = [c for c in chars if (c in _DIGITS) is (keep == "digits")]
+    return "[" + "".join("\\" + c if c in "\\]^-[" else c for c in chars) + "]"
+
+
+def _not_a_number(runs: str) -> str | None:
+    """``runs`` spelled, for a word whose every letter may be a digit ("i" as "1", "so" as
+    "50"): a number is never read as a word (the closer look decodes words that mix letters,
+    digits and symbols), so one place must hold something else than a digit."""
+    spelled = [_spelled(c) + "+" for c in runs]
+    branches = []
+    for j, char in enumerate(runs):
+        if _spelled(char, "others") == "[]":
+            continue  # "2" is read as nothing else
+        digits = "".join(_spelled(c, "digits") + "+" for c in runs[:j])
+        other = _spelled(char, "digits") + "*" + _spelled(char, "others") + _spelled(char) + "*"
+        branches.append(digits + other + "".join(spelled[j + 1 :]))
+    return f"(?:{'|'.join(branches)})(?:{_OUTSIDE}|$)" if branches else None
 
 
 def disguise_trigger(words: Iterable[str]) -> str | None:
@@ -117,14 +139,22 @@ def disguise_trigger(words: Iterable[str]) -> str | None:
     one path of the trie per word of the text, whatever the number of words.
     """
     trie: dict[str, Any] = {}
+    numerals: list[str] = []  # short words every letter of which may be a digit
     for word in words:
+        runs = "".join(char for char, _ in groupby(word.translate(DECODE)))
+        if len(runs) <= _MAX_NUMERAL_RUNS and all(_DIGITS & set(_spelled(c)) for c in runs):
+            numeral = _not_a_number(runs)
+            if numeral is not None:  # else only a number, which is no word: nothing to read
+                numerals.append(numeral)
+            continue
         node = trie
-        for char, _ in groupby(word.translate(DECODE)):
+        for char in runs:
             node = node.setdefault(char, {})
         node[""] = {}  # a word ends here
-    if not trie:
+    if not trie and not numerals:
         return None
-    return f"{_MASKED}|(?:^|{_OUTSIDE}){_alternatives(trie)}"
+    spelled = [_alternatives(trie)] if trie else []
+    return f"{_MASKED}|(?:^|{_OUTSIDE})(?:{'|'.join([*spelled, *sorted(set(numerals))])})"
 
 
 def _alternatives(trie: dict[str, Any]) -> str:
@@ -138,7 +168,7 @@ def _alternatives(trie: dict[str, Any]) -> str:
             stack.extend((child, False) for char, child in node.items() if char)
             continue
         branches = [
-            f"(?:{_OUTSIDE}|$)" if not char else _spelled(char) + built[id(child)]
+            f"(?:{_OUTSIDE}|$)" if not char else _spelled(char) + "+" + built[id(child)]
             for char, child in sorted(node.items())
         ]
         built[id(node)] = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"

@@ -56,6 +56,7 @@ def _is_sign(pattern: str, text: str) -> bool:
         "1d10t", "!d!0t", "1d1ot!", "#1d10t", "l0s3r", "f*ck y0u", "f#ck you", "$h!t", "@$$",
         "4ss", "k y s", "kkkys", "y0u are an idiot", "1 know where u live", "id*ot", "$hi7",
         "5hit", "sh1t up", "b1tch", "g0 die", "f0ck 0ff", "m0r0n", "mor0n", "fuck 0ff",
+        "| know where u live", "!1 know where y0u live", "g0 d1e", "60 die",
     ],
 )  # fmt: skip
 def test_disguised_listed_words_still_reach_the_index(text: str) -> None:

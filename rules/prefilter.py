@@ -20,14 +20,12 @@ from typing import Any
 import re2
 
 from rules import pii_signals
-from rules.keyword_signs import ADJACENT, ASCII_SIGN_PATTERNS, LONE_RUN, TRIPLE
+from rules.keyword_signs import ADJACENT, ASCII_SIGN_PATTERNS
 from rules.solicitation import TRIGGER_PATTERN
 
 # Bits of the answer for the fixed patterns; admin regexes are reported by index.
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
 ANY_KEYWORD_SIGN = sum(KEYWORD_SIGNS)
-# a word the keyword index's closer look may read as a listed phrase's first word
-KEYWORD_DISGUISE = 1 << len(ASCII_SIGN_PATTERNS)
 KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
@@ -59,16 +57,20 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
+        # Without a word the closer look could read as a listed phrase's first word (nor a
+        # plain one, nor spaced-out or tripled letters), a digit or leet symbol touching a
+        # letter ("k8s", "10am", "@wanjiru") is no reason to read the message: the closer
+        # look would find nothing (see rules.keyword_signs). ``scan`` then drops that sign.
+        # The disguise pattern is a set of its own, run only then: in the merged set it
+        # would multiply the states the DFA builds for every message.
         self._adjacent_alone = 0
+        self._disguised: Any = None
         if keyword_trigger is not None and keyword_disguise is not None:
-            # Without a word the closer look could read as a listed phrase's first word (nor a
-            # plain one, nor spaced-out or tripled letters), a digit or leet symbol touching a
-            # letter ("k8s", "10am", "@wanjiru") is no reason to read the message: the closer
-            # look would find nothing (see rules.keyword_signs). ``scan`` drops that sign.
-            bits.append(KEYWORD_DISGUISE)
-            pattern_set.Add(keyword_disguise)
-            self._adjacent_alone = KEYWORD_SIGNS[ADJACENT] | KEYWORD_SIGNS[LONE_RUN]
-            self._adjacent_alone |= KEYWORD_SIGNS[TRIPLE] | KEYWORD_DISGUISE | KEYWORD_WORD
+            disguise = re2.Set.SearchSet(options)
+            disguise.Add(keyword_disguise)
+            disguise.Compile()
+            self._disguised = disguise._set.Match
+            self._adjacent_alone = ANY_KEYWORD_SIGN | KEYWORD_WORD
         for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
@@ -86,7 +88,8 @@ class Prefilter:
     def scan(self, cleaned: str) -> tuple[int, list[int]]:
         """The bits of the fixed patterns ``cleaned`` matches, and the admin regexes (by
         index in the regex index) it matches."""
-        found = self._match(cleaned.encode("utf-8", "surrogatepass"))
+        encoded = cleaned.encode("utf-8", "surrogatepass")
+        found = self._match(encoded)
         if not found:
             return 0, _NONE
         signals = 0
@@ -97,7 +100,7 @@ class Prefilter:
                 signals |= bits[index]
             else:
                 admin.append(index - first_admin)
-        if signals & self._adjacent_alone == _ADJACENT:
+        if signals & self._adjacent_alone == _ADJACENT and not self._disguised(encoded):
             signals ^= _ADJACENT
         return signals, admin
 

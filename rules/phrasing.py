@@ -66,7 +66,9 @@ def reread_needs(forms: Iterable[Sequence[str]]) -> frozenset[str] | None:
     The reading changes a message only by writing "you" or "yourself" for a second-person
     form (or "self" after one) and dropping fillers after "you": a form it newly matches
     holds "you" or "yourself" at a changed place or before a dropped filler. The form's
-    other words are the message's own: the longest of them stands for the form.
+    other words are the message's own, and any of them may stand for the form: the last
+    one that is not a filler ("live" in "i know where you live"), as words that say what
+    is done to "you" come last and are less common than "are" or "where".
     """
     needs: set[str] = set()
     for form in forms:
@@ -75,7 +77,7 @@ def reread_needs(forms: Iterable[Sequence[str]]) -> frozenset[str] | None:
         others = [word for word in form if word not in YOU_FORMS]
         if not others:
             return None
-        needs.add(max(others, key=len))
+        needs.add(next((w for w in reversed(others) if w not in FILLERS), others[-1]))
     return frozenset(needs)
 
 

@@ -107,6 +107,7 @@ class Engine:
             self._regexes.patterns,
             min(map(min_phone_digits, regions), default=9),
             self._keywords.disguise_pattern(),
+            self._keywords.phrase_pattern(),
         )
         self._has_keywords = any(isinstance(r, KeywordsRule) for r in policy.rules)
         self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -173,3 +173,35 @@ def _alternatives(trie: dict[str, Any]) -> str:
         ]
         built[id(node)] = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
     return built[id(trie)]
+
+
+def phrase_trigger(
+    forms: Iterable[Sequence[str]], you_forms: Iterable[str], needs: frozenset[str] | None
+) -> str | None:
+    """A regex matching every ASCII text in which the plain reading (no closer look) finds
+    one of the listed line ``forms`` (as words), as written or in the second-person reading
+    (see ``rules.phrasing.reread_needs``: ``needs`` None means any of ``you_forms`` may
+    do; empty, that reading finds nothing). None if no text can match.
+
+    The plain reading's words are the runs of ASCII letters and digits, so a form of plain
+    words is found only where its words stand in order with other characters between;
+    the second-person reading adds a hit only to a message holding a second-person form
+    and (unless ``needs`` is None) one of ``needs`` as whole words, in either order.
+    """
+    plain = sorted({r"[^a-z0-9]+".join(form) for form in forms if _plain(form)})
+    branches = [f"(?:^|[^a-z0-9])(?:{'|'.join(plain)})(?:[^a-z0-9]|$)"] if plain else []
+    you = "|".join(sorted(you_forms))
+    if needs is None:
+        branches.append(f"(?:^|[^a-z0-9])(?:{you})(?:[^a-z0-9]|$)")
+    elif plain_needs := sorted(word for word in needs if _PLAIN_WORD.fullmatch(word)):
+        need = "|".join(plain_needs)  # other words are never words of the plain reading
+        for first, second in ((you, need), (need, you)):
+            branches.append(
+                f"(?:^|[^a-z0-9])(?:{first})[^a-z0-9](?s:.*[^a-z0-9])?(?:{second})(?:[^a-z0-9]|$)"
+            )
+    return "|".join(branches) or None
+
+
+def _plain(words: Iterable[str]) -> bool:
+    """Whether every word may be a word of the plain reading (letters and digits)."""
+    return all(_PLAIN_WORD.fullmatch(word) for word in words)

@@ -44,6 +44,7 @@ from rules.keyword_signs import (
     TRIPLE,
     UNICODE_SIGN_PATTERNS,
     disguise_trigger,
+    phrase_trigger,
     word_trigger,
 )
 from rules.phrasing import (
@@ -258,6 +259,13 @@ class KeywordIndex:
             return None
         # a word can only be read as a word of the lookups, all of which are in _words
         return disguise_trigger(self._firsts() & self._words)
+
+    def phrase_pattern(self) -> str | None:
+        """A regex that matches every ASCII text in which this index finds a listed phrase
+        without a closer look (see ``search`` and ``rules.keyword_signs.phrase_trigger``):
+        the whole phrase, not only its first word. None when nothing can be found."""
+        forms = [line.split() for line in self._lines]
+        return phrase_trigger(forms, YOU_FORMS.keys(), self._reread)
 
     def _firsts(self) -> set[str]:
         """The words a listed line form starts with, and the second-person forms if the

@@ -42,10 +42,11 @@ class Prefilter:
         admin_patterns: Sequence[str],
         phone_digits: int = 9,
         keyword_disguise: str | None = None,
+        keyword_phrase: str | None = None,
     ) -> None:
-        """``keyword_trigger`` and ``keyword_disguise``: the keyword index's
-        ``trigger_pattern`` and ``disguise_pattern``. ``phone_digits``: the fewest digits of
-        a phone number any pii rule reads."""
+        """``keyword_trigger``, ``keyword_disguise``, ``keyword_phrase``: the keyword index's
+        ``trigger_pattern``, ``disguise_pattern`` and ``phrase_pattern``. ``phone_digits``:
+        the fewest digits of a phone number any pii rule reads."""
         options = re2.Options()
         options.log_errors = False
         options.max_mem = _MAX_MEMORY
@@ -57,20 +58,17 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
-        # Without a word the closer look could read as a listed phrase's first word (nor a
-        # plain one, nor spaced-out or tripled letters), a digit or leet symbol touching a
-        # letter ("k8s", "10am", "@wanjiru") is no reason to read the message: the closer
-        # look would find nothing (see rules.keyword_signs). ``scan`` then drops that sign.
-        # The disguise pattern is a set of its own, run only then: in the merged set it
-        # would multiply the states the DFA builds for every message.
-        self._adjacent_alone = 0
-        self._disguised: Any = None
-        if keyword_trigger is not None and keyword_disguise is not None:
-            disguise = re2.Set.SearchSet(options)
-            disguise.Add(keyword_disguise)
-            disguise.Compile()
-            self._disguised = disguise._set.Match
-            self._adjacent_alone = ANY_KEYWORD_SIGN | KEYWORD_WORD
+        # Keyword signs that are no reason to read a message, checked by sets of their own,
+        # run only on the few messages they concern (merged, they would multiply the states
+        # the DFA builds for every message); see rules.keyword_signs:
+        # - a digit or leet symbol touching a letter ("k8s", "10am", "@wanjiru") as the one
+        #   keyword sign, without a word the closer look could read as a listed phrase's
+        #   first word (``keyword_disguise``): the closer look would find nothing;
+        # - a listed phrase's first word with no sign of disguise, without the whole phrase
+        #   (``keyword_phrase``): the plain reading would find nothing.
+        self._keyword_bits = 0 if keyword_trigger is None else ANY_KEYWORD_SIGN | KEYWORD_WORD
+        self._disguised = _matcher(keyword_disguise, options)
+        self._phrased = _matcher(keyword_phrase, options)
         for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
@@ -100,13 +98,31 @@ class Prefilter:
                 signals |= bits[index]
             else:
                 admin.append(index - first_admin)
-        if signals & self._adjacent_alone == _ADJACENT and not self._disguised(encoded):
-            signals ^= _ADJACENT
+        keyword = signals & self._keyword_bits
+        if keyword == _ADJACENT:
+            if not self._disguised(encoded):
+                signals ^= _ADJACENT
+        elif keyword == KEYWORD_WORD and not self._phrased(encoded):
+            signals ^= KEYWORD_WORD
         return signals, admin
 
 
 _NONE: list[int] = []
 _ADJACENT = KEYWORD_SIGNS[ADJACENT]
+
+
+def _keep(_encoded: bytes) -> bool:
+    return True  # no pattern to check: the sign stands
+
+
+def _matcher(pattern: str | None, options: Any) -> Any:
+    """The C++ match of a set holding ``pattern`` alone (truthy: a match), or ``_keep``."""
+    if pattern is None:
+        return _keep
+    pattern_set = re2.Set.SearchSet(options)
+    pattern_set.Add(pattern)
+    pattern_set.Compile()
+    return pattern_set._set.Match
 
 
 def indices(signals: int, bits: Sequence[int]) -> list[int]:

@@ -57,6 +57,9 @@ def _is_sign(pattern: str, text: str) -> bool:
         "4ss", "k y s", "kkkys", "y0u are an idiot", "1 know where u live", "id*ot", "$hi7",
         "5hit", "sh1t up", "b1tch", "g0 die", "f0ck 0ff", "m0r0n", "mor0n", "fuck 0ff",
         "| know where u live", "!1 know where y0u live", "g0 d1e", "60 die",
+        # no sign of disguise: the whole phrase, with any separators, or its second person
+        "ur an absolute idiot", "shut  up", "shut, up!", "fuck - you", "go\ndie", "u r stupid",
+        "i  know where u live", "you, such a loser", "idiot? u", "ya are so stupid",
     ],
 )  # fmt: skip
 def test_disguised_listed_words_still_reach_the_index(text: str) -> None:
@@ -117,17 +120,17 @@ _PIECES = st.sampled_from([
 ])  # fmt: skip
 
 
-@settings(max_examples=600, deadline=None)
-@given(st.lists(_PIECES, max_size=20).map("".join))
-def test_the_engine_finds_what_the_index_finds_alone(text: str) -> None:
-    alone, through = _keyword_hits(_ENGINE, clean(text))
-    assert through == alone, text
-
-
 _YOU_PIECES = st.sampled_from([
     "ur ", "u ", "you ", "ya ", "are ", "an ", "so ", "r ", "idiot ", "self ", "fuck ", "kill ",
     "y0u ", "1d10t ", "live ", "where ", "know ", "i ", "stupid ", "the ", "off ", "ur self ",
 ])  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECES | _YOU_PIECES, max_size=16).map("".join))
+def test_the_engine_finds_what_the_index_finds_alone(text: str) -> None:
+    alone, through = _keyword_hits(_ENGINE, clean(text))
+    assert through == alone, text
 
 
 @settings(max_examples=600, deadline=None)

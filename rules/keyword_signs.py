@@ -20,6 +20,7 @@ might hold a listed word:
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -100,6 +101,7 @@ _DIGITS = frozenset(string.digits)
 _MAX_NUMERAL_RUNS = 12  # letters of a word spelled by digits alone given the longer pattern
 
 
+@functools.cache  # a policy has few distinct letters and many words
 def _spelled(decoded: str, keep: str = "all") -> str:
     """A character class of what the closer look reads as ``decoded`` ("[4@a]" for "a"):
     ``keep`` "all", only the "digits" ("[4]") or only the "others" ("[@a]")."""

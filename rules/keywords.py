@@ -17,7 +17,10 @@ lands exactly on a listed word is that word written into the line in its place:
 - single letters with separators (``l o s e r``, ``l.o.s.e.r``) are joined first.
 
 Speed: one RE2 set (a DFA pass) tells which of these closer looks a message needs; most chat
-needs none and goes from ``str.translate`` and ``split`` straight to the automaton. The closer
+needs none and goes from ``str.translate`` and ``split`` straight to the automaton. The
+engine's prefilter runs those signs with patterns from this index (``trigger_pattern``,
+``disguise_pattern``, ``phrase_pattern``; see ``rules.keyword_signs``) and asks the index to
+read only messages where it could find something. The closer
 looks use ASCII-only regexes when the text is ASCII (several times faster than Unicode ones),
 decode all new suspicious words of a message with one ``translate``, and remember what each
 decoded to in a bounded cache, since spam and jargon repeat the same few words.
@@ -50,6 +53,7 @@ from rules.keyword_signs import (
 from rules.phrasing import (
     FILLERS,
     YOU_FORMS,
+    around_you,
     reread_needs,
     second_person,
     split_words,
@@ -151,30 +155,6 @@ def _plurals(word: str) -> tuple[str, ...]:
     if word.endswith(("s", "x", "z", "ch", "sh")):
         return (word + "es",)
     return (word + "s",)
-
-
-_BEFORE_YOU, _AFTER_YOU = 6, 12  # words of a listed phrase before "you", and after it
-_SHORT = 40  # words in a message read again whole
-
-
-def _around_you(words: list[str]) -> list[list[str]]:
-    """The stretches of ``words`` around each second-person word, overlapping ones merged."""
-    if len(words) <= _SHORT:
-        return [words]
-    parts: list[list[str]] = []
-    start = end = -1
-    you = _SECOND_PERSON
-    # the positions first, in one comprehension: on a long message most words are not "you"
-    for i in [i for i, word in enumerate(words) if word in you]:
-        if start >= 0 and i - _BEFORE_YOU <= end:
-            end = i + _AFTER_YOU
-            continue
-        if start >= 0:
-            parts.append(words[start:end])
-        start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
-    if start >= 0:
-        parts.append(words[start:end])
-    return parts
 
 
 class KeywordIndex:
@@ -308,7 +288,7 @@ class KeywordIndex:
             # "ur an absolute idiot" read as "you idiot" (see rules.phrasing); in a long
             # message only the words around each "you" are read again, and only if it holds
             # a word some listed phrase with "you" needs (phrasing.reread_needs)
-            for part in _around_you(words):
+            for part in around_you(words):
                 for _end, entries in self._automaton.iter(f" {' '.join(second_person(part))} "):
                     for rule_id, keyword in entries:
                         hits.setdefault(rule_id, keyword)

@@ -122,3 +122,27 @@ def split_words(joined: str, vocabulary: Iterable[str] | frozenset[str]) -> list
                 if current is None or len(candidate) < len(current):
                     best[end] = candidate
     return best[-1]
+
+
+_BEFORE_YOU, _AFTER_YOU = 6, 12  # words of a listed phrase before "you", and after it
+_SHORT = 40  # words in a message read again whole
+
+
+def around_you(words: list[str]) -> list[list[str]]:
+    """The stretches of ``words`` around each second-person word, overlapping ones merged."""
+    if len(words) <= _SHORT:
+        return [words]
+    parts: list[list[str]] = []
+    start = end = -1
+    you = YOU_FORMS
+    # the positions first, in one comprehension: on a long message most words are not "you"
+    for i in [i for i, word in enumerate(words) if word in you]:
+        if start >= 0 and i - _BEFORE_YOU <= end:
+            end = i + _AFTER_YOU
+            continue
+        if start >= 0:
+            parts.append(words[start:end])
+        start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    if start >= 0:
+        parts.append(words[start:end])
+    return parts

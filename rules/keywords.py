@@ -47,6 +47,7 @@ from rules.keyword_signs import (
     TRIPLE,
     UNICODE_SIGN_PATTERNS,
     disguise_trigger,
+    drop_edges,
     phrase_trigger,
     word_trigger,
 )
@@ -299,7 +300,8 @@ class KeywordIndex:
         if LONE_RUN in signs:
             text = syntax.separated.sub(self._join_run, text)
         if "!" in text or "*" in text or "#" in text:
-            text = syntax.edge.sub(" ", text)
+            ascii_ = syntax is _ASCII
+            text = drop_edges(text, syntax.edge) if ascii_ else syntax.edge.sub(" ", text)
         if syntax is _ASCII:
             words = text.translate(_SLOW_SPACE).split()
         else:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from bridge.config import parse_settings
 from rules.engine import Engine
-from rules.keyword_signs import disguise_trigger
-from rules.keywords import KeywordIndex
+from rules.keyword_signs import disguise_trigger, drop_edges
+from rules.keywords import _ASCII, KeywordIndex
 from rules.prefilter import ANY_KEYWORD_SIGN, KEYWORD_WORD
 from rules.text import clean
 
@@ -155,3 +155,11 @@ def test_a_policy_without_you_in_its_phrases_is_not_read_for_you() -> None:
     assert _is_sign(str(with_you.trigger_pattern()), "ur an absolute idiot")
     assert with_you.search("ur an absolute idiot") == {"words": "you idiot"}
     assert with_you.search("ur an absolute genius") == {}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="ab1@$|!*# .,-\n", max_size=60), st.integers(0, 60))
+def test_word_edges_are_dropped_as_the_edge_regex_drops_them(marked: str, cut: int) -> None:
+    pad = "ab 1 c2, " * 30  # long text takes the str.find path
+    for text in (marked, pad + marked, marked + pad, marked[:cut] + pad + marked[cut:]):
+        assert drop_edges(text, _ASCII.edge) == _ASCII.edge.sub(" ", text)

@@ -231,7 +231,9 @@ class KeywordIndex:
         self._empty = not lines
         self._words = frozenset(words)
         # what a spaced-out phrase may be split into: listed words and how people address others
-        self._splittable = self._words | YOU_FORMS.keys() | FILLERS
+        # (frozenset | dict.keys() is a set at run time, not the frozenset typeshed claims; the
+        # compiled engine checks the declared type and would raise)
+        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS
         # every listed line form with its spaces closed up, for sentences spaced out whole
         self._closed: Any = None
         closed = {line.replace(" ", ""): line.strip() for line in lines}

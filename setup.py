@@ -1,0 +1,40 @@
+"""The conduct engine compiled to C when a wheel is built (see README, "Performance").
+
+pyproject.toml holds everything else about the package. This file adds one thing: in a
+wheel (``pip wheel .``, ``pip install .``), the modules of ``rules/`` are compiled with
+mypyc, the compiler of the type checker the project already runs in strict mode; the same
+source, about 1.3-1.5x the messages per second. An editable install (``pip install -e``,
+what ``scripts/dev`` makes) stays interpreted, so an edit to rules/ is never hidden behind
+a compiled module built before it. ``MODBRIDGE_COMPILE=0`` builds an interpreted wheel.
+
+Left interpreted: rules/__init__.py, and rules/policy.py (pydantic models gain nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+ROOT = Path(__file__).resolve().parent
+INTERPRETED = {"__init__.py", "policy.py"}
+
+
+def compiled_modules() -> list[Extension]:
+    """mypyc's extension modules for rules/, or none for an editable or opted-out build."""
+    if os.environ.get("MODBRIDGE_COMPILE", "1") == "0" or "editable_wheel" in sys.argv:
+        return []
+    from mypyc.build import mypycify
+
+    sources = sorted(
+        f"rules/{path.name}"
+        for path in (ROOT / "rules").glob("*.py")
+        if path.name not in INTERPRETED
+    )
+    # group_name keeps mypyc's shared library inside the package (rules/native__mypyc*.so)
+    return mypycify(sources, opt_level="3", group_name="rules.native")
+
+
+setup(ext_modules=compiled_modules())

@@ -5,7 +5,9 @@ wheel (``pip wheel .``, ``pip install .``), the modules of ``rules/`` are compil
 mypyc, the compiler of the type checker the project already runs in strict mode; the same
 source, about 1.3-1.5x the messages per second. An editable install (``pip install -e``,
 what ``scripts/dev`` makes) stays interpreted, so an edit to rules/ is never hidden behind
-a compiled module built before it. ``MODBRIDGE_COMPILE=0`` builds an interpreted wheel.
+a compiled module built before it. ``MODBRIDGE_COMPILE=0`` builds an interpreted wheel, and
+so does a host without a C compiler or Python's headers (with a warning): same verdicts,
+slower.
 
 Left interpreted: rules/__init__.py, and rules/policy.py (pydantic models gain nothing).
 """
@@ -13,7 +15,9 @@ Left interpreted: rules/__init__.py, and rules/policy.py (pydantic models gain n
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -22,9 +26,21 @@ ROOT = Path(__file__).resolve().parent
 INTERPRETED = {"__init__.py", "policy.py"}
 
 
+def can_compile() -> bool:
+    """Whether this host has the C compiler and the headers a compiled module needs."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if shutil.which(compiler) is None or not headers.exists():
+        print(f"modbridge: no {compiler} or no {headers}: the engine stays interpreted")
+        return False
+    return True
+
+
 def compiled_modules() -> list[Extension]:
     """mypyc's extension modules for rules/, or none for an editable or opted-out build."""
     if os.environ.get("MODBRIDGE_COMPILE", "1") == "0" or "editable_wheel" in sys.argv:
+        return []
+    if not can_compile():
         return []
     from mypyc.build import mypycify
 

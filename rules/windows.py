@@ -122,7 +122,12 @@ class DuplicateDetector:
         """Count ``cleaned`` for ``member`` at ``ts`` (POSIX seconds); a hit if repeated."""
         if len(cleaned) < self._min_length:  # the key is never longer than the text
             return None
-        key = " ".join(cleaned.split())
+        if cleaned.isprintable() and "  " not in cleaned and cleaned[0] != " " != cleaned[-1]:
+            # no whitespace but single spaces inside (a printable text's only whitespace is
+            # the ASCII space): already the key, without splitting and joining it again
+            key = cleaned
+        else:
+            key = " ".join(cleaned.split())
         if len(key) < self._min_length:  # "thanks!", "+1", emoji repeat innocently
             return None
         seen = self._seen.get(member)

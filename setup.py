@@ -24,6 +24,7 @@ from setuptools import Extension, setup
 
 ROOT = Path(__file__).resolve().parent
 INTERPRETED = {"__init__.py", "policy.py"}
+WHEEL_COMMANDS = {"bdist_wheel", "build", "build_ext", "install"}
 
 
 def can_compile() -> bool:
@@ -38,7 +39,10 @@ def can_compile() -> bool:
 
 def compiled_modules() -> list[Extension]:
     """mypyc's extension modules for rules/, or none for an editable or opted-out build."""
-    if os.environ.get("MODBRIDGE_COMPILE", "1") == "0" or "editable_wheel" in sys.argv:
+    # setuptools runs this file for each step of a build: compile when it builds a wheel (or
+    # the extensions themselves), not when it asks for requirements or metadata, nor for an
+    # editable install ("editable_wheel")
+    if os.environ.get("MODBRIDGE_COMPILE", "1") == "0" or WHEEL_COMMANDS.isdisjoint(sys.argv):
         return []
     if not can_compile():
         return []

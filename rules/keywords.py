@@ -194,8 +194,10 @@ class KeywordIndex:
         self._empty = not lines
         self._words = frozenset(words)
         # what a spaced-out phrase may be split into: listed words and how people address others
-        # (a frozenset: split_words would copy any other collection on every call)
-        self._splittable = frozenset(self._words | YOU_FORMS.keys() | FILLERS)
+        # (frozenset | dict.keys() is a set at run time, not the frozenset typeshed claims; the
+        # compiled engine checks the declared type and would raise; and split_words copies
+        # any other collection on every call)
+        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS
         # words one of which a message needs for its second-person reading to add a hit
         self._reread = reread_needs(line.split() for line in lines)
         # every listed line form with its spaces closed up, for sentences spaced out whole

@@ -22,6 +22,7 @@ import re2
 from rules import pii_signals
 from rules.keyword_signs import ADJACENT, ASCII_SIGN_PATTERNS
 from rules.solicitation import TRIGGER_PATTERN
+from rules.windows import LINK_SIGN_PATTERN
 
 # Bits of the answer for the fixed patterns; admin regexes are reported by index.
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
@@ -30,6 +31,7 @@ KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
+LINK = 1 << 11  # ASCII text only: a link's opening (rules.windows.LINK_SIGN_PATTERN)
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
 
 
@@ -74,6 +76,8 @@ class Prefilter:
             pattern_set.Add(pattern)
         bits.append(SOLICITATION)
         pattern_set.Add(TRIGGER_PATTERN)
+        bits.append(LINK)
+        pattern_set.Add(LINK_SIGN_PATTERN)
         self.first_admin = len(bits)
         for pattern in admin_patterns:
             # admin regexes read case-insensitively (rules.regex); the rest is lower case

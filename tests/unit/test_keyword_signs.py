@@ -39,7 +39,8 @@ _ENGINE = Engine(parse_settings(_TOML).policy)
 def _keyword_hits(engine: Engine, cleaned: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the index finds reading ``cleaned`` alone, and what the engine reports."""
     alone = engine._keywords.search(cleaned)
-    through = {rule.id: matched for _, rule, matched in engine._stateless(cleaned)}
+    _, found = engine._stateless(cleaned)
+    through = {rule.id: matched for _, rule, matched in found}
     return alone, through
 
 

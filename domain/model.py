@@ -32,7 +32,8 @@ class Account:
     @property
     def key(self) -> str:
         """A stable text key, e.g. ``discord:1234`` or ``matrix:@ann:example.org``."""
-        return f"{self.platform.value}:{self.id}"
+        # a StrEnum is its value: joined as a str, without the enum's slower .value lookup
+        return ":".join((self.platform, self.id))
 
 
 class SpaceKind(StrEnum):

@@ -10,6 +10,7 @@ counts points (``modbridge rules eval``: a stream of messages with no storage be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
@@ -52,6 +53,7 @@ from rules.prefilter import (
     ANY_PII,
     KEYWORD_SIGNS,
     KEYWORD_WORD,
+    LINK,
     PII,
     SOLICITATION,
     Prefilter,
@@ -80,6 +82,8 @@ _REASONS = {
 _ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerators: 5}
 
 _Window: TypeAlias = FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector
+_Observe: TypeAlias = Callable[[str, float, str, Message], str | None]
+_DETECTORS = ~LINK  # the prefilter's bits that call a stateless detector
 
 
 def _mask(contact: str) -> str:
@@ -106,6 +110,8 @@ class Engine:
             self._keywords.trigger_pattern(),
             self._regexes.patterns,
             min(map(min_phone_digits, regions), default=9),
+            self._keywords.disguise_pattern(),
+            self._keywords.phrase_pattern(),
         )
         self._has_keywords = any(isinstance(r, KeywordsRule) for r in policy.rules)
         self._by_id = {rule.id: (i, rule) for i, rule in enumerate(policy.rules)}
@@ -113,12 +119,15 @@ class Engine:
         self._solicitation = [
             (i, r) for i, r in enumerate(policy.rules) if isinstance(r, SolicitationRule)
         ]
-        # Rules that keep per-member windows: every message goes through them.
+        # Rules that keep per-member windows: every message goes through them (links
+        # windows only if the message may hold a link), each by its bound ``observe``.
         self._windows: list[tuple[int, RuleConfig, _Window]] = []
+        self._observers: list[tuple[int, RuleConfig, _Observe, bool]] = []
         for i, rule in enumerate(policy.rules):
             window = self._window(rule)
             if window is not None:
                 self._windows.append((i, rule, window))
+                self._observers.append((i, rule, window.observe, isinstance(rule, LinksRule)))
         self._evaluated = 0
         self._exemptions = any(
             r.exempt_channels or r.exempt_roles or r.exempt_power_level is not None
@@ -160,14 +169,25 @@ class Engine:
         level = rule.exempt_power_level
         return level is not None and author.power_level is not None and author.power_level >= level
 
-    def _stateless(self, cleaned: str) -> list[tuple[int, RuleConfig, str]]:
-        """Hits of the rules that read the text alone, each run only if the prefilter says
-        it may find something (most chat: none runs)."""
+    def _stateless(self, cleaned: str) -> tuple[int, list[tuple[int, RuleConfig, str]]]:
+        """The prefilter's signals for ``cleaned``, and the hits of the rules that read the
+        text alone, each run only if the prefilter says it may find something (most chat:
+        none runs)."""
         signals, admin = self._prefilter.scan(cleaned)
+        if (
+            signals & _DETECTORS
+            or admin
+            or not (cleaned.isascii() or not self._has_keywords or reads_as_ascii(cleaned))
+        ):
+            return signals, self._detect(cleaned, signals, admin)
+        return signals, []  # the one pass saw nothing any detector needs
+
+    def _detect(
+        self, cleaned: str, signals: int, admin: list[int]
+    ) -> list[tuple[int, RuleConfig, str]]:
+        """The stateless detectors the prefilter's ``signals`` and ``admin`` regexes call."""
         found: list[tuple[int, RuleConfig, str]] = []
         ascii_like = reads_as_ascii(cleaned)
-        if not signals and not admin and (ascii_like or not self._has_keywords):
-            return found  # most chat: the one pass saw nothing any detector needs
         by_id = self._by_id
         if self._has_keywords:
             if not ascii_like:
@@ -215,16 +235,22 @@ class Engine:
         # Most authors are ordinary members and most policies exempt by moderator status
         # only: then no rule needs its exemptions checked one by one.
         exemptions = self._exemptions or author.is_bot or author.is_moderator
-        cleaned = clean(message.text)
-        found = self._stateless(cleaned)
+        text = message.text
+        cleaned = clean(text)
+        signals, found = self._stateless(cleaned)
         if found and exemptions:
             found = [item for item in found if not self._exempt(item[1], author, message)]
         ts = message.ts.timestamp()
-        for position, rule, window in self._windows:
+        # The links window finds nothing (and counts nothing) in a message with no link:
+        # for ASCII text, the prefilter's LINK bit is a necessary condition of one.
+        linkless = not signals & LINK and not message.links and text.isascii()
+        for position, rule, observe, reads_links in self._observers:
+            if reads_links and linkless:
+                continue
             # an exempt member's messages are not counted in the window either
             if exemptions and self._exempt(rule, author, message):
                 continue
-            detected = window.observe(member, ts, cleaned, message)
+            detected = observe(member, ts, cleaned, message)
             if detected is not None:
                 found.append((position, rule, detected))
         self._evaluated += 1

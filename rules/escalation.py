@@ -25,32 +25,46 @@ class Strike:
 class StrikeLedger:
     """Live strike points per member, in memory: for judging a stream of messages with no
     storage behind it (``modbridge rules eval``, tests). The service keeps no ledger: its
-    strikes are in storage, and it hands the engine a member's live points per judgement."""
+    strikes are in storage, and it hands the engine a member's live points per judgement.
+
+    Each member's strikes are kept oldest first with their running sum, so asking for a
+    member's live points costs the strikes that expired since, not all of them."""
 
     def __init__(self, escalation: Escalation) -> None:
         self._escalation = escalation
-        self._strikes: dict[str, deque[Strike]] = {}
+        self._strikes: dict[str, _Strikes] = {}
 
     def total(self, member: str, now: datetime) -> int:
         """The member's points that have not decayed at ``now``."""
         strikes = self._strikes.get(member)
-        if not strikes:
+        if strikes is None:
             return 0
         horizon = now - self._escalation.decay
-        while strikes and strikes[0].ts <= horizon:
-            strikes.popleft()
-        return sum(s.points for s in strikes)
+        items = strikes.items
+        while items and items[0].ts <= horizon:
+            strikes.points -= items.popleft().points
+        return strikes.points
 
     def add(self, member: str, strike: Strike) -> None:
-        self._strikes.setdefault(member, deque()).append(strike)
-
-    def load(self, member: str, strikes: list[Strike]) -> None:
-        """Replace what is known of ``member`` (e.g. from storage at start-up or on pardon)."""
-        self._strikes[member] = deque(sorted(strikes, key=lambda s: s.ts))
+        strikes = self._strikes.get(member)
+        if strikes is None:
+            strikes = self._strikes[member] = _Strikes()
+        strikes.items.append(strike)
+        strikes.points += strike.points
 
     def step_crossed(self, before: int, after: int) -> ActionSpec | None:
         """The strongest ladder action whose threshold lies in (before, after]."""
         return ladder_step(self._escalation, before, after)
+
+
+class _Strikes:
+    """One member's strikes, oldest first, and the sum of their points."""
+
+    __slots__ = ("items", "points")
+
+    def __init__(self) -> None:
+        self.items: deque[Strike] = deque()
+        self.points = 0
 
 
 def ladder_step(escalation: Escalation, before: int, after: int) -> ActionSpec | None:

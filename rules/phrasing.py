@@ -58,6 +58,29 @@ def second_person(words: Sequence[str]) -> list[str]:
     return out
 
 
+def reread_needs(forms: Iterable[Sequence[str]]) -> frozenset[str] | None:
+    """Words one of which a message must hold for ``second_person`` to let it match one of
+    the listed line ``forms`` (as words) that it does not match as written; None: any
+    message with a second-person form may.
+
+    The reading changes a message only by writing "you" or "yourself" for a second-person
+    form (or "self" after one) and dropping fillers after "you": a form it newly matches
+    holds "you" or "yourself" at a changed place or before a dropped filler. The form's
+    other words are the message's own, and any of them may stand for the form: the last
+    one that is not a filler ("live" in "i know where you live"), as words that say what
+    is done to "you" come last and are less common than "are" or "where".
+    """
+    needs: set[str] = set()
+    for form in forms:
+        if "you" not in form and "yourself" not in form:
+            continue
+        others = [word for word in form if word not in YOU_FORMS]
+        if not others:
+            return None
+        needs.add(next((w for w in reversed(others) if w not in FILLERS), others[-1]))
+    return frozenset(needs)
+
+
 def skeleton(word: str) -> str | None:
     """The consonants of ``word`` if it has vowels and enough consonants to be recognised."""
     bare = word.translate(_VOWELS)
@@ -99,3 +122,27 @@ def split_words(joined: str, vocabulary: Iterable[str] | frozenset[str]) -> list
                 if current is None or len(candidate) < len(current):
                     best[end] = candidate
     return best[-1]
+
+
+_BEFORE_YOU, _AFTER_YOU = 6, 12  # words of a listed phrase before "you", and after it
+_SHORT = 40  # words in a message read again whole
+
+
+def around_you(words: list[str]) -> list[list[str]]:
+    """The stretches of ``words`` around each second-person word, overlapping ones merged."""
+    if len(words) <= _SHORT:
+        return [words]
+    parts: list[list[str]] = []
+    start = end = -1
+    you = YOU_FORMS
+    # the positions first, in one comprehension: on a long message most words are not "you"
+    for i in [i for i, word in enumerate(words) if word in you]:
+        if start >= 0 and i - _BEFORE_YOU <= end:
+            end = i + _AFTER_YOU
+            continue
+        if start >= 0:
+            parts.append(words[start:end])
+        start, end = max(0, i - _BEFORE_YOU), i + _AFTER_YOU
+    if start >= 0:
+        parts.append(words[start:end])
+    return parts

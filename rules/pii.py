@@ -125,6 +125,7 @@ class _Plan:
     country_code: str
     trunk: str  # the national (trunk) prefix, "0" in Kenya; "" where there is none
     mobile_lengths: tuple[int, ...]  # digits of a national mobile number, 9 in Kenya
+    fewest_digits: int  # of any number read: _MIN_DIGITS, or a national mobile's if fewer
 
 
 @lru_cache(maxsize=64)
@@ -134,7 +135,8 @@ def _plan(region: str) -> _Plan:
         raise ValueError(f"unknown phone region {region!r}")
     mobile = metadata.mobile
     lengths = tuple(mobile.possible_length) if mobile is not None else ()
-    return _Plan(str(metadata.country_code), metadata.national_prefix or "", lengths)
+    fewest = min((_MIN_DIGITS, *lengths))
+    return _Plan(str(metadata.country_code), metadata.national_prefix or "", lengths, fewest)
 
 
 @lru_cache(maxsize=8192)
@@ -255,6 +257,8 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             text = text[: cut + 1] if cut >= 0 else ""
         segments = _segments(text) if ("-" in text or "." in text) else (text,)
         for segment in segments:
+            if len(segment) < plan.fewest_digits:
+                continue  # shorter than any number's digits: what is left around an IP address
             groups = _groups(segment)
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
@@ -314,7 +318,7 @@ _ZERO_WORD = re.compile(r"\b(?:zero|sifuri)\s*+(?=[0-9])")
 # would have found nothing; the readers still make their own exact checks.
 def min_phone_digits(region: str) -> int:
     """The fewest digits a phone number the reader accepts has (default ``region``)."""
-    return min((_MIN_DIGITS, *_plan(region).mobile_lengths))
+    return _plan(region).fewest_digits
 
 
 _SIGNALS = re2.Set.SearchSet()

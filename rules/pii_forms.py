@@ -29,7 +29,10 @@ _NUMBER_TOKEN = (
 _SPOKEN_RUN = re2.compile(
     rf"(?:^|[^\w@]){_NUMBER_TOKEN}(?:[\s,.\-]{{1,3}}{_NUMBER_TOKEN}){{5,}}(?:$|[^\w@])"
 )
-_TOKEN = re.compile(r"\w+")
+# The run's words and digit groups. ASCII only, as RE2 (which found the run) reads \w: the
+# character before or after a run may be any other letter ("éseven"), which a Unicode \w+
+# would take into the first or last word.
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 _MAX_TOKENS = 40

@@ -38,8 +38,8 @@ def phone_run_pattern(min_digits: int) -> str:
     return rf"{digit}(?:[ .\-()\[\]]{{0,3}}{digit}){{{min_digits - 1}}}"
 
 
-_SPOKEN_WORD = rf"(?:{_WORDS})"
-_SPOKEN_TOKEN = rf"(?:{_WORDS}|double|triple|[0-9])"
+# One token of _SPOKEN_RUN in rules.pii_forms: a number word or a group of up to four digits.
+_SPOKEN_TOKEN = rf"(?:{_WORDS}|double|triple|[0-9]{{1,4}})"
 _ENOUGH = re.compile(r"[0-9](?:[^0-9]*+[0-9]){5}")
 
 
@@ -47,13 +47,14 @@ def prefilter_patterns(min_digits: int) -> tuple[str, ...]:
     """``SIGNAL_PATTERNS`` as the engine's one pass runs them, by the same indices: each
     looks at a few words only, so that in a set with every other detector's patterns the
     automaton stays small. Each is still a necessary condition for its reader: a phone
-    number's shape (confirm six digits with ``enough_digits``), a number word next to
-    another number (a number said aloud has six or more in a row), an address's shape, a
-    handle with its platform."""
-    spoken = (
-        rf"\b{_SPOKEN_WORD}[\s,.\-]{{1,3}}{_SPOKEN_TOKEN}"
-        rf"|{_SPOKEN_TOKEN}[\s,.\-]{{1,3}}{_SPOKEN_WORD}\b"
-    )
+    number's shape (confirm six digits with ``enough_digits``), six number tokens in a row
+    (see below), an address's shape, a handle with its platform."""
+    # spoken_numbers reads only runs of _SPOKEN_RUN: six tokens or more, each a number word
+    # or up to four digits, joined by one to three of [\s,.\-], the run bounded by start,
+    # end or a character that is not an ASCII word character (RE2's \w, as here). Its first
+    # six tokens match this, \b on both sides included. Two number words side by side
+    # ("tatu nne", "sita sita") are everyday Swahili; six in a row are a number.
+    spoken = rf"\b{_SPOKEN_TOKEN}(?:[\s,.\-]{{1,3}}{_SPOKEN_TOKEN}){{5}}\b"
     return (phone_run_pattern(min_digits), spoken, EMAIL_GATE, HANDLES_PATTERN)
 
 

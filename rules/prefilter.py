@@ -20,8 +20,9 @@ from typing import Any
 import re2
 
 from rules import pii_signals
-from rules.keywords import ASCII_SIGN_PATTERNS
+from rules.keyword_signs import ADJACENT, ASCII_SIGN_PATTERNS
 from rules.solicitation import TRIGGER_PATTERN
+from rules.windows import LINK_SIGN_PATTERN
 
 # Bits of the answer for the fixed patterns; admin regexes are reported by index.
 KEYWORD_SIGNS = tuple(1 << i for i in range(len(ASCII_SIGN_PATTERNS)))
@@ -30,6 +31,7 @@ KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
+LINK = 1 << 11  # ASCII text only: a link's opening (rules.windows.LINK_SIGN_PATTERN)
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
 
 
@@ -41,8 +43,12 @@ class Prefilter:
         keyword_trigger: str | None,
         admin_patterns: Sequence[str],
         phone_digits: int = 9,
+        keyword_disguise: str | None = None,
+        keyword_phrase: str | None = None,
     ) -> None:
-        """``phone_digits``: the fewest digits of a phone number any pii rule reads."""
+        """``keyword_trigger``, ``keyword_disguise``, ``keyword_phrase``: the keyword index's
+        ``trigger_pattern``, ``disguise_pattern`` and ``phrase_pattern``. ``phone_digits``:
+        the fewest digits of a phone number any pii rule reads."""
         options = re2.Options()
         options.log_errors = False
         options.max_mem = _MAX_MEMORY
@@ -54,11 +60,24 @@ class Prefilter:
         if keyword_trigger is not None:
             bits.append(KEYWORD_WORD)
             pattern_set.Add(keyword_trigger)
+        # Keyword signs that are no reason to read a message, checked by sets of their own,
+        # run only on the few messages they concern (merged, they would multiply the states
+        # the DFA builds for every message); see rules.keyword_signs:
+        # - a digit or leet symbol touching a letter ("k8s", "10am", "@wanjiru") as the one
+        #   keyword sign, without a word the closer look could read as a listed phrase's
+        #   first word (``keyword_disguise``): the closer look would find nothing;
+        # - a listed phrase's first word with no sign of disguise, without the whole phrase
+        #   (``keyword_phrase``): the plain reading would find nothing.
+        self._keyword_bits = 0 if keyword_trigger is None else ANY_KEYWORD_SIGN | KEYWORD_WORD
+        self._disguised = _matcher(keyword_disguise, options)
+        self._phrased = _matcher(keyword_phrase, options)
         for bit, pattern in zip(PII, pii_signals.prefilter_patterns(phone_digits), strict=True):
             bits.append(bit)
             pattern_set.Add(pattern)
         bits.append(SOLICITATION)
         pattern_set.Add(TRIGGER_PATTERN)
+        bits.append(LINK)
+        pattern_set.Add(LINK_SIGN_PATTERN)
         self.first_admin = len(bits)
         for pattern in admin_patterns:
             # admin regexes read case-insensitively (rules.regex); the rest is lower case
@@ -71,7 +90,8 @@ class Prefilter:
     def scan(self, cleaned: str) -> tuple[int, list[int]]:
         """The bits of the fixed patterns ``cleaned`` matches, and the admin regexes (by
         index in the regex index) it matches."""
-        found = self._match(cleaned.encode("utf-8", "surrogatepass"))
+        encoded = cleaned.encode("utf-8", "surrogatepass")
+        found = self._match(encoded)
         if not found:
             return 0, _NONE
         signals = 0
@@ -82,10 +102,31 @@ class Prefilter:
                 signals |= bits[index]
             else:
                 admin.append(index - first_admin)
+        keyword = signals & self._keyword_bits
+        if keyword == _ADJACENT:
+            if not self._disguised(encoded):
+                signals ^= _ADJACENT
+        elif keyword == KEYWORD_WORD and not self._phrased(encoded):
+            signals ^= KEYWORD_WORD
         return signals, admin
 
 
 _NONE: list[int] = []
+_ADJACENT = KEYWORD_SIGNS[ADJACENT]
+
+
+def _keep(_encoded: bytes) -> bool:
+    return True  # no pattern to check: the sign stands
+
+
+def _matcher(pattern: str | None, options: Any) -> Any:
+    """The C++ match of a set holding ``pattern`` alone (truthy: a match), or ``_keep``."""
+    if pattern is None:
+        return _keep
+    pattern_set = re2.Set.SearchSet(options)
+    pattern_set.Add(pattern)
+    pattern_set.Compile()
+    return pattern_set._set.Match
 
 
 def indices(signals: int, bits: Sequence[int]) -> list[int]:

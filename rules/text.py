@@ -104,6 +104,8 @@ def _displayed(text: str) -> str:
 def clean(text: str) -> str:
     """Fold ``text`` into the form every detector reads (see the module docstring)."""
     if text.isascii():  # most chat: nothing to fold but case
+        if text.isprintable():  # one line of printable ASCII: no control character
+            return text.lower()
         if _ASCII_CONTROL.search(text) is not None:
             text = _ASCII_CONTROL.sub("", text)
         return text.lower()

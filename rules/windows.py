@@ -122,7 +122,12 @@ class DuplicateDetector:
         """Count ``cleaned`` for ``member`` at ``ts`` (POSIX seconds); a hit if repeated."""
         if len(cleaned) < self._min_length:  # the key is never longer than the text
             return None
-        key = " ".join(cleaned.split())
+        if cleaned.isprintable() and "  " not in cleaned and cleaned[0] != " " != cleaned[-1]:
+            # no whitespace but single spaces inside (a printable text's only whitespace is
+            # the ASCII space): already the key, without splitting and joining it again
+            key = cleaned
+        else:
+            key = " ".join(cleaned.split())
         if len(key) < self._min_length:  # "thanks!", "+1", emoji repeat innocently
             return None
         seen = self._seen.get(member)
@@ -183,6 +188,14 @@ _INVITES = re.compile(
     re.IGNORECASE,
 )
 
+
+# A necessary condition of ``find_links`` finding a link in ASCII text, as an RE2 pattern
+# over the text lower-cased (the engine's prefilter runs it on the cleaned text, which for
+# ASCII text is the text lower-cased, less control characters: removing characters elsewhere
+# leaves these contiguous strings whole). Each branch of URL opens with one of them.
+LINK_SIGN_PATTERN = (
+    r"https?://|www\.|discord(?:app)?\.com/invite/|discord\.gg/|t\.me/|chat\.whatsapp\.com/"
+)
 
 # URL's first branch for lower-case text. Case-insensitive, the re module tries every
 # position of a message (about 1.8 ms on 8 KB); on the lower-cased text it skips to an "h"

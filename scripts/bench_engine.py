@@ -1,6 +1,6 @@
 """Benchmark of the conduct engine on distinct messages: msg/s on one core, worst message.
 
-Usage: .venv/bin/python scripts/bench_engine.py [--messages N] [--skip-eval]
+Usage: .venv/bin/python scripts/bench_engine.py [--messages N] [--skip-eval] [--compiled]
 
 Runs, in the same process and on the same corpus of N distinct generated messages
 (scripts/chat_corpus.py, fixed seed, 7 % violations):
@@ -14,6 +14,10 @@ Runs, in the same process and on the same corpus of N distinct generated message
      sizes: the difference is the marginal rate, without the start-up;
 and times the slowest 8 KB messages we could think of. Times are CPU time of this process
 (and of the `rules eval` child), so other work on a shared machine disturbs them less.
+
+The engine measured is the one Python imports: from the source tree in a development
+install (interpreted). ``--compiled`` builds the wheel as Deploying does (setup.py compiles
+rules/ with mypyc), unpacks it, and runs the same measurements again on the installed form.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chat_corpus import distinct_corpus, vocabulary_size
 
+import rules.engine
 from bridge.config import load_settings, parse_settings
 from bridge.evaluate import make_message
 from domain.model import Message, Platform
@@ -194,10 +200,12 @@ def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float
             best = float("inf")
             for _ in range(3):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                # run outside the source tree: `-m` puts the working directory first on
+                # the path, which would shadow an installed (compiled) engine
                 subprocess.run(
                     [sys.executable, "-m", "cli.main", "rules", "eval", "--config",
                      str(EXAMPLE), "--input", str(path), "--output", os.devnull],
-                    check=False, cwd=ROOT,
+                    check=False, cwd=tmp,
                 )  # fmt: skip
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -206,11 +214,37 @@ def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float
     return (large - small) / (timings[1] - timings[0]), timings[0], timings[1]
 
 
+def measure_compiled(args: argparse.Namespace) -> None:
+    """Build the wheel (the engine compiled), unpack it, and run this benchmark on it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+             "-w", tmp, str(ROOT)],
+            check=True,
+        )  # fmt: skip
+        (wheel,) = Path(tmp).glob("modbridge-*.whl")
+        site = Path(tmp) / "site"
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+        print(f"\nthe wheel, built in {time.perf_counter() - started:.0f} s, unpacked:")
+        again = [sys.executable, __file__, "--messages", str(args.messages)]
+        if args.skip_eval:
+            again.append("--skip-eval")
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        subprocess.run(again, check=True, cwd=tmp, env=env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--skip-eval", action="store_true", help="no `rules eval` subprocess")
+    parser.add_argument(
+        "--compiled", action="store_true", help="then again on the wheel's compiled engine"
+    )
     args = parser.parse_args()
+    compiled = rules.engine.__file__.endswith(".so")
+    print(f"engine: {'compiled' if compiled else 'interpreted'} ({rules.engine.__file__})")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     texts = distinct_corpus(args.messages)
@@ -263,6 +297,8 @@ def main() -> None:
     for name, p in (("example", example_policy), ("example + large", combined_policy)):
         worst_name, worst = worst_time(Engine(p), texts[:200])
         print(f"worst 8 KB message, {name}: {worst * 1000:.2f} ms ({worst_name})")
+    if args.compiled:
+        measure_compiled(args)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,16 @@ the systemd unit file of the repository."""
 from __future__ import annotations
 
 import configparser
+import json
+import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import discord
@@ -39,7 +43,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
          "-w", str(out), str(ROOT)],
-        check=True, capture_output=True, timeout=120,
+        check=True, capture_output=True, timeout=900,  # the engine is compiled (setup.py)
     )  # fmt: skip
     (found,) = out.glob("modbridge-*.whl")
     return found
@@ -51,6 +55,8 @@ def _metadata(wheel: Path) -> list[str]:
         return archive.read(name).decode().splitlines()
 
 
+# The wheel's build compiles the engine (setup.py): a minute or two, paid by the first test.
+@pytest.mark.timeout(900)
 def test_the_wheel_needs_runtime_dependencies_only_and_carries_the_licence(wheel: Path) -> None:
     metadata = _metadata(wheel)
     required = [line.split(":", 1)[1].strip() for line in metadata
@@ -68,6 +74,7 @@ def test_the_wheel_needs_runtime_dependencies_only_and_carries_the_licence(wheel
         assert not any(n.startswith("tests/") for n in archive.namelist())
 
 
+@pytest.mark.timeout(900)
 def test_the_wheel_in_a_fresh_venv_runs_version_and_check_config(
     wheel: Path, tmp_path: Path
 ) -> None:
@@ -117,6 +124,38 @@ def test_the_wheel_in_a_fresh_venv_runs_version_and_check_config(
     assert run.returncode == 2, run.stderr
     assert "no platform is configured" in run.stderr
     assert "development tool" not in run.stderr
+    compiled_engine_decides_as_the_source_does(python, modbridge, work)
+
+
+def compiled_engine_decides_as_the_source_does(
+    python: Path, modbridge: Callable[..., subprocess.CompletedProcess[str]], work: Path
+) -> None:
+    """The wheel's engine is the compiled one, and its verdicts are the source's, byte for
+    byte: `rules eval` on the labelled set and generated chatter, installed and from here."""
+    engine = subprocess.run(
+        [str(python), "-c", "import rules.engine, rules.keywords, rules.pii; "
+         "print(rules.engine.__file__, rules.keywords.__file__, rules.pii.__file__)"],
+        cwd=work, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert all(path.endswith(".so") for path in engine), engine
+    labelled = (ROOT / "tests" / "data" / "conduct_eval.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(line)["text"] for line in labelled.splitlines() if line.strip()]
+    texts += runpy.run_path(str(ROOT / "scripts" / "chat_corpus.py"))["distinct_corpus"](3000)
+    lines = [
+        json.dumps({"id": i, "author": f"m{i % 7}", "text": text, "ts": 1.8e9 + i * 3})
+        for i, text in enumerate(texts)
+    ]
+    (work / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    installed = modbridge("rules", "eval", "--config", "config.toml", "--input", "in.jsonl")
+    assert installed.returncode == 0, installed.stderr
+    source = subprocess.run(
+        [sys.executable, "-m", "cli.main", "rules", "eval", "--config", "config.toml",
+         "--input", "in.jsonl"],
+        cwd=work, capture_output=True, text=True, check=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout  # fmt: skip
+    assert len(source.splitlines()) == len(lines)
+    assert installed.stdout == source
 
 
 def _unit() -> configparser.ConfigParser:

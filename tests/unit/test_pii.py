@@ -206,6 +206,20 @@ def test_any_kenyan_mobile_is_found(
     assert contacts(before + written + after) == [Contact("phone", "+2547" + digits)]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "éseven one two three four five six seven eight",  # a letter of another script
+        "seven one two three four five six seven eighté",  # glued on either side
+        "٣seven one two three four five six seven eight",  # an Arabic-Indic digit
+    ],
+)
+def test_a_number_said_aloud_next_to_a_foreign_letter_is_read(text: str) -> None:
+    # the spoken run's edges are any character but an ASCII letter, digit or "@": reading
+    # its words must not take that character into the first or last word
+    assert contacts(text) == [Contact("phone", "+254712345678")]
+
+
 @given(st.text())
 def test_never_raises(text: str) -> None:
     for contact in find_contacts(clean(text)):

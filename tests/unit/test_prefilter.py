@@ -9,6 +9,7 @@ characters the detectors care about (digits, leet symbols, number words, "@", lo
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.config import parse_settings
-from domain.model import Verdict
+from bridge.evaluate import make_message
+from domain.model import Platform, Verdict
 from rules import fastbuild
 from rules.engine import Engine
 from rules.pii import find_contacts, is_own
 from rules.policy import PiiRule, SolicitationRule
+from rules.prefilter import LINK
 from rules.solicitation import find_solicitation
 from rules.text import clean
+from rules.windows import find_links
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")
@@ -70,7 +74,7 @@ def each_detector_alone(engine: Engine, cleaned: str) -> list[tuple[str, str]]:
 
 
 def through_the_engine(engine: Engine, cleaned: str) -> list[tuple[str, str]]:
-    hits = engine._stateless(cleaned)
+    _signals, hits = engine._stateless(cleaned)
     # the engine masks contacts it reports; compare which rules hit, and the rest verbatim
     return sorted((rule.id, "" if rule.kind == "pii" else matched) for _, rule, matched in hits)
 
@@ -133,3 +137,42 @@ def test_the_clean_verdict_is_the_verdict_the_model_builds() -> None:
     assert built == Verdict(message_id="m1", member="discord:ann")
     assert built.clean
     assert built.points_total == 0
+
+
+_LINK_PIECES = st.sampled_from([
+    " ", ".", "/", ":", "h", "t", "p", "s", "w", "W", "HTTP", "https://", "http:/", "www",
+    "WWW.", "discord", "DISCORD", "app", ".com", "/invite", ".gg", "t.me", "T.ME", "chat.",
+    "whatsapp", ".com/", "x", "\x00", "\x07", "\t", "\n", "-", "+", "(", ")", "]", "'",
+])  # fmt: skip
+
+
+def links_window_skipped(engine: Engine, text: str) -> bool:
+    """Whether the engine leaves the links window out for ``text`` (see Engine.evaluate)."""
+    signals, _hits = engine._stateless(clean(text))
+    return not signals & LINK and text.isascii()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_LINK_PIECES, max_size=20).map("".join))
+def test_no_text_with_a_link_skips_the_links_window(text: str) -> None:
+    assert not find_links(text) or not links_window_skipped(_ENGINE, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["HTTPS://EVIL.EXAMPLE", "see Www.example.org", "join DISCORD.GG/abc", "t.me/+xyz",
+     "http://a\x00b.org", "discordapp.com/invite/x", "CHAT.WHATSAPP.COM/abc"],
+)  # fmt: skip
+def test_links_the_window_must_read_are_not_skipped(text: str) -> None:
+    assert find_links(text)
+    assert not links_window_skipped(_ENGINE, text)
+
+
+def test_a_link_no_window_reads_is_still_counted() -> None:
+    """The shortcut is the window's own business: a link in the text is a hit as before."""
+    engine = Engine(parse_settings(EXAMPLE).policy)
+    message = make_message(
+        id="1", platform=Platform.DISCORD, author="ann", channel="general",
+        text="come over: DISCORD.GG/elsewhere", ts=datetime(2026, 12, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert [hit.rule_id for hit in engine.evaluate(message).hits] == ["links"]

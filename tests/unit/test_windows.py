@@ -48,3 +48,13 @@ def test_idle_members_are_forgotten() -> None:
     assert list(duplicate._seen) == ["bob"]
     # bob's copy at 0 has left the window; those at 20 and 21 are one more than allowed
     assert duplicate.observe("bob", 21.0, "the same long text", NOTHING) is not None
+
+
+def test_texts_that_differ_only_in_spacing_are_the_same_text() -> None:
+    rule = DuplicateRule(id="d", kind="duplicate", max_repeats=2, per=timedelta(seconds=60))
+    duplicate = DuplicateDetector(rule)
+    spaced = ["buy cheap tokens now", " buy  cheap tokens now", "buy\tcheap\u00a0tokens now\n"]
+    seen = [duplicate.observe("ann", float(t), text, NOTHING) for t, text in enumerate(spaced)]
+    assert seen == [None, None, "buy cheap tokens now"]
+    # a text with one letter more is another text
+    assert duplicate.observe("ann", 4.0, "buy cheap tokens nows", NOTHING) is None

@@ -351,6 +351,11 @@ def evaluate_lines(
             yield verdict_to_json(answer_id, verdict)
 
 
+# A message's time must leave room for the longest sanction after it (a datetime ends in 9999).
+_LAST_TS = 32_503_680_000.0  # 3000-01-01T00:00:00Z
+_TS_RANGE = "ts: seconds since 1970 (UTC) before the year 3000"
+
+
 def _verdicts(
     engine: Engine, lines: Iterable[str]
 ) -> Iterator[tuple[str | int, Verdict] | dict[str, Any]]:
@@ -370,6 +375,9 @@ def _verdicts(
             yield {"id": None, "line": number, "error": fields}
             continue
         line_id, platform, author, channel, text, ts = fields
+        if ts is not None and not 0 <= ts <= _LAST_TS:  # NaN and infinities too
+            yield {"id": None, "line": number, "error": _TS_RANGE}
+            continue
         when = from_timestamp(ts, UTC) if ts is not None else now(UTC)
         message = make(str(line_id), platform, author, channel, text, when)
         yield line_id, evaluate(message)

@@ -238,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         try:
             source = (
-                stack.enter_context(args.input.open(encoding="utf-8")) if args.input else sys.stdin
+                # bytes that are not UTF-8 reach the line's reader (an error answer for that
+                # line), as they do through a pipe, instead of stopping the whole run
+                stack.enter_context(args.input.open(encoding="utf-8", errors="surrogateescape"))
+                if args.input
+                else sys.stdin
             )
             out = (
                 stack.enter_context(args.output.open("w", encoding="utf-8"))

@@ -284,3 +284,34 @@ def test_run_starts_without_any_development_tool(tmp_path: Path) -> None:
         modules
     )
     assert [name for name in modules if name.split(".")[0] == "devtools"] == []
+
+
+def test_rules_eval_answers_bad_times_and_bad_bytes_line_by_line(tmp_path: Path) -> None:
+    """A time no calendar holds and bytes that are not UTF-8 are that line's error; the
+    lines around them are answered, from a file as through a pipe."""
+    lines = [
+        b'{"id": 1, "author": "a", "text": "hi", "ts": 1e20}',
+        b'{"id": 2, "author": "a", "text": "hi", "ts": NaN}',
+        b'{"id": 3, "author": "a", "text": "hi", "ts": -Infinity}',
+        b'{"id": 4, "author": "a", "text": "caf\xe9 idiot"}',
+        b'{"id": 5, "author": "a", "text": "kill yourself", "ts": 32503600000}',
+        b'{"id": 6, "author": "a", "text": "hello", "ts": 1800000000}',
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    from_file = modbridge("rules", "eval", "--config", EXAMPLE, "--input", str(source))
+    piped = subprocess.run(
+        [sys.executable, "-m", "cli.main", "rules", "eval", "--config", EXAMPLE],
+        input=source.read_bytes(), capture_output=True, timeout=60, cwd=ROOT, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    for result in (from_file.stdout, piped.stdout.decode()):
+        out = [json.loads(line) for line in result.splitlines()]
+        assert [o.get("line") for o in out[:4]] == [1, 2, 3, 4], out
+        assert all("ts: " in o["error"] for o in out[:3])
+        assert "valid string" in out[3]["error"]
+        assert out[4]["id"] == 5
+        assert out[4]["actions"][1]["action"] == "mute"
+        assert out[5] == {"id": 6, "hits": [], "actions": [], "observed": [], "points": 0}
+    assert from_file.returncode == piped.returncode == 1
+    assert "Traceback" not in from_file.stderr + piped.stderr.decode()

@@ -10,7 +10,6 @@ counts points (``modbridge rules eval``: a stream of messages with no storage be
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
@@ -82,7 +81,6 @@ _REASONS = {
 _ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerators: 5}
 
 _Window: TypeAlias = FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector
-_Observe: TypeAlias = Callable[[str, float, str, Message], str | None]
 _DETECTORS = ~LINK  # the prefilter's bits that call a stateless detector
 
 
@@ -120,14 +118,12 @@ class Engine:
             (i, r) for i, r in enumerate(policy.rules) if isinstance(r, SolicitationRule)
         ]
         # Rules that keep per-member windows: every message goes through them (links
-        # windows only if the message may hold a link), each by its bound ``observe``.
-        self._windows: list[tuple[int, RuleConfig, _Window]] = []
-        self._observers: list[tuple[int, RuleConfig, _Observe, bool]] = []
+        # windows only if the message may hold a link: the last item says which).
+        self._windows: list[tuple[int, RuleConfig, _Window, bool]] = []
         for i, rule in enumerate(policy.rules):
             window = self._window(rule)
             if window is not None:
-                self._windows.append((i, rule, window))
-                self._observers.append((i, rule, window.observe, isinstance(rule, LinksRule)))
+                self._windows.append((i, rule, window, isinstance(rule, LinksRule)))
         self._evaluated = 0
         self._exemptions = any(
             r.exempt_channels or r.exempt_roles or r.exempt_power_level is not None
@@ -244,18 +240,18 @@ class Engine:
         # The links window finds nothing (and counts nothing) in a message with no link:
         # for ASCII text, the prefilter's LINK bit is a necessary condition of one.
         linkless = not signals & LINK and not message.links and text.isascii()
-        for position, rule, observe, reads_links in self._observers:
+        for position, rule, window, reads_links in self._windows:
             if reads_links and linkless:
                 continue
             # an exempt member's messages are not counted in the window either
             if exemptions and self._exempt(rule, author, message):
                 continue
-            detected = observe(member, ts, cleaned, message)
+            detected = window.observe(member, ts, cleaned, message)
             if detected is not None:
                 found.append((position, rule, detected))
         self._evaluated += 1
         if self._evaluated % 10_000 == 0:
-            for _, _, window in self._windows:
+            for _, _, window, _ in self._windows:
                 window.forget_idle(ts)
         if not found:
             return clean_verdict(message.id, member)

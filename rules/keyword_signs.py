@@ -15,7 +15,9 @@ might hold a listed word:
 - ``disguise_trigger``: a word that may be read as such a first word or second-person form
   by the closer look. Without it (and without spaced-out or tripled letters), the closer
   look finds nothing either: "k8s", "10am", "@wanjiru" or "sha256" alone do not make the
-  engine read a message.
+  engine read a message;
+- ``phrase_trigger``: a listed phrase whole, not only its first word ("i" or "go" alone
+  are everyday words): without it, the plain reading finds nothing.
 """
 
 from __future__ import annotations

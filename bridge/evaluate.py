@@ -5,17 +5,17 @@ This is the admin's test bench for a policy; the service uses the same engine.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
 from domain.actions import action_kind
+from domain.fastbuild import slot_writer
 from domain.model import (
     Account,
     Action,
@@ -164,65 +164,6 @@ class _Messages:
 _MessageMaker = Callable[
     [str, Author, Channel, str, datetime, tuple[Account, ...], tuple[str, ...]], Message
 ]
-# Message's fields, in its order; a line gives the first seven, the rest keep their defaults.
-_FIELDS = (
-    "id", "author", "channel", "text", "ts", "mentions", "links",
-    "attachments", "reply_to", "edit_of",
-)  # fmt: skip
-
-
-def _slot_writer() -> _MessageMaker | None:
-    """A cheaper way to build the same Message, or None if the model no longer allows it.
-
-    A frozen dataclass's ``__init__`` writes each of its ten fields through
-    ``object.__setattr__`` with keyword handling around it: about 2 us a message, as much
-    as reading its line. Here the fields are written into an object of a twin class with the
-    very same slots but no frozen ``__setattr__`` (plain attribute stores), which then
-    becomes a Message by ``__class__`` assignment (Python allows it between classes of the
-    same layout). The result is the same frozen value the constructor builds (equal, same
-    type, immutable). Checked when the module loads, as rules/fastbuild.py does for the
-    clean verdict: should Message change its fields, slots or gain a ``__post_init__``,
-    the ordinary constructor is used.
-    """
-    fields = dataclasses.fields(Message)
-    if (
-        tuple(f.name for f in fields) != _FIELDS
-        or vars(Message).get("__slots__") != _FIELDS
-        or hasattr(Message, "__post_init__")
-        or any(not f.init or f.default is dataclasses.MISSING for f in fields[7:])
-    ):
-        return None
-    no_attachments, no_reply, no_edit = (f.default for f in fields[7:])
-
-    class Unfrozen:
-        __slots__ = _FIELDS
-
-    new = object.__new__
-
-    def write(
-        id: str,
-        author: Author,
-        channel: Channel,
-        text: str,
-        ts: datetime,
-        mentions: tuple[Account, ...],
-        links: tuple[str, ...],
-    ) -> Message:
-        message: Any = new(Unfrozen)
-        message.id = id
-        message.author = author
-        message.channel = channel
-        message.text = text
-        message.ts = ts
-        message.mentions = mentions
-        message.links = links
-        message.attachments = no_attachments
-        message.reply_to = no_reply
-        message.edit_of = no_edit
-        message.__class__ = Message
-        return cast(Message, message)
-
-    return write
 
 
 def _construct(
@@ -239,7 +180,12 @@ def _construct(
     )
 
 
-_new_message: _MessageMaker = _slot_writer() or _construct
+# Message's first seven fields, what a line gives, written without the constructor's cost
+# (domain.fastbuild); the rest keep their defaults.
+_new_message: _MessageMaker = (
+    slot_writer(Message, ("id", "author", "channel", "text", "ts", "mentions", "links"))
+    or _construct
+)
 
 
 def action_to_json(action: Action) -> dict[str, Any]:

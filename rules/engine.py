@@ -10,9 +10,11 @@ counts points (``modbridge rules eval``: a stream of messages with no storage be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeAlias
 
+from domain.fastbuild import slot_writer
 from domain.model import (
     Account,
     Action,
@@ -30,7 +32,6 @@ from domain.model import (
     Warn,
 )
 from rules.escalation import Strike, StrikeLedger
-from rules.fastbuild import clean_verdict
 from rules.keywords import KeywordIndex
 from rules.pii import Contact, find_contacts, is_own, min_phone_digits
 from rules.pii_signals import ENOUGH_DIGITS, enough_digits
@@ -66,6 +67,7 @@ from rules.windows import (
     FloodDetector,
     LinksDetector,
     MentionsDetector,
+    link_sign_tells,
 )
 
 _REASONS = {
@@ -82,6 +84,17 @@ _ORDER = {DeleteMessage: 0, Warn: 1, Mute: 2, Remove: 3, Ban: 4, NotifyModerator
 
 _Window: TypeAlias = FloodDetector | DuplicateDetector | MentionsDetector | LinksDetector
 _DETECTORS = ~LINK  # the prefilter's bits that call a stateless detector
+
+
+def _verdict(message_id: str, member: str) -> Verdict:
+    return Verdict(message_id=message_id, member=member)
+
+
+# The answer to most messages (no hit), built without the constructor's cost: see
+# domain.fastbuild.
+clean_verdict: Callable[[str, str], Verdict] = (
+    slot_writer(Verdict, ("message_id", "member")) or _verdict
+)
 
 
 def _mask(contact: str) -> str:
@@ -170,20 +183,17 @@ class Engine:
         text alone, each run only if the prefilter says it may find something (most chat:
         none runs)."""
         signals, admin = self._prefilter.scan(cleaned)
-        if (
-            signals & _DETECTORS
-            or admin
-            or not (cleaned.isascii() or not self._has_keywords or reads_as_ascii(cleaned))
-        ):
-            return signals, self._detect(cleaned, signals, admin)
+        ascii_like = cleaned.isascii() or reads_as_ascii(cleaned)
+        if signals & _DETECTORS or admin or not (ascii_like or not self._has_keywords):
+            return signals, self._detect(cleaned, signals, admin, ascii_like)
         return signals, []  # the one pass saw nothing any detector needs
 
     def _detect(
-        self, cleaned: str, signals: int, admin: list[int]
+        self, cleaned: str, signals: int, admin: list[int], ascii_like: bool
     ) -> list[tuple[int, RuleConfig, str]]:
-        """The stateless detectors the prefilter's ``signals`` and ``admin`` regexes call."""
+        """The stateless detectors the prefilter's ``signals`` and ``admin`` regexes call;
+        ``ascii_like``: whether ``cleaned`` reads as ASCII (``reads_as_ascii``)."""
         found: list[tuple[int, RuleConfig, str]] = []
-        ascii_like = reads_as_ascii(cleaned)
         by_id = self._by_id
         if self._has_keywords:
             if not ascii_like:
@@ -238,8 +248,8 @@ class Engine:
             found = [item for item in found if not self._exempt(item[1], author, message)]
         ts = message.ts.timestamp()
         # The links window finds nothing (and counts nothing) in a message with no link:
-        # for ASCII text, the prefilter's LINK bit is a necessary condition of one.
-        linkless = not signals & LINK and not message.links and text.isascii()
+        # the prefilter's LINK bit is a necessary condition of one, for most text.
+        linkless = not signals & LINK and not message.links and link_sign_tells(text)
         for position, rule, window, reads_links in self._windows:
             if reads_links and linkless:
                 continue

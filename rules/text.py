@@ -45,7 +45,9 @@ _MAYBE_LOOKALIKE = re.compile(
 # ASCII control characters (NUL, BEL, ESC...) hide inside words like zero-width ones do;
 # tab, line feed and carriage return are layout and stay.
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_ASCII = frozenset(chr(code) for code in range(128))
+# The characters past ASCII in a text: found by one C scan, about four times faster than
+# ``set(text) - ascii`` on chat (which hashes every character; most are ASCII).
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 # What a non-ASCII character needs, by class; worked out once per character seen.
 _INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE = 1, 2, 4, 8, 16
@@ -112,7 +114,7 @@ def clean(text: str) -> str:
     classes = _classes
     kinds = 0
     odd: list[str] = []
-    for char in set(text).difference(_ASCII):
+    for char in set(_NOT_ASCII.findall(text)):
         kind = classes.get(char)
         if kind is None:
             if len(classes) >= _CLASS_CACHE_SIZE:
@@ -157,7 +159,7 @@ def reads_as_ascii(cleaned: str) -> bool:
     if cleaned.isascii():
         return True
     known = _SYMBOLS
-    for char in set(cleaned).difference(_ASCII):
+    for char in set(_NOT_ASCII.findall(cleaned)):
         symbol = known.get(char)
         if symbol is None:
             if len(known) >= _SYMBOLS_SIZE:

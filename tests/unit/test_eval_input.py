@@ -202,7 +202,7 @@ def test_empty_lines_are_the_ones_strip_empties() -> None:
 
 def test_a_written_message_is_the_constructed_one() -> None:
     assert evaluate._new_message is not evaluate._construct, (
-        "Message changed shape: update _FIELDS in bridge/evaluate.py to keep the quick writer"
+        "Message changed shape: domain.fastbuild refused it (see its docstring)"
     )
     author = Author(account=Account(platform=Platform.DISCORD, id="1"))
     channel = Channel(platform=Platform.DISCORD, id="2", space_id="cli")

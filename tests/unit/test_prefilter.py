@@ -19,14 +19,14 @@ from hypothesis import strategies as st
 from bridge.config import parse_settings
 from bridge.evaluate import make_message
 from domain.model import Platform, Verdict
-from rules import fastbuild
+from rules import engine as engine_module
 from rules.engine import Engine
 from rules.pii import find_contacts, is_own
 from rules.policy import PiiRule, SolicitationRule
 from rules.prefilter import LINK
 from rules.solicitation import find_solicitation
 from rules.text import clean
-from rules.windows import find_links
+from rules.windows import find_links, link_sign_tells
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")
@@ -132,8 +132,8 @@ def test_text_made_of_what_detectors_look_for_reads_the_same(text: str) -> None:
 
 
 def test_the_clean_verdict_is_the_verdict_the_model_builds() -> None:
-    assert fastbuild.clean_verdict is not fastbuild._constructor  # the fast path is in use
-    built = fastbuild.clean_verdict("m1", "discord:ann")
+    assert engine_module.clean_verdict is not engine_module._verdict  # the fast path is in use
+    built = engine_module.clean_verdict("m1", "discord:ann")
     assert built == Verdict(message_id="m1", member="discord:ann")
     assert built.clean
     assert built.points_total == 0
@@ -143,16 +143,22 @@ _LINK_PIECES = st.sampled_from([
     " ", ".", "/", ":", "h", "t", "p", "s", "w", "W", "HTTP", "https://", "http:/", "www",
     "WWW.", "discord", "DISCORD", "app", ".com", "/invite", ".gg", "t.me", "T.ME", "chat.",
     "whatsapp", ".com/", "x", "\x00", "\x07", "\t", "\n", "-", "+", "(", ")", "]", "'",
+    # past ASCII: what cleaning removes, spaces, folds, composes or reverses, and the
+    # letters re reads case-insensitively as ASCII ones
+    "🎉", "é", "\u0301", "\u0338", "\u0307", "\u200b", "\u00ad", "\u00a0", "\u3000",
+    "\u202e", "\u202c", "\u202d", "\u2066", "\u2069", "ｈｔｔｐｓ", "ｗｗｗ．", "／", "：",
+    "\u017f", "\u212a", "\u0131", "\u0130", "d", "scord", "nvite", "\u0455", "\u0440", "ß",
+    "ǰ", "\u3164",
 ])  # fmt: skip
 
 
 def links_window_skipped(engine: Engine, text: str) -> bool:
     """Whether the engine leaves the links window out for ``text`` (see Engine.evaluate)."""
     signals, _hits = engine._stateless(clean(text))
-    return not signals & LINK and text.isascii()
+    return not signals & LINK and link_sign_tells(text)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(_LINK_PIECES, max_size=20).map("".join))
 def test_no_text_with_a_link_skips_the_links_window(text: str) -> None:
     assert not find_links(text) or not links_window_skipped(_ENGINE, text), text
@@ -161,7 +167,9 @@ def test_no_text_with_a_link_skips_the_links_window(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["HTTPS://EVIL.EXAMPLE", "see Www.example.org", "join DISCORD.GG/abc", "t.me/+xyz",
-     "http://a\x00b.org", "discordapp.com/invite/x", "CHAT.WHATSAPP.COM/abc"],
+     "http://a\x00b.org", "discordapp.com/invite/x", "CHAT.WHATSAPP.COM/abc",
+     "🎉 https://x.org", "join d\u0131scord.gg/x 🎉", "d\u0130scord.gg/x", "HTTP\u017f://x.org",
+     "\u202e gg.drocsid//:sptth \u202c then https://y.org/\u0338 ok", "é www.x.org\u0301"],
 )  # fmt: skip
 def test_links_the_window_must_read_are_not_skipped(text: str) -> None:
     assert find_links(text)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rules.policy import DuplicateRule, FloodRule
-from rules.windows import DuplicateDetector, FloodDetector
+from rules.text import clean
+from rules.windows import DuplicateDetector, FloodDetector, repeat_key
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,23 @@ def test_texts_that_differ_only_in_spacing_are_the_same_text() -> None:
     assert seen == [None, None, "buy cheap tokens now"]
     # a text with one letter more is another text
     assert duplicate.observe("ann", 4.0, "buy cheap tokens nows", NOTHING) is None
+
+
+def test_cleaned_text_holds_no_whitespace_but_space_tab_and_line_ends() -> None:
+    """What ``repeat_key`` relies on, for every character there is."""
+    others = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in " \t\n\r"]
+    cleaned = "".join(clean(chr(code)) for code in range(0x110000))
+    assert [hex(ord(char)) for char in others if char in cleaned] == []
+
+
+_SPACING = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u00a0", "\u2028",
+     "\u3000", "\u200b", "\u180e", "a", "B", "é", "🎉", "\u0301", "\u202e", "\x00"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SPACING, max_size=16).map("".join))
+def test_the_repeat_key_is_the_text_split_and_joined(text: str) -> None:
+    cleaned = clean(text)
+    assert repeat_key(cleaned) == " ".join(cleaned.split())

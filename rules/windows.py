@@ -258,10 +258,35 @@ def _same_link(link: str) -> str:
     return f"{host.lower()}/{rest}"
 
 
-def _host_and_rest(link: str) -> tuple[str, str]:
+# The usual link: an optional http(s) scheme, a host of letters, digits, dots and dashes,
+# then a path, query or fragment free of spaces and control characters.
+_PLAIN_LINK = re.compile(r"([hH][tT][tT][pP][sS]?://)?([A-Za-z0-9.-]+)([/?#][^\x00-\x20\x7f]*)?")
+
+
+def host_and_rest(link: str) -> tuple[str, str]:
+    """The host of ``link`` in lower case, and host and path (query and fragment left out),
+    as ``urllib.parse.urlsplit`` reads them (a link without a scheme as ``https://``). Any
+    text gets an answer: an address urlsplit refuses (an unclosed "[" of an IPv6 address)
+    has no host, and its rest is what follows the scheme."""
+    plain = _PLAIN_LINK.fullmatch(link)
+    # most links: urlsplit's answer without its cost (several us); a "://" further on in a
+    # link written without a scheme makes urlsplit read no host at all
+    if plain is not None and (plain.group(1) is not None or "://" not in link):
+        host, after = plain.group(2, 3)
+        host = host.lower()
+        path = after.partition("?")[0].partition("#")[0] if after else ""
+        return host, host + path
+    return split_host_and_rest(link)
+
+
+def split_host_and_rest(link: str) -> tuple[str, str]:
+    """``host_and_rest`` by urlsplit itself, for any link."""
     bare = link if "://" in link else f"https://{link}"
-    parts = urlsplit(bare)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(bare)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # "Invalid IPv6 URL": "www.[::1" is still a link, with no host
+        return "", bare.split("://", 1)[1].lower()
     return host, f"{host}{parts.path}"
 
 
@@ -299,7 +324,7 @@ class LinksDetector:
             return None
         counted = 0  # links to allowed domains (the community's own) are not counted
         for link in links:
-            host, rest = _host_and_rest(link)
+            host, rest = host_and_rest(link)
             if self._allowed_link(host, rest.lower()):
                 continue
             counted += 1

@@ -184,3 +184,14 @@ def test_a_link_no_window_reads_is_still_counted() -> None:
         text="come over: DISCORD.GG/elsewhere", ts=datetime(2026, 12, 1, tzinfo=UTC),
     )  # fmt: skip
     assert [hit.rule_id for hit in engine.evaluate(message).hits] == ["links"]
+
+
+@pytest.mark.parametrize("text", ["look www.[::1 now", "https://[abc/x", "http://[::1/x]"])
+def test_a_link_no_address_parser_can_read_is_still_judged(text: str) -> None:
+    """urlsplit raises on an unclosed IPv6 bracket; the engine answered with a traceback."""
+    engine = Engine(parse_settings(EXAMPLE).policy)
+    message = make_message(
+        id="1", platform=Platform.DISCORD, author="ann", channel="general", text=text,
+        ts=datetime(2026, 12, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert engine.evaluate(message).message_id == "1"

@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.policy import DuplicateRule, FloodRule
 from rules.text import clean
-from rules.windows import DuplicateDetector, FloodDetector, repeat_key
+from rules.windows import (
+    DuplicateDetector,
+    FloodDetector,
+    host_and_rest,
+    repeat_key,
+    split_host_and_rest,
+)
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,31 @@ _SPACING = st.sampled_from(
 def test_the_repeat_key_is_the_text_split_and_joined(text: str) -> None:
     cleaned = clean(text)
     assert repeat_key(cleaned) == " ".join(cleaned.split())
+
+
+_LINK_PARTS = st.sampled_from(
+    ["https://", "HTTP://", "http:/", "ftp://", "://", "www.", "x", "X", "org", "0", ".", "-",
+     "/", "?", "#", ":", "80", "@", "[", "]", "::1", "%20", "é", "\x00", " ", "\t", "\x7f",
+     "a/b", "?q=1", "#f", "\\", "_", "discord.gg/", "t.me/+"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_LINK_PARTS, min_size=1, max_size=10).map("".join))
+def test_a_links_host_and_path_are_urlsplits(link: str) -> None:
+    """The quick reading of usual links answers what urlsplit answers, for every link."""
+    assert host_and_rest(link) == split_host_and_rest(link)
+
+
+@pytest.mark.parametrize(
+    ("link", "host", "rest"),
+    [
+        ("https://GitHub.com/Ann/x?tab=1#top", "github.com", "github.com/Ann/x"),
+        ("discord.gg/abc", "discord.gg", "discord.gg/abc"),
+        ("http://user@x.org:8080/p", "x.org", "x.org/p"),
+        ("www.x.org/a://b", "", "www.x.org/a://b"),  # as urlsplit reads it: no host
+        ("www.[::1", "", "www.[::1"),  # urlsplit raises here; the engine must not
+    ],
+)
+def test_hosts_are_read_as_urlsplit_reads_them(link: str, host: str, rest: str) -> None:
+    assert host_and_rest(link) == (host, rest)

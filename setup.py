@@ -1,15 +1,17 @@
 """The conduct engine compiled to C when a wheel is built (see README, "Performance").
 
 pyproject.toml holds everything else about the package. This file adds one thing: in a
-wheel (``pip wheel .``, ``pip install .``), the modules of ``rules/`` are compiled with
-mypyc, the compiler of the type checker the project already runs in strict mode; the same
-source, about 1.3-1.5x the messages per second. An editable install (``pip install -e``,
-what ``scripts/dev`` makes) stays interpreted, so an edit to rules/ is never hidden behind
-a compiled module built before it. ``MODBRIDGE_COMPILE=0`` builds an interpreted wheel, and
-so does a host without a C compiler or Python's headers (with a warning): same verdicts,
-slower.
+wheel (``pip wheel .``, ``pip install .``), the modules of ``rules/`` and
+``bridge/evaluate.py`` (`rules eval`'s reading and writing of lines, as costly as the
+judging) are compiled with mypyc, the compiler of the type checker the project already
+runs in strict mode; the same source, about 1.1-1.5x the messages per second. An editable
+install (``pip install -e``, what ``scripts/dev`` makes) stays interpreted, so an edit is
+never hidden behind a compiled module built before it. ``MODBRIDGE_COMPILE=0`` builds an
+interpreted wheel, and so does a host without a C compiler or Python's headers (with a
+warning): same verdicts, slower.
 
-Left interpreted: rules/__init__.py, and rules/policy.py (pydantic models gain nothing).
+Left interpreted: rules/__init__.py, rules/policy.py and bridge/eval_input.py (pydantic
+models gain nothing, and mypyc cannot build a module that defines one).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def can_compile() -> bool:
 
 
 def compiled_modules() -> list[Extension]:
-    """mypyc's extension modules for rules/, or none for an editable or opted-out build."""
+    """mypyc's extension modules for the engine, or none for an editable or opted-out build."""
     # setuptools runs this file for each step of a build: compile when it builds a wheel (or
     # the extensions themselves), not when it asks for requirements or metadata, nor for an
     # editable install ("editable_wheel")
@@ -53,6 +55,7 @@ def compiled_modules() -> list[Extension]:
         for path in (ROOT / "rules").glob("*.py")
         if path.name not in INTERPRETED
     )
+    sources.append("bridge/evaluate.py")
     # group_name keeps mypyc's shared library inside the package (rules/native__mypyc*.so)
     return mypycify(sources, opt_level="3", group_name="rules.native")
 

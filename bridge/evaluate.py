@@ -1,6 +1,9 @@
 """Running the engine on text from the command line: one message, or a JSON Lines stream.
 
-This is the admin's test bench for a policy; the service uses the same engine.
+This is the admin's test bench for a policy; the service uses the same engine. The wheel
+compiles this module with the engine (setup.py): `rules eval` spends as long reading and
+writing a line as judging it. The input line's pydantic model, which the compiler cannot
+take, is in bridge/eval_input.py.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
+from bridge.eval_input import Fields, validated
 from domain.actions import action_kind
 from domain.fastbuild import slot_writer
 from domain.model import (
@@ -43,33 +46,11 @@ from rules.windows import find_links
 _MENTION = re.compile(r"<@!?(\d+)>|(@[\w.=/-]+:[\w.-]+)|(?<![\w@])@(\w{2,32})")
 
 
-class InputLine(BaseModel):
-    """One line of `rules eval` input."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str | int
-    platform: Platform = Platform.CLI
-    author: str = Field(min_length=1)
-    channel: str = "general"
-    text: str
-    ts: float | None = None
-
-    @field_validator("platform", mode="before")
-    @classmethod
-    def _older_name(cls, value: object) -> object:
-        # input written for earlier versions named the command line's platform "test"
-        return Platform.CLI if value == "test" else value
-
-
-# A line's fields: id, platform, author, channel, text, ts (None: now).
-_Fields = tuple[str | int, Platform, str, str, str, float | None]
-
 # The platform names a line may give; "test" is the command line's older name (see InputLine).
 _PLATFORMS = {"test": Platform.CLI, **{p.value: p for p in Platform}}
 
 
-def _read_line(raw: str) -> _Fields | str:
+def _read_line(raw: str) -> Fields | str:
     """The fields of one input line, or the error text saying why it is not a message.
 
     A line written the usual way is read here without building an InputLine (that cost
@@ -83,9 +64,9 @@ def _read_line(raw: str) -> _Fields | str:
     try:
         data = from_json(raw)
     except (ValueError, TypeError):  # bad JSON; TypeError: a lone surrogate. pydantic judges
-        return _validated(raw)
+        return validated(raw)
     if type(data) is not dict:
-        return _validated(raw)
+        return validated(raw)
     id_ = data.get("id")
     author = data.get("author")
     text = data.get("text")
@@ -102,17 +83,8 @@ def _read_line(raw: str) -> _Fields | str:
         and platform in _PLATFORMS
         and (ts is None or type(ts) is float)
     ):
-        return _validated(raw)
+        return validated(raw)
     return id_, _PLATFORMS[platform], author, channel, text, ts
-
-
-def _validated(raw: str) -> _Fields | str:
-    """The fields of a line as InputLine reads them, or the error text of its refusal."""
-    try:
-        item = InputLine.model_validate_json(raw)
-    except ValidationError as exc:
-        return _error_text(exc)
-    return item.id, item.platform, item.author, item.channel, item.text, item.ts
 
 
 def make_message(
@@ -230,14 +202,6 @@ def verdict_to_json(message_id: str | int, verdict: Verdict) -> dict[str, Any]:
         "observed": [action_to_json(a) for a in verdict.observed],
         "points": verdict.points_total,
     }
-
-
-def _error_text(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "line"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
 
 
 def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[bool, str]]:

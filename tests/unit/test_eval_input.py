@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge import evaluate
+from bridge import eval_input, evaluate
 from bridge.config import load_settings
-from bridge.evaluate import InputLine, evaluate_lines_json
+from bridge.eval_input import InputLine
+from bridge.evaluate import evaluate_lines_json
 from domain.model import Account, Author, Channel, Message, Platform
 from rules.engine import Engine
 
@@ -87,7 +88,7 @@ def typed(result: object) -> object:
 
 @pytest.mark.parametrize("raw", tricky_lines())
 def test_a_line_reads_as_pydantic_reads_it(raw: str) -> None:
-    assert typed(evaluate._read_line(raw)) == typed(evaluate._validated(raw))
+    assert typed(evaluate._read_line(raw)) == typed(eval_input.validated(raw))
 
 
 json_values = st.recursive(
@@ -106,12 +107,12 @@ json_values = st.recursive(
 )
 def test_any_object_reads_as_pydantic_reads_it(line: dict[str, Any], ascii_only: bool) -> None:
     raw = json.dumps(line, ensure_ascii=ascii_only)
-    assert typed(evaluate._read_line(raw)) == typed(evaluate._validated(raw))
+    assert typed(evaluate._read_line(raw)) == typed(eval_input.validated(raw))
 
 
 @given(st.text(max_size=40))
 def test_any_text_reads_as_pydantic_reads_it(raw: str) -> None:
-    assert typed(evaluate._read_line(raw)) == typed(evaluate._validated(raw))
+    assert typed(evaluate._read_line(raw)) == typed(eval_input.validated(raw))
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,7 @@ def test_ordinary_lines_take_the_quick_path(
         raise AssertionError(f"an ordinary line went to pydantic: {raw}")
 
     raw = json.dumps(line, ensure_ascii=False)
-    expected = typed(evaluate._validated(raw))
+    expected = typed(eval_input.validated(raw))
     monkeypatch.setattr(InputLine, "model_validate_json", refuse)
     assert typed(evaluate._read_line(raw)) == expected
 
@@ -179,7 +180,7 @@ def test_a_stream_is_answered_as_the_validated_path_answers_it(
     quick = answers(Engine(policy), lines)
     assert sum(error for error, _ in quick) > 50
     assert sum('"hits": [{' in answer for _, answer in quick) > 20
-    monkeypatch.setattr(evaluate, "_read_line", evaluate._validated)
+    monkeypatch.setattr(evaluate, "_read_line", eval_input.validated)
     assert quick == answers(Engine(policy), lines)
 
 

@@ -133,8 +133,9 @@ def compiled_engine_decides_as_the_source_does(
     """The wheel's engine is the compiled one, and its verdicts are the source's, byte for
     byte: `rules eval` on the labelled set and generated chatter, installed and from here."""
     engine = subprocess.run(
-        [str(python), "-c", "import rules.engine, rules.keywords, rules.pii; "
-         "print(rules.engine.__file__, rules.keywords.__file__, rules.pii.__file__)"],
+        [str(python), "-c", "import rules.engine, rules.keywords, rules.pii, bridge.evaluate; "
+         "print(rules.engine.__file__, rules.keywords.__file__, rules.pii.__file__, "
+         "bridge.evaluate.__file__)"],
         cwd=work, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert all(path.endswith(".so") for path in engine), engine
@@ -156,6 +157,29 @@ def compiled_engine_decides_as_the_source_does(
     ).stdout  # fmt: skip
     assert len(source.splitlines()) == len(lines)
     assert installed.stdout == source
+    # lines the compiled reader must refuse, or hand to pydantic, as the source does
+    odd = "\n".join([
+        "not json", "[]", "", "   ", '{"id": true, "author": "a", "text": "x"}',
+        '{"id": 1.5, "author": "a", "text": "x"}', '{"id": "1", "author": "", "text": "x"}',
+        '{"id": 2, "author": "a", "text": "x", "ts": NaN}',
+        '{"id": 3, "author": "a", "text": "x", "ts": 1e20}',
+        '{"id": 4, "author": "a", "text": "x", "ts": 5}',
+        '{"id": 5, "author": "a", "text": "x", "platform": "test"}',
+        '{"id": 6, "author": "a", "text": "\\ud800 lone"}',
+        '{"id": "7", "author": 7, "text": "x"}', '{"id": 8, "author": "a", "text": null}',
+        '{"id": 9, "author": "a", "text": "x", "platform": "irc"}',
+    ]) + "\n"  # fmt: skip
+    (work / "odd.jsonl").write_text(odd, encoding="utf-8")
+    refused = modbridge("rules", "eval", "--config", "config.toml", "--input", "odd.jsonl")
+    from_source = subprocess.run(
+        [sys.executable, "-m", "cli.main", "rules", "eval", "--config", "config.toml",
+         "--input", "odd.jsonl"],
+        cwd=work, capture_output=True, text=True, check=False, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert (refused.returncode, refused.stdout) == (from_source.returncode, from_source.stdout)
+    assert from_source.returncode == 1
+    assert from_source.stdout.count('"error"') == 12
 
 
 def _unit() -> configparser.ConfigParser:

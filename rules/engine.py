@@ -61,7 +61,7 @@ from rules.prefilter import (
 )
 from rules.regex import RegexIndex
 from rules.solicitation import find_solicitation
-from rules.text import clean, reads_as_ascii
+from rules.text import clean_reading
 from rules.windows import (
     DuplicateDetector,
     FloodDetector,
@@ -178,12 +178,13 @@ class Engine:
         level = rule.exempt_power_level
         return level is not None and author.power_level is not None and author.power_level >= level
 
-    def _stateless(self, cleaned: str) -> tuple[int, list[tuple[int, RuleConfig, str]]]:
+    def _stateless(
+        self, cleaned: str, ascii_like: bool
+    ) -> tuple[int, list[tuple[int, RuleConfig, str]]]:
         """The prefilter's signals for ``cleaned``, and the hits of the rules that read the
         text alone, each run only if the prefilter says it may find something (most chat:
-        none runs)."""
+        none runs). ``ascii_like``: whether ``cleaned`` reads as ASCII (``reads_as_ascii``)."""
         signals, admin = self._prefilter.scan(cleaned)
-        ascii_like = cleaned.isascii() or reads_as_ascii(cleaned)
         if signals & _DETECTORS or admin or not (ascii_like or not self._has_keywords):
             return signals, self._detect(cleaned, signals, admin, ascii_like)
         return signals, []  # the one pass saw nothing any detector needs
@@ -242,8 +243,8 @@ class Engine:
         # only: then no rule needs its exemptions checked one by one.
         exemptions = self._exemptions or author.is_bot or author.is_moderator
         text = message.text
-        cleaned = clean(text)
-        signals, found = self._stateless(cleaned)
+        cleaned, ascii_like = clean_reading(text)
+        signals, found = self._stateless(cleaned, ascii_like)
         if found and exemptions:
             found = [item for item in found if not self._exempt(item[1], author, message)]
         ts = message.ts.timestamp()

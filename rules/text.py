@@ -49,8 +49,9 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # ``set(text) - ascii`` on chat (which hashes every character; most are ASCII).
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
-# What a non-ASCII character needs, by class; worked out once per character seen.
-_INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE = 1, 2, 4, 8, 16
+# What a non-ASCII character needs, by class; worked out once per character seen. _WORDLIKE:
+# a letter, digit or mark, which keeps text from reading as ASCII (``reads_as_ascii``).
+_INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE, _WORDLIKE = 1, 2, 4, 8, 16, 32
 _RLO, _LRO, _PDF, _PDI = "\u202e", "\u202d", "\u202c", "\u2069"
 # Default-ignorable code points that are not format characters (Unicode's
 # Default_Ignorable_Code_Point property less Cf): Hangul fillers, Khmer inherent vowels,
@@ -86,7 +87,14 @@ def _classify(char: str) -> int:
         kind |= _FOLD
     if code in _LOOKALIKE_MAP:
         kind |= _LOOKALIKE
+    if _wordlike(char):
+        kind |= _WORDLIKE
     return kind
+
+
+def _wordlike(char: str) -> bool:
+    """A letter, digit or mark: what keeps text from reading as ASCII."""
+    return char.isalnum() or unicodedata.category(char)[0] == "M"
 
 
 def _displayed(text: str) -> str:
@@ -105,14 +113,21 @@ def _displayed(text: str) -> str:
 
 def clean(text: str) -> str:
     """Fold ``text`` into the form every detector reads (see the module docstring)."""
+    return clean_reading(text)[0]
+
+
+def clean_reading(text: str) -> tuple[str, bool]:
+    """``clean(text)``, and whether it reads as ASCII (``reads_as_ascii`` of it): for most
+    text the second comes with the first, from the characters cleaning looks at anyway."""
     if text.isascii():  # most chat: nothing to fold but case
         if text.isprintable():  # one line of printable ASCII: no control character
-            return text.lower()
+            return text.lower(), True
         if _ASCII_CONTROL.search(text) is not None:
             text = _ASCII_CONTROL.sub("", text)
-        return text.lower()
+        return text.lower(), True
     classes = _classes
     kinds = 0
+    kept = 0  # the classes of the characters that stay
     odd: list[str] = []
     for char in set(_NOT_ASCII.findall(text)):
         kind = classes.get(char)
@@ -122,6 +137,8 @@ def clean(text: str) -> str:
             kind = classes[char] = _classify(char)
         if kind & (_INVISIBLE | _SPACE):
             odd.append(char)
+        else:
+            kept |= kind
         kinds |= kind
     if kinds & _OVERRIDE:
         text = _displayed(text)
@@ -137,6 +154,10 @@ def clean(text: str) -> str:
             text = text.translate(table)
     if _ASCII_CONTROL.search(text) is not None:
         text = _ASCII_CONTROL.sub("", text)
+    if not kinds & (_FOLD | _LOOKALIKE | _OVERRIDE):
+        # the characters past ASCII that stay are as they were (none folds, lower() leaves
+        # them), so they alone decide whether the text reads as ASCII
+        return text.lower(), not kept & _WORDLIKE
     if not kinds & _FOLD:
         folded = text.lower()
     else:
@@ -147,7 +168,7 @@ def clean(text: str) -> str:
         if not unicodedata.is_normalized("NFKC", folded):
             # a look-alike mapped to Latin may now compose with the accent that follows it
             folded = unicodedata.normalize("NFKC", folded)
-    return folded
+    return folded, reads_as_ascii(folded)
 
 
 _SYMBOLS: dict[str, bool] = {}  # non-ASCII character -> whether it is no letter, digit or mark
@@ -164,7 +185,7 @@ def reads_as_ascii(cleaned: str) -> bool:
         if symbol is None:
             if len(known) >= _SYMBOLS_SIZE:
                 known.clear()
-            symbol = known[char] = not (char.isalnum() or unicodedata.category(char)[0] == "M")
+            symbol = known[char] = not _wordlike(char)
         if not symbol:
             return False
     return True

@@ -19,7 +19,7 @@ from rules.engine import Engine
 from rules.keyword_signs import disguise_trigger, drop_edges
 from rules.keywords import _ASCII, KeywordIndex
 from rules.prefilter import ANY_KEYWORD_SIGN, KEYWORD_WORD
-from rules.text import clean
+from rules.text import clean, reads_as_ascii
 
 # Listed words with leet symbols, masks and digits in them, first words that are one letter
 # ("i"), numbers, and phrases that only hit in the second-person reading.
@@ -39,7 +39,7 @@ _ENGINE = Engine(parse_settings(_TOML).policy)
 def _keyword_hits(engine: Engine, cleaned: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the index finds reading ``cleaned`` alone, and what the engine reports."""
     alone = engine._keywords.search(cleaned)
-    _, found = engine._stateless(cleaned)
+    _, found = engine._stateless(cleaned, reads_as_ascii(cleaned))
     through = {rule.id: matched for _, rule, matched in found}
     return alone, through
 

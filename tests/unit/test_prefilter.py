@@ -25,7 +25,7 @@ from rules.pii import find_contacts, is_own
 from rules.policy import PiiRule, SolicitationRule
 from rules.prefilter import LINK
 from rules.solicitation import find_solicitation
-from rules.text import clean
+from rules.text import clean, clean_reading, reads_as_ascii
 from rules.windows import find_links, link_sign_tells
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def each_detector_alone(engine: Engine, cleaned: str) -> list[tuple[str, str]]:
 
 
 def through_the_engine(engine: Engine, cleaned: str) -> list[tuple[str, str]]:
-    _signals, hits = engine._stateless(cleaned)
+    _signals, hits = engine._stateless(cleaned, reads_as_ascii(cleaned))
     # the engine masks contacts it reports; compare which rules hit, and the rest verbatim
     return sorted((rule.id, "" if rule.kind == "pii" else matched) for _, rule, matched in hits)
 
@@ -154,7 +154,7 @@ _LINK_PIECES = st.sampled_from([
 
 def links_window_skipped(engine: Engine, text: str) -> bool:
     """Whether the engine leaves the links window out for ``text`` (see Engine.evaluate)."""
-    signals, _hits = engine._stateless(clean(text))
+    signals, _hits = engine._stateless(*clean_reading(text))
     return not signals & LINK and link_sign_tells(text)
 
 

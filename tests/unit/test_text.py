@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.keywords import KeywordIndex
-from rules.text import clean
+from rules.text import clean, clean_reading, reads_as_ascii
 
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2066", "\x00", "\x07"]
 
@@ -96,3 +96,25 @@ def test_a_right_to_left_override_reads_as_the_screen_shows_it() -> None:
 def test_blank_lookalike_spaces_separate_words() -> None:
     assert clean("you\u2800idiot") == "you idiot"
     assert clean("you\u3000idiot") == "you idiot"
+
+
+_MIXED = st.text(
+    st.characters(codec="ascii")
+    | st.sampled_from("🎉👍️\u200b\u00a0\u202e\u202cаеоé\u0301ß漢字٣ⅻ①ＡＢ１\u3164\U000e0041")
+    | st.characters(exclude_categories=())
+)
+
+
+@given(_MIXED)
+def test_reading_as_ascii_comes_with_the_cleaned_text(text: str) -> None:
+    """clean_reading's shortcut answers what reads_as_ascii answers of the cleaned text."""
+    cleaned, ascii_like = clean_reading(text)
+    assert cleaned == clean(text)
+    assert ascii_like is reads_as_ascii(cleaned)
+
+
+def test_every_character_reads_as_ascii_or_not_as_it_should() -> None:
+    for code in range(0x80, 0x110000):
+        text = f"a{chr(code)}b"
+        cleaned, ascii_like = clean_reading(text)
+        assert ascii_like is reads_as_ascii(cleaned), hex(code)

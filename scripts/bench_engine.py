@@ -14,8 +14,8 @@ Runs, in the same process and on the same corpus of N distinct generated message
      sizes: the difference is the marginal rate, without the start-up;
 and times the slowest 8 KB messages we could think of. Times are CPU time of this process
 (and of the `rules eval` child), so other work on a shared machine disturbs them less; each
-figure is the best of its runs (three for 1-3), the rows taking turns round after round so
-that a slow spell of the machine falls on all of them alike.
+figure is the best of its runs (five for 1-3 and for each `rules eval` size), the rows
+taking turns round after round so that a slow spell of the machine falls on all alike.
 
 The engine measured is the one Python imports: from the source tree in a development
 install (interpreted). ``--compiled`` builds the wheel as Deploying does (setup.py compiles
@@ -211,7 +211,7 @@ def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float
                     line = {"id": i, "author": f"m{i % 40}", "text": text, "ts": 1.8e9 + i / 2}
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
             best = float("inf")
-            for _ in range(3):
+            for _ in range(5):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 # run outside the source tree: `-m` puts the working directory first on
                 # the path, which would shadow an installed (compiled) engine
@@ -284,9 +284,9 @@ def main() -> None:
 
     rows = throughputs(
         [
-            ("example policy", engine(example_policy), True, 3),
-            ("200 regex rules + 2,000 keywords alone", engine(large_policy), True, 3),
-            ("example + 200 regex rules + 2,000 keywords", engine(combined_policy), True, 3),
+            ("example policy", engine(example_policy), True, 5),
+            ("200 regex rules + 2,000 keywords alone", engine(large_policy), True, 5),
+            ("example + 200 regex rules + 2,000 keywords", engine(combined_policy), True, 5),
             ("naive baseline (re; one alternation for the words)",
              lambda: (naive_baseline(words, patterns), None), True, 1),
             ("example policy, caches emptied per message", engine(example_policy), False, 1),

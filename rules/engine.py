@@ -236,9 +236,9 @@ class Engine:
     ) -> Verdict:
         """Judge ``message``; ``member`` defaults to the author's account key. ``points``:
         the member's live strike points before it (None: the engine's in-memory ledger)."""
-        if member is None:
-            member = message.author.account.key
         author = message.author
+        if member is None:
+            member = author.account.key
         # Most authors are ordinary members and most policies exempt by moderator status
         # only: then no rule needs its exemptions checked one by one.
         exemptions = self._exemptions or author.is_bot or author.is_moderator

@@ -218,6 +218,8 @@ _WEB = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 # Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
 _CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
 _RLO = "\u202e"
+# What may hide a link's opening from the cleaned text (see ``link_sign_tells``).
+_LINK_HIDERS = re.compile(f"[{_RLO}{''.join(_CASE_ODD)}]")
 
 
 def link_sign_tells(text: str) -> bool:
@@ -227,7 +229,7 @@ def link_sign_tells(text: str) -> bool:
     characters are removed, spaced or folded; no mark composes with "/", "." or ":"), but a
     right-to-left override shows what follows it reversed, and re's case-insensitive
     reading takes the letters of ``_CASE_ODD`` for ASCII ones ("dıscord.gg/x")."""
-    return text.isascii() or not (_RLO in text or any(odd in text for odd in _CASE_ODD))
+    return text.isascii() or _LINK_HIDERS.search(text) is None
 
 
 def find_links(text: str) -> tuple[str, ...]:

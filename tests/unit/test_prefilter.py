@@ -168,7 +168,7 @@ def test_no_text_with_a_link_skips_the_links_window(text: str) -> None:
     "text",
     ["HTTPS://EVIL.EXAMPLE", "see Www.example.org", "join DISCORD.GG/abc", "t.me/+xyz",
      "http://a\x00b.org", "discordapp.com/invite/x", "CHAT.WHATSAPP.COM/abc",
-     "🎉 https://x.org", "join d\u0131scord.gg/x 🎉", "d\u0130scord.gg/x", "HTTP\u017f://x.org",
+     "🎉 https://x.org", "join d\u0131scord.gg/x 🎉", "d\u0130scord.gg/x", "\u202ehttps://x.org", "HTTP\u017f://x.org",
      "\u202e gg.drocsid//:sptth \u202c then https://y.org/\u0338 ok", "é www.x.org\u0301"],
 )  # fmt: skip
 def test_links_the_window_must_read_are_not_skipped(text: str) -> None:

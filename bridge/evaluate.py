@@ -215,12 +215,17 @@ def evaluate_lines_json(engine: Engine, lines: Iterable[str]) -> Iterator[tuple[
             yield True, encode(result)
             continue
         answer_id, verdict = result
-        if verdict.hits or verdict.actions or verdict.observed or verdict.points_total:
+        if not _nothing_to_say(verdict):
             yield False, encode(verdict_to_json(answer_id, verdict))
         else:
             # an int id is written as str() writes it; a string id needs JSON's escapes
             written_id = str(answer_id) if type(answer_id) is int else encode(answer_id)
             yield False, '{"id": ' + written_id + _CLEAN_ANSWER_REST
+
+
+def _nothing_to_say(verdict: Verdict) -> bool:
+    """Whether ``verdict``'s answer is the clean one: no hit, action or point."""
+    return not (verdict.hits or verdict.actions or verdict.observed or verdict.points_total)
 
 
 # What json.dumps(..., ensure_ascii=False) uses, built once: json.dumps builds an encoder on
@@ -253,9 +258,7 @@ def evaluate_lines(
             yield result
             continue
         answer_id, verdict = result
-        if clean_as_none and not (
-            verdict.hits or verdict.actions or verdict.observed or verdict.points_total
-        ):
+        if clean_as_none and _nothing_to_say(verdict):
             yield (answer_id,)
         else:
             yield verdict_to_json(answer_id, verdict)

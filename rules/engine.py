@@ -185,7 +185,8 @@ class Engine:
         text alone, each run only if the prefilter says it may find something (most chat:
         none runs). ``ascii_like``: whether ``cleaned`` reads as ASCII (``reads_as_ascii``)."""
         signals, admin = self._prefilter.scan(cleaned)
-        if signals & _DETECTORS or admin or not (ascii_like or not self._has_keywords):
+        # text in another script goes to the keyword index whatever the pass saw
+        if signals & _DETECTORS or admin or (self._has_keywords and not ascii_like):
             return signals, self._detect(cleaned, signals, admin, ascii_like)
         return signals, []  # the one pass saw nothing any detector needs
 

@@ -302,8 +302,7 @@ class KeywordIndex:
         if LONE_RUN in signs:
             text = syntax.separated.sub(self._join_run, text)
         if "!" in text or "*" in text or "#" in text:
-            ascii_ = syntax is _ASCII
-            text = drop_edges(text, syntax.edge) if ascii_ else syntax.edge.sub(" ", text)
+            text = drop_edges(text, syntax.edge) if syntax is _ASCII else syntax.edge.sub(" ", text)
         if syntax is _ASCII:
             words = text.translate(_SLOW_SPACE).split()
         else:

@@ -52,7 +52,8 @@ _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # What a non-ASCII character needs, by class; worked out once per character seen. _WORDLIKE:
 # a letter, digit or mark, which keeps text from reading as ASCII (``reads_as_ascii``).
 _INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE, _WORDLIKE = 1, 2, 4, 8, 16, 32
-_RLO, _LRO, _PDF, _PDI = "\u202e", "\u202d", "\u202c", "\u2069"
+RLO = "\u202e"  # right-to-left override: what follows shows reversed (see _displayed)
+_LRO, _PDF, _PDI = "\u202d", "\u202c", "\u2069"
 # Default-ignorable code points that are not format characters (Unicode's
 # Default_Ignorable_Code_Point property less Cf): Hangul fillers, Khmer inherent vowels,
 # Mongolian and standard variation selectors, the combining grapheme joiner, the keycap mark
@@ -72,7 +73,7 @@ def _classify(char: str) -> int:
     code = ord(char)
     category = unicodedata.category(char)
     kind = 0
-    if char in (_RLO, _LRO, _PDF, _PDI):
+    if char in (RLO, _LRO, _PDF, _PDI):
         kind |= _OVERRIDE
     if category in ("Cc", "Cf", "Cs") or any(low <= code <= high for low, high in _IGNORABLE):
         return kind | _INVISIBLE
@@ -102,7 +103,7 @@ def _displayed(text: str) -> str:
     end of the override or the line), so "\u202etoidi" reads "idiot" on screen."""
     out: list[str] = []
     for line in text.split("\n"):
-        parts = line.split(_RLO)
+        parts = line.split(RLO)
         shown = parts[0]
         for part in parts[1:]:
             inside, _, after = part.partition(_PDF)

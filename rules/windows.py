@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
+from rules.text import RLO
 
 
 class Posted(Protocol):
@@ -202,10 +203,9 @@ _INVITES = re.compile(
 )
 
 
-# A necessary condition of ``find_links`` finding a link in ASCII text, as an RE2 pattern
-# over the text lower-cased (the engine's prefilter runs it on the cleaned text, which for
-# ASCII text is the text lower-cased, less control characters: removing characters elsewhere
-# leaves these contiguous strings whole). Each branch of URL opens with one of them.
+# A necessary condition of ``find_links`` finding a link, as an RE2 pattern over the
+# cleaned text (the engine's prefilter runs it there), for any text ``link_sign_tells``
+# vouches for. Each branch of URL opens with one of these strings.
 LINK_SIGN_PATTERN = (
     r"https?://|www\.|discord(?:app)?\.com/invite/|discord\.gg/|t\.me/|chat\.whatsapp\.com/"
 )
@@ -217,9 +217,8 @@ LINK_SIGN_PATTERN = (
 _WEB = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 # Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
 _CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
-_RLO = "\u202e"
 # What may hide a link's opening from the cleaned text (see ``link_sign_tells``).
-_LINK_HIDERS = re.compile(f"[{_RLO}{''.join(_CASE_ODD)}]")
+_LINK_HIDERS = re.compile(f"[{RLO}{''.join(_CASE_ODD)}]")
 
 
 def link_sign_tells(text: str) -> bool:
@@ -288,7 +287,7 @@ def split_host_and_rest(link: str) -> tuple[str, str]:
         parts = urlsplit(bare)
         host = (parts.hostname or "").lower()
     except ValueError:  # "Invalid IPv6 URL": "www.[::1" is still a link, with no host
-        return "", bare.split("://", 1)[1].lower()
+        return "", bare.split("://", 1)[1]
     return host, f"{host}{parts.path}"
 
 

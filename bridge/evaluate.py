@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal, overload
 
@@ -18,7 +18,7 @@ from pydantic_core import from_json
 
 from bridge.eval_input import Fields, validated
 from domain.actions import action_kind
-from domain.fastbuild import slot_writer
+from domain.fastbuild import fast_constructor
 from domain.model import (
     Account,
     Action,
@@ -130,34 +130,14 @@ class _Messages:
             if "@" in text
             else ()
         )
-        return _new_message(id, by, where, text, ts, mentions, find_links(text))
+        links = find_links(text)
+        return _Message(
+            id=id, author=by, channel=where, text=text, ts=ts, mentions=mentions, links=links
+        )
 
 
-_MessageMaker = Callable[
-    [str, Author, Channel, str, datetime, tuple[Account, ...], tuple[str, ...]], Message
-]
-
-
-def _construct(
-    id: str,
-    author: Author,
-    channel: Channel,
-    text: str,
-    ts: datetime,
-    mentions: tuple[Account, ...],
-    links: tuple[str, ...],
-) -> Message:
-    return Message(
-        id=id, author=author, channel=channel, text=text, ts=ts, mentions=mentions, links=links
-    )
-
-
-# Message's first seven fields, what a line gives, written without the constructor's cost
-# (domain.fastbuild); the rest keep their defaults.
-_new_message: _MessageMaker = (
-    slot_writer(Message, ("id", "author", "channel", "text", "ts", "mentions", "links"))
-    or _construct
-)
+# Message at a fifth of its constructor's cost (domain.fastbuild): one per line.
+_Message = fast_constructor(Message)
 
 
 def action_to_json(action: Action) -> dict[str, Any]:

@@ -48,11 +48,21 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # The characters past ASCII in a text: found by one C scan, about four times faster than
 # ``set(text) - ascii`` on chat (which hashes every character; most are ASCII).
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+# What cleaning looks at in text that is not all ASCII: the characters past ASCII and the
+# ASCII control ones (classified as invisible), found together in one scan.
+_TO_CLASSIFY = re.compile(r"[^\t\n\x20-\x7e]")
 
 # What a non-ASCII character needs, by class; worked out once per character seen. _WORDLIKE:
-# a letter, digit or mark, which keeps text from reading as ASCII (``reads_as_ascii``).
-_INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE, _WORDLIKE = 1, 2, 4, 8, 16, 32
+# a letter, digit or mark, which keeps text from reading as ASCII (``reads_as_ascii``);
+# _LINK_HIDER: one of ``LINK_HIDERS`` (see ``clean_reading``).
+_INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE, _WORDLIKE, _LINK_HIDER = 1, 2, 4, 8, 16, 32, 64
 RLO = "\u202e"  # right-to-left override: what follows shows reversed (see _displayed)
+# Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
+CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
+# What may hide a link's opening written in a text from its cleaned text: a right-to-left
+# override shows what follows it reversed, and re's case-insensitive reading takes the
+# letters of CASE_ODD for ASCII ones ("dıscord.gg/x"), which cleaning folds otherwise.
+LINK_HIDERS = (RLO, *CASE_ODD)
 _LRO, _PDF, _PDI = "\u202d", "\u202c", "\u2069"
 # Default-ignorable code points that are not format characters (Unicode's
 # Default_Ignorable_Code_Point property less Cf): Hangul fillers, Khmer inherent vowels,
@@ -72,7 +82,7 @@ def _classify(char: str) -> int:
     """The treatment one non-ASCII character needs (a bit set of the classes above)."""
     code = ord(char)
     category = unicodedata.category(char)
-    kind = 0
+    kind = _LINK_HIDER if char in LINK_HIDERS else 0
     if char in (RLO, _LRO, _PDF, _PDI):
         kind |= _OVERRIDE
     if category in ("Cc", "Cf", "Cs") or any(low <= code <= high for low, high in _IGNORABLE):
@@ -117,20 +127,22 @@ def clean(text: str) -> str:
     return clean_reading(text)[0]
 
 
-def clean_reading(text: str) -> tuple[str, bool]:
-    """``clean(text)``, and whether it reads as ASCII (``reads_as_ascii`` of it): for most
-    text the second comes with the first, from the characters cleaning looks at anyway."""
+def clean_reading(text: str) -> tuple[str, bool, bool]:
+    """``clean(text)``; whether it reads as ASCII (``reads_as_ascii`` of it); and whether
+    ``text`` is free of ``LINK_HIDERS``, so that an opening of a link written in it stays
+    whole in the cleaned text. For most text the last two come with the first, from the
+    characters cleaning looks at anyway."""
     if text.isascii():  # most chat: nothing to fold but case
         if text.isprintable():  # one line of printable ASCII: no control character
-            return text.lower(), True
+            return text.lower(), True, True
         if _ASCII_CONTROL.search(text) is not None:
             text = _ASCII_CONTROL.sub("", text)
-        return text.lower(), True
+        return text.lower(), True, True
     classes = _classes
     kinds = 0
     kept = 0  # the classes of the characters that stay
     odd: list[str] = []
-    for char in set(_NOT_ASCII.findall(text)):
+    for char in set(_TO_CLASSIFY.findall(text)):
         kind = classes.get(char)
         if kind is None:
             if len(classes) >= _CLASS_CACHE_SIZE:
@@ -141,11 +153,12 @@ def clean_reading(text: str) -> tuple[str, bool]:
         else:
             kept |= kind
         kinds |= kind
+    links_kept = not kinds & _LINK_HIDER
     if kinds & _OVERRIDE:
         text = _displayed(text)
     if odd:
-        # Invisible characters go first: left in, one between a letter and its accent would
-        # keep NFKC from composing them.
+        # Invisible characters (ASCII control ones too) go first: left in, one between a
+        # letter and its accent would keep NFKC from composing them.
         if len(odd) <= _FEW:
             # str.replace scans at C speed; translate looks every character up in a dict
             for char in odd:
@@ -153,12 +166,10 @@ def clean_reading(text: str) -> tuple[str, bool]:
         else:
             table = {ord(c): (" " if classes[c] & _SPACE else None) for c in odd}
             text = text.translate(table)
-    if _ASCII_CONTROL.search(text) is not None:
-        text = _ASCII_CONTROL.sub("", text)
     if not kinds & (_FOLD | _LOOKALIKE | _OVERRIDE):
         # the characters past ASCII that stay are as they were (none folds, lower() leaves
         # them), so they alone decide whether the text reads as ASCII
-        return text.lower(), not kept & _WORDLIKE
+        return text.lower(), not kept & _WORDLIKE, links_kept
     if not kinds & _FOLD:
         folded = text.lower()
     else:
@@ -169,7 +180,7 @@ def clean_reading(text: str) -> tuple[str, bool]:
         if not unicodedata.is_normalized("NFKC", folded):
             # a look-alike mapped to Latin may now compose with the accent that follows it
             folded = unicodedata.normalize("NFKC", folded)
-    return folded, reads_as_ascii(folded)
+    return folded, reads_as_ascii(folded), links_kept
 
 
 _SYMBOLS: dict[str, bool] = {}  # non-ASCII character -> whether it is no letter, digit or mark

@@ -14,7 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
-from rules.text import RLO
+from rules.text import CASE_ODD, LINK_HIDERS
 
 
 class Posted(Protocol):
@@ -215,10 +215,7 @@ LINK_SIGN_PATTERN = (
 # position of a message (about 1.8 ms on 8 KB); on the lower-cased text it skips to an "h"
 # or a "w" (about 60 us).
 _WEB = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
-# Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
-_CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
-# What may hide a link's opening from the cleaned text (see ``link_sign_tells``).
-_LINK_HIDERS = re.compile(f"[{RLO}{''.join(_CASE_ODD)}]")
+_LINK_HIDERS = re.compile(f"[{''.join(LINK_HIDERS)}]")
 
 
 def link_sign_tells(text: str) -> bool:
@@ -227,7 +224,8 @@ def link_sign_tells(text: str) -> bool:
     opening that ``text`` shows: an ASCII opening stays whole through cleaning (only other
     characters are removed, spaced or folded; no mark composes with "/", "." or ":"), but a
     right-to-left override shows what follows it reversed, and re's case-insensitive
-    reading takes the letters of ``_CASE_ODD`` for ASCII ones ("dıscord.gg/x")."""
+    reading takes the letters of ``CASE_ODD`` for ASCII ones ("dıscord.gg/x"). The engine
+    reads the same from ``clean_reading``, which tells it with the cleaned text."""
     return text.isascii() or _LINK_HIDERS.search(text) is None
 
 
@@ -245,7 +243,7 @@ def find_links(text: str) -> tuple[str, ...]:
         and "discord" not in low  # nor any invitation shape URL's second branch needs
         and "t.me/" not in low
         and "whatsapp.com/" not in low
-        and (text.isascii() or not any(odd in text for odd in _CASE_ODD))
+        and (text.isascii() or not any(odd in text for odd in CASE_ODD))
     ):
         return tuple(text[m.start() : m.end()] for m in _WEB.finditer(low))
     return tuple(m.group(0) for m in URL.finditer(text))

@@ -202,18 +202,19 @@ def test_empty_lines_are_the_ones_strip_empties() -> None:
 
 
 def test_a_written_message_is_the_constructed_one() -> None:
-    assert evaluate._new_message is not evaluate._construct, (
+    assert evaluate._Message is not Message, (
         "Message changed shape: domain.fastbuild refused it (see its docstring)"
     )
     author = Author(account=Account(platform=Platform.DISCORD, id="1"))
     channel = Channel(platform=Platform.DISCORD, id="2", space_id="cli")
     ts = datetime(2026, 12, 3, tzinfo=UTC)
     mentions = (Account(platform=Platform.DISCORD, id="3"),)
-    written = evaluate._new_message("9", author, channel, "hi <@3>", ts, mentions, ("x.org",))
-    built = Message(
-        id="9", author=author, channel=channel, text="hi <@3>", ts=ts, mentions=mentions,
-        links=("x.org",),
-    )  # fmt: skip
+    given = {
+        "id": "9", "author": author, "channel": channel, "text": "hi <@3>", "ts": ts,
+        "mentions": mentions, "links": ("x.org",),
+    }  # fmt: skip
+    written = evaluate._Message(**given)  # type: ignore[arg-type]
+    built = Message(**given)  # type: ignore[arg-type]
     assert type(written) is Message
     assert written == built
     assert hash(written) == hash(built)

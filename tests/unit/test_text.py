@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from rules.keywords import KeywordIndex
 from rules.text import clean, clean_reading, reads_as_ascii
+from rules.windows import link_sign_tells
 
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2066", "\x00", "\x07"]
 
@@ -108,13 +109,15 @@ _MIXED = st.text(
 @given(_MIXED)
 def test_reading_as_ascii_comes_with_the_cleaned_text(text: str) -> None:
     """clean_reading's shortcut answers what reads_as_ascii answers of the cleaned text."""
-    cleaned, ascii_like = clean_reading(text)
+    cleaned, ascii_like, links_kept = clean_reading(text)
     assert cleaned == clean(text)
     assert ascii_like is reads_as_ascii(cleaned)
+    assert links_kept is link_sign_tells(text)
 
 
 def test_every_character_reads_as_ascii_or_not_as_it_should() -> None:
     for code in range(0x80, 0x110000):
         text = f"a{chr(code)}b"
-        cleaned, ascii_like = clean_reading(text)
+        cleaned, ascii_like, links_kept = clean_reading(text)
         assert ascii_like is reads_as_ascii(cleaned), hex(code)
+        assert links_kept is link_sign_tells(text), hex(code)

@@ -14,9 +14,9 @@ Runs, in the same process and on the same corpus of N distinct generated message
      sizes: the difference is the marginal rate, without the start-up;
 and times the slowest 8 KB messages we could think of. Times are CPU time of this process
 (and of the `rules eval` child), so other work on a shared machine disturbs them less; each
-figure is the best of its runs (five for 1-3 and for each `rules eval` size), the rows (and
-the two `rules eval` sizes) taking turns round after round so that a slow spell of the
-machine falls on all alike.
+figure is the best of seven runs (every row, the naive baseline too, and each `rules eval`
+size), the rows (and the two `rules eval` sizes) taking turns round after round so that a
+slow spell of the machine falls on all alike.
 
 The engine measured is the one Python imports: from the source tree in a development
 install (interpreted). ``--compiled`` builds the wheel as Deploying does (setup.py compiles
@@ -57,6 +57,9 @@ from rules.text import clean
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
+# Every row (the naive baseline too: a ratio of a best to a single run would flatter the
+# engine) and each `rules eval` size keeps the best of this many runs.
+ROUNDS = 7
 
 
 def as_messages(texts: Sequence[str], seed: int = 3) -> list[Message]:
@@ -148,17 +151,16 @@ def rate(
     return len(messages) / (time.process_time() - start)
 
 
-Row = tuple[str, Callable[[], tuple[Callable[[Message], object], Engine | None]], bool, int]
+Row = tuple[str, Callable[[], tuple[Callable[[Message], object], Engine | None]], bool]
 
 
 def throughputs(rows: Sequence[Row], messages: Sequence[Message]) -> list[tuple[str, float]]:
-    """Each row's best run. The rows take turns, round after round (a row with fewer runs
-    sits out the later rounds), so a slow spell of a shared machine falls on all alike."""
+    """Each row's best of ROUNDS runs. The rows take turns, round after round, so that a
+    slow spell of a shared machine falls on all alike."""
     best = [0.0] * len(rows)
-    for round_ in range(max(runs for *_, runs in rows)):
-        for i, (_name, make, cached, runs) in enumerate(rows):
-            if round_ < runs:
-                best[i] = max(best[i], rate(make, messages, cached=cached))
+    for _ in range(ROUNDS):
+        for i, (_name, make, cached) in enumerate(rows):
+            best[i] = max(best[i], rate(make, messages, cached=cached))
     return [(row[0], value) for row, value in zip(rows, best, strict=True)]
 
 
@@ -204,7 +206,7 @@ def worst_time(engine: Engine, chatter: Sequence[str]) -> tuple[str, float]:
 def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float, float, float]:
     """`modbridge rules eval` on ``small`` and ``large`` messages: (marginal msg/s, s, s).
 
-    The two sizes take turns, five rounds, and each keeps its best time: a slow spell of
+    The two sizes take turns, ROUNDS rounds, and each keeps its best time: a slow spell of
     the machine then falls on both (the marginal rate is their difference)."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
@@ -216,7 +218,7 @@ def eval_end_to_end(texts: Sequence[str], small: int, large: int) -> tuple[float
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
             paths.append(path)
         best = [float("inf"), float("inf")]
-        for _ in range(5):
+        for _ in range(ROUNDS):
             for which, path in enumerate(paths):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 # run outside the source tree: `-m` puts the working directory first on
@@ -289,13 +291,13 @@ def main() -> None:
 
     rows = throughputs(
         [
-            ("example policy", engine(example_policy), True, 5),
-            ("200 regex rules + 2,000 keywords alone", engine(large_policy), True, 5),
-            ("example + 200 regex rules + 2,000 keywords", engine(combined_policy), True, 5),
+            ("example policy", engine(example_policy), True),
+            ("200 regex rules + 2,000 keywords alone", engine(large_policy), True),
+            ("example + 200 regex rules + 2,000 keywords", engine(combined_policy), True),
             ("naive baseline (re; one alternation for the words)",
-             lambda: (naive_baseline(words, patterns), None), True, 1),
-            ("example policy, caches emptied per message", engine(example_policy), False, 1),
-            ("example + large, caches emptied per message", engine(combined_policy), False, 1),
+             lambda: (naive_baseline(words, patterns), None), True),
+            ("example policy, caches emptied per message", engine(example_policy), False),
+            ("example + large, caches emptied per message", engine(combined_policy), False),
         ],
         messages,
     )  # fmt: skip

@@ -87,6 +87,17 @@ def test_control_format_and_filler_characters_inside_a_word_are_removed(hidden: 
     assert clean(f"you i{hidden}d{hidden}iot") == "you idiot"
 
 
+def test_ascii_control_characters_go_whether_or_not_the_text_is_ascii() -> None:
+    """Cleaning finds ASCII control characters with the characters past ASCII when there
+    are any, by another scan when there are none: the same characters go either way."""
+    for code in [*range(0x20), 0x7F]:
+        char = chr(code)
+        kept = char in "\t\n"
+        assert clean(f"i{char}d") == (f"i{char}d" if kept else "id"), hex(code)
+        assert clean(f"🎉 i{char}d") == (f"🎉 i{char}d" if kept else "🎉 id"), hex(code)
+        assert clean(f"é{char}\u0301") == (f"é{char}\u0301" if kept else "é\u0301"), hex(code)
+
+
 def test_a_right_to_left_override_reads_as_the_screen_shows_it() -> None:
     # U+202E shows what follows reversed: members see "you idiot", so the engine must too.
     assert clean("you \u202etoidi") == "you idiot"

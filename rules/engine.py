@@ -249,8 +249,8 @@ class Engine:
             found = [item for item in found if not self._exempt(item[1], author, message)]
         ts = message.ts.timestamp()
         # The links window finds nothing (and counts nothing) in a message with no link:
-        # the prefilter's LINK bit is a necessary condition of one, for most text
-        # (``links_kept``: what rules.windows.link_sign_tells says of it).
+        # the prefilter's LINK bit is a necessary condition of one, for text free of
+        # rules.text.LINK_HIDERS (``links_kept``).
         linkless = links_kept and not signals & LINK and not message.links
         for position, rule, window, reads_links in self._windows:
             if reads_links and linkless:

@@ -31,7 +31,7 @@ KEYWORD_WORD = 1 << 4
 PII = tuple(1 << (5 + i) for i in range(len(pii_signals.SIGNAL_PATTERNS)))
 ANY_PII = sum(PII)
 SOLICITATION = 1 << 10
-LINK = 1 << 11  # a link's opening (rules.windows.LINK_SIGN_PATTERN, link_sign_tells)
+LINK = 1 << 11  # a link's opening (rules.windows.LINK_SIGN_PATTERN; see text.LINK_HIDERS)
 _MAX_MEMORY = 256 << 20  # budget, not use: the DFA grows with the text it meets
 
 

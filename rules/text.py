@@ -59,9 +59,12 @@ _INVISIBLE, _OVERRIDE, _FOLD, _LOOKALIKE, _SPACE, _WORDLIKE, _LINK_HIDER = 1, 2,
 RLO = "\u202e"  # right-to-left override: what follows shows reversed (see _displayed)
 # Letters that match an ASCII letter only case-insensitively ("ſ" is an "s" to re.IGNORECASE).
 CASE_ODD = ("\u0130", "\u0131", "\u017f", "\u212a")
-# What may hide a link's opening written in a text from its cleaned text: a right-to-left
-# override shows what follows it reversed, and re's case-insensitive reading takes the
-# letters of CASE_ODD for ASCII ones ("dıscord.gg/x"), which cleaning folds otherwise.
+# What may hide a link's opening written in a text from its cleaned text. Without these
+# an opening stays whole through cleaning (only other characters are removed, spaced or
+# folded; no mark composes with "/", "." or ":"), so the prefilter's LINK sign, read on the
+# cleaned text, is a necessary condition of rules.windows.find_links finding a link. But a
+# right-to-left override shows what follows it reversed, and re's case-insensitive reading
+# takes the letters of CASE_ODD for ASCII ones ("dıscord.gg/x"), which cleaning folds.
 LINK_HIDERS = (RLO, *CASE_ODD)
 _LRO, _PDF, _PDI = "\u202d", "\u202c", "\u2069"
 # Default-ignorable code points that are not format characters (Unicode's

@@ -14,7 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from rules.policy import DuplicateRule, FloodRule, LinksRule, MentionsRule
-from rules.text import CASE_ODD, LINK_HIDERS
+from rules.text import CASE_ODD
 
 
 class Posted(Protocol):
@@ -204,8 +204,8 @@ _INVITES = re.compile(
 
 
 # A necessary condition of ``find_links`` finding a link, as an RE2 pattern over the
-# cleaned text (the engine's prefilter runs it there), for any text ``link_sign_tells``
-# vouches for. Each branch of URL opens with one of these strings.
+# cleaned text (the engine's prefilter runs it there), for any text free of
+# ``rules.text.LINK_HIDERS``. Each branch of URL opens with one of these strings.
 LINK_SIGN_PATTERN = (
     r"https?://|www\.|discord(?:app)?\.com/invite/|discord\.gg/|t\.me/|chat\.whatsapp\.com/"
 )
@@ -215,18 +215,6 @@ LINK_SIGN_PATTERN = (
 # position of a message (about 1.8 ms on 8 KB); on the lower-cased text it skips to an "h"
 # or a "w" (about 60 us).
 _WEB = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
-_LINK_HIDERS = re.compile(f"[{''.join(LINK_HIDERS)}]")
-
-
-def link_sign_tells(text: str) -> bool:
-    """Whether the prefilter's LINK sign, read on ``clean(text)``, is a necessary condition
-    of ``find_links(text)`` finding a link. It is unless ``clean`` may break up or hide an
-    opening that ``text`` shows: an ASCII opening stays whole through cleaning (only other
-    characters are removed, spaced or folded; no mark composes with "/", "." or ":"), but a
-    right-to-left override shows what follows it reversed, and re's case-insensitive
-    reading takes the letters of ``CASE_ODD`` for ASCII ones ("dıscord.gg/x"). The engine
-    reads the same from ``clean_reading``, which tells it with the cleaned text."""
-    return text.isascii() or _LINK_HIDERS.search(text) is None
 
 
 def find_links(text: str) -> tuple[str, ...]:

@@ -144,7 +144,10 @@ async def test_a_gateway_outage_refuses_sockets_until_it_ends(
     assert not client.events("message")
 
     sim.gateway_up()
-    (message,) = await client.expect("message")
+    # discord.py waits a random 0 to 2**n seconds after its n-th refused attempt
+    # (discord.backoff.ExponentialBackoff): after two refusals in the outage the next
+    # try may be almost 4 s away, after three almost 8 s. Wait out a few doublings.
+    (message,) = await client.expect("message", timeout=30.0)
     assert message.content == "during the outage"
     assert sim.gateway.is_connected(world.bot)
 

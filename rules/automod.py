@@ -36,6 +36,8 @@ def automod_specs(policy: Policy, moderator_roles: Sequence[int] = ()) -> list[A
         if rule.exempt_moderators:
             roles.extend(moderator_roles)
         keywords, regexes, allow = _matching(rule)
+        if not keywords and not regexes:
+            continue  # everything the rule matches is left to the engine
         specs.append(
             AutomodSpec(
                 name=rule.id, keywords=keywords, regexes=regexes, exempt_roles=tuple(roles),
@@ -55,8 +57,11 @@ def _matching(
     # AutoMod's allow list cannot follow a number's spaces and dashes: with numbers allowed,
     # phones are left to the engine (which reads them as E.164).
     numbers_allowed = any(entry.startswith("+") for entry in rule.allow)
+    # Nor can it tell a role's address at an organisation ("info@...") from a person's at a
+    # free mail provider: with role addresses allowed, e-mail is left to the engine too.
+    emails = rule.emails and rule.role_addresses == "count"
     regexes = ([KENYAN_PHONE] if rule.phones and not numbers_allowed else []) + (
-        [EMAIL] if rule.emails else []
+        [EMAIL] if emails else []
     )
     allow = [f"*{entry}" if entry.startswith("@") else entry for entry in rule.allow
              if not entry.startswith("+")]  # fmt: skip

@@ -53,8 +53,11 @@ from rules.keyword_signs import (
 )
 from rules.phrasing import (
     FILLERS,
+    FUTURE_WORDS,
+    WILL_FILLERS,
     YOU_FORMS,
     around_you,
+    key_word,
     reread_needs,
     second_person,
     split_words,
@@ -197,7 +200,7 @@ class KeywordIndex:
         # (frozenset | dict.keys() is a set at run time, not the frozenset typeshed claims; the
         # compiled engine checks the declared type and would raise; and split_words copies
         # any other collection on every call)
-        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS
+        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS | FUTURE_WORDS
         # words one of which a message needs for its second-person reading to add a hit
         self._reread = reread_needs(line.split() for line in lines)
         # every listed line form with its spaces closed up, for sentences spaced out whole
@@ -211,7 +214,8 @@ class KeywordIndex:
             self._closed.make_automaton()
         self._cache: dict[str, str] = {}  # obfuscated-looking word -> what it disguises
         self._runs: dict[str, str] = {}  # run of lone letters -> its word(s)
-        self._build_lookups(words)
+        # the adverbs the future reading drops are read through masks and l33t too
+        self._build_lookups([*words, *sorted(WILL_FILLERS)])
 
     def _build_lookups(self, words: Iterable[str]) -> None:
         # first listed wins a collision; collisions only join words that look alike anyway
@@ -227,21 +231,21 @@ class KeywordIndex:
 
     def trigger_pattern(self) -> str | None:
         """A regex that matches every ASCII text this index could find a listed word in
-        without a closer look (see ``search``): one of the words a listed line form starts
-        with, or a second-person form, as a whole word. None when nothing is listed."""
+        without a closer look (see ``search``): the key word of a listed line form (see
+        ``_keys``) as a whole word. None when nothing is listed."""
         if self._empty:
             return None
-        return word_trigger(self._firsts())
+        return word_trigger(self._keys())
 
     def disguise_pattern(self) -> str | None:
         """A regex that matches every ASCII text in which the closer look (see ``search``)
-        could read a word as one a listed line form starts with or a second-person form, or
-        find such a word with leet symbols in it as it is (see
-        ``rules.keyword_signs.disguise_trigger``). None when nothing is listed."""
+        could read a word as the key word of a listed line form, or find such a word with
+        leet symbols in it as it is (see ``rules.keyword_signs.disguise_trigger``). None
+        when nothing is listed."""
         if self._empty:
             return None
         # a word can only be read as a word of the lookups, all of which are in _words
-        return disguise_trigger(self._firsts() & self._words)
+        return disguise_trigger(self._keys() & self._words)
 
     def phrase_pattern(self) -> str | None:
         """A regex that matches every ASCII text in which this index finds a listed phrase
@@ -250,11 +254,19 @@ class KeywordIndex:
         forms = [line.split() for line in self._lines]
         return phrase_trigger(forms, YOU_FORMS.keys(), self._reread)
 
-    def _firsts(self) -> set[str]:
-        """The words a listed line form starts with, and the second-person forms if the
-        second-person reading can find anything."""
-        firsts = {line.split()[0] for line in self._lines}
-        return firsts if self._reread == frozenset() else firsts | YOU_FORMS.keys()
+    def _keys(self) -> set[str]:
+        """A word of each listed line form that every message it is found in holds, as
+        written or disguised (``rules.phrasing.key_word``); for a form the readings may
+        write in whole, every word they read as one of its words."""
+        keys: set[str] = set()
+        for line in self._lines:
+            form = line.split()
+            key = key_word(form)
+            if key is None:
+                keys.update(form, YOU_FORMS, FUTURE_WORDS)
+            else:
+                keys.add(key)
+        return keys
 
     def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).

@@ -85,12 +85,39 @@ _CUE = re.compile(
     r"\b(?:call|text|sms|ring|reach|ping|phone|number|no|namba|nambari|simu|mobile|cell"
     r"|whatsapp|wa|piga|mpigie|nipigie|contact|line|on|kwa)\b\W*+$"
 )
-# A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...".
+# A number labelled as something else: "order #0712...", "invoice 0722...", "ticket id is ...",
+# "commit 2547...", "till number 0712...".
+_LABELS = (
+    "order", "invoice", "receipt", "ref", "reference", "ticket", "tracking", "transaction",
+    "txn", "booking", "serial", "imei", "case", "issue", "build", "job", "pr", "id", "oda",
+    "risiti", "commit", "sha", "hash", "rev", "revision", "changeset", "pipeline", "run",
+    "version", "release", "cve", "sku", "model", "part", "pid", "port", "till", "paybill",
+    "block", "height", "nonce", "checksum", "seq", "row", "page", "item", "batch", "lot",
+    "meter",
+)  # fmt: skip
+_LABEL_NOUNS = ("id", "no", "number", "num", "namba", "code", "ref")
 _LABELLED = re.compile(
-    r"\b(?:order|invoice|receipt|ref|reference|ticket|tracking|transaction|txn|booking|serial"
-    r"|imei|case|issue|build|job|pr|id|oda|risiti)"
+    rf"\b(?:{'|'.join(_LABELS)}|account\s++id)"
     r"(?:\s++(?:id|no\.?|number|num|namba|code|ref))?(?:\s++(?:is|ni|was))?\s*+[:#=]?\s*+$"
 )
+# The word a label ends with: most text before a number ends otherwise, and this set says
+# so for a tenth of what the regex takes to try its labels at every place.
+_LABEL_ENDS = frozenset((*_LABELS, *_LABEL_NOUNS, "is", "ni", "was"))
+
+
+def _labelled(cleaned: str, start: int) -> bool:
+    """Whether the words right before ``start`` label the number there as something else."""
+    before = cleaned[max(0, start - 40) : start].rstrip(" \t\n:#=").rsplit(None, 1)
+    if not before:
+        return False
+    last = before[-1].removesuffix(".")  # "no."
+    i = len(last)
+    while i and (last[i - 1].isalnum() or last[i - 1] == "_"):
+        i -= 1  # back to the start of the word, as the regex's \b finds it
+    if last[i:] not in _LABEL_ENDS:
+        return False
+    return _LABELLED.search(cleaned, max(0, start - 40), start) is not None
+
 
 # Digit shapes that are not phone numbers even when their digits would pass as one: dates
 # (2026-11-24, 24.11.2026, a range of two dates), IPv4 addresses and fractions (0.712345678).
@@ -263,7 +290,7 @@ def _find_phones(cleaned: str, region: str) -> list[tuple[str, int]]:
             numbers = _phones_in_groups(groups, region, plan, budget)
             if not numbers and budget.left > 0:
                 numbers = _without_trunk(groups, region, plan, budget, cleaned, run.start())
-            if numbers and _LABELLED.search(cleaned, max(0, run.start() - 40), run.start()):
+            if numbers and _labelled(cleaned, run.start()):
                 break  # an order or ticket number that happens to look like a phone
             found.extend((number, run.start()) for number in numbers)
     return found

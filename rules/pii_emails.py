@@ -53,6 +53,31 @@ _TLDS = frozenset({
     "nl", "in", "ca", "au", "eu", "tv", "ly"
 })  # fmt: skip
 
+# Mailboxes of a role, not of a person (RFC 2142 and their everyday kin): "write to the
+# organisers at info@openinfra.ke" shares no one's contact details. At a free mail provider
+# the same name is somebody's own account.
+ROLE_MAILBOXES = frozenset({
+    "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
+    "hostmaster", "webmaster", "www", "contact", "contacts", "hello", "hi", "admin", "team",
+    "help", "helpdesk", "events", "event", "office", "press", "media", "jobs", "careers", "hr",
+    "billing", "accounts", "noreply", "no-reply", "donotreply", "feedback", "community",
+    "organizers", "organisers", "membership", "members", "secretariat", "enquiries",
+    "inquiries", "general", "partners", "sponsors", "sponsorship", "speakers", "cfp",
+    "conduct", "coc", "privacy", "legal", "registration", "tickets", "newsletter",
+})  # fmt: skip
+FREE_MAIL = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "outlook.com",
+    "hotmail.com", "live.com", "msn.com", "icloud.com", "me.com", "proton.me",
+    "protonmail.com", "aol.com", "gmx.com", "gmx.net", "mail.com", "yandex.com", "zoho.com",
+})  # fmt: skip
+
+
+def is_role_address(address: str) -> bool:
+    """Whether ``address`` (lower case) is a role's mailbox at an organisation's domain."""
+    local, _, domain = address.rpartition("@")
+    return local in ROLE_MAILBOXES and domain not in FREE_MAIL
+
+
 # Words that stand before "at" in ordinary sentences ("i work at safaricom dot com" reads as
 # speech, not as an address); the bare " at " form is refused after them.
 _AT_STOPWORDS = frozenset({

@@ -90,6 +90,10 @@ _PLATFORM = (
     r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|sc|facebook|fb|telegram|tg"
     r"|threads|whats\s?app|wa|x)"
 )
+_NAMED_PLATFORM = (
+    r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|facebook|fb|telegram|tg"
+    r"|threads)"
+)
 _HANDLE = r"@[a-z0-9_][a-z0-9_.]{1,29}"
 _NAMED = r"(?:\s+(?:handle|username|user\s?name|account|acc|id|name|page|profile))?"
 # RE2: the platform alternation tried at every word costs the re module ~1 ms per 8 KB.
@@ -97,14 +101,25 @@ HANDLES_PATTERN = (
     rf"\b{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)?(?P<h1>{_HANDLE})"
     rf"|\bon\s+{_PLATFORM}\s*(?:as\s+|at\s+|[:\-]\s*)?(?P<h2>{_HANDLE})"
     rf"|(?:^|[^\w@])(?P<h3>{_HANDLE})\s+on\s+{_PLATFORM}\b"
-    # "her ig is wanjiku_k": without the "@", after a possessive and "is" or ":"
+    # "her ig is wanjiku_k", "follow her ig wanjiku_254", "find him on insta: otis.k":
+    # without the "@", after a person and the platform (a bare name must look like a
+    # handle, see _HANDLE_LIKE; "x", "wa" and "sc" mean too much else to go without "is")
     rf"|\b(?:her|his|their|my|our)\s+{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)"
     r"(?P<h4>[a-z0-9_.]{3,30})"
+    rf"|\b(?:her|his|their|him|them|my|our)\s+(?:on\s+)?{_NAMED_PLATFORM}{_NAMED}"
+    r"(?:\s*[:=\-]\s*|\s+(?:(?:is|ni|as|at)\s+)?)(?P<h5>[a-z0-9_][a-z0-9_.]{2,29})"
 )
 _HANDLES = re2.compile(HANDLES_PATTERN)
 _H4 = _HANDLES.groupindex["h4"]  # RE2's match.start takes group numbers only
-_POSSESSIVE = re.compile(r"\b(?:her|his|their|my|our)\b")
+_H5 = _HANDLES.groupindex["h5"]
+_POSSESSIVE = re.compile(r"\b(?:her|his|their|him|them|my|our)\b")
 _HANDLE_LIKE = re.compile(r"(?=.*[a-z])[a-z0-9]*[_.0-9]")  # a letter and a _ . or digit
+# A bare name made of these, after a platform without "is" or ":", is a developer's
+# identifier ("his twitter api_v2", "their tg bot_token"), not a handle.
+_TECH_PART = re.compile(
+    r"(?:^|[_.])(?:api|apis|bot|bots|sdk|token|tokens|id|ids|v\d+|app|apps|webhook|client"
+    r"|graph|page|config|key|keys|secret|url|json|py|js|io|com)(?:$|[_.])"
+)
 
 
 def social_handles(cleaned: str) -> list[tuple[str, int]]:
@@ -115,11 +130,12 @@ def social_handles(cleaned: str) -> list[tuple[str, int]]:
     for match in _HANDLES.finditer(cleaned):
         handle = match.group("h1") or match.group("h2") or match.group("h3")
         if handle is None:
-            bare = match.group("h4").rstrip(".")
-            if not _HANDLE_LIKE.match(bare):
-                continue  # "her ig is private", "his insta: down again"
+            group = _H4 if match.group("h4") is not None else _H5
+            bare = match.group(group).rstrip(".")
+            if not _HANDLE_LIKE.match(bare) or (group == _H5 and _TECH_PART.search(bare)):
+                continue  # "her ig is private", "his insta: down again", "tg bot_api"
             handle = "@" + bare
-            found.append((handle, match.start(_H4)))  # "my ig is ..." then reads as own
+            found.append((handle, match.start(group)))  # "my ig is ..." then reads as own
             continue
         found.append((handle.rstrip("."), match.start()))
         if len(found) >= _MAX_FOUND:

@@ -23,6 +23,7 @@ from pydantic import (
 from domain.actions import ActionKind
 from domain.durations import MAX_DURATION, format_duration, parse_duration
 from domain.model import Mode
+from rules.pii_emails import is_role_address
 
 __all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
 
@@ -127,6 +128,9 @@ class PiiRule(_RuleBase):
     # Contacts the community publishes itself: an address, "@lists.example.org" for every
     # address of a domain (public mailing lists), a phone number in any usual form.
     allow: tuple[str, ...] = ()
+    # Addresses of a role at an organisation ("info@", "support@", "events@"; not at a free
+    # mail provider): nobody's personal details, so allowed ("allow") or counted ("count").
+    role_addresses: Literal["allow", "count"] = "allow"
 
     @field_validator("allow")
     @classmethod
@@ -148,6 +152,8 @@ class PiiRule(_RuleBase):
     def allows(self, contact: str) -> bool:
         """Whether ``contact`` (a hit: an address or an E.164 number) is published."""
         contact = contact.lower()
+        if self.role_addresses == "allow" and is_role_address(contact):
+            return True
         return any(
             contact == entry or (entry.startswith("@") and contact.endswith(entry))
             for entry in self.allow

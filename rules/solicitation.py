@@ -82,7 +82,10 @@ _ASK_ANY = (
     r"|(?:lemme|let\s++me)\s++(?:get|have|grab)"
     r"|(?:can|could|would|will)\s++(?:you|u|ya|someone|anyone|somebody)\s++(?:please\s++|pls\s++)?"
     r"(?:send|give|share|drop|dm|pm|text|inbox|tell|forward)\s++" + _ME + r"|gimme|gimmie"
-    r"|(?:send|give|text|dm|pm|inbox|tell|forward|share\s++with)\s++" + _ME + ")"
+    r"|(?:send|give|text|dm|pm|inbox|tell|forward|share\s++with)\s++"
+    + _ME
+    + r"|where\s++(?:can|could|do|would)\s++(?:i|we)\s++(?:find|get)"
+    r"|how\s++(?:can|could|do)\s++(?:i|we)\s++(?:find|get))"
 )
 # Requesters that need a strong noun (see _NOUN_STRONG).
 _ASK_STRONG = (
@@ -93,9 +96,15 @@ _ASK_STRONG = (
 _REQUEST = (
     rf"\b{_ASK_ANY}\s++{_FILLER}{_WHOSE}\s++{_ADJ}{_NOUN_ANY}{_WORD_END}{_NOT_CONTACT}"
     rf"|\b{_ASK_STRONG}\s++{_FILLER}{_WHOSE}\s++{_ADJ}{_NOUN_STRONG}{_WORD_END}{_NOT_CONTACT}"
-    # "does anyone have her number?", "do you have his whatsapp"
-    r"|\b(?:do|does|d)\s++(?:you|u|ya|anyone|any1|someone|somebody|anybody)\s++(?:have|got)"
-    rf"\s++(?:her|his|their)\s++{_ADJ}{_NOUN_STRONG}{_WORD_END}{_NOT_CONTACT}"
+    # "does anyone have her number?", "do you have his whatsapp", "anyone got wanjiku's
+    # contact?", "who has her ig?": someone else's, by pronoun or by name
+    r"|\b(?:(?:do|does|d)\s++(?:you|u|ya|anyone|any1|someone|somebody|anybody)"
+    r"|anyone|any1|someone|somebody|anybody|who(?:" + _Q + r"s)?)\s++(?:have|has|got|knows?)"
+    rf"\s++(?:her|his|their|[a-z]++{_Q[:-1]}s)\s++{_ADJ}{_NOUN_STRONG}{_WORD_END}{_NOT_CONTACT}"
+    # "could you share his email with me": the requester named after the contact
+    r"|\b(?:can|could|would|will)\s++(?:you|u|ya|someone|anyone|somebody)\s++"
+    r"(?:please\s++|pls\s++)?(?:share|send|forward|pass|give)"
+    rf"\s++{_WHOSE}\s++{_ADJ}{_NOUN_ANY}{_WORD_END}{_NOT_CONTACT}\s++(?:with|to)\s++{_ME}\b"
 )
 
 # "hit me up on telegram", "add me on snapchat", "text me on wa".
@@ -132,12 +141,21 @@ _NOT_HOME = (
     r"|in\s++the\s++loop|connected|awake|organi[sz]ed|with)\b)"
 )
 
-# "where do you live", "where's your house", and the Swahili "unaishi wapi".
+# "where do you live", "where's your house", "does anyone know where she lives", and the
+# Swahili "unaishi wapi".
 _HOME = (
-    r"\bwhere\s++(?:do|d|did)\s++(?:you|u|ya)\s++(?:live|stay|reside)"
+    r"\bwhere\s++(?:(?:do|d|did)\s++(?:you|u|ya|they)\s++(?:live|stay|reside)"
+    r"|(?:does|did)\s++(?:she|he)\s++(?:live|stay|reside))"
     + _WORD_END
     + _NOT_HOME
-    + rf"|\bwhere\s*+(?:{_Q}s|is|are)\s++{_YOUR}\s++(?:house|home|place|crib|hood)\b"
+    + r"|\b(?:knows?|tell\s++(?:me|us)|find\s++out)\s++where\s++(?:she|he|they)\s++"
+    r"(?:lives|live|stays|stay|resides|reside)"
+    + _WORD_END
+    + _NOT_HOME
+    + rf"|\bwhere\s*+(?:{_Q}s|is|are)\s++{_WHOSE}\s++(?:house|home|place|crib|hood)\b"
+    # "where's his home directory" is on a computer
+    r"(?!\s++(?:dir|directory|folder|page|screen|server|lab|network|router|setup|assistant"
+    r"|button|row|key)\b)"
     r"|\bwhich\s++(?:estate|area|neighbou?rhood|hood|apartment|building|street)"
     r"\s++(?:do|d)\s++(?:you|u)\s++(?:live|stay)\b"
     r"|\b(?:unaishi|unakaa|mnaishi|mnakaa)\s++wapi\b|\bkwenu\s++ni\s++wapi\b"
@@ -150,6 +168,13 @@ _SWAHILI = (
     # "namba yako ya ticket" (your ticket number) asks for no contact; "ya simu" does.
     r"(?!\s++ya\s++(?:ticket|tiketi|order|oda|akaunti|account|id|kitambulisho|usajili"
     r"|registration|booking|seat|kiti|meza|table)\b)"
+    # someone else's: "nipe namba yake" (give me her number), "number ya huyo dem" (that
+    # girl's number). "yake" is also "its" ("version number yake"): only after a request.
+    r"|\b(?:nipe|nipa|nitumie|tuma|naomba|nipatie|una|unayo|ana|ako\s++na|uko\s++na"
+    r"|mko\s++na|kuna\s++mtu\s++ana|mtu\s++ana|mtu\s++ako\s++na)\s++"
+    r"(?:namba|nambari|number|contact|whatsapp|telegram|email|insta|ig|snap)\s++(?:yake|yao)\b"
+    r"|\b(?:namba|nambari|number|contact|whatsapp|telegram|email|insta|ig|snap)"
+    r"\s++ya\s++(?:huyo|yule|huyu)\b"
 )
 
 # "your number?" on its own, at the start of a message or a sentence.
@@ -171,7 +196,8 @@ _GRAMMAR = re.compile(
 TRIGGER_PATTERN = (
     r"\b(?:number|numba|namba|nambari|no|num|nmbr|digits|digitz|contacts?|phone|mobile|cell"
     r"|cellphone|whats\s?app|wh?ats\s?ap+|wa|telegram|tele|tg|insta|instagram|ig|snap"
-    r"|snapchat|sc|signal|e-?\s?mail|gmail|address|addy|live|stay|reside|house|home|place"
+    r"|snapchat|sc|signal|e-?\s?mail|gmail|address|addy|live|lives|stay|stays|reside|resides"
+    r"|house|home|place"
     r"|crib|hood|wapi)\b"
 )
 _PREFILTER = re2.Set.SearchSet()

@@ -58,6 +58,8 @@ INSULTS = [
     ("you idiot, you broke main", "idiot"),
     ("ur such a moron", "moron"),
     ("you're an absolute bastard", "bastard"),
+    ("shut up you absolute clown", "clown"),
+    ("ur so dumb", "dumb"),
 ]
 THREATS = [
     ("kill yourself", "kill"),
@@ -78,6 +80,15 @@ THREATS = [
     ("i know where you stay", "stay"),
     ("kill your self already", "kill"),
     ("go and kill yourself", "kill"),
+    ("i'll kill you", "kill"),
+    ("im gonna stab you", "stab"),
+    ("i'm going to beat you up", "beat"),
+    ("imma hurt you so bad", "hurt"),
+    ("we'll hurt you", "hurt"),
+    ("i hope you die", "die"),
+    ("you deserve to die", "deserve"),
+    ("i will find you and kill you", "kill"),
+    ("nitakuchinja", "nitakuchinja"),
 ]
 DISCRIMINATION = [
     ("you faggot", "faggot"),
@@ -92,6 +103,7 @@ DISCRIMINATION = [
     ("kaffir", "kaffir"),
     ("what a faggot", "faggot"),
     ("fags everywhere", "fags"),
+    ("women dont belong in tech", "belong"),
 ]
 SEXUAL = [
     ("send nudes", "nudes"),
@@ -103,6 +115,9 @@ SEXUAL = [
     ("come to my hotel room tonight", "hotel"),
     ("got any sexy pics?", "sexy"),
     ("send nudes pls", "nudes"),
+    ("send noodz", "noodz"),
+    ("show me your boobs", "boobs"),
+    ("i want to sleep with you", "sleep"),
 ]
 CONTACTS = [
     "her number is 0712 345 678",
@@ -143,6 +158,9 @@ CONTACTS = [
     "her tiktok @faith.wanjiku",
     "you can reach her at 0733-444-555",
     "call her on seven one two three four five six seven eight",
+    "find her on instagram: wanjiku.k",
+    "follow her ig wanjiku_254 and tell her what you think",
+    "add him on snapchat otis.k",
 ]
 SOLICITATION = [
     "what's your number?",
@@ -175,6 +193,13 @@ SOLICITATION = [
     "could you share his email with me",
     "drop your number",
     "pass me her number",
+    "anyone have his number?",
+    "who has her ig?",
+    "does anyone know where she lives?",
+    "nipe namba yake",
+    "mtu ako na number ya huyo dem?",
+    "anyone got wanjiku's contact?",
+    "where can I find his home address",
 ]
 INVITES = [
     "join discord.gg/abc123",
@@ -547,12 +572,19 @@ the vault token ttl is 24h by default
 oidc login works for horizon and the cli now
 rbac policies for the new api are documented
 the quota for floating ips is 10 per project
+commit 254712345678 fixed the flaky test
+questions? write to the organisers at info@openinfra.ke
+i'll kill the old pods after the upgrade
+I'm going to beat you at chess on friday
+i'll shoot you an email with the slides
+where's his home directory on the bastion?
 """
 
 # A clean line holding a word or number shape the policy looks for is a false-alarm test.
 _TRICKY = ("kill", "die", "fag", "nude", "order", "invoice", "ticket id", "retarded", "bastard",
            "idiot", "loser", "stupid", "dumb", "number", "0712", "sexy", "hot ", "hook",
-           "assassin", "cocktail", "scunthorpe", "assistance", "grass", "07123")  # fmt: skip
+           "assassin", "cocktail", "scunthorpe", "assistance", "grass", "07123", "2547",
+           "info@", "beat you", "shoot you", "home directory")  # fmt: skip
 
 
 def _violations(rng: random.Random) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.config import load_settings
+from bridge.config import load_settings, parse_settings
 from bridge.evaluate import make_message
 from domain.model import Mode, Platform
 from rules.engine import Engine
@@ -51,6 +51,9 @@ def enforced(engine: Engine, text: str) -> set[str]:
         "reach him at +44 20 7946 0958",
         "her line: zero7 22 33 44 55",  # the word for 0 glued to the digits
         "whatsapp him on 722334455",  # no leading 0, one group, after a contact word
+        "find her on insta: njeri.w",  # a bare handle after the person and the platform
+        "add him on tiktok otis_254 and tell him",
+        "follow their twitter kenya_devs_2",
     ],
 )
 def test_contact_details_in_their_less_usual_shapes_are_enforced(engine: Engine, text: str) -> None:
@@ -62,7 +65,15 @@ def test_a_members_own_handle_is_only_told_to_the_moderators(engine: Engine, tex
     assert enforced(engine, text) == set()
 
 
-@pytest.mark.parametrize("text", ["her ig is private now", "his twitter is down again"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "her ig is private now",
+        "his twitter is down again",
+        "their twitter api_v2 integration broke",  # a developer's identifier
+        "my tg bot_token leaked, rotating it",
+    ],
+)
 def test_talk_about_someones_account_is_not_a_handle(engine: Engine, text: str) -> None:
     assert enforced(engine, text) == set()
 
@@ -73,10 +84,77 @@ def test_talk_about_someones_account_is_not_a_handle(engine: Engine, text: str) 
         "what's her telegram?",
         "does anybody have his number",
         "can someone send me their whatsapp",
+        "anyone got his digits?",  # no "do"
+        "who has her insta",
+        "any1 have amina's number?",  # someone named
+        "where can i find his home address",
+        "does anyone know where she lives?",
+        "where does he stay these days",
+        "anyone knows where he stays?",
+        "who's got his number",
+        "nitumie namba yake",  # Swahili: "send me her number"
+        "kuna mtu ana whatsapp yake?",
+        "nipe number ya huyo msee",  # "that guy's number"
     ],
 )
 def test_asking_for_someone_elses_contact_is_solicitation(engine: Engine, text: str) -> None:
     assert "off-platform-contact" in enforced(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where's his home directory on the bastion?",
+        "version number yake ni ngapi?",  # "yake" is also "its"
+        "who has the project's number of open issues?",
+        "anyone know where the meetup lives now, meetup.com or luma?",
+    ],
+)
+def test_talk_about_someones_things_is_not_solicitation(engine: Engine, text: str) -> None:
+    assert "off-platform-contact" not in enforced(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'll kill you",  # the first-person future in its chat forms
+        "ill hurt u",
+        "im gonna stab you",
+        "I’m going to beat you up",
+        "imma literally murder you",
+        "we'll hurt you",
+        "i will really kill ya",
+        "i will f*cking kill you",  # a masked adverb in between
+        "i hope you die",
+    ],
+)
+def test_threats_in_the_first_person_future(engine: Engine, text: str) -> None:
+    assert "threats" in enforced(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'll kill the process and restart the service",
+        "I'm going to beat you at chess tomorrow",
+        "i'll shoot you an email with the slides",
+        "ill be there at 6, you coming?",
+    ],
+)
+def test_the_future_of_ordinary_plans_is_not_a_threat(engine: Engine, text: str) -> None:
+    assert enforced(engine, text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("women dont belong in this field", "discrimination"),  # a contraction closed up
+        ("you re such a clown", "insults"),
+        ("send noodz", "sexual-advances"),
+    ],
+)
+def test_listed_phrases_in_their_chat_spellings(engine: Engine, text: str, rule: str) -> None:
+    assert rule in enforced(engine, text)
 
 
 @pytest.mark.parametrize(
@@ -126,10 +204,28 @@ def test_a_right_to_left_override_is_read_as_members_see_it(engine: Engine) -> N
         "receipt 0711222333 attached for the projector",
         "ticket no. 0733444555 is still open with the ISP",
         "build 722334455 passed, the job took 712345678 ms",
+        "commit 254712345678 fixed it",  # a number labelled as something else
+        "run seq 0712345678 0712345690 for the test data",
+        "till number 0712345678 takes M-Pesa at the venue",
+        "questions? write to the organisers at info@openinfra.ke",  # a role's mailbox
+        "support@kenet.or.ke answers within a day",
     ],
 )
 def test_innocent_uses_are_not_enforced(engine: Engine, text: str) -> None:
     assert enforced(engine, text) == set()
+
+
+def test_a_role_mailbox_at_a_free_mail_provider_is_someones_own() -> None:
+    counted = Engine(
+        parse_settings(
+            "[[rules]]\nid = 'contacts'\nkind = 'pii'\nrole_addresses = 'count'\n"
+        ).policy
+    )
+    allowed = Engine(parse_settings("[[rules]]\nid = 'contacts'\nkind = 'pii'\n").policy)
+    assert enforced(allowed, "mail the team at info@openinfra.ke") == set()
+    assert enforced(counted, "mail the team at info@openinfra.ke") == {"contacts"}
+    assert enforced(allowed, "her email is info@gmail.com") == {"contacts"}
+    assert enforced(allowed, "his email is kamau@openinfra.ke") == {"contacts"}
 
 
 _PIECES = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import re2
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.config import parse_settings
@@ -22,10 +22,12 @@ from rules.prefilter import ANY_KEYWORD_SIGN, KEYWORD_WORD
 from rules.text import clean, reads_as_ascii
 
 # Listed words with leet symbols, masks and digits in them, first words that are one letter
-# ("i"), numbers, and phrases that only hit in the second-person reading.
+# ("i"), numbers, phrases that only hit in the second-person or future reading, and phrases
+# whose key word (rules.phrasing.key_word) is not their first.
 _WORDS = [
     "idiot", "f*ck you", "$hit", "@ss", "l0ser", "kys", "i know where you live", "404 page",
     "you are an idiot", "shut up", "b!tch", "go die", "x", "fuck off", "moron",
+    "i will hurt you", "show me your body", "your boobs", "we will", "so up",
 ]  # fmt: skip
 _TOML = f"""
 [[rules]]
@@ -117,6 +119,8 @@ _PIECES = st.sampled_from([
     "7", "8", "9", "10", "am", "k8s", "v2", "i", "l", "d", "o", "t", "s", "h", "y", "u",
     "ur", "you", "y0u", "idiot", "1d10t", "id", "iot", "know", "where", "live", "l1ve",
     "f", "ck", "fuck", "off", "0ff", "shut", "up", "b", "tch", "x", "kys", "go", "die",
+    "show", "me", "your", "body", "b0dy", "bbs", "8s", "boobs", "b00bs", "hurt", "ill",
+    "i'll", "imma", "will", "we", "we'll", "h*rt", "really",
     "404", "page", "ass", "moron", "m0r0n", "are", "an", "🎉", "é", "\n", "self", "so",
 ])  # fmt: skip
 
@@ -124,6 +128,8 @@ _PIECES = st.sampled_from([
 _YOU_PIECES = st.sampled_from([
     "ur ", "u ", "you ", "ya ", "are ", "an ", "so ", "r ", "idiot ", "self ", "fuck ", "kill ",
     "y0u ", "1d10t ", "live ", "where ", "know ", "i ", "stupid ", "the ", "off ", "ur self ",
+    "i'll ", "ill ", "im ", "gonna ", "going ", "to ", "will ", "we ", "we'll ", "really ",
+    "hurt ", "fight ",
 ])  # fmt: skip
 
 
@@ -136,9 +142,12 @@ def test_the_engine_finds_what_the_index_finds_alone(text: str) -> None:
 
 @settings(max_examples=600, deadline=None)
 @given(st.lists(_PIECES | _YOU_PIECES, max_size=12).map("".join))
+@example("we'll fight you")  # a form without "you" that the future reading lets match
+@example("imma really hurt ya")
 def test_the_second_person_reading_is_skipped_only_when_it_adds_nothing(text: str) -> None:
-    index = KeywordIndex({"insults": _WORDS, "other": ["so idiot", "u r", "self"]})
-    always = KeywordIndex({"insults": _WORDS, "other": ["so idiot", "u r", "self"]})
+    other = ["so idiot", "u r", "self", "i will hurt you", "we will fight", "ill will"]
+    index = KeywordIndex({"insults": _WORDS, "other": other})
+    always = KeywordIndex({"insults": _WORDS, "other": other})
     always._reread = None  # read every message with a second-person form again
     cleaned = clean(text)
     assert index.search(cleaned) == always.search(cleaned), text

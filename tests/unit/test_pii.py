@@ -6,10 +6,10 @@ from __future__ import annotations
 import timeit
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.pii import Contact, find_contacts
+from rules.pii import _LABELLED, Contact, _labelled, find_contacts
 from rules.text import clean
 
 
@@ -255,3 +255,26 @@ def test_long_messages_take_linear_time(text: str) -> None:
     # compared with a bound a loaded 2-core machine still meets.
     text = text[:8192]
     assert min(timeit.repeat(lambda: find_contacts(text), number=1, repeat=5)) < 0.25
+
+
+_LABEL_PIECES = [
+    "order", "#", "ticket", "id", "is", ":", "no.", "no", "number", "account", "(", "commit",
+    " ", "x", "the", "ni", "=", "\n", "till", "call", "(order", "'ref", "x-order", "x.order",
+    "é", "orders", "_order", "order.", "ordér", "seq", "run",
+]  # fmt: skip
+
+
+@settings(max_examples=3000)
+@given(
+    st.lists(st.sampled_from(_LABEL_PIECES), max_size=10),
+    st.booleans(),
+    st.sampled_from(["", " ", ": ", "#", " # ", "="]),
+)
+def test_the_label_shortcut_answers_as_the_label_regex(
+    pieces: list[str], glued: bool, gap: str
+) -> None:
+    """``_labelled`` looks at the last word before running ``_LABELLED``: same answers."""
+    before = ("" if glued else " ").join(pieces) + gap
+    text, start = before + "0712345678", len(before)
+    expected = _LABELLED.search(text, max(0, start - 40), start) is not None
+    assert _labelled(text, start) == expected, repr(text)

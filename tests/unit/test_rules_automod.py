@@ -8,14 +8,26 @@ from rules.automod import EMAIL, automod_specs
 
 def test_automod_specs_carry_the_contacts_anyone_may_post() -> None:
     policy = parse_settings(
-        "[[rules]]\nid = 'contacts'\nkind = 'pii'\n"
-        "allow = ['@lists.openinfra.dev', 'info@example.org', '0708 374149']\n"
+        "[[rules]]\nid = 'contacts'\nkind = 'pii'\nrole_addresses = 'count'\n"
+        "allow = ['@lists.openinfra.dev', 'kamau@example.org', '0708 374149']\n"
     ).policy
     (spec,) = automod_specs(policy)
-    assert spec.allow == ("*@lists.openinfra.dev", "info@example.org")
+    assert spec.allow == ("*@lists.openinfra.dev", "kamau@example.org")
     # Discord's allow list cannot follow "0708 374149" with its space: with a number
     # allowed, phone numbers are left to the engine, e-mail addresses are still mirrored.
     assert spec.regexes == (EMAIL,)
+
+
+def test_automod_leaves_email_to_the_engine_while_role_addresses_are_allowed() -> None:
+    """AutoMod cannot tell info@ at an organisation from info@ at a free mail provider."""
+    policy = parse_settings("[[rules]]\nid = 'contacts'\nkind = 'pii'\n").policy
+    (spec,) = automod_specs(policy)
+    assert EMAIL not in spec.regexes
+    assert spec.regexes  # phone numbers are still mirrored
+    emails_only = parse_settings(
+        "[[rules]]\nid = 'contacts'\nkind = 'pii'\nphones = false\nhandles = false\n"
+    ).policy
+    assert automod_specs(emails_only) == []  # nothing left for AutoMod to match
 
 
 def test_only_rules_that_delete_are_mirrored_and_not_ones_about_own_contacts() -> None:

@@ -54,6 +54,7 @@ from rules.keyword_signs import (
 from rules.phrasing import (
     FILLERS,
     FUTURE_WORDS,
+    READING_WORDS,
     WILL_FILLERS,
     YOU_FORMS,
     around_you,
@@ -111,6 +112,7 @@ _TRIPLED = re.compile(r"(.)\1\1")
 _HAS_LETTER = re.compile(r"[^\W\d_]|@")
 _is_number = re.compile(r"[0-9]+").fullmatch  # ASCII digits only: "²" counts as a letter
 _NUMBERED = re.compile(r"[^\W\d_]{1,2}[0-9]{3,}")
+_PROOFED = re.compile(r"[\w@$|!*#]+-proof(?:ed|ing|s)?(?![\w-])")
 _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 # Plain ASCII: every punctuation mark separates words; with a closer look, all but the leet.
@@ -200,7 +202,7 @@ class KeywordIndex:
         # (frozenset | dict.keys() is a set at run time, not the frozenset typeshed claims; the
         # compiled engine checks the declared type and would raise; and split_words copies
         # any other collection on every call)
-        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS | FUTURE_WORDS
+        self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS | READING_WORDS
         # words one of which a message needs for its second-person reading to add a hit
         self._reread = reread_needs(line.split() for line in lines)
         # every listed line form with its spaces closed up, for sentences spaced out whole
@@ -277,6 +279,9 @@ class KeywordIndex:
         """
         if self._empty:
             return {}
+        if "proof" in cleaned:
+            # "idiot-proof", "moron-proofed": a compound about making things safe to use
+            cleaned = _PROOFED.sub(" ", cleaned)
         if not cleaned.isascii() and (signs is not None or reads_as_ascii(cleaned)):
             # Emoji and symbols are not letters: as spaces, they leave ASCII text that the
             # faster ASCII reading can take ("thanks 🎉", and "you🎉idiot" as two words).

@@ -6,6 +6,7 @@
 - The first-person future in its spoken and chat forms: "i'll", "ill", "im gonna", "i'm going
   to", "imma" read as "i will", and "we'll", "we're gonna" as "we will", with the adverbs a
   threat is padded with dropped after them ("i'll really hurt you" reads "i will hurt you").
+- An insult before its target: "what an idiot you are" reads as "you idiot".
 - A word written without its vowels ("fck", "stpd", "mrn") stands for the listed word with
   the same consonants.
 - A whole phrase spaced out letter by letter ("y o u i d i o t") is split back into words
@@ -33,7 +34,9 @@ FILLERS = frozenset({
     "absolutely", "complete", "completely", "total", "totally", "utter", "utterly",
     "fucking", "freaking", "bloody", "big", "biggest", "huge", "massive", "damn",
     "little", "pathetic", "real", "literally", "just", "being", "acting", "like",
-    "truly", "very", "most",
+    "truly", "very", "most", "dumbest", "stupidest", "worst", "ugliest", "laziest",
+    "saddest", "lamest", "dirty", "filthy", "stinking", "miserable", "ignorant", "arrogant",
+    "lame", "fake", "typical",
 })  # fmt: skip
 # The first-person future as chat writes it ("i'll" is two words once the apostrophe is a
 # space), by what it reads as.
@@ -68,6 +71,8 @@ _COMMON = FILLERS | WILL_FILLERS | {
 # Words the reading writes into a message that it may not have held, and the words it reads.
 READ_IN = frozenset(word for form in FUTURES.values() for word in form)
 FUTURE_WORDS = frozenset(word for form in FUTURES for word in form)
+# What the readings read, for splitting a sentence spaced out whole into words.
+READING_WORDS = FUTURE_WORDS | {"what"}
 _VOWELS = str.maketrans("", "", "aeiou")
 _MIN_CONSONANTS = 3  # "fk" or "dt" are too short to stand for one word
 MAX_SPLIT = 64  # letters of a spaced-out run worth splitting into words
@@ -78,6 +83,8 @@ def second_person(words: Sequence[str]) -> list[str]:
     the first-person future read as "i will" or "we will" (see ``FUTURES``)."""
     if not _FUTURE_STARTS.isdisjoint(words):
         words = _futures(words)
+    if "what" in words:
+        words = _exclamations(words)
     out: list[str] = []
     after_you = False
     last = len(words) - 1
@@ -117,6 +124,28 @@ def _futures(words: Sequence[str]) -> list[str]:
                 out.append(words[i])
                 i += 1
             continue
+        out.append(words[i])
+        i += 1
+    return out
+
+
+_BE = frozenset({"are", "r", "re", "is"})
+
+
+def _exclamations(words: Sequence[str]) -> list[str]:
+    """``words`` with "what a(n) [fillers] X you are" written "you X" ("what an idiot you
+    are" says "you idiot")."""
+    out: list[str] = []
+    i, n = 0, len(words)
+    while i < n:
+        if words[i] == "what" and i + 1 < n and words[i + 1] in ("a", "an"):
+            j = i + 2
+            while j < n - 1 and words[j] in FILLERS:
+                j += 1
+            if j + 2 < n and words[j + 1] in YOU_FORMS and words[j + 2] in _BE:
+                out += ("you", words[j])
+                i = j + 3
+                continue
         out.append(words[i])
         i += 1
     return out

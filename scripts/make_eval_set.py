@@ -60,6 +60,7 @@ INSULTS = [
     ("you're an absolute bastard", "bastard"),
     ("shut up you absolute clown", "clown"),
     ("ur so dumb", "dumb"),
+    ("you are the dumbest idiot here", "idiot"),
 ]
 THREATS = [
     ("kill yourself", "kill"),
@@ -578,13 +579,14 @@ i'll kill the old pods after the upgrade
 I'm going to beat you at chess on friday
 i'll shoot you an email with the slides
 where's his home directory on the bastion?
+the new installer is moron-proof at last
 """
 
 # A clean line holding a word or number shape the policy looks for is a false-alarm test.
 _TRICKY = ("kill", "die", "fag", "nude", "order", "invoice", "ticket id", "retarded", "bastard",
            "idiot", "loser", "stupid", "dumb", "number", "0712", "sexy", "hot ", "hook",
            "assassin", "cocktail", "scunthorpe", "assistance", "grass", "07123", "2547",
-           "info@", "beat you", "shoot you", "home directory")  # fmt: skip
+           "info@", "beat you", "shoot you", "home directory", "-proof")  # fmt: skip
 
 
 def _violations(rng: random.Random) -> list[tuple[str, str]]:

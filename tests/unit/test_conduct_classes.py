@@ -150,6 +150,9 @@ def test_the_future_of_ordinary_plans_is_not_a_threat(engine: Engine, text: str)
     [
         ("women dont belong in this field", "discrimination"),  # a contraction closed up
         ("you re such a clown", "insults"),
+        ("you are the dumbest idiot", "insults"),  # a superlative in between
+        ("what a total moron you are", "insults"),  # the insult before its target
+        ("WHAT AN IDIOT U R", "insults"),
         ("send noodz", "sexual-advances"),
     ],
 )
@@ -209,6 +212,9 @@ def test_a_right_to_left_override_is_read_as_members_see_it(engine: Engine) -> N
         "till number 0712345678 takes M-Pesa at the venue",
         "questions? write to the organisers at info@openinfra.ke",  # a role's mailbox
         "support@kenet.or.ke answers within a day",
+        "you idiot-proofed the installer, nice work",  # a compound about safe use
+        "moron-proof docs are the goal",
+        "what an idiot I am, forgot my charger",  # about oneself: observed, not enforced
     ],
 )
 def test_innocent_uses_are_not_enforced(engine: Engine, text: str) -> None:

@@ -129,7 +129,7 @@ _YOU_PIECES = st.sampled_from([
     "ur ", "u ", "you ", "ya ", "are ", "an ", "so ", "r ", "idiot ", "self ", "fuck ", "kill ",
     "y0u ", "1d10t ", "live ", "where ", "know ", "i ", "stupid ", "the ", "off ", "ur self ",
     "i'll ", "ill ", "im ", "gonna ", "going ", "to ", "will ", "we ", "we'll ", "really ",
-    "hurt ", "fight ",
+    "hurt ", "fight ", "what ", "a ",
 ])  # fmt: skip
 
 

@@ -53,7 +53,6 @@ from rules.keyword_signs import (
 )
 from rules.phrasing import (
     FILLERS,
-    FUTURE_WORDS,
     READING_WORDS,
     WILL_FILLERS,
     YOU_FORMS,
@@ -205,6 +204,8 @@ class KeywordIndex:
         self._splittable = self._words | frozenset(YOU_FORMS) | FILLERS | READING_WORDS
         # words one of which a message needs for its second-person reading to add a hit
         self._reread = reread_needs(line.split() for line in lines)
+        # what the prefilter asks a message for (trigger_pattern, disguise_pattern)
+        self._keys = self._key_words()
         # every listed line form with its spaces closed up, for sentences spaced out whole
         self._closed: Any = None
         closed = {line.replace(" ", ""): line.strip() for line in lines}
@@ -234,10 +235,10 @@ class KeywordIndex:
     def trigger_pattern(self) -> str | None:
         """A regex that matches every ASCII text this index could find a listed word in
         without a closer look (see ``search``): the key word of a listed line form (see
-        ``_keys``) as a whole word. None when nothing is listed."""
+        ``_key_words``) as a whole word. None when nothing is listed."""
         if self._empty:
             return None
-        return word_trigger(self._keys())
+        return word_trigger(self._keys)
 
     def disguise_pattern(self) -> str | None:
         """A regex that matches every ASCII text in which the closer look (see ``search``)
@@ -247,7 +248,7 @@ class KeywordIndex:
         if self._empty:
             return None
         # a word can only be read as a word of the lookups, all of which are in _words
-        return disguise_trigger(self._keys() & self._words)
+        return disguise_trigger(self._keys & self._words)
 
     def phrase_pattern(self) -> str | None:
         """A regex that matches every ASCII text in which this index finds a listed phrase
@@ -256,7 +257,7 @@ class KeywordIndex:
         forms = [line.split() for line in self._lines]
         return phrase_trigger(forms, YOU_FORMS.keys(), self._reread)
 
-    def _keys(self) -> set[str]:
+    def _key_words(self) -> frozenset[str]:
         """A word of each listed line form that every message it is found in holds, as
         written or disguised (``rules.phrasing.key_word``); for a form the readings may
         write in whole, every word they read as one of its words."""
@@ -265,10 +266,10 @@ class KeywordIndex:
             form = line.split()
             key = key_word(form)
             if key is None:
-                keys.update(form, YOU_FORMS, FUTURE_WORDS)
+                keys.update(form, YOU_FORMS, READING_WORDS)
             else:
                 keys.add(key)
-        return keys
+        return frozenset(keys)
 
     def search(self, cleaned: str, signs: Collection[int] | None = None) -> dict[str, str]:
         """Return rule id -> the listed word or phrase found in ``cleaned`` (first hit wins).

@@ -68,11 +68,12 @@ _COMMON = FILLERS | WILL_FILLERS | {
     "up", "with", "to", "on", "in", "at", "of", "for", "out", "off", "down", "and", "or",
     "me", "it", "that", "this", "my", "be", "do", "get", "go", "want", "wanna", "room",
 }  # fmt: skip
-# Words the reading writes into a message that it may not have held, and the words it reads.
-READ_IN = frozenset(word for form in FUTURES.values() for word in form)
-FUTURE_WORDS = frozenset(word for form in FUTURES for word in form)
-# What the readings read, for splitting a sentence spaced out whole into words.
-READING_WORDS = FUTURE_WORDS | {"what"}
+# Words the readings write into a message that it may not have held: a line form holding
+# one may be found in a message that does not ("ur an idiot" is found as "you idiot").
+WRITTEN_IN = frozenset({"you", "yourself", *(word for form in FUTURES.values() for word in form)})
+# The words the readings read, beyond the second-person forms: for splitting a sentence
+# spaced out whole into words, and as the keys of a line form made of written-in words only.
+READING_WORDS = frozenset({"what", *(word for form in FUTURES for word in form)})
 _VOWELS = str.maketrans("", "", "aeiou")
 _MIN_CONSONANTS = 3  # "fk" or "dt" are too short to stand for one word
 MAX_SPLIT = 64  # letters of a spaced-out run worth splitting into words
@@ -160,39 +161,34 @@ def reread_needs(forms: Iterable[Sequence[str]]) -> frozenset[str] | None:
     form (or "self" after one), dropping fillers after "you", and writing "i will" or "we
     will" for a future form and dropping the adverbs after it: a form it newly matches
     holds "you" or "yourself" at a changed place or before a dropped filler, or a word the
-    reading writes in (``READ_IN``). The form's other words are the message's own, and any
+    reading writes in (``WRITTEN_IN``). The form's other words are the message's own, and any
     of them may stand for the form: the last one that is not a filler or a common word
     ("live" in "i know where you live", "beat" in "i will beat you up"), as words that say
     what is done to "you" come last and are less common than "are" or "where".
     """
     needs: set[str] = set()
     for form in forms:
-        if "you" not in form and "yourself" not in form and READ_IN.isdisjoint(form):
+        if WRITTEN_IN.isdisjoint(form):
             continue
-        others = [word for word in form if word not in YOU_FORMS and word not in READ_IN]
+        others = [word for word in form if word not in YOU_FORMS and word not in WRITTEN_IN]
         if not others:
             return None
         needs.add(next((w for w in reversed(others) if w not in _COMMON), others[-1]))
     return frozenset(needs)
 
 
-# Words the readings write into a message: a line form holding one may be found in a
-# message that does not hold it ("ur an idiot" is found as "you idiot").
-_WRITTEN_IN = READ_IN | {"you", "yourself"}
-
-
 def key_word(form: Sequence[str]) -> str | None:
     """A word every message a listed line ``form`` is found in holds, as written or
     disguised; None if the readings may write in every word of it.
 
-    The readings write in only ``_WRITTEN_IN``; every other word of the form is the
+    The readings write in only ``WRITTEN_IN``; every other word of the form is the
     message's own. Of those, the last that is not a common word or a second-person form and
     has three letters once repeats are collapsed: the rarer the word, the fewer messages
     the index is asked to read ("body", not "show", in "show me your body"; "kill" in "i
     will kill you"). A shorter one ("bbs", the skeleton of "boobs") is found disguised in
     too much ("8s" reads as it): then the one with the most letters.
     """
-    own = [word for word in form if word not in _WRITTEN_IN]
+    own = [word for word in form if word not in WRITTEN_IN]
     if not own:
         return None
     for word in reversed(own):

@@ -98,7 +98,7 @@ _LABELS = (
 _LABEL_NOUNS = ("id", "no", "number", "num", "namba", "code", "ref")
 _LABELLED = re.compile(
     rf"\b(?:{'|'.join(_LABELS)}|account\s++id)"
-    r"(?:\s++(?:id|no\.?|number|num|namba|code|ref))?(?:\s++(?:is|ni|was))?\s*+[:#=]?\s*+$"
+    rf"(?:\s++(?:{'|'.join(_LABEL_NOUNS)})\.?)?(?:\s++(?:is|ni|was))?\s*+[:#=]?\s*+$"
 )
 # The word a label ends with: most text before a number ends otherwise, and this set says
 # so for a tenth of what the regex takes to try its labels at every place.

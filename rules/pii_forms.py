@@ -86,14 +86,13 @@ def spaced_out(cleaned: str) -> list[tuple[str, int]]:
 # "her IG is @njeri.w", "insta: @x", "follow him on tiktok @x", "@x on snapchat". Only
 # platforms where a handle is a private channel to a person; a GitHub or Matrix handle is how
 # a tech community works together.
-_PLATFORM = (
-    r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|sc|facebook|fb|telegram|tg"
-    r"|threads|whats\s?app|wa|x)"
-)
+# The platforms whose name says it on its own; "sc", "whatsapp", "wa" and "x" mean too much
+# else to stand before a bare name without "is" or ":".
 _NAMED_PLATFORM = (
     r"(?:ig|insta(?:gram)?|twitter|tiktok|tik\s?tok|snap(?:chat)?|facebook|fb|telegram|tg"
     r"|threads)"
 )
+_PLATFORM = rf"(?:{_NAMED_PLATFORM}|sc|whats\s?app|wa|x)"
 _HANDLE = r"@[a-z0-9_][a-z0-9_.]{1,29}"
 _NAMED = r"(?:\s+(?:handle|username|user\s?name|account|acc|id|name|page|profile))?"
 # RE2: the platform alternation tried at every word costs the re module ~1 ms per 8 KB.
@@ -103,7 +102,7 @@ HANDLES_PATTERN = (
     rf"|(?:^|[^\w@])(?P<h3>{_HANDLE})\s+on\s+{_PLATFORM}\b"
     # "her ig is wanjiku_k", "follow her ig wanjiku_254", "find him on insta: otis.k":
     # without the "@", after a person and the platform (a bare name must look like a
-    # handle, see _HANDLE_LIKE; "x", "wa" and "sc" mean too much else to go without "is")
+    # handle, see _HANDLE_LIKE; without "is" or ":", only after a _NAMED_PLATFORM)
     rf"|\b(?:her|his|their|my|our)\s+{_PLATFORM}{_NAMED}\s*(?:is\s+|ni\s+|[:=\-]\s*)"
     r"(?P<h4>[a-z0-9_.]{3,30})"
     rf"|\b(?:her|his|their|him|them|my|our)\s+(?:on\s+)?{_NAMED_PLATFORM}{_NAMED}"

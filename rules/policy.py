@@ -150,7 +150,8 @@ class PiiRule(_RuleBase):
         return tuple(entries)
 
     def allows(self, contact: str) -> bool:
-        """Whether ``contact`` (a hit: an address or an E.164 number) is published."""
+        """Whether ``contact`` (a hit: an address or an E.164 number) is published, or a
+        role's mailbox while ``role_addresses`` allows those."""
         contact = contact.lower()
         if self.role_addresses == "allow" and is_role_address(contact):
             return True

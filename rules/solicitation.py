@@ -162,9 +162,9 @@ _HOME = (
 )
 
 # Swahili and Sheng put the possessive after the noun: "nipe namba yako", "whatsapp yako".
+_SW_NOUN = r"(?:namba|nambari|number|contact|whatsapp|telegram|email|insta|ig|snap)"
 _SWAHILI = (
-    r"\b(?:namba|nambari|number|no\.?|contact|whatsapp|wa|telegram|email|insta|ig|snap)"
-    r"\s++yako\b"
+    rf"\b(?:{_SW_NOUN}|no\.?|wa)\s++yako\b"
     # "namba yako ya ticket" (your ticket number) asks for no contact; "ya simu" does.
     r"(?!\s++ya\s++(?:ticket|tiketi|order|oda|akaunti|account|id|kitambulisho|usajili"
     r"|registration|booking|seat|kiti|meza|table)\b)"
@@ -172,9 +172,7 @@ _SWAHILI = (
     # girl's number). "yake" is also "its" ("version number yake"): only after a request.
     r"|\b(?:nipe|nipa|nitumie|tuma|naomba|nipatie|una|unayo|ana|ako\s++na|uko\s++na"
     r"|mko\s++na|kuna\s++mtu\s++ana|mtu\s++ana|mtu\s++ako\s++na)\s++"
-    r"(?:namba|nambari|number|contact|whatsapp|telegram|email|insta|ig|snap)\s++(?:yake|yao)\b"
-    r"|\b(?:namba|nambari|number|contact|whatsapp|telegram|email|insta|ig|snap)"
-    r"\s++ya\s++(?:huyo|yule|huyu)\b"
+    rf"{_SW_NOUN}\s++(?:yake|yao)\b|\b{_SW_NOUN}\s++ya\s++(?:huyo|yule|huyu)\b"
 )
 
 # "your number?" on its own, at the start of a message or a sentence.
